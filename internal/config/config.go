@@ -1,0 +1,355 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Version is the version of the contract written by this build. A data plane
+// rejects a Config whose Version it does not know.
+const Version = "v1"
+
+// Config is the whole data-plane configuration of one gateway.
+type Config struct {
+	// Version is the contract version; see [Version].
+	Version string `json:"version"`
+	// Listeners are the addresses the gateway serves client traffic on.
+	Listeners []Listener `json:"listeners,omitempty"`
+	// Routes are the AI routes, in precedence order of their resources
+	// (oldest first, then namespace/name), as Gateway API orders routes.
+	Routes []Route `json:"routes,omitempty"`
+	// Backends are the upstreams referenced by route rules, keyed by Name.
+	Backends []Backend `json:"backends,omitempty"`
+	// RequestCosts are the gateway-wide costs (GatewayConfig
+	// globalLLMRequestCosts); a route's cost with the same MetadataKey wins.
+	RequestCosts []RequestCost `json:"requestCosts,omitempty"`
+	// MaxRequestBodyBytes bounds the request body read by the gateway; zero
+	// means the data plane's default.
+	MaxRequestBodyBytes int64 `json:"maxRequestBodyBytes,omitempty"`
+}
+
+// Listener is one client-facing listener.
+type Listener struct {
+	// Name is the Gateway listener's name, "namespace/gateway/listener".
+	Name string `json:"name"`
+	// Address is the host part to bind; empty means all interfaces.
+	Address string `json:"address,omitempty"`
+	// Port is the TCP port.
+	Port int32 `json:"port"`
+	// Hostname, when set, is the listener's hostname (exact or "*.suffix").
+	Hostname string `json:"hostname,omitempty"`
+	// TLS, when set, makes the listener serve HTTPS.
+	TLS *ListenerTLS `json:"tls,omitempty"`
+}
+
+// ListenerTLS holds the server certificates of an HTTPS listener.
+type ListenerTLS struct {
+	// Certificates are PEM pairs; the first is the default.
+	Certificates []CertificatePair `json:"certificates"`
+}
+
+// CertificatePair is a PEM certificate chain and its private key.
+type CertificatePair struct {
+	// Name identifies the source Secret, "namespace/name".
+	Name    string `json:"name"`
+	CertPEM string `json:"certPEM"`
+	KeyPEM  Secret `json:"keyPEM"`
+}
+
+// Route is one AIGatewayRoute.
+type Route struct {
+	// Name is "namespace/name".
+	Name string `json:"name"`
+	// Hostnames restricts the route to these hosts (exact or "*.suffix");
+	// empty means every host.
+	Hostnames []string `json:"hostnames,omitempty"`
+	// Rules are matched in precedence order; see the data plane's router.
+	Rules []Rule `json:"rules"`
+	// RequestCosts are the route's llmRequestCosts.
+	RequestCosts []RequestCost `json:"requestCosts,omitempty"`
+}
+
+// Rule is one AIGatewayRoute rule.
+type Rule struct {
+	// Name is the rule's name, or "rule-<index>" when the resource has none.
+	Name string `json:"name"`
+	// Matches are ORed; an empty list matches every request.
+	Matches []Match `json:"matches,omitempty"`
+	// BackendRefs are the rule's weighted, prioritised backends.
+	BackendRefs []BackendRef `json:"backendRefs,omitempty"`
+	// Timeouts bound the request as a whole and each attempt.
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// Retry decides when an attempt is retried and where.
+	Retry RetryPolicy `json:"retry"`
+	// ModelsOwnedBy is the owned_by of the rule's models in /v1/models.
+	ModelsOwnedBy string `json:"modelsOwnedBy,omitempty"`
+	// ModelsCreatedAt is the created time of the rule's models in /v1/models.
+	ModelsCreatedAt time.Time `json:"modelsCreatedAt,omitempty"`
+}
+
+// Match is a conjunction of header matches.
+type Match struct {
+	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// HeaderMatchType is how a HeaderMatch compares a value.
+type HeaderMatchType string
+
+// Header match types, as in Gateway API.
+const (
+	HeaderMatchExact             HeaderMatchType = "Exact"
+	HeaderMatchRegularExpression HeaderMatchType = "RegularExpression"
+)
+
+// HeaderMatch matches one request header. Name is lower-case.
+type HeaderMatch struct {
+	Type  HeaderMatchType `json:"type"`
+	Name  string          `json:"name"`
+	Value string          `json:"value"`
+}
+
+// BackendRef is a weighted, prioritised reference from a rule to a Backend.
+// Its mutations are already merged with the Backend's own (route-level
+// values win on conflict), so the data plane applies only these.
+type BackendRef struct {
+	// Backend is the Name of an entry in Config.Backends.
+	Backend string `json:"backend"`
+	// Weight splits traffic within a priority; zero disables the ref.
+	Weight int32 `json:"weight"`
+	// Priority orders tiers; lower is tried first.
+	Priority uint32 `json:"priority"`
+	// ModelNameOverride, when set, replaces the model sent upstream.
+	ModelNameOverride string `json:"modelNameOverride,omitempty"`
+	// HeaderMutation is applied to every attempt on this ref.
+	HeaderMutation *HeaderMutation `json:"headerMutation,omitempty"`
+	// BodyMutation is applied to every attempt on this ref.
+	BodyMutation *BodyMutation `json:"bodyMutation,omitempty"`
+}
+
+// Timeouts of a rule; zero means none.
+type Timeouts struct {
+	// Request is the deadline of the whole request, streamed body included.
+	Request Duration `json:"request,omitempty"`
+	// BackendRequest is the deadline of one attempt until its response
+	// headers arrive.
+	BackendRequest Duration `json:"backendRequest,omitempty"`
+	// StreamIdle is the longest time without a byte from the upstream.
+	StreamIdle Duration `json:"streamIdle,omitempty"`
+}
+
+// RetryOn names a condition that makes an attempt retriable.
+type RetryOn string
+
+// Retry conditions, named as Envoy Gateway's retry triggers.
+const (
+	RetryOnConnectFailure   RetryOn = "connect-failure"
+	RetryOnReset            RetryOn = "reset"
+	RetryOn5xx              RetryOn = "5xx"
+	RetryOnGatewayError     RetryOn = "gateway-error"
+	RetryOnRetriableStatus  RetryOn = "retriable-status-codes"
+	RetryOnRetriable4xx     RetryOn = "retriable-4xx"
+	RetryOnDeadlineExceeded RetryOn = "deadline-exceeded"
+)
+
+// RetryPolicy decides which failed attempts are retried and where. A
+// failure is retriable only before the response starts.
+type RetryPolicy struct {
+	// NumRetries is the number of retries after the first attempt.
+	NumRetries int32 `json:"numRetries"`
+	// NumAttemptsPerPriority is how many attempts one priority tier gets
+	// before the next tier is tried; 1 moves down a tier on every retry.
+	NumAttemptsPerPriority int32 `json:"numAttemptsPerPriority"`
+	// On lists the retriable conditions.
+	On []RetryOn `json:"on"`
+	// StatusCodes are the codes for [RetryOnRetriableStatus].
+	StatusCodes []int32 `json:"statusCodes,omitempty"`
+	// BackOffBase and BackOffMax shape the exponential back-off with jitter
+	// between attempts; zero BackOffBase retries at once.
+	BackOffBase Duration `json:"backOffBase,omitempty"`
+	BackOffMax  Duration `json:"backOffMax,omitempty"`
+}
+
+// HeaderMutation edits request headers. Names are lower-case.
+type HeaderMutation struct {
+	Set    []HeaderValue `json:"set,omitempty"`
+	Remove []string      `json:"remove,omitempty"`
+}
+
+// HeaderValue is a header name and value.
+type HeaderValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// BodyMutation edits top-level fields of the JSON request body.
+type BodyMutation struct {
+	// Set values are JSON texts, inserted raw.
+	Set    []BodyValue `json:"set,omitempty"`
+	Remove []string    `json:"remove,omitempty"`
+}
+
+// BodyValue is a top-level field and its JSON value.
+type BodyValue struct {
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value"`
+}
+
+// SchemaName names an upstream API schema.
+type SchemaName string
+
+// Schemas, as in AIServiceBackend.spec.schema.name.
+const (
+	SchemaOpenAI       SchemaName = "OpenAI"
+	SchemaAzureOpenAI  SchemaName = "AzureOpenAI"
+	SchemaAWSBedrock   SchemaName = "AWSBedrock"
+	SchemaAWSAnthropic SchemaName = "AWSAnthropic"
+	SchemaGCPVertexAI  SchemaName = "GCPVertexAI"
+	SchemaGCPAnthropic SchemaName = "GCPAnthropic"
+	SchemaAnthropic    SchemaName = "Anthropic"
+	SchemaCohere       SchemaName = "Cohere"
+)
+
+// Schema is an upstream's API schema.
+type Schema struct {
+	Name SchemaName `json:"name"`
+	// Version is schema specific (Azure api-version, anthropic_version, …).
+	Version string `json:"version,omitempty"`
+	// Prefix is the path prefix for OpenAI and Anthropic, without slashes
+	// at either end; the compiler fills the default "v1".
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// Backend is one AIServiceBackend with its resolved address and auth.
+type Backend struct {
+	// Name is "namespace/name" of the AIServiceBackend.
+	Name string `json:"name"`
+	// Schema is the upstream API schema.
+	Schema Schema `json:"schema"`
+	// Endpoints are the upstream addresses; the data plane balances over
+	// them.
+	Endpoints []Endpoint `json:"endpoints"`
+	// TLS, when set, makes the upstream connection use TLS.
+	TLS *UpstreamTLS `json:"tls,omitempty"`
+	// HTTP2 speaks HTTP/2 (h2c without TLS) to the upstream.
+	HTTP2 bool `json:"http2,omitempty"`
+	// Auth injects credentials into every attempt; nil means none.
+	Auth *Auth `json:"auth,omitempty"`
+}
+
+// Endpoint is one upstream address.
+type Endpoint struct {
+	// Host is a DNS name or an IP literal.
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	// HostHeader, when set, overrides the Host header sent upstream.
+	HostHeader string `json:"hostHeader,omitempty"`
+}
+
+// UpstreamTLS configures TLS to an upstream. Certificates are verified
+// unless InsecureSkipVerify is set; with no CACertPEM the system roots are
+// used.
+type UpstreamTLS struct {
+	// ServerName is the SNI and the name verified; empty means the host.
+	ServerName         string `json:"serverName,omitempty"`
+	CACertPEM          string `json:"caCertPEM,omitempty"`
+	InsecureSkipVerify bool   `json:"insecureSkipVerify,omitempty"`
+	// MinVersion and MaxVersion are "1.0" … "1.3"; empty means the default.
+	MinVersion string `json:"minVersion,omitempty"`
+	MaxVersion string `json:"maxVersion,omitempty"`
+	// ClientCertificate, when set, is presented for mTLS.
+	ClientCertificate *CertificatePair `json:"clientCertificate,omitempty"`
+}
+
+// AuthType names a kind of upstream credential.
+type AuthType string
+
+// Auth types, as in BackendSecurityPolicy.spec.type.
+const (
+	AuthAPIKey           AuthType = "APIKey"
+	AuthAzureAPIKey      AuthType = "AzureAPIKey"
+	AuthAnthropicAPIKey  AuthType = "AnthropicAPIKey"
+	AuthAWSCredentials   AuthType = "AWSCredentials"
+	AuthAzureCredentials AuthType = "AzureCredentials"
+	AuthGCPCredentials   AuthType = "GCPCredentials"
+)
+
+// Auth is the resolved credential of a Backend. Exactly the field of Type
+// is set.
+type Auth struct {
+	// Policy is "namespace/name" of the BackendSecurityPolicy.
+	Policy string   `json:"policy"`
+	Type   AuthType `json:"type"`
+	// APIKey carries the key for APIKey, AzureAPIKey and AnthropicAPIKey.
+	APIKey *APIKeyAuth `json:"apiKey,omitempty"`
+}
+
+// APIKeyAuth is a static API key.
+type APIKeyAuth struct {
+	Key Secret `json:"key"`
+}
+
+// CostType names what a RequestCost counts.
+type CostType string
+
+// Cost types, as in LLMRequestCost.type.
+const (
+	CostInputToken              CostType = "InputToken"
+	CostCachedInputToken        CostType = "CachedInputToken"
+	CostCacheCreationInputToken CostType = "CacheCreationInputToken"
+	CostOutputToken             CostType = "OutputToken"
+	CostTotalToken              CostType = "TotalToken"
+	CostReasoningToken          CostType = "ReasoningToken"
+	CostCEL                     CostType = "CEL"
+)
+
+// RequestCost computes one number per successful request.
+type RequestCost struct {
+	MetadataKey string   `json:"metadataKey"`
+	Type        CostType `json:"type"`
+	// CEL is the expression for CostCEL.
+	CEL string `json:"cel,omitempty"`
+}
+
+// Duration is a time.Duration that encodes as a Go duration string.
+type Duration time.Duration
+
+// MarshalJSON implements [json.Marshaler].
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON implements [json.Unmarshaler].
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Secret is a credential. It prints as "[redacted]" through fmt and slog so
+// that a Config can be logged; JSON keeps the value so a Config survives a
+// round trip (never log a Config's JSON).
+type Secret string
+
+// String implements [fmt.Stringer].
+func (Secret) String() string { return "[redacted]" }
+
+// GoString implements [fmt.GoStringer].
+func (Secret) GoString() string { return "[redacted]" }
+
+// LogValue implements [slog.LogValuer].
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Reveal returns the credential itself, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
