@@ -1,0 +1,186 @@
+package apierror
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// StatusClientClosedRequest is the non-standard status (nginx's 499) recorded
+// when the client goes away before the response is complete. It is logged
+// and counted, never sent.
+const StatusClientClosedRequest = 499
+
+// Type is the OpenAI error "type" field.
+type Type string
+
+// Error types, as OpenAI-compatible servers name them.
+const (
+	TypeInvalidRequest     Type = "invalid_request_error"
+	TypeNotFound           Type = "not_found_error"
+	TypeRequestTooLarge    Type = "request_too_large"
+	TypeAuthentication     Type = "authentication_error"
+	TypeRateLimit          Type = "rate_limit_error"
+	TypeUpstream           Type = "upstream_error"
+	TypeUpstreamTimeout    Type = "upstream_timeout"
+	TypeServiceUnavailable Type = "service_unavailable"
+	TypeTimeout            Type = "timeout_error"
+	TypeInternal           Type = "internal_error"
+)
+
+// Error is an error whose message is safe to show to the client.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Type is the OpenAI error type.
+	Type Type
+	// Code is the OpenAI error code, a short machine-readable string; empty
+	// encodes as null.
+	Code string
+	// Param names the offending request parameter; empty encodes as null.
+	Param string
+	// Message is shown to the client.
+	Message string
+	// Err is the cause, kept for logs and errors.Is; never shown.
+	Err error
+}
+
+// Error implements [error].
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Sentinel causes, for errors.Is.
+var (
+	// ErrUpstreamTimeout is the cause of a per-attempt or stream-idle timeout.
+	ErrUpstreamTimeout = errors.New("upstream timed out")
+)
+
+// InvalidRequest is a 400 about a malformed request.
+func InvalidRequest(param, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: "invalid_request", Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// ModelNotFound is the 404 for a request that no route matches.
+func ModelNotFound(model string) *Error {
+	return &Error{
+		Status: http.StatusNotFound, Type: TypeNotFound, Code: "model_not_found", Param: "model",
+		Message: fmt.Sprintf("No matching route found for model %q. It is likely because the model specified in your request is not configured in the Gateway.", model),
+	}
+}
+
+// UnsupportedPath is the 404 for a path the gateway does not serve.
+func UnsupportedPath(path string) *Error {
+	return &Error{Status: http.StatusNotFound, Type: TypeNotFound, Code: "unsupported_path", Message: "unsupported path: " + path}
+}
+
+// MethodNotAllowed is the 405 for a wrong method on a known path.
+func MethodNotAllowed(method string) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Type: TypeInvalidRequest, Code: "method_not_allowed", Message: "method not allowed: " + method}
+}
+
+// BodyTooLarge is the 413 for a request body over the limit.
+func BodyTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeRequestTooLarge, Code: "request_too_large", Message: "request body exceeds the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
+}
+
+// Upstream is a 502 for an upstream that failed without a usable response.
+func Upstream(err error) *Error {
+	return &Error{Status: http.StatusBadGateway, Type: TypeUpstream, Code: "upstream_error", Message: "the upstream failed to answer", Err: err}
+}
+
+// UpstreamTimeout is a 504 for an upstream that did not answer in time.
+func UpstreamTimeout(err error) *Error {
+	return &Error{Status: http.StatusGatewayTimeout, Type: TypeUpstreamTimeout, Code: "upstream_timeout", Message: "the upstream did not answer in time", Err: err}
+}
+
+// RequestTimeout is a 504 for a request past its route's deadline.
+func RequestTimeout(err error) *Error {
+	return &Error{Status: http.StatusGatewayTimeout, Type: TypeTimeout, Code: "request_timeout", Message: "the request exceeded its timeout", Err: err}
+}
+
+// Unavailable is a 503 for a route with no usable backend.
+func Unavailable(message string, err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "service_unavailable", Message: message, Err: err}
+}
+
+// Internal is a 500 whose cause is hidden from the client.
+func Internal(err error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Code: "internal_error", Message: "internal error", Err: err}
+}
+
+// body is the OpenAI error envelope. Param and Code are pointers so that an
+// empty value encodes as null, as OpenAI sends it.
+type body struct {
+	Error bodyError `json:"error"`
+}
+
+type bodyError struct {
+	Message string  `json:"message"`
+	Type    Type    `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// Classify maps any error to the client-facing Error: errors built by this
+// package keep their status and message; context cancellation becomes 499;
+// a deadline becomes 504; everything else is an internal 500 whose message
+// is hidden.
+func Classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: StatusClientClosedRequest, Type: TypeInvalidRequest, Code: "client_closed_request", Message: "client closed request", Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return RequestTimeout(err)
+	case errors.Is(err, ErrUpstreamTimeout):
+		return UpstreamTimeout(err)
+	default:
+		return Internal(err)
+	}
+}
+
+// Render returns the status and OpenAI-shaped JSON body for err.
+func Render(err error) (int, []byte) {
+	e := Classify(err)
+	b := body{Error: bodyError{Message: e.Message, Type: e.Type}}
+	if e.Param != "" {
+		b.Error.Param = &e.Param
+	}
+	if e.Code != "" {
+		b.Error.Code = &e.Code
+	}
+	out, mErr := json.Marshal(b)
+	if mErr != nil { // cannot happen for these field types
+		return http.StatusInternalServerError, []byte(`{"error":{"message":"internal error","type":"internal_error","param":null,"code":"internal_error"}}`)
+	}
+	return e.Status, out
+}
+
+// Write sends err to w as an OpenAI-shaped JSON error and returns the status
+// it recorded. A 499 is not sent (the client is gone).
+func Write(w http.ResponseWriter, err error) int {
+	status, b := Render(err)
+	if status == StatusClientClosedRequest {
+		return status
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Del("Content-Encoding")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return status
+}

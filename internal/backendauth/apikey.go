@@ -1,0 +1,45 @@
+package backendauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/processor"
+)
+
+// apiKey sends a static key in the header its type prescribes: APIKey as
+// "Authorization: Bearer", AzureAPIKey as "api-key", AnthropicAPIKey as
+// "x-api-key". Any client-sent value of that header is replaced.
+type apiKey struct {
+	header string
+	value  string
+}
+
+var _ processor.Authenticator = (*apiKey)(nil)
+
+func newAPIKey(a *config.Auth) (*apiKey, error) {
+	if a.APIKey == nil || a.APIKey.Key == "" {
+		return nil, fmt.Errorf("policy %s: %s has no key", a.Policy, a.Type)
+	}
+	key := a.APIKey.Key.Reveal()
+	switch a.Type {
+	case config.AuthAPIKey:
+		return &apiKey{header: "Authorization", value: "Bearer " + key}, nil
+	case config.AuthAzureAPIKey:
+		return &apiKey{header: "Api-Key", value: key}, nil
+	case config.AuthAnthropicAPIKey:
+		return &apiKey{header: "X-Api-Key", value: key}, nil
+	default:
+		return nil, errors.New("not an API key type")
+	}
+}
+
+// Authenticate implements [processor.Authenticator.Authenticate].
+func (k *apiKey) Authenticate(_ context.Context, req *processor.UpstreamRequest) error {
+	// The client's own credentials are for the gateway, not the upstream.
+	req.Header.Del("Authorization")
+	req.Header.Set(k.header, k.value)
+	return nil
+}

@@ -1,0 +1,87 @@
+package httpproxy
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/translator"
+)
+
+// responseBody passes the upstream body through the attempt's translator.
+// For SSE each complete event is handed on as soon as it is whole (the
+// ReverseProxy flushes every write of an event stream), so nothing is
+// buffered beyond the event in progress. A failure after the response
+// started ends an event stream with an SSE error event; other bodies are
+// aborted.
+type responseBody struct {
+	upstream io.ReadCloser
+	tr       translator.Translator
+	st       *requestState
+	sse      bool
+
+	buf     [32 << 10]byte
+	pending []byte
+	done    bool
+}
+
+func (b *responseBody) Read(p []byte) (int, error) {
+	for len(b.pending) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		n, err := b.upstream.Read(b.buf[:])
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			return b.fail(p, err)
+		}
+		out, terr := b.tr.ResponseBody(b.buf[:n], eof)
+		if terr != nil {
+			return b.fail(p, terr)
+		}
+		if len(out) > 0 {
+			b.pending = append(b.pending[:0], out...)
+			if b.st.firstByte.IsZero() {
+				b.st.firstByte = time.Now()
+			}
+		}
+		if eof {
+			b.done = true
+			b.st.completed = true
+		}
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+// fail records err and, for an event stream, sends one error event in the
+// OpenAI shape before ending the stream cleanly.
+func (b *responseBody) fail(p []byte, err error) (int, error) {
+	b.st.err = err
+	b.done = true
+	if !b.sse {
+		return 0, err
+	}
+	if errors.Is(err, apierror.ErrUpstreamTimeout) {
+		err = apierror.UpstreamTimeout(err)
+	} else {
+		err = apierror.Upstream(err)
+	}
+	_, body := apierror.Render(err)
+	event := make([]byte, 0, len(body)+8)
+	event = append(event, "data: "...)
+	event = append(event, body...)
+	event = append(event, '\n', '\n')
+	b.pending = event
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+func (b *responseBody) Close() error {
+	b.st.usage = b.tr.Usage()
+	b.st.respModel = b.tr.ResponseModel()
+	return b.upstream.Close()
+}

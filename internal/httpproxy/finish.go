@@ -1,0 +1,120 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/translator"
+)
+
+// finish records the request's metrics and access-log line. It runs
+// deferred, also when the proxy aborts a broken stream by panicking.
+func (g *Gateway) finish(r *http.Request, st *requestState) {
+	if st.end.IsZero() {
+		st.end = time.Now()
+	}
+	if st.status == 0 {
+		st.status = http.StatusOK
+	}
+	if st.err == nil && r.Context().Err() != nil && !st.completed && st.attempt != nil {
+		st.err = r.Context().Err()
+	}
+	failed := st.err != nil || st.status >= 400
+	status := st.status
+	if st.err != nil && errors.Is(st.err, context.Canceled) {
+		status = apierror.StatusClientClosedRequest
+	}
+	duration := st.end.Sub(st.start)
+	var attrs metrics.Attributes
+	if st.req != nil {
+		attrs = metrics.Attributes{Operation: string(st.op), OriginalModel: st.req.Model, RequestModel: st.req.Model, ResponseModel: st.respModel}
+	}
+	if st.attempt != nil {
+		attrs.Provider = st.backend.provider
+		attrs.RequestModel = st.attempt.RequestModel
+	}
+	if g.metrics != nil && st.req != nil {
+		errType := ""
+		if failed {
+			errType = metrics.ErrorTypeOther
+		}
+		g.metrics.RequestDone(attrs, errType, duration)
+		if !failed && st.attempt != nil {
+			g.metrics.Tokens(attrs, st.usage)
+			if st.streamed && !st.firstByte.IsZero() {
+				g.metrics.StreamTimings(attrs, st.firstByte.Sub(st.start), duration, st.usage.OutputTokens)
+			}
+		}
+	}
+	g.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", g.accessAttrs(r, st, status, duration)...)
+}
+
+func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, duration time.Duration) []slog.Attr {
+	a := make([]slog.Attr, 0, 20)
+	a = append(a,
+		slog.String("request_id", st.requestID),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", ms(duration)),
+	)
+	if st.req != nil {
+		a = append(a, slog.String("model", st.req.Model), slog.Bool("stream", st.req.Stream))
+	}
+	if st.rule != nil {
+		a = append(a, slog.String("route", st.rule.Route.Name), slog.String("rule", st.rule.Name))
+	}
+	if st.attempt != nil {
+		a = append(a,
+			slog.String("backend", st.backend.pipeline.Name),
+			slog.String("request_model", st.attempt.RequestModel),
+			slog.String("response_model", st.respModel),
+			slog.Int("attempts", st.attempts),
+			slog.Int64("input_tokens", st.usage.InputTokens),
+			slog.Int64("output_tokens", st.usage.OutputTokens),
+			slog.Int64("total_tokens", st.usage.TotalTokens),
+		)
+		if st.streamed && !st.firstByte.IsZero() {
+			a = append(a, slog.Float64("ttft_ms", ms(st.firstByte.Sub(st.start))))
+		}
+		if st.rule != nil && st.err == nil && status < 400 {
+			for _, c := range st.rule.Route.RequestCosts {
+				if v, ok := costValue(c, st.usage); ok {
+					a = append(a, slog.Int64(c.MetadataKey, v))
+				}
+			}
+		}
+	}
+	if st.err != nil {
+		a = append(a, slog.String("error", st.err.Error()))
+	}
+	return a
+}
+
+// costValue computes a token cost; CEL costs are not evaluated here.
+func costValue(c config.RequestCost, u translator.Usage) (int64, bool) {
+	switch c.Type {
+	case config.CostInputToken:
+		return u.InputTokens, true
+	case config.CostCachedInputToken:
+		return u.CachedInputTokens, true
+	case config.CostCacheCreationInputToken:
+		return u.CacheCreationInputTokens, true
+	case config.CostOutputToken:
+		return u.OutputTokens, true
+	case config.CostTotalToken:
+		return u.TotalTokens, true
+	case config.CostReasoningToken:
+		return u.ReasoningTokens, true
+	default:
+		return 0, false
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,176 @@
+package httpproxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/aigw-dev/aigw/internal/backendauth"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/router"
+)
+
+// DefaultMaxRequestBodyBytes bounds request bodies when the configuration
+// sets no limit (50 MiB, as Envoy AI Gateway's standalone mode).
+const DefaultMaxRequestBodyBytes = 50 << 20
+
+// Options configure a Gateway.
+type Options struct {
+	// Logger receives operational logs; AccessLog one line per request.
+	// Either may be nil to discard.
+	Logger    *slog.Logger
+	AccessLog *slog.Logger
+	// Metrics records GenAI metrics; nil records nothing.
+	Metrics metrics.Recorder
+}
+
+// Gateway serves AI traffic from a configuration swapped atomically by
+// Apply. It is safe for concurrent use.
+type Gateway struct {
+	logger     *slog.Logger
+	accessLog  *slog.Logger
+	metrics    metrics.Recorder
+	current    atomic.Pointer[runtimeConfig]
+	transports *transportCache
+	proxy      *proxy
+}
+
+// runtimeConfig is the compiled, immutable form of one config.Config.
+type runtimeConfig struct {
+	source  *config.Config
+	table   *router.Table[*backend]
+	maxBody int64
+}
+
+// New returns a Gateway with no routes: every request gets 404 until Apply.
+func New(opts Options) *Gateway {
+	g := &Gateway{
+		logger:     orDiscard(opts.Logger),
+		accessLog:  orDiscard(opts.AccessLog),
+		metrics:    opts.Metrics,
+		transports: newTransportCache(),
+	}
+	g.proxy = newProxy(g)
+	empty := &config.Config{Version: config.Version}
+	rc, _ := compile(empty, g.transports) // an empty config always compiles
+	g.current.Store(rc)
+	return g
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Apply compiles cfg and, if it compiles, makes it the configuration of new
+// requests. On error the running configuration stays.
+func (g *Gateway) Apply(cfg *config.Config) error {
+	rc, err := compile(cfg, g.transports)
+	if err != nil {
+		return err
+	}
+	g.current.Store(rc)
+	return nil
+}
+
+// Config returns the configuration in force.
+func (g *Gateway) Config() *config.Config { return g.current.Load().source }
+
+// Close releases idle upstream connections.
+func (g *Gateway) Close() { g.transports.closeIdle() }
+
+func compile(cfg *config.Config, tc *transportCache) (*runtimeConfig, error) {
+	if cfg.Version != config.Version {
+		return nil, fmt.Errorf("configuration version %q is not supported (want %q)", cfg.Version, config.Version)
+	}
+	backends := make(map[string]*backend, len(cfg.Backends))
+	var errs []error
+	for i := range cfg.Backends {
+		cb := &cfg.Backends[i]
+		if _, dup := backends[cb.Name]; dup {
+			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
+			continue
+		}
+		b, err := newBackend(cb, tc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+			continue
+		}
+		backends[cb.Name] = b
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	table, err := router.New(cfg, func(name string) (*backend, bool) {
+		b, ok := backends[name]
+		return b, ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	maxBody := cfg.MaxRequestBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxRequestBodyBytes
+	}
+	return &runtimeConfig{source: cfg, table: table, maxBody: maxBody}, nil
+}
+
+// backend is the data plane's handle for a config.Backend.
+type backend struct {
+	pipeline  processor.Backend
+	provider  string
+	endpoints []upstreamEndpoint
+	next      atomic.Uint32
+	transport roundTripper
+}
+
+type upstreamEndpoint struct {
+	baseURL    string // scheme://host:port
+	hostHeader string
+}
+
+func newBackend(cb *config.Backend, tc *transportCache) (*backend, error) {
+	if len(cb.Endpoints) == 0 {
+		return nil, errors.New("no endpoints")
+	}
+	auth, err := backendauth.New(cb.Auth)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := tc.get(cb.TLS, cb.HTTP2)
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{
+		pipeline:  processor.Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth},
+		provider:  processor.ProviderName(cb.Schema.Name),
+		transport: rt,
+	}
+	scheme := "http"
+	if cb.TLS != nil {
+		scheme = "https"
+	}
+	for _, ep := range cb.Endpoints {
+		if ep.Host == "" || ep.Port <= 0 || ep.Port > 65535 {
+			return nil, fmt.Errorf("invalid endpoint %q port %d", ep.Host, ep.Port)
+		}
+		b.endpoints = append(b.endpoints, upstreamEndpoint{
+			baseURL:    scheme + "://" + joinHostPort(ep.Host, ep.Port),
+			hostHeader: ep.HostHeader,
+		})
+	}
+	return b, nil
+}
+
+// pick returns the next endpoint, round robin.
+func (b *backend) pick() upstreamEndpoint {
+	if len(b.endpoints) == 1 {
+		return b.endpoints[0]
+	}
+	return b.endpoints[int(b.next.Add(1)-1)%len(b.endpoints)]
+}

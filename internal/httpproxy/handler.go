@@ -1,0 +1,205 @@
+package httpproxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/router"
+	"github.com/aigw-dev/aigw/internal/translator"
+)
+
+// Headers the gateway owns on the way in.
+const (
+	headerRequestID = "X-Request-Id"
+	// destinationPrefix is the GAIE endpoint-picker header family; a
+	// client must never choose the pod, so inbound copies are dropped.
+	destinationPrefix = "X-Gateway-Destination-Endpoint"
+)
+
+// requestState is everything one request carries through the pipeline.
+type requestState struct {
+	start     time.Time
+	requestID string
+	op        translator.Operation
+	req       *translator.Request
+	rule      *router.Rule[*backend]
+	plan      *router.Plan[*backend]
+	force     bool
+
+	// Set by the attempt loop.
+	attempt  *processor.Attempt
+	backend  *backend
+	attempts int
+
+	// Set as the response goes out.
+	status    int
+	streamed  bool
+	firstByte time.Time
+	end       time.Time
+	err       error
+	usage     translator.Usage
+	respModel string
+	completed bool
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+// ServeHTTP implements [http.Handler].
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := g.current.Load()
+	path := r.URL.Path
+	if path == "/v1/models" {
+		g.serveModels(w, r, rc)
+		return
+	}
+	var op translator.Operation
+	for _, ep := range processor.Endpoints() {
+		if ep.Path == path {
+			op = ep.Operation
+			break
+		}
+	}
+	st := &requestState{start: time.Now(), op: op, requestID: r.Header.Get(headerRequestID)}
+	if st.requestID == "" {
+		st.requestID = newRequestID()
+	}
+	defer g.finish(r, st)
+	if op == "" {
+		st.fail(w, apierror.UnsupportedPath(path))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		st.fail(w, apierror.MethodNotAllowed(r.Method))
+		return
+	}
+	body, err := readBody(w, r, rc.maxBody)
+	if err != nil {
+		st.fail(w, err)
+		return
+	}
+	st.req, err = processor.ParseRequest(op, body)
+	if err != nil {
+		st.fail(w, err)
+		return
+	}
+	for name := range r.Header {
+		if strings.HasPrefix(name, destinationPrefix) {
+			delete(r.Header, name)
+		}
+	}
+	r.Header.Set(router.ModelHeader, st.req.Model) // never the client's value
+	r.Header.Set(headerRequestID, st.requestID)
+	rule, ok := rc.table.Match(st.req.Model, r.Host, r.Header)
+	if !ok {
+		st.fail(w, apierror.ModelNotFound(st.req.Model))
+		return
+	}
+	st.rule = rule
+	st.plan = rule.Plan(nil)
+	st.force = len(rule.Route.RequestCosts) > 0
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	if d := rule.Timeouts.Request.Std(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	g.proxy.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// fail answers err before any upstream response was sent.
+func (st *requestState) fail(w http.ResponseWriter, err error) {
+	st.err = err
+	st.status = apierror.Write(w, err)
+	st.end = time.Now()
+}
+
+// readBody reads the whole request body, up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, apierror.BodyTooLarge(limit)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, apierror.BodyTooLarge(limit)
+		}
+		if ctxErr := r.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, apierror.InvalidRequest("", "reading the request body failed")
+	}
+	return buf.Bytes(), nil
+}
+
+// modelList is the /v1/models answer.
+type modelList struct {
+	Object string      `json:"object"`
+	Data   []modelInfo `json:"data"`
+}
+
+type modelInfo struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	OwnedBy string `json:"owned_by"`
+	Created int64  `json:"created"`
+}
+
+func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, rc *runtimeConfig) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		apierror.Write(w, apierror.MethodNotAllowed(r.Method))
+		return
+	}
+	models := rc.table.Models(r.Host)
+	out := modelList{Object: "list", Data: make([]modelInfo, 0, len(models))}
+	for _, m := range models {
+		out.Data = append(out.Data, modelInfo{ID: m.ID, Object: "model", OwnedBy: m.OwnedBy, Created: m.Created})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		apierror.Write(w, apierror.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(b)
+	}
+}
+
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	var b [32]byte
+	for i := 0; i < len(b); i += 16 {
+		v := rand.Uint64()
+		for j := range 16 {
+			b[i+j] = hex[v&15]
+			v >>= 4
+		}
+	}
+	return string(b[:])
+}
+
+var _ io.Reader = (*responseBody)(nil)

@@ -1,0 +1,316 @@
+package httpproxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/processor"
+)
+
+// proxy runs requests through httputil.ReverseProxy, whose transport is the
+// attempt loop: each attempt is translated, mutated and authenticated for
+// its backend from the original request, and a failure before the response
+// starts moves on as the rule's retry policy says.
+type proxy struct {
+	g  *Gateway
+	rp *httputil.ReverseProxy
+}
+
+func newProxy(g *Gateway) *proxy {
+	p := &proxy{g: g}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// The attempt loop builds the real URL per backend.
+			pr.Out.URL = &url.URL{Scheme: "http", Host: "upstream.invalid", Path: pr.In.URL.Path}
+			pr.Out.Host = ""
+		},
+		Transport:      attemptLoop{},
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       nil,
+		BufferPool:     newBufferPool(),
+	}
+	return p
+}
+
+// attemptLoop is the ReverseProxy transport: it sends the request to the
+// backends of the request's plan until one answers or the plan ends.
+type attemptLoop struct{}
+
+// RoundTrip implements [http.RoundTripper].
+func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
+	ctx := out.Context()
+	st := stateFrom(ctx)
+	if st == nil {
+		return nil, errors.New("httpproxy: request without state")
+	}
+	policy := &st.rule.Retry
+	var lastErr error
+	for {
+		ref, ok := st.plan.Next()
+		if !ok {
+			if lastErr == nil {
+				lastErr = apierror.Unavailable("no backend is available for this model", nil)
+			}
+			return nil, lastErr
+		}
+		if st.attempts > 0 {
+			if err := backOff(ctx, policy, st.attempts); err != nil {
+				return nil, err
+			}
+		}
+		st.attempts++
+		b := ref.Backend
+		attempt, err := processor.NewAttempt(ctx, st.req, out.Header, &b.pipeline, &ref.Config, st.force)
+		if err != nil {
+			return nil, apierror.Internal(err)
+		}
+		st.attempt, st.backend = attempt, b
+		resp, err := send(ctx, b, attempt, &st.rule.Timeouts)
+		hasNext := st.plan.Attempts() < int(policy.NumRetries)+1
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			lastErr = upstreamError(err)
+			if hasNext && retriableError(policy, err) {
+				continue
+			}
+			return nil, lastErr
+		}
+		if hasNext && retriableStatus(policy, resp.StatusCode) {
+			// Drain a little so the connection can be reused.
+			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+			_ = resp.Body.Close()
+			lastErr = apierror.Upstream(fmt.Errorf("backend %s answered %d", b.pipeline.Name, resp.StatusCode))
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// errAttemptTimeout marks an attempt cut by its own timeout.
+var errAttemptTimeout = fmt.Errorf("%w: no response within the attempt timeout", apierror.ErrUpstreamTimeout)
+
+// errStreamIdle marks a response whose upstream went silent too long.
+var errStreamIdle = fmt.Errorf("%w: no data within the stream idle timeout", apierror.ErrUpstreamTimeout)
+
+// send performs one attempt. The attempt's deadline until response headers
+// is the shorter of the per-attempt and stream-idle timeouts; after the
+// headers the stream-idle timeout is enforced by the response body.
+func send(ctx context.Context, b *backend, a *processor.Attempt, t *config.Timeouts) (*http.Response, error) {
+	ep := b.pick()
+	actx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(actx, a.Upstream.Method, ep.baseURL+a.Upstream.Path, bytes.NewReader(a.Upstream.Body))
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	req.Header = a.Upstream.Header
+	if ep.hostHeader != "" {
+		req.Host = ep.hostHeader
+	}
+	headerTimeout := t.BackendRequest.Std()
+	if idle := t.StreamIdle.Std(); idle > 0 && (headerTimeout == 0 || idle < headerTimeout) {
+		headerTimeout = idle
+	}
+	var timer *time.Timer
+	if headerTimeout > 0 {
+		timer = time.AfterFunc(headerTimeout, func() { cancel(errAttemptTimeout) })
+	}
+	resp, err := b.transport.RoundTrip(req)
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		if cause := context.Cause(actx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, ctx: actx, cancel: cancel, idle: t.StreamIdle.Std()}
+	return resp, nil
+}
+
+// attemptBody ends the attempt's context with its body and enforces the
+// stream idle timeout between reads.
+type attemptBody struct {
+	io.ReadCloser
+	ctx    context.Context //nolint:containedctx // the attempt's own context, ended with the body
+	cancel context.CancelCauseFunc
+	idle   time.Duration
+	timer  *time.Timer
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.idle, func() { b.cancel(errStreamIdle) })
+		} else {
+			b.timer.Reset(b.idle)
+		}
+	}
+	n, err := b.ReadCloser.Read(p)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		if cause := context.Cause(b.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+	}
+	return n, err
+}
+
+func (b *attemptBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
+
+// upstreamError maps a transport error to the client-facing error.
+func upstreamError(err error) error {
+	if errors.Is(err, apierror.ErrUpstreamTimeout) {
+		return apierror.UpstreamTimeout(err)
+	}
+	return apierror.Upstream(err)
+}
+
+// retriableError reports whether a failed attempt may be retried.
+func retriableError(p *config.RetryPolicy, err error) bool {
+	on := func(c config.RetryOn) bool { return slices.Contains(p.On, c) }
+	anyFailure := on(config.RetryOn5xx) || on(config.RetryOnGatewayError)
+	switch {
+	case errors.Is(err, apierror.ErrUpstreamTimeout):
+		return anyFailure || on(config.RetryOnDeadlineExceeded) || on(config.RetryOnReset)
+	case isConnectFailure(err):
+		return anyFailure || on(config.RetryOnConnectFailure)
+	default:
+		return anyFailure || on(config.RetryOnReset)
+	}
+}
+
+func isConnectFailure(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// retriableStatus reports whether a response status may be retried.
+func retriableStatus(p *config.RetryPolicy, code int) bool {
+	for _, c := range p.On {
+		switch c {
+		case config.RetryOn5xx:
+			if code >= 500 {
+				return true
+			}
+		case config.RetryOnGatewayError:
+			if code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout {
+				return true
+			}
+		case config.RetryOnRetriable4xx:
+			if code == http.StatusConflict {
+				return true
+			}
+		case config.RetryOnRetriableStatus:
+			if slices.Contains(p.StatusCodes, int32(code)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// backOff waits before retry number n (1-based) with exponential back-off
+// and full jitter, as Envoy does.
+func backOff(ctx context.Context, p *config.RetryPolicy, n int) error {
+	base := p.BackOffBase.Std()
+	if base <= 0 {
+		return nil
+	}
+	maxD := p.BackOffMax.Std()
+	if maxD <= 0 {
+		maxD = 10 * base
+	}
+	d := base << min(n-1, 20)
+	if d > maxD || d <= 0 {
+		d = maxD
+	}
+	d = time.Duration(rand.Int64N(int64(d) + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// modifyResponse hands the chosen attempt's response to its translator.
+func (p *proxy) modifyResponse(resp *http.Response) error {
+	st := stateFrom(resp.Request.Context())
+	st.status = resp.StatusCode
+	tr := st.attempt.Translator
+	if err := tr.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
+		return apierror.Upstream(err)
+	}
+	st.streamed = isEventStream(resp.Header)
+	if st.streamed {
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
+	resp.Body = &responseBody{upstream: resp.Body, tr: tr, st: st, sse: st.streamed}
+	return nil
+}
+
+// errorHandler answers a request whose attempts all failed.
+func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		apierror.Write(w, err)
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil && errors.Is(context.Cause(r.Context()), context.DeadlineExceeded) {
+		err = apierror.RequestTimeout(err)
+	}
+	st.fail(w, err)
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= 17 && ct[:17] == "text/event-stream"
+}
+
+// bufferPool recycles the proxy's 32 KiB copy buffers.
+type bufferPool struct{ p *sync.Pool }
+
+func newBufferPool() bufferPool {
+	return bufferPool{p: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+// Get implements [httputil.BufferPool.Get].
+func (bp bufferPool) Get() []byte { return *(bp.p.Get().(*[]byte)) }
+
+// Put implements [httputil.BufferPool.Put].
+func (bp bufferPool) Put(b []byte) { bp.p.Put(&b) }

@@ -1,0 +1,154 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/translator"
+)
+
+// Authenticator injects a backend's credentials into an upstream request.
+// It runs last, so that a signature covers the final headers and body.
+type Authenticator interface {
+	Authenticate(ctx context.Context, req *UpstreamRequest) error
+}
+
+// Backend is what the pipeline needs to know about a backend.
+type Backend struct {
+	// Name is "namespace/name" of the AIServiceBackend.
+	Name string
+	// Schema is the backend's API schema.
+	Schema config.Schema
+	// Auth is nil for a backend without credentials.
+	Auth Authenticator
+}
+
+// UpstreamRequest is one attempt's request, before the transport sends it.
+type UpstreamRequest struct {
+	Method string
+	// Path is the upstream path with its query.
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Attempt is one try of a request on one backend. It is not safe for
+// concurrent use.
+type Attempt struct {
+	Backend *Backend
+	// Ref is the route's reference to the backend.
+	Ref *config.BackendRef
+	// RequestModel is the model sent upstream (after modelNameOverride).
+	RequestModel string
+	// Upstream is the request to send.
+	Upstream *UpstreamRequest
+	// Translator translates this attempt's response.
+	Translator translator.Translator
+}
+
+// stripHeaders are client headers never sent upstream: the transport sets
+// its own framing and compression, and per-request credential overrides
+// (x-aigw-*) are for the gateway only.
+var stripHeaders = []string{"Content-Length", "Accept-Encoding", "Host"}
+
+// reservedHeader reports whether name is owned by the gateway and so never
+// mutated (Envoy AI Gateway API §17).
+func reservedHeader(name string) bool {
+	name = strings.ToLower(name)
+	return strings.HasPrefix(name, ":") || strings.HasPrefix(name, "x-ai-eg-") || name == "x-envoy-original-path"
+}
+
+// NewAttempt builds the attempt of req on backend b through ref, from the
+// original client headers and body: translate, mutate headers (remove then
+// set), mutate the body (remove then set), then authenticate. forceUsage
+// asks a stream for usage (when costs are configured).
+func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, forceUsage bool) (*Attempt, error) {
+	model := req.Model
+	if ref.ModelNameOverride != "" {
+		model = ref.ModelNameOverride
+	}
+	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: forceUsage})
+	if err != nil {
+		return nil, err
+	}
+	up, err := tr.Request(req)
+	if err != nil {
+		return nil, err
+	}
+	h := clientHeader.Clone()
+	for _, name := range stripHeaders {
+		h.Del(name)
+	}
+	for name := range h {
+		if strings.HasPrefix(strings.ToLower(name), "x-aigw-") {
+			delete(h, name)
+		}
+	}
+	for _, sh := range up.SetHeaders {
+		h.Set(sh.Name, sh.Value)
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
+	}
+	if m := ref.HeaderMutation; m != nil {
+		for _, name := range m.Remove {
+			if !reservedHeader(name) {
+				h.Del(name)
+			}
+		}
+		for _, sv := range m.Set {
+			if !reservedHeader(sv.Name) {
+				h.Set(sv.Name, sv.Value)
+			}
+		}
+	}
+	body := up.Body
+	if m := ref.BodyMutation; m != nil && (len(m.Set) > 0 || len(m.Remove) > 0) {
+		obj, err := jsonobj.Parse(body)
+		if err != nil {
+			return nil, fmt.Errorf("applying body mutation: %w", err)
+		}
+		for _, k := range m.Remove {
+			obj.Remove(k)
+		}
+		for _, sv := range m.Set {
+			obj.Set(sv.Path, sv.Value)
+		}
+		body = obj.Bytes()
+	}
+	out := &UpstreamRequest{Method: http.MethodPost, Path: up.Path, Header: h, Body: body}
+	if b.Auth != nil {
+		if err := b.Auth.Authenticate(ctx, out); err != nil {
+			return nil, fmt.Errorf("authenticating to backend %s: %w", b.Name, err)
+		}
+	}
+	return &Attempt{Backend: b, Ref: ref, RequestModel: model, Upstream: out, Translator: tr}, nil
+}
+
+// ProviderName is the gen_ai.provider.name of a schema.
+func ProviderName(s config.SchemaName) string {
+	switch s {
+	case config.SchemaOpenAI:
+		return "openai"
+	case config.SchemaAzureOpenAI:
+		return "azure.openai"
+	case config.SchemaAWSBedrock:
+		return "aws.bedrock"
+	case config.SchemaAWSAnthropic:
+		return "aws.anthropic"
+	case config.SchemaGCPVertexAI:
+		return "gcp.vertex_ai"
+	case config.SchemaGCPAnthropic:
+		return "gcp.anthropic"
+	case config.SchemaAnthropic:
+		return "anthropic"
+	case config.SchemaCohere:
+		return "cohere"
+	default:
+		return strings.ToLower(string(s))
+	}
+}

@@ -1,0 +1,194 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aigw-dev/aigw/internal/apischema/openai"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/sse"
+)
+
+// maxAccountedBody bounds how much of a non-streamed response is kept to
+// read its usage; larger bodies pass through unaccounted.
+const maxAccountedBody = 32 << 20
+
+// openAIToOpenAI passes OpenAI requests to an OpenAI-compatible backend
+// (OpenAI, vLLM, Ollama, Groq, …): the path gets the schema prefix, the model
+// may be overridden, and usage is read from the response.
+type openAIToOpenAI struct {
+	op     Operation
+	prefix string
+	opts   Options
+
+	stream      bool
+	hideUsage   bool
+	status      int
+	splitter    sse.Splitter
+	out         []byte
+	body        []byte
+	bodyTooBig  bool
+	usage       Usage
+	model       string
+	parseFailed bool
+}
+
+func newOpenAIToOpenAI(op Operation, schema config.Schema, opts Options) (*openAIToOpenAI, error) {
+	switch op {
+	case OperationChat, OperationCompletion, OperationEmbeddings:
+	default:
+		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+	}
+	prefix := strings.Trim(schema.Prefix, "/")
+	if prefix == "" {
+		prefix = "v1"
+	}
+	return &openAIToOpenAI{op: op, prefix: prefix, opts: opts}, nil
+}
+
+// Request implements [Translator.Request].
+func (t *openAIToOpenAI) Request(req *Request) (*Upstream, error) {
+	var suffix string
+	switch t.op {
+	case OperationChat:
+		suffix = openai.PathChatCompletions
+	case OperationCompletion:
+		suffix = openai.PathCompletions
+	case OperationEmbeddings:
+		suffix = openai.PathEmbeddings
+	}
+	up := &Upstream{Path: "/" + t.prefix + "/" + suffix, Body: req.Body}
+	t.stream = req.Stream
+	forceUsage := t.opts.ForceUsage && req.Stream && !req.IncludeUsage && t.op != OperationEmbeddings
+	override := t.opts.ModelOverride != "" && t.opts.ModelOverride != req.Model
+	if !forceUsage && !override {
+		return up, nil
+	}
+	obj, err := jsonobj.Parse(req.Body)
+	if err != nil {
+		return nil, fmt.Errorf("re-reading request body: %w", err)
+	}
+	if override {
+		m, _ := json.Marshal(t.opts.ModelOverride)
+		obj.Set("model", m)
+	}
+	if forceUsage {
+		t.hideUsage = true
+		obj.Set("stream_options", withIncludeUsage(obj))
+	}
+	up.Body = obj.Bytes()
+	return up, nil
+}
+
+// withIncludeUsage returns the request's stream_options with include_usage
+// set, keeping any other option.
+func withIncludeUsage(obj *jsonobj.Object) json.RawMessage {
+	opts := map[string]json.RawMessage{}
+	if raw, ok := obj.Get("stream_options"); ok {
+		_ = json.Unmarshal(raw, &opts) // null or invalid: start afresh
+		if opts == nil {
+			opts = map[string]json.RawMessage{}
+		}
+	}
+	opts["include_usage"] = json.RawMessage("true")
+	b, _ := json.Marshal(opts) // a map of raw messages cannot fail
+	return b
+}
+
+// ResponseHeaders implements [Translator.ResponseHeaders].
+func (t *openAIToOpenAI) ResponseHeaders(status int, h http.Header) error {
+	t.status = status
+	if t.stream && !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		// An error or a non-stream answer to a stream request.
+		t.stream = false
+	}
+	if t.hideUsage && t.stream {
+		// The body changes length when the usage chunk is dropped.
+		h.Del("Content-Length")
+	}
+	return nil
+}
+
+// ResponseBody implements [Translator.ResponseBody].
+func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, error) {
+	if t.stream {
+		return t.streamBody(chunk, endOfStream), nil
+	}
+	if !t.bodyTooBig {
+		if len(t.body)+len(chunk) > maxAccountedBody {
+			t.bodyTooBig, t.body = true, nil
+		} else {
+			t.body = append(t.body, chunk...)
+		}
+	}
+	if endOfStream && !t.bodyTooBig && t.status < 300 && len(t.body) > 0 {
+		var head openai.ResponseHead
+		if err := json.Unmarshal(t.body, &head); err == nil {
+			t.observe(&head)
+		} else {
+			t.parseFailed = true
+		}
+		t.body = nil
+	}
+	return chunk, nil
+}
+
+// streamBody frames the SSE stream so that each complete event goes out as
+// soon as it is whole, reading usage on the way and dropping the usage-only
+// chunk the gateway asked for on the client's behalf.
+func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) []byte {
+	t.out = t.out[:0]
+	t.splitter.Feed(chunk, t.event)
+	if endOfStream {
+		t.out = append(t.out, t.splitter.Pending()...)
+	}
+	return t.out
+}
+
+var usageKey = []byte(`"usage"`)
+
+func (t *openAIToOpenAI) event(ev []byte) {
+	data := sse.Data(ev)
+	if len(data) == 0 || data[0] != '{' || (t.model != "" && !bytes.Contains(data, usageKey)) {
+		t.out = append(t.out, ev...)
+		return
+	}
+	var head openai.ResponseHead
+	if err := json.Unmarshal(data, &head); err != nil {
+		t.parseFailed = true
+		t.out = append(t.out, ev...)
+		return
+	}
+	t.observe(&head)
+	if t.hideUsage && head.Usage != nil && len(head.Choices) == 0 {
+		return
+	}
+	t.out = append(t.out, ev...)
+}
+
+func (t *openAIToOpenAI) observe(head *openai.ResponseHead) {
+	if head.Model != "" {
+		t.model = head.Model
+	}
+	u := head.Usage
+	if u == nil {
+		return
+	}
+	t.usage = Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	if u.PromptTokensDetails != nil {
+		t.usage.CachedInputTokens = u.PromptTokensDetails.CachedTokens
+	}
+	if u.CompletionTokensDetails != nil {
+		t.usage.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
+	}
+}
+
+// Usage implements [Translator.Usage].
+func (t *openAIToOpenAI) Usage() Usage { return t.usage }
+
+// ResponseModel implements [Translator.ResponseModel].
+func (t *openAIToOpenAI) ResponseModel() string { return t.model }

@@ -1,0 +1,91 @@
+package translator
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// Operation is an input endpoint's operation, named as the OTel GenAI
+// attribute gen_ai.operation.name.
+type Operation string
+
+// Operations served today.
+const (
+	OperationChat       Operation = "chat"
+	OperationCompletion Operation = "completion"
+	OperationEmbeddings Operation = "embeddings"
+)
+
+// Request is the client's parsed request, shared read-only by every attempt.
+type Request struct {
+	Operation Operation
+	// Body is the client's body as received.
+	Body []byte
+	// Model is the body's model.
+	Model string
+	// Stream is true when the client asked for a streamed response.
+	Stream bool
+	// IncludeUsage is true when the client asked for usage in the stream.
+	IncludeUsage bool
+}
+
+// Options tune one attempt's translation.
+type Options struct {
+	// ModelOverride, when set, replaces the model sent upstream.
+	ModelOverride string
+	// ForceUsage makes a stream carry usage even when the client did not
+	// ask for it; the extra usage-only chunk is then not sent to the client.
+	ForceUsage bool
+}
+
+// Upstream is the translated request of one attempt.
+type Upstream struct {
+	// Path is the upstream path with its query.
+	Path string
+	// Body is the upstream body; it may alias Request.Body.
+	Body []byte
+	// SetHeaders are headers the translation sets (e.g. content-type).
+	SetHeaders []config.HeaderValue
+}
+
+// Usage is the token usage of one response. Counts absent from the
+// response are zero.
+type Usage struct {
+	InputTokens              int64
+	OutputTokens             int64
+	TotalTokens              int64
+	CachedInputTokens        int64
+	CacheCreationInputTokens int64
+	ReasoningTokens          int64
+}
+
+// Translator translates one attempt.
+type Translator interface {
+	// Request returns the upstream request for req.
+	Request(req *Request) (*Upstream, error)
+	// ResponseHeaders sees the upstream status and headers before the body
+	// and may edit the headers sent to the client.
+	ResponseHeaders(status int, h http.Header) error
+	// ResponseBody translates a chunk of the upstream body; endOfStream
+	// marks the last call. The result is what the client receives for this
+	// chunk (it may be empty while an event is incomplete).
+	ResponseBody(chunk []byte, endOfStream bool) ([]byte, error)
+	// Usage returns the usage read so far; the last value reported in a
+	// stream wins.
+	Usage() Usage
+	// ResponseModel returns the model the response reports, if any.
+	ResponseModel() string
+}
+
+// New returns the translator for op from the OpenAI input schema to the
+// backend schema.
+func New(op Operation, schema config.Schema, opts Options) (Translator, error) {
+	switch schema.Name {
+	case config.SchemaOpenAI:
+		return newOpenAIToOpenAI(op, schema, opts)
+	default:
+		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+	}
+}
