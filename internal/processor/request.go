@@ -2,6 +2,7 @@ package processor
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -35,7 +36,7 @@ func ParseRequest(op translator.Operation, body []byte) (*translator.Request, er
 	}
 	var head openai.RequestHead
 	if err := json.Unmarshal(body, &head); err != nil {
-		return nil, apierror.InvalidRequest("", "request body is not valid JSON: %s", jsonErrorText(err))
+		return nil, decodeError(err)
 	}
 	if head.Model == nil || *head.Model == "" {
 		return nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
@@ -50,23 +51,18 @@ func ParseRequest(op translator.Operation, body []byte) (*translator.Request, er
 	return req, nil
 }
 
-// jsonErrorText describes a decoding error without echoing the body.
-func jsonErrorText(err error) string {
-	switch e := err.(type) { //nolint:errorlint // the concrete types are what json returns
-	case *json.SyntaxError:
-		return e.Error() + " at byte " + itoa(e.Offset)
-	case *json.UnmarshalTypeError:
-		field := e.Field
-		if field == "" {
-			return "expected a JSON object"
-		}
-		return "field \"" + field + "\" must be a " + strings.TrimPrefix(e.Type.String(), "*")
+// decodeError describes a decoding error without echoing the body.
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return apierror.InvalidRequest("", "request body is not valid JSON: %s at byte %d", syntax.Error(), syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return apierror.InvalidRequest("", "request body must be a JSON object")
+	case errors.As(err, &typ):
+		return apierror.InvalidRequest(typ.Field, "field %q must be a %s", typ.Field, strings.TrimPrefix(typ.Type.String(), "*"))
 	default:
-		return "malformed JSON"
+		return apierror.InvalidRequest("", "request body is not valid JSON")
 	}
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
