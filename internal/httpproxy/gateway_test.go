@@ -24,7 +24,7 @@ type testGateway struct {
 	*Gateway
 	srv *httptest.Server
 	reg *prometheus.Registry
-	log *strings.Builder
+	log *lockedWriter
 }
 
 func newTestGateway(t *testing.T, cfg *config.Config) *testGateway {
@@ -32,13 +32,13 @@ func newTestGateway(t *testing.T, cfg *config.Config) *testGateway {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.NewPrometheus(reg)
 	require.NoError(t, err)
-	var logBuf strings.Builder
-	g := New(Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(&lockedWriter{b: &logBuf}, nil))})
+	logBuf := &lockedWriter{b: &strings.Builder{}}
+	g := New(Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(logBuf, nil))})
 	require.NoError(t, g.Apply(cfg))
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	t.Cleanup(g.Close)
-	return &testGateway{Gateway: g, srv: srv, reg: reg, log: &logBuf}
+	return &testGateway{Gateway: g, srv: srv, reg: reg, log: logBuf}
 }
 
 func (tg *testGateway) client(opts ...option.RequestOption) openai.Client {
