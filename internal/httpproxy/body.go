@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -21,9 +22,19 @@ type responseBody struct {
 	st       *requestState
 	sse      bool
 
-	buf     [32 << 10]byte
+	pool    *sync.Pool
+	buf     *[]byte
 	pending []byte
 	done    bool
+}
+
+// readBufferSize is the size of the buffers responseBody reads upstream
+// bodies into; an SSE event is far smaller, a non-streamed body takes a few
+// reads.
+const readBufferSize = 16 << 10
+
+func newReadBufferPool() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 }
 
 func (b *responseBody) Read(p []byte) (int, error) {
@@ -31,17 +42,22 @@ func (b *responseBody) Read(p []byte) (int, error) {
 		if b.done {
 			return 0, io.EOF
 		}
-		n, err := b.upstream.Read(b.buf[:])
+		if b.buf == nil {
+			b.buf = b.pool.Get().(*[]byte)
+		}
+		n, err := b.upstream.Read(*b.buf)
 		eof := errors.Is(err, io.EOF)
 		if err != nil && !eof {
 			return b.fail(p, err)
 		}
-		out, terr := b.tr.ResponseBody(b.buf[:n], eof)
+		// out may alias the read buffer or the translator's own buffer:
+		// both stay untouched until pending is consumed.
+		out, terr := b.tr.ResponseBody((*b.buf)[:n], eof)
 		if terr != nil {
 			return b.fail(p, terr)
 		}
 		if len(out) > 0 {
-			b.pending = append(b.pending[:0], out...)
+			b.pending = out
 			if b.st.firstByte.IsZero() {
 				b.st.firstByte = time.Now()
 			}
@@ -81,6 +97,11 @@ func (b *responseBody) fail(p []byte, err error) (int, error) {
 }
 
 func (b *responseBody) Close() error {
+	if b.buf != nil {
+		b.pool.Put(b.buf)
+		b.buf = nil
+		b.pending = nil
+	}
 	b.st.usage = b.tr.Usage()
 	b.st.respModel = b.tr.ResponseModel()
 	return b.upstream.Close()

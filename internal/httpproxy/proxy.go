@@ -26,12 +26,13 @@ import (
 // its backend from the original request, and a failure before the response
 // starts moves on as the rule's retry policy says.
 type proxy struct {
-	g  *Gateway
-	rp *httputil.ReverseProxy
+	g       *Gateway
+	rp      *httputil.ReverseProxy
+	buffers *sync.Pool
 }
 
 func newProxy(g *Gateway) *proxy {
-	p := &proxy{g: g}
+	p := &proxy{g: g, buffers: newReadBufferPool()}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The attempt loop builds the real URL per backend.
@@ -280,7 +281,7 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	resp.Body = &responseBody{upstream: resp.Body, tr: tr, st: st, sse: st.streamed}
+	resp.Body = &responseBody{upstream: resp.Body, tr: tr, st: st, sse: st.streamed, pool: p.buffers}
 	return nil
 }
 
@@ -302,11 +303,11 @@ func isEventStream(h http.Header) bool {
 	return len(ct) >= 17 && ct[:17] == "text/event-stream"
 }
 
-// bufferPool recycles the proxy's 32 KiB copy buffers.
+// bufferPool recycles the proxy's 16 KiB copy buffers.
 type bufferPool struct{ p *sync.Pool }
 
 func newBufferPool() bufferPool {
-	return bufferPool{p: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return bufferPool{p: &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}}
 }
 
 // Get implements [httputil.BufferPool.Get].

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"text/template"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/sim"
+	"github.com/aigw-dev/aigw/internal/standalone"
+)
+
+//go:embed demo.yaml
+var demoTemplate string
+
+// demoModel is the model name the demo serves.
+const demoModel = "meta-llama/Llama-3.1-8B-Instruct"
+
+type hostPort struct {
+	Host string
+	Port int
+}
+
+// renderDemoConfig fills the demo configuration with the simulators'
+// addresses; the last address is the fallback tier.
+func renderDemoConfig(port int, addrs []string) ([]byte, error) {
+	if len(addrs) < 2 {
+		return nil, errors.New("the demo needs at least two simulated servers")
+	}
+	var eps []hostPort
+	for _, a := range addrs {
+		h, p, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, hostPort{Host: h, Port: n})
+	}
+	t, err := template.New("demo").Parse(demoTemplate)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = t.Execute(&buf, map[string]any{"Port": port, "Model": strconv.Quote(demoModel), "Primary": eps[:len(eps)-1], "Fallback": eps[len(eps)-1:]})
+	return buf.Bytes(), err
+}
+
+func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("aigw demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o runOptions
+	o.log.register(fs)
+	port := fs.Int("port", 1975, "gateway port")
+	fs.IntVar(&o.adminPort, "admin-port", 1064, "admin port (/metrics, /healthz, /readyz)")
+	instances := fs.Int("instances", 3, "simulated model servers (the last one is the fallback tier)")
+	timeScale := fs.Float64("time-scale", 1, "simulated latency multiplier (0: no latency)")
+	fs.StringVar(&o.accessLog, "access-log", "-", `access log: "-" for stdout, "off", or a file path`)
+	printConfig := fs.Bool("print-config", false, "print the generated configuration and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	so := sim.DefaultOptions()
+	so.Port = 0
+	so.Instances = max(*instances, 2)
+	so.Model = demoModel
+	so.TimeScale = *timeScale
+	cluster, err := sim.Start(ctx, so, logger.With("component", "sim"))
+	if err != nil {
+		return fmt.Errorf("starting simulated model servers: %w", err)
+	}
+	yaml, err := renderDemoConfig(*port, cluster.Addrs())
+	if err != nil {
+		return err
+	}
+	if *printConfig {
+		_, err := stdout.Write(yaml)
+		return err
+	}
+	res, err := standalone.LoadBytes(ctx, "<demo>", yaml)
+	logWarnings(logger, res)
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	accessLog, closeLog, err := openAccessLog(o.accessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	return runGateway(ctx, gatewayParams{
+		initial:         res.Config,
+		logger:          logger,
+		accessLog:       accessLog,
+		adminAddr:       joinAddr("127.0.0.1", o.adminPort),
+		listenHost:      "127.0.0.1",
+		shutdownTimeout: 5 * time.Second,
+		ready: func(ls []net.Addr, admin net.Addr) {
+			fmt.Fprintf(stderr, demoBanner, cluster.Addrs(), ls[0], ls[0], demoModel, ls[0], demoModel, ls[0], admin)
+		},
+	})
+}
+
+const demoBanner = `
+aigw demo: simulated vLLM servers %v behind the gateway on http://%s
+
+  curl -s http://%s/v1/chat/completions -H 'content-type: application/json' \
+    -d '{"model":"%s","messages":[{"role":"user","content":"Hello!"}]}'
+
+  curl -sN http://%s/v1/chat/completions -H 'content-type: application/json' \
+    -d '{"model":"%s","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
+
+  # openai SDK (Python):  OpenAI(base_url="http://%s/v1", api_key="unused")
+  # metrics:              curl -s http://%s/metrics | grep gen_ai
+
+Press Ctrl-C to stop.
+`

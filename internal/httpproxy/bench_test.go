@@ -1,0 +1,75 @@
+package httpproxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/metrics"
+)
+
+const benchChat = `{"model":"m","messages":[{"role":"user","content":"Say hello."}],"max_tokens":8}`
+
+var benchAnswer = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, friend!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}`)
+
+func benchUpstream(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(benchAnswer)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func runBench(b *testing.B, h http.Handler) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchChat))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkProxy compares the gateway's handler with a plain
+// httputil.ReverseProxy in front of the same upstream; compare the two
+// sub-benchmarks of one run.
+func BenchmarkProxy(b *testing.B) {
+	up := benchUpstream(b)
+	target, _ := url.Parse(up.URL)
+	b.Run("reverseproxy", func(b *testing.B) {
+		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+		rp.Transport = &http.Transport{MaxIdleConnsPerHost: 1024}
+		runBench(b, rp)
+	})
+	b.Run("gateway", func(b *testing.B) {
+		host, port := target.Hostname(), target.Port()
+		var p int32
+		for _, c := range port {
+			p = p*10 + c - '0'
+		}
+		m, _ := metrics.NewPrometheus(prometheus.NewRegistry())
+		g := New(Options{Metrics: m})
+		cfg := &config.Config{Version: config.Version,
+			Backends: []config.Backend{{Name: "default/a", Schema: config.Schema{Name: config.SchemaOpenAI}, Endpoints: []config.Endpoint{{Host: host, Port: p}}}},
+			Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/a", 0))}, RequestCosts: tokenCosts}},
+		}
+		if err := g.Apply(cfg); err != nil {
+			b.Fatal(err)
+		}
+		runBench(b, g)
+	})
+}

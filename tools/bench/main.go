@@ -1,0 +1,298 @@
+// Command bench measures the gateway side by side with its baselines in one
+// run: the same load goes direct to a local upstream, through a plain
+// httputil.ReverseProxy and through the gateway (`aigw run`, a child
+// process of this program, as is the reverse proxy), and the report gives
+// ratios. Absolute numbers from different runs are not comparable on a
+// shared machine; ratios within one run are.
+//
+//	go run ./tools/bench [-duration 5s] [-concurrency 32] [-rate 500] [-streams 1000]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/app"
+)
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == "child" {
+		if err := child(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// child runs one proxy under test: "gateway CONFIG" or "reverseproxy PORT UPSTREAM".
+func child(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if dir := os.Getenv("BENCH_CPUPROFILE_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, args[0]+".pprof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	switch args[0] {
+	case "gateway":
+		return app.Main(ctx, []string{"run", "--access-log=off", "--log-level=warn", "--watch=false", "--admin-port=" + args[2], args[1]}, os.Stdout, os.Stderr)
+	case "reverseproxy":
+		target, err := url.Parse(args[2])
+		if err != nil {
+			return err
+		}
+		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+		rp.Transport = &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
+		srv := &http.Server{Addr: "127.0.0.1:" + args[1], Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+		go func() { <-ctx.Done(); _ = srv.Close() }()
+		if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown child %q", args[0])
+}
+
+type options struct {
+	duration    time.Duration
+	concurrency int
+	rate        int
+	streams     int
+	warmup      time.Duration
+}
+
+func run() error {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "duration of each measurement")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "closed-loop concurrency for the throughput test")
+	flag.IntVar(&o.rate, "rate", 500, "requests per second for the fixed-rate latency tests")
+	flag.IntVar(&o.streams, "streams", 1000, "concurrent open streams for the memory test")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measurement")
+	flag.Parse()
+
+	up, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	tmp, err := os.MkdirTemp("", "aigw-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	gwPort, adminPort, rpPort := freePort(), freePort(), freePort()
+	cfgPath := filepath.Join(tmp, "bench.yaml")
+	if err := os.WriteFile(cfgPath, []byte(benchConfig(gwPort, up.port)), 0o644); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	gw, err := startChild(self, "http://127.0.0.1:"+strconv.Itoa(gwPort), "gateway", cfgPath, strconv.Itoa(adminPort))
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	rp, err := startChild(self, "http://127.0.0.1:"+strconv.Itoa(rpPort), "reverseproxy", strconv.Itoa(rpPort), up.url)
+	if err != nil {
+		return err
+	}
+	defer rp.stop()
+
+	targets := []target{
+		{name: "direct", url: up.url},
+		{name: "reverseproxy", url: rp.url},
+		{name: "gateway", url: gw.url},
+	}
+	fmt.Printf("aigw benchmark: %d CPUs, GOMAXPROCS=%s, duration %s per case\n\n", numCPU(), os.Getenv("GOMAXPROCS"), o.duration)
+
+	fmt.Printf("1. Throughput, non-streaming chat completions, closed loop, concurrency %d\n", o.concurrency)
+	tput := map[string]result{}
+	for _, t := range targets {
+		_ = closedLoop(t.url, chatBody, o.concurrency, o.warmup)
+		tput[t.name] = closedLoop(t.url, chatBody, o.concurrency, o.duration)
+		printResult(t.name, tput[t.name])
+	}
+	fmt.Printf("   gateway / reverseproxy throughput: %.2f\n   gateway / direct throughput:       %.2f\n\n",
+		tput["gateway"].rps()/tput["reverseproxy"].rps(), tput["gateway"].rps()/tput["direct"].rps())
+
+	fmt.Printf("2. Latency at a fixed rate of %d req/s, non-streaming\n", o.rate)
+	lat := map[string]result{}
+	for _, t := range targets {
+		_ = openLoop(t.url, chatBody, o.rate, o.warmup, false)
+		lat[t.name] = openLoop(t.url, chatBody, o.rate, o.duration, false)
+		printResult(t.name, lat[t.name])
+	}
+	printAdded("latency", lat)
+
+	fmt.Printf("3. Time to first byte at %d req/s, streaming (SSE)\n", o.rate)
+	ttfb := map[string]result{}
+	for _, t := range targets {
+		_ = openLoop(t.url, streamBody, o.rate, o.warmup, true)
+		ttfb[t.name] = openLoop(t.url, streamBody, o.rate, o.duration, true)
+		printResult(t.name, ttfb[t.name])
+	}
+	printAdded("TTFB", ttfb)
+
+	fmt.Printf("4. Memory with %d concurrent open streams (RSS of the proxy process)\n", o.streams)
+	for _, c := range []*childProc{rp, gw} {
+		before := rss(c.cmd.Process.Pid)
+		release, opened, err := holdStreams(c.url, o.streams, up)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		during := rss(c.cmd.Process.Pid)
+		release()
+		fmt.Printf("   %-13s opened %d streams: RSS %6.1f MiB idle -> %6.1f MiB (%.1f KiB per stream)\n",
+			c.name, opened, mib(before), mib(during), float64(during-before)/1024/float64(max(opened, 1)))
+	}
+	return nil
+}
+
+type target struct{ name, url string }
+
+func printAdded(what string, m map[string]result) {
+	d, r, g := m["direct"], m["reverseproxy"], m["gateway"]
+	fmt.Printf("   added %s p50: gateway %+.3f ms vs direct, %+.3f ms vs reverseproxy (reverseproxy %+.3f ms vs direct)\n",
+		what, ms(g.pct(50)-d.pct(50)), ms(g.pct(50)-r.pct(50)), ms(r.pct(50)-d.pct(50)))
+	fmt.Printf("   added %s p99: gateway %+.3f ms vs direct, %+.3f ms vs reverseproxy (reverseproxy %+.3f ms vs direct)\n\n",
+		what, ms(g.pct(99)-d.pct(99)), ms(g.pct(99)-r.pct(99)), ms(r.pct(99)-d.pct(99)))
+}
+
+func printResult(name string, r result) {
+	fmt.Printf("   %-13s %8.0f req/s  p50 %7.3f ms  p90 %7.3f ms  p99 %7.3f ms  errors %d/%d\n",
+		name, r.rps(), ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), r.errors, r.count+r.errors)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func mib(b int64) float64        { return float64(b) / (1 << 20) }
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return max(strings.Count(string(b), "processor\t:"), 1)
+}
+
+// rss reads a process's resident set size in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type childProc struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+}
+
+func startChild(self, url string, args ...string) (*childProc, error) {
+	cmd := exec.Command(self, append([]string{"child"}, args...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &childProc{name: args[0], url: url, cmd: cmd}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.stop()
+	return nil, fmt.Errorf("%s did not come up on %s", args[0], url)
+}
+
+func (c *childProc) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+	}
+}
+
+func benchConfig(port, upstreamPort int) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bench}
+spec:
+  gatewayClassName: aigw
+  listeners: [{name: http, protocol: HTTP, port: %d}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: bench}
+spec:
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: other-model}]}]
+      backendRefs: [{name: upstream}]
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: bench-model}]}]
+      backendRefs: [{name: upstream}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: upstream}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: upstream, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: upstream}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: %d}}]
+`, port, upstreamPort)
+}
