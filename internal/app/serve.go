@@ -84,10 +84,11 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	var wg sync.WaitGroup
 	serveOn := func(srv *http.Server, ln net.Listener) {
 		wg.Add(1)
+		useTLS := srv.TLSConfig != nil // read before Serve: ServeTLS writes the field
 		go func() {
 			defer wg.Done()
 			var err error
-			if srv.TLSConfig != nil {
+			if useTLS {
 				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
@@ -99,8 +100,8 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	}
 	serveOn(admin, adminLn)
 	for i := range servers {
-		serveOn(servers[i], lns[i])
 		p.logger.Info("gateway listening", "listener", listeners[i].Name, "address", lns[i].Addr().String(), "tls", servers[i].TLSConfig != nil)
+		serveOn(servers[i], lns[i])
 	}
 	p.logger.Info("admin listening", "address", adminLn.Addr().String(), "paths", "/metrics /healthz /readyz")
 	ready.Store(true)
