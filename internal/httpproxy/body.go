@@ -48,6 +48,12 @@ func (b *responseBody) Read(p []byte) (int, error) {
 		n, err := b.upstream.Read(*b.buf)
 		eof := errors.Is(err, io.EOF)
 		if err != nil && !eof {
+			if b.tr.Complete() {
+				// The stream already ended for the client ([DONE] sent);
+				// a broken tail loses nothing.
+				b.done, b.st.completed = true, true
+				return 0, io.EOF
+			}
 			return b.fail(p, err)
 		}
 		// out may alias the read buffer or the translator's own buffer:
@@ -64,6 +70,8 @@ func (b *responseBody) Read(p []byte) (int, error) {
 		}
 		if eof {
 			b.done = true
+		}
+		if b.tr.Complete() {
 			b.st.completed = true
 		}
 	}

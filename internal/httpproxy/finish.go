@@ -22,8 +22,13 @@ func (g *Gateway) finish(r *http.Request, st *requestState) {
 	if st.status == 0 {
 		st.status = http.StatusOK
 	}
+	// A client that hangs up after the response reached its end (as SDKs
+	// do on [DONE]) lost nothing; before that it cancelled the request.
 	if st.err == nil && r.Context().Err() != nil && !st.completed && st.attempt != nil {
 		st.err = r.Context().Err()
+	}
+	if st.completed && errors.Is(st.err, context.Canceled) {
+		st.err = nil
 	}
 	failed := st.err != nil || st.status >= 400
 	status := st.status

@@ -25,16 +25,16 @@ type openAIToOpenAI struct {
 	prefix string
 	opts   Options
 
-	stream      bool
-	hideUsage   bool
-	status      int
-	splitter    sse.Splitter
-	out         []byte
-	body        []byte
-	bodyTooBig  bool
-	usage       Usage
-	model       string
-	parseFailed bool
+	stream     bool
+	hideUsage  bool
+	status     int
+	splitter   sse.Splitter
+	out        []byte
+	body       []byte
+	bodyTooBig bool
+	usage      Usage
+	model      string
+	complete   bool
 }
 
 func newOpenAIToOpenAI(op Operation, schema config.Schema, opts Options) (*openAIToOpenAI, error) {
@@ -125,12 +125,13 @@ func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, e
 			t.body = append(t.body, chunk...)
 		}
 	}
+	if endOfStream {
+		t.complete = true
+	}
 	if endOfStream && !t.bodyTooBig && t.status < 300 && len(t.body) > 0 {
 		var head openai.ResponseHead
 		if err := json.Unmarshal(t.body, &head); err == nil {
 			t.observe(&head)
-		} else {
-			t.parseFailed = true
 		}
 		t.body = nil
 	}
@@ -149,17 +150,22 @@ func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) []byte {
 	return t.out
 }
 
-var usageKey = []byte(`"usage"`)
+var (
+	usageKey  = []byte(`"usage"`)
+	doneEvent = []byte("[DONE]")
+)
 
 func (t *openAIToOpenAI) event(ev []byte) {
 	data := sse.Data(ev)
+	if bytes.Equal(data, doneEvent) {
+		t.complete = true
+	}
 	if len(data) == 0 || data[0] != '{' || (t.model != "" && !bytes.Contains(data, usageKey)) {
 		t.out = append(t.out, ev...)
 		return
 	}
 	var head openai.ResponseHead
 	if err := json.Unmarshal(data, &head); err != nil {
-		t.parseFailed = true
 		t.out = append(t.out, ev...)
 		return
 	}
@@ -192,3 +198,6 @@ func (t *openAIToOpenAI) Usage() Usage { return t.usage }
 
 // ResponseModel implements [Translator.ResponseModel].
 func (t *openAIToOpenAI) ResponseModel() string { return t.model }
+
+// Complete implements [Translator.Complete].
+func (t *openAIToOpenAI) Complete() bool { return t.complete }

@@ -77,6 +77,10 @@ type Translator interface {
 	Usage() Usage
 	// ResponseModel returns the model the response reports, if any.
 	ResponseModel() string
+	// Complete reports whether the response has reached its protocol-level
+	// end (an SSE stream's terminal event), after which a failure to read
+	// further bytes loses nothing.
+	Complete() bool
 }
 
 // New returns the translator for op from the OpenAI input schema to the

@@ -200,7 +200,7 @@ func TestRunAgainstSimulator(t *testing.T) {
 	// request's handler returns, just after the client has its answer).
 	names := []string{"gen_ai_client_token_usage_bucket", "gen_ai_server_request_duration_seconds_bucket", "gen_ai_server_time_to_first_token_seconds_bucket", "gen_ai_server_time_per_output_token_seconds_bucket"}
 	var missing []string
-	require.Eventually(t, func() bool {
+	assert.Eventually(t, func() bool {
 		mresp, err := http.Get(g.admin + "/metrics")
 		if err != nil {
 			return false
@@ -214,7 +214,7 @@ func TestRunAgainstSimulator(t *testing.T) {
 			}
 		}
 		return len(missing) == 0
-	}, 5*time.Second, 20*time.Millisecond, "metrics missing")
+	}, 5*time.Second, 20*time.Millisecond)
 	require.Empty(t, missing)
 	require.Eventually(t, func() bool { return strings.Count(g.stdout.String(), `"msg":"request"`) == 4 }, 5*time.Second, 10*time.Millisecond, "one access-log line per request:\n%s", g.stdout)
 	require.Contains(t, g.stdout.String(), `"llm_total_token":`)
