@@ -1,0 +1,379 @@
+package standalone
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// Defaults applied by the compiler, as Envoy AI Gateway's controller and
+// CRDs apply them.
+const (
+	defaultRequestTimeout = 60 * time.Second
+	defaultModelsOwnedBy  = "Envoy AI Gateway"
+)
+
+// modelsCreatedAtFallback is the created time of /v1/models entries whose
+// rule sets no modelsCreatedAt and whose route has no creationTimestamp
+// (usual in files). The Unix epoch keeps the output deterministic, which the
+// load time would not; a file that cares sets modelsCreatedAt.
+func modelsCreatedAtFallback() time.Time { return time.Unix(0, 0).UTC() }
+
+// defaultRetry is the retry policy of a rule that no BackendTrafficPolicy
+// covers: two retries, each on the next priority tier, on connection
+// failures, resets, 5xx and 429; no back-off.
+func defaultRetry() config.RetryPolicy {
+	return config.RetryPolicy{
+		NumRetries:             2,
+		NumAttemptsPerPriority: 1,
+		On: []config.RetryOn{
+			config.RetryOnConnectFailure, config.RetryOnReset, config.RetryOn5xx, config.RetryOnRetriableStatus,
+		},
+		StatusCodes: []int32{429},
+	}
+}
+
+// compiler turns the validated store into a config.Config.
+type compiler struct {
+	d *diag
+	s *store
+	// gateway is the one Gateway, or nil for the default listener.
+	gateway *resource[gwapiv1.Gateway]
+	// auth is the credential of each AIServiceBackend, by its name.
+	auth map[nsName]*config.Auth
+	// backends are the compiled AIServiceBackends; nil values failed.
+	backends map[nsName]*config.Backend
+	// used are the AIServiceBackends referenced by a route rule.
+	used map[nsName]bool
+	// upstreams caches resolved Envoy Gateway Backends; nil values failed.
+	upstreams map[nsName]*upstream
+	// tlsPolicies maps an Envoy Gateway Backend to its BackendTLSPolicy.
+	tlsPolicies map[nsName]*resource[gwapiv1.BackendTLSPolicy]
+	// traffic maps targets to BackendTrafficPolicies; see trafficFor.
+	traffic map[trafficTarget]*compiledTraffic
+}
+
+// compile builds the Config. Errors go to d; the Config is meaningless when
+// d has any.
+func compile(d *diag, s *store) *config.Config {
+	c := &compiler{
+		d: d, s: s,
+		backends:  map[nsName]*config.Backend{},
+		used:      map[nsName]bool{},
+		upstreams: map[nsName]*upstream{},
+	}
+	cfg := &config.Config{Version: config.Version}
+	cfg.Listeners = c.listeners()
+	cfg.RequestCosts = c.globalCosts()
+	cfg.MaxRequestBodyBytes = c.clientTrafficPolicies()
+	c.auth = c.securityPolicies()
+	c.tlsPolicies = c.indexTLSPolicies()
+	for _, b := range sortedValues(s.backends) {
+		if !b.invalid {
+			c.backends[b.key()] = c.compileBackend(b)
+		}
+	}
+	c.traffic = c.trafficPolicies()
+	cfg.Routes = c.routes()
+	for _, b := range sortedValues(s.backends) {
+		switch cb := c.backends[b.key()]; {
+		case c.used[b.key()] && cb != nil:
+			cfg.Backends = append(cfg.Backends, *cb)
+		case !c.used[b.key()] && !b.invalid:
+			d.warnf(b.src, nil, "not referenced by any AIGatewayRoute rule")
+		}
+	}
+	c.quotaPolicies()
+	return cfg
+}
+
+// routes compiles the valid routes in Gateway API precedence order: oldest
+// creationTimestamp first, then namespace/name. Routes without a
+// creationTimestamp (usual in files) sort first.
+func (c *compiler) routes() []config.Route {
+	rs := slices.Clone(c.s.routes)
+	slices.SortStableFunc(rs, func(a, b *resource[aigv1b1.AIGatewayRoute]) int {
+		if x := a.obj.CreationTimestamp.Compare(b.obj.CreationTimestamp.Time); x != 0 {
+			return x
+		}
+		return compareNames(a.key(), b.key())
+	})
+	var out []config.Route
+	for _, r := range rs {
+		if r.invalid || !c.attached(r) {
+			continue
+		}
+		route := config.Route{Name: r.key().String(), RequestCosts: costs(r.obj.Spec.LLMRequestCosts)}
+		for _, h := range r.obj.Spec.Hostnames {
+			route.Hostnames = append(route.Hostnames, string(h))
+		}
+		names := map[string]int{}
+		for i := range r.obj.Spec.Rules {
+			rule := c.rule(r, i)
+			if j, dup := names[rule.Name]; dup {
+				c.d.errorf(r.src, field.NewPath("spec", "rules").Index(i),
+					"rule name %q (the default name of an unnamed rule is rule-<index>) is also the name of spec.rules[%d]", rule.Name, j)
+			}
+			names[rule.Name] = i
+			route.Rules = append(route.Rules, rule)
+		}
+		out = append(out, route)
+	}
+	return out
+}
+
+// attached reports whether the route attaches to the gateway: with a Gateway
+// resource, a parentRef must name it; with none, every route attaches to the
+// default listener.
+func (c *compiler) attached(r *resource[aigv1b1.AIGatewayRoute]) bool {
+	gw := c.gateway
+	if gw == nil {
+		return true
+	}
+	refs := field.NewPath("spec", "parentRefs")
+	if len(r.obj.Spec.ParentRefs) == 0 {
+		c.d.warnf(r.src, refs, "empty: the route is attached to %s, the only Gateway", gw.src.ref())
+		return true
+	}
+	matched := false
+	for i, pr := range r.obj.Spec.ParentRefs {
+		ns := r.src.Namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		if (pr.Group != nil && *pr.Group != groupGatewayAPI) || ns != gw.src.Namespace || string(pr.Name) != gw.src.Name {
+			continue
+		}
+		matched = true
+		if pr.SectionName == nil && pr.Port == nil {
+			continue
+		}
+		found := false
+		for _, l := range gw.obj.Spec.Listeners {
+			if (pr.SectionName == nil || l.Name == *pr.SectionName) && (pr.Port == nil || l.Port == *pr.Port) {
+				found = true
+			}
+		}
+		if !found {
+			c.d.errorf(r.src, refs.Index(i), "no listener of %s matches the sectionName and port", gw.src.ref())
+		} else if len(gw.obj.Spec.Listeners) > 1 {
+			c.d.warnf(r.src, refs.Index(i), "sectionName and port are not honoured yet: the route is served on every listener")
+		}
+	}
+	if !matched {
+		c.d.errorf(r.src, refs, "no parentRef names %s, the only Gateway (standalone mode serves one Gateway)", gw.src.ref())
+	}
+	return matched
+}
+
+// rule compiles rule i of route r.
+func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int) config.Rule {
+	src := r.src
+	p := field.NewPath("spec", "rules").Index(i)
+	in := &r.obj.Spec.Rules[i]
+	out := config.Rule{Name: fmt.Sprintf("rule-%d", i)}
+	if in.Name != nil {
+		out.Name = string(*in.Name)
+	}
+	for _, m := range in.Matches {
+		var cm config.Match
+		for _, h := range m.Headers {
+			t := config.HeaderMatchExact
+			if h.Type != nil && *h.Type == gwapiv1.HeaderMatchRegularExpression {
+				t = config.HeaderMatchRegularExpression
+			}
+			cm.Headers = append(cm.Headers, config.HeaderMatch{Type: t, Name: strings.ToLower(string(h.Name)), Value: h.Value})
+		}
+		out.Matches = append(out.Matches, cm)
+	}
+	for j := range in.BackendRefs {
+		if ref, ok := c.ruleBackendRef(r, p.Child("backendRefs").Index(j), &in.BackendRefs[j]); ok {
+			out.BackendRefs = append(out.BackendRefs, ref)
+		}
+	}
+	if len(in.BackendRefs) == 0 {
+		c.d.warnf(src, p.Child("backendRefs"), "empty: requests matching this rule fail")
+	}
+
+	traffic := c.trafficFor(r.key(), out.Name)
+	out.Timeouts.Request = config.Duration(defaultRequestTimeout)
+	switch {
+	case in.Timeouts != nil && in.Timeouts.Request != nil:
+		out.Timeouts.Request = config.Duration(mustDuration(in.Timeouts.Request))
+	case traffic != nil && traffic.request != nil:
+		out.Timeouts.Request = config.Duration(*traffic.request)
+	}
+	switch {
+	case in.Timeouts != nil && in.Timeouts.BackendRequest != nil:
+		out.Timeouts.BackendRequest = config.Duration(mustDuration(in.Timeouts.BackendRequest))
+	case traffic != nil && traffic.perTry != nil:
+		out.Timeouts.BackendRequest = config.Duration(*traffic.perTry)
+	}
+	switch {
+	case in.StreamIdleTimeout != nil:
+		out.Timeouts.StreamIdle = config.Duration(mustDuration(in.StreamIdleTimeout))
+	case traffic != nil && traffic.streamIdle != nil:
+		out.Timeouts.StreamIdle = config.Duration(*traffic.streamIdle)
+	}
+	out.Retry = defaultRetry()
+	if traffic != nil && traffic.retry != nil {
+		out.Retry = *traffic.retry
+	}
+
+	out.ModelsOwnedBy = defaultModelsOwnedBy
+	if in.ModelsOwnedBy != nil {
+		out.ModelsOwnedBy = *in.ModelsOwnedBy
+	}
+	switch {
+	case in.ModelsCreatedAt != nil:
+		out.ModelsCreatedAt = in.ModelsCreatedAt.UTC()
+	case !r.obj.CreationTimestamp.IsZero():
+		out.ModelsCreatedAt = r.obj.CreationTimestamp.UTC()
+	default:
+		out.ModelsCreatedAt = modelsCreatedAtFallback()
+	}
+	return out
+}
+
+// ruleBackendRef resolves one rule backendRef.
+func (c *compiler) ruleBackendRef(r *resource[aigv1b1.AIGatewayRoute], p *field.Path, ref *aigv1b1.AIGatewayRouteRuleBackendRef) (config.BackendRef, bool) {
+	if ref.Group != nil || ref.Kind != nil {
+		// Validation allows only an InferencePool here.
+		c.d.notSupported(r.src, p, "InferencePool backends")
+		return config.BackendRef{}, false
+	}
+	key := nsName{r.src.Namespace, ref.Name}
+	if ref.Namespace != nil {
+		key.namespace = string(*ref.Namespace)
+	}
+	b, ok := c.s.backends[key]
+	if !ok {
+		c.d.errorf(r.src, p.Child("name"), "AIServiceBackend %s not found", key)
+		return config.BackendRef{}, false
+	}
+	c.used[key] = true
+	if b.invalid || c.backends[key] == nil {
+		return config.BackendRef{}, false // reported on the backend
+	}
+	out := config.BackendRef{Backend: key.String(), Weight: 1, ModelNameOverride: ref.ModelNameOverride}
+	if ref.Weight != nil {
+		out.Weight = *ref.Weight
+	}
+	if ref.Priority != nil {
+		out.Priority = *ref.Priority
+	}
+	out.HeaderMutation = mergeHeaderMutation(b.obj.Spec.HeaderMutation, ref.HeaderMutation)
+	out.BodyMutation = mergeBodyMutation(b.obj.Spec.BodyMutation, ref.BodyMutation)
+	return out, true
+}
+
+// costs converts llmRequestCosts; for a repeated metadataKey the last entry
+// wins (validation warned), in the position of the first.
+func costs(in []aigv1b1.LLMRequestCost) []config.RequestCost {
+	var out []config.RequestCost
+	index := map[string]int{}
+	for _, c := range in {
+		rc := config.RequestCost{MetadataKey: c.MetadataKey, Type: config.CostType(c.Type)}
+		if c.Type == aigv1b1.LLMRequestCostTypeCEL && c.CEL != nil {
+			rc.CEL = *c.CEL
+		}
+		if i, ok := index[c.MetadataKey]; ok {
+			out[i] = rc
+			continue
+		}
+		index[c.MetadataKey] = len(out)
+		out = append(out, rc)
+	}
+	return out
+}
+
+// globalCosts returns the costs of the GatewayConfig the Gateway refers to,
+// and warns about GatewayConfigs no Gateway refers to.
+func (c *compiler) globalCosts() []config.RequestCost {
+	var ref *resource[aigv1b1.GatewayConfig]
+	if gw := c.gateway; gw != nil {
+		if name, ok := gw.obj.Annotations[aigv1b1.GatewayConfigAnnotationKey]; ok {
+			key := nsName{gw.src.Namespace, name}
+			ref = c.s.gatewayConfigs[key]
+			if ref == nil {
+				c.d.errorf(gw.src, field.NewPath("metadata", "annotations").Key(aigv1b1.GatewayConfigAnnotationKey),
+					"GatewayConfig %s not found (it must be in the Gateway's namespace)", key)
+			}
+		}
+	}
+	for _, g := range sortedValues(c.s.gatewayConfigs) {
+		if g != ref {
+			c.d.warnf(g.src, nil, "ignored: no Gateway refers to it with the %s annotation", aigv1b1.GatewayConfigAnnotationKey)
+		}
+	}
+	if ref == nil || ref.invalid {
+		return nil
+	}
+	if ref.obj.Spec.ForwardProxy != nil {
+		c.d.notSupported(ref.src, field.NewPath("spec", "forwardProxy"), "forward proxies")
+	}
+	return costs(ref.obj.Spec.GlobalLLMRequestCosts)
+}
+
+// quotaPolicies warns that QuotaPolicies are validated but not enforced.
+func (c *compiler) quotaPolicies() {
+	for _, q := range c.s.quotaPolicies {
+		if q.invalid {
+			continue
+		}
+		c.d.warnf(q.src, nil, "ignored: QuotaPolicy is validated but not enforced yet in standalone mode")
+		for i, t := range q.obj.Spec.TargetRefs {
+			key := nsName{q.src.Namespace, string(t.Name)}
+			if _, ok := c.s.backends[key]; !ok {
+				c.d.warnf(q.src, field.NewPath("spec", "targetRefs").Index(i), "AIServiceBackend %s not found", key)
+			}
+		}
+	}
+}
+
+// mustDuration parses a Gateway API duration that validation accepted.
+func mustDuration(d *gwapiv1.Duration) time.Duration {
+	v, _ := time.ParseDuration(string(*d))
+	return v
+}
+
+// specFieldsIgnored warns about top-level spec fields standalone mode does
+// not honour.
+func (c *compiler) specFieldsIgnored(src Source, keys []string, honoured ...string) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(honoured, k) {
+			c.d.ignored(src, field.NewPath("spec", k), "not supported in standalone mode")
+		}
+	}
+}
+
+// policyTarget is a targetRef of an Envoy Gateway policy and its path.
+type policyTarget struct {
+	ref  gwapiv1.LocalPolicyTargetReferenceWithSectionName
+	path *field.Path
+}
+
+// policyTargets returns the targetRef and targetRefs of an Envoy Gateway
+// policy.
+func policyTargets(t egv1a1.PolicyTargetReferences) []policyTarget {
+	var out []policyTarget
+	spec := field.NewPath("spec")
+	//lint:ignore SA1019 deprecated in Envoy Gateway but still accepted there, so here too.
+	if ref := t.TargetRef; ref != nil {
+		out = append(out, policyTarget{*ref, spec.Child("targetRef")})
+	}
+	for i, r := range t.TargetRefs {
+		out = append(out, policyTarget{r, spec.Child("targetRefs").Index(i)})
+	}
+	return out
+}

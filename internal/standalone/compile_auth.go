@@ -1,0 +1,101 @@
+package standalone
+
+import (
+	"bytes"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// apiKeyDataKey is the Secret data key of the API key types.
+const apiKeyDataKey = "apiKey"
+
+// securityPolicies resolves every valid BackendSecurityPolicy and maps each
+// targeted AIServiceBackend to its credential. Policies are visited by
+// namespace/name; a second policy on the same target is an error.
+func (c *compiler) securityPolicies() map[nsName]*config.Auth {
+	out := map[nsName]*config.Auth{}
+	owner := map[nsName]nsName{}
+	for _, pol := range byName(c.s.securityPolicies) {
+		if pol.invalid {
+			continue
+		}
+		auth := c.policyAuth(pol)
+		if len(pol.obj.Spec.TargetRefs) == 0 {
+			c.d.warnf(pol.src, field.NewPath("spec", "targetRefs"), "empty: the policy applies to nothing")
+		}
+		for i, t := range pol.obj.Spec.TargetRefs {
+			p := field.NewPath("spec", "targetRefs").Index(i)
+			if string(t.Kind) == kindInferencePool {
+				c.d.notSupported(pol.src, p, "BackendSecurityPolicy targets of kind InferencePool")
+				continue
+			}
+			key := nsName{pol.src.Namespace, string(t.Name)}
+			if other, dup := owner[key]; dup {
+				c.d.errorf(pol.src, p, "AIServiceBackend %s is already targeted by BackendSecurityPolicy %s", key, other)
+				continue
+			}
+			owner[key] = pol.key()
+			if _, ok := c.s.backends[key]; !ok {
+				c.d.warnf(pol.src, p, "ignored: AIServiceBackend %s not found", key)
+				continue
+			}
+			if auth != nil {
+				out[key] = auth
+			}
+		}
+	}
+	return out
+}
+
+// policyAuth compiles a policy's credential; nil when it failed. Each type
+// is one case: the cloud credential types come in later, one file each.
+func (c *compiler) policyAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *config.Auth {
+	spec := &pol.obj.Spec
+	sp := field.NewPath("spec")
+	if spec.CredentialOverride != nil {
+		c.d.notSupported(pol.src, sp.Child("credentialOverride"), "per-request credentials (credentialOverride)")
+		return nil
+	}
+	switch spec.Type {
+	case aigv1b1.BackendSecurityPolicyTypeAPIKey:
+		return c.apiKeyAuth(pol, config.AuthAPIKey, sp.Child("apiKey", "secretRef"), spec.APIKey.SecretRef)
+	case aigv1b1.BackendSecurityPolicyTypeAzureAPIKey:
+		return c.apiKeyAuth(pol, config.AuthAzureAPIKey, sp.Child("azureAPIKey", "secretRef"), spec.AzureAPIKey.SecretRef)
+	case aigv1b1.BackendSecurityPolicyTypeAnthropicAPIKey:
+		return c.apiKeyAuth(pol, config.AuthAnthropicAPIKey, sp.Child("anthropicAPIKey", "secretRef"), spec.AnthropicAPIKey.SecretRef)
+	case aigv1b1.BackendSecurityPolicyTypeAWSCredentials,
+		aigv1b1.BackendSecurityPolicyTypeAzureCredentials,
+		aigv1b1.BackendSecurityPolicyTypeGCPCredentials:
+		c.d.notSupported(pol.src, sp.Child("type"), fmt.Sprintf("BackendSecurityPolicy type %s", spec.Type))
+	}
+	return nil
+}
+
+// apiKeyAuth reads the "apiKey" of the referenced Secret. Surrounding white
+// space (a trailing newline from a file) is trimmed: it cannot be part of a
+// header value.
+func (c *compiler) apiKeyAuth(pol *resource[aigv1b1.BackendSecurityPolicy], t config.AuthType, p *field.Path, ref *gwapiv1.SecretObjectReference) *config.Auth {
+	s, key := c.secret(pol.src, p, *ref, pol.src.Namespace)
+	if s == nil {
+		return nil
+	}
+	v, ok := c.secretKey(pol.src, p, s, key, apiKeyDataKey)
+	if !ok {
+		return nil
+	}
+	v = bytes.TrimSpace(v)
+	if bytes.ContainsAny(v, "\r\n") {
+		c.d.errorf(pol.src, p, "Secret %s: key %q holds a line break, which a header value cannot", key, apiKeyDataKey)
+		return nil
+	}
+	return &config.Auth{
+		Policy: pol.key().String(),
+		Type:   t,
+		APIKey: &config.APIKeyAuth{Key: config.Secret(v)},
+	}
+}

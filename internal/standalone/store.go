@@ -1,0 +1,339 @@
+package standalone
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1a1 "github.com/aigw-dev/aigw/api/v1alpha1"
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+)
+
+// API groups of the resources the loader reads.
+const (
+	groupAIGateway    = "aigateway.envoyproxy.io"
+	groupGatewayAPI   = "gateway.networking.k8s.io"
+	groupEnvoyGateway = "gateway.envoyproxy.io"
+	groupInference    = "inference.networking.k8s.io"
+	groupCore         = ""
+
+	defaultNamespace = "default"
+)
+
+// nsName is a namespaced name.
+type nsName struct{ namespace, name string }
+
+func (n nsName) String() string { return n.namespace + "/" + n.name }
+
+// sortedValues returns the values of m ordered by namespace/name.
+func sortedValues[T any](m map[nsName]*resource[T]) []*resource[T] {
+	keys := make([]nsName, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareNames)
+	out := make([]*resource[T], len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func compareNames(a, b nsName) int {
+	if c := strings.Compare(a.namespace, b.namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.name, b.name)
+}
+
+// byName returns rs ordered by namespace/name.
+func byName[T any](rs []*resource[T]) []*resource[T] {
+	out := slices.Clone(rs)
+	slices.SortStableFunc(out, func(a, b *resource[T]) int { return compareNames(a.key(), b.key()) })
+	return out
+}
+
+// resource is one decoded input document.
+type resource[T any] struct {
+	src Source
+	obj *T
+	// specKeys are the top-level spec fields present in the input, kept for
+	// the kinds of which standalone mode honours only some fields.
+	specKeys []string
+	// invalid is set when validation failed: the resource is not compiled,
+	// but references to it still resolve (its own errors say what is wrong).
+	invalid bool
+}
+
+func (r *resource[T]) key() nsName { return nsName{r.src.Namespace, r.src.Name} }
+
+// store holds every resource of one load, by kind.
+type store struct {
+	routes           []*resource[aigv1b1.AIGatewayRoute]
+	backends         map[nsName]*resource[aigv1b1.AIServiceBackend]
+	securityPolicies []*resource[aigv1b1.BackendSecurityPolicy]
+	gatewayConfigs   map[nsName]*resource[aigv1b1.GatewayConfig]
+	quotaPolicies    []*resource[aigv1a1.QuotaPolicy]
+	gateways         []*resource[gwapiv1.Gateway]
+	egBackends       map[nsName]*resource[egv1a1.Backend]
+	tlsPolicies      []*resource[gwapiv1.BackendTLSPolicy]
+	trafficPolicies  []*resource[egv1a1.BackendTrafficPolicy]
+	clientPolicies   []*resource[egv1a1.ClientTrafficPolicy]
+	secrets          map[nsName]*resource[corev1.Secret]
+	configMaps       map[nsName]*resource[corev1.ConfigMap]
+
+	// seen maps "group/Kind/namespace/name" to where it was first defined.
+	seen map[string]Source
+}
+
+func newStore() *store {
+	return &store{
+		backends:       map[nsName]*resource[aigv1b1.AIServiceBackend]{},
+		gatewayConfigs: map[nsName]*resource[aigv1b1.GatewayConfig]{},
+		egBackends:     map[nsName]*resource[egv1a1.Backend]{},
+		secrets:        map[nsName]*resource[corev1.Secret]{},
+		configMaps:     map[nsName]*resource[corev1.ConfigMap]{},
+		seen:           map[string]Source{},
+	}
+}
+
+// claim records the resource and reports whether it is the first with its
+// group, kind, namespace and name; a duplicate is an error.
+func (s *store) claim(d *diag, group string, src Source) bool {
+	k := group + "/" + src.Kind + "/" + src.Namespace + "/" + src.Name
+	if first, dup := s.seen[k]; dup {
+		d.errorf(src, nil, "duplicate resource: %s is already defined at %s: document %d", src.ref(), first.File, first.Doc)
+		return false
+	}
+	s.seen[k] = src
+	return true
+}
+
+// decodeDocument decodes one document and files it in the store.
+func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
+	js, err := decodeYAML(doc)
+	if err != nil {
+		ls.d.err(src, nil, err)
+		return
+	}
+	h, err := readHeader(js)
+	if err != nil {
+		ls.d.err(src, nil, err)
+		return
+	}
+	src.APIVersion, src.Kind, src.Name = h.apiVersion, h.kind, h.name
+	src.Namespace = h.namespace
+	if src.Namespace == "" {
+		src.Namespace = defaultNamespace
+	}
+	if h.apiVersion == "" || h.kind == "" {
+		ls.d.errorf(src, nil, "apiVersion and kind are required")
+		return
+	}
+	gv, err := schema.ParseGroupVersion(h.apiVersion)
+	if err != nil {
+		ls.d.errField(src, "apiVersion", fmt.Errorf("invalid apiVersion %q", h.apiVersion))
+		return
+	}
+	if !ls.validName(src) {
+		return
+	}
+	switch gv.Group {
+	case groupAIGateway:
+		ls.decodeAIGateway(src, gv.Version, js)
+	case groupGatewayAPI:
+		ls.decodeGatewayAPI(src, gv.Version, js)
+	case groupEnvoyGateway:
+		ls.decodeEnvoyGateway(src, gv.Version, js)
+	case groupCore:
+		ls.decodeCore(src, gv.Version, js)
+	case groupInference:
+		ls.unknown(src, "InferencePools are not supported yet in standalone mode")
+	default:
+		ls.unknown(src, "")
+	}
+}
+
+// validName checks metadata.name and metadata.namespace.
+func (ls *loadState) validName(src Source) bool {
+	if src.Name == "" {
+		ls.d.errField(src, "metadata.name", fmt.Errorf("required"))
+		return false
+	}
+	ok := true
+	if msgs := validation.IsDNS1123Subdomain(src.Name); len(msgs) > 0 {
+		ls.d.errField(src, "metadata.name", fmt.Errorf("invalid name %q: %s", src.Name, strings.Join(msgs, "; ")))
+		ok = false
+	}
+	if msgs := validation.IsDNS1123Label(src.Namespace); len(msgs) > 0 {
+		ls.d.errField(src, "metadata.namespace", fmt.Errorf("invalid namespace %q: %s", src.Namespace, strings.Join(msgs, "; ")))
+		ok = false
+	}
+	return ok
+}
+
+// unknown warns about a resource the gateway does not use. why, when set,
+// explains it.
+func (ls *loadState) unknown(src Source, why string) {
+	if why == "" {
+		why = "not understood by the standalone gateway"
+	}
+	ls.d.warnf(src, nil, "%s %s is ignored: %s", src.APIVersion, src.Kind, why)
+}
+
+func (ls *loadState) badVersion(src Source, versions string) {
+	ls.d.errField(src, "apiVersion", fmt.Errorf("unsupported apiVersion %q for kind %s: use %s", src.APIVersion, src.Kind, versions))
+}
+
+func (ls *loadState) decodeAIGateway(src Source, version string, js []byte) {
+	d, s := ls.d, ls.store
+	switch src.Kind {
+	case "AIGatewayRoute":
+		if obj := decodeVersioned[aigv1a1.AIGatewayRoute, aigv1b1.AIGatewayRoute](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+			s.routes = append(s.routes, &resource[aigv1b1.AIGatewayRoute]{src: src, obj: obj})
+		}
+	case "AIServiceBackend":
+		// Envoy AI Gateway's own autoconfig writes spec.timeouts, which is
+		// not part of the API: accept it with a warning.
+		if stripped, ok := dropField(js, "spec", "timeouts"); ok {
+			js = stripped
+			d.ignored(src, field.NewPath("spec", "timeouts"), "not part of the AIServiceBackend API (Envoy AI Gateway's autoconfig writes it); set timeouts on the AIGatewayRoute rule")
+		}
+		if obj := decodeVersioned[aigv1a1.AIServiceBackend, aigv1b1.AIServiceBackend](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+			r := &resource[aigv1b1.AIServiceBackend]{src: src, obj: obj}
+			s.backends[r.key()] = r
+		}
+	case "BackendSecurityPolicy":
+		if obj := decodeVersioned[aigv1a1.BackendSecurityPolicy, aigv1b1.BackendSecurityPolicy](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+			s.securityPolicies = append(s.securityPolicies, &resource[aigv1b1.BackendSecurityPolicy]{src: src, obj: obj})
+		}
+	case "GatewayConfig":
+		if obj := decodeVersioned[aigv1a1.GatewayConfig, aigv1b1.GatewayConfig](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+			r := &resource[aigv1b1.GatewayConfig]{src: src, obj: obj}
+			s.gatewayConfigs[r.key()] = r
+		}
+	case "QuotaPolicy":
+		if version != "v1alpha1" {
+			ls.badVersion(src, "aigateway.envoyproxy.io/v1alpha1 (QuotaPolicy exists only in v1alpha1)")
+			return
+		}
+		if obj := decodeStrict[aigv1a1.QuotaPolicy](d, src, js); obj != nil && s.claim(d, groupAIGateway, src) {
+			s.quotaPolicies = append(s.quotaPolicies, &resource[aigv1a1.QuotaPolicy]{src: src, obj: obj})
+		}
+	case "MCPRoute":
+		ls.unknown(src, "MCP routes are not supported yet in standalone mode")
+	default:
+		ls.unknown(src, "")
+	}
+}
+
+// decodeVersioned decodes a kind of this project's API in either version,
+// converting v1alpha1 to v1beta1.
+func decodeVersioned[A, B any](ls *loadState, src Source, version string, js []byte) *B {
+	switch version {
+	case "v1beta1":
+		return decodeStrict[B](ls.d, src, js)
+	case "v1alpha1":
+		// The API server's deprecation warning for these kinds.
+		ls.d.warnf(src, nil, "aigateway.envoyproxy.io/v1alpha1 is deprecated; use aigateway.envoyproxy.io/v1beta1 instead")
+		a := decodeStrict[A](ls.d, src, js)
+		if a == nil {
+			return nil
+		}
+		b, err := convertVersion[A, B](a)
+		if err != nil {
+			ls.d.err(src, nil, err)
+			return nil
+		}
+		return b
+	default:
+		ls.badVersion(src, "aigateway.envoyproxy.io/v1beta1 or aigateway.envoyproxy.io/v1alpha1")
+		return nil
+	}
+}
+
+func (ls *loadState) decodeGatewayAPI(src Source, version string, js []byte) {
+	d, s := ls.d, ls.store
+	switch src.Kind {
+	case "Gateway":
+		if version != "v1" && version != "v1beta1" {
+			ls.badVersion(src, "gateway.networking.k8s.io/v1")
+			return
+		}
+		if obj := decodeStrict[gwapiv1.Gateway](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+			s.gateways = append(s.gateways, &resource[gwapiv1.Gateway]{src: src, obj: obj})
+		}
+	case "BackendTLSPolicy":
+		if version != "v1" && version != "v1alpha3" {
+			ls.badVersion(src, "gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1alpha3")
+			return
+		}
+		// v1alpha3 and v1 share their schema in Gateway API v1.5.
+		if obj := decodeStrict[gwapiv1.BackendTLSPolicy](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+			s.tlsPolicies = append(s.tlsPolicies, &resource[gwapiv1.BackendTLSPolicy]{src: src, obj: obj})
+		}
+	case "GatewayClass":
+		ls.unknown(src, "standalone mode has no gateway classes")
+	case "ReferenceGrant":
+		ls.unknown(src, "standalone mode allows every cross-namespace reference")
+	default:
+		ls.unknown(src, "")
+	}
+}
+
+func (ls *loadState) decodeEnvoyGateway(src Source, version string, js []byte) {
+	d, s := ls.d, ls.store
+	if version != "v1alpha1" {
+		ls.unknown(src, "")
+		return
+	}
+	switch src.Kind {
+	case "Backend":
+		if obj := decodeStrict[egv1a1.Backend](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			r := &resource[egv1a1.Backend]{src: src, obj: obj}
+			s.egBackends[r.key()] = r
+		}
+	case "BackendTrafficPolicy":
+		if obj := decodeStrict[egv1a1.BackendTrafficPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			s.trafficPolicies = append(s.trafficPolicies, &resource[egv1a1.BackendTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(js)})
+		}
+	case "ClientTrafficPolicy":
+		if obj := decodeStrict[egv1a1.ClientTrafficPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			s.clientPolicies = append(s.clientPolicies, &resource[egv1a1.ClientTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(js)})
+		}
+	case "EnvoyProxy":
+		ls.unknown(src, "standalone mode runs no Envoy; logging and telemetry are configured on the command line")
+	default:
+		ls.unknown(src, "")
+	}
+}
+
+func (ls *loadState) decodeCore(src Source, version string, js []byte) {
+	d, s := ls.d, ls.store
+	if version != "v1" {
+		ls.unknown(src, "")
+		return
+	}
+	switch src.Kind {
+	case "Secret":
+		if obj := decodeStrict[corev1.Secret](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+			ls.resolveSecret(src, obj)
+			r := &resource[corev1.Secret]{src: src, obj: obj}
+			s.secrets[r.key()] = r
+		}
+	case "ConfigMap":
+		if obj := decodeStrict[corev1.ConfigMap](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+			r := &resource[corev1.ConfigMap]{src: src, obj: obj}
+			s.configMaps[r.key()] = r
+		}
+	default:
+		ls.unknown(src, "")
+	}
+}
