@@ -98,7 +98,6 @@ func (m headerMatcher) matches(h http.Header) bool {
 func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table[B], error) {
 	globalCosts := cfg.RequestCosts
 	t := &Table[B]{byModel: map[string][]*candidate[B]{}}
-	var all []*candidate[B]
 	var errs []error
 	for ri := range cfg.Routes {
 		cr := &cfg.Routes[ri]
@@ -121,7 +120,6 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 					continue
 				}
 				c.precedence = [3]int{-len(c.headers), ri, ui}
-				all = append(all, c)
 				if model != "" {
 					t.byModel[model] = append(t.byModel[model], c)
 					t.models.add(route, cu, model)
@@ -142,7 +140,6 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 		t.byModel[model] = list
 	}
 	sortCandidates(t.generic)
-	_ = all
 	return t, nil
 }
 

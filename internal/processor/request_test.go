@@ -1,0 +1,73 @@
+package processor
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/translator"
+)
+
+func TestParseRequest(t *testing.T) {
+	tests := []struct {
+		name      string
+		op        translator.Operation
+		body      string
+		want      *translator.Request
+		wantParam string
+		wantMsg   string
+	}{
+		{name: "chat", op: translator.OperationChat, body: `{"model":"m","messages":[]}`, want: &translator.Request{Model: "m"}},
+		{name: "stream with usage", op: translator.OperationChat, body: `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, want: &translator.Request{Model: "m", Stream: true, IncludeUsage: true}},
+		{name: "embeddings never stream", op: translator.OperationEmbeddings, body: `{"model":"e","stream":true,"input":"x"}`, want: &translator.Request{Model: "e"}},
+		{name: "unicode model", op: translator.OperationChat, body: `{"model":"mod\u00e8le"}`, want: &translator.Request{Model: "modèle"}},
+		{name: "empty", op: translator.OperationChat, body: ``, wantMsg: "request body is empty; expected a JSON object"},
+		{name: "truncated", op: translator.OperationChat, body: `{"model":`, wantMsg: "request body is not valid JSON: unexpected end of JSON input at byte 9"},
+		{name: "array", op: translator.OperationChat, body: `[]`, wantMsg: "request body must be a JSON object"},
+		{name: "no model", op: translator.OperationChat, body: `{}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "empty model", op: translator.OperationChat, body: `{"model":""}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "null model", op: translator.OperationChat, body: `{"model":null}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "numeric model", op: translator.OperationChat, body: `{"model":1}`, wantParam: "model", wantMsg: `field "model" must be a string`},
+		{name: "stream not bool", op: translator.OperationChat, body: `{"model":"m","stream":"yes"}`, wantParam: "stream", wantMsg: `field "stream" must be a bool`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseRequest(tc.op, []byte(tc.body))
+			if tc.want == nil {
+				var e *apierror.Error
+				require.True(t, errors.As(err, &e), "%v", err)
+				require.Equal(t, 400, e.Status)
+				require.Equal(t, tc.wantParam, e.Param)
+				require.Equal(t, tc.wantMsg, e.Message)
+				return
+			}
+			require.NoError(t, err)
+			tc.want.Operation = tc.op
+			tc.want.Body = []byte(tc.body)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{`{"model":"m","messages":[{"role":"user","content":"hi"}]}`, `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, `[]`, `{"model":`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := ParseRequest(translator.OperationChat, body)
+		if err != nil {
+			var e *apierror.Error
+			require.True(t, errors.As(err, &e), "every parse error is a client error: %v", err)
+			require.Equal(t, 400, e.Status)
+			status, out := apierror.Render(err)
+			require.Equal(t, 400, status)
+			require.True(t, json.Valid(out), "error body must be valid JSON: %s", out)
+			return
+		}
+		require.True(t, json.Valid(body))
+		require.NotEmpty(t, req.Model)
+	})
+}

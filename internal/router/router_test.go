@@ -1,0 +1,160 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+func exact(model string) config.Match {
+	return config.Match{Headers: []config.HeaderMatch{{Type: config.HeaderMatchExact, Name: ModelHeader, Value: model}}}
+}
+
+func rule(name string, matches ...config.Match) config.Rule {
+	return config.Rule{Name: name, Matches: matches, BackendRefs: []config.BackendRef{{Backend: "b", Weight: 1}}, Retry: config.RetryPolicy{NumRetries: 2, NumAttemptsPerPriority: 1}}
+}
+
+func table(t *testing.T, routes ...config.Route) *Table[string] {
+	tb, err := New(&config.Config{Routes: routes}, func(name string) (string, bool) { return name, name != "missing" })
+	require.NoError(t, err)
+	return tb
+}
+
+func match(tb *Table[string], model, host string, extra ...string) string {
+	h := http.Header{}
+	h.Set(ModelHeader, model)
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Add(extra[i], extra[i+1])
+	}
+	r, ok := tb.Match(model, host, h)
+	if !ok {
+		return ""
+	}
+	return r.Route.Name + "/" + r.Name
+}
+
+func TestMatch(t *testing.T) {
+	tenant := exact("gpt")
+	tenant.Headers = append(tenant.Headers, config.HeaderMatch{Name: "X-Tenant", Value: "blue"})
+	regex := config.Match{Headers: []config.HeaderMatch{{Type: config.HeaderMatchRegularExpression, Name: ModelHeader, Value: "llama-.*"}}}
+	tb := table(t,
+		config.Route{Name: "r1", Rules: []config.Rule{rule("gpt", exact("gpt")), rule("gpt-tenant", tenant), rule("llama", regex)}},
+		config.Route{Name: "r2", Rules: []config.Rule{rule("gpt-again", exact("gpt")), rule("catch-all")}},
+		config.Route{Name: "scoped", Hostnames: []string{"*.example.com"}, Rules: []config.Rule{rule("claude", exact("claude"))}},
+	)
+	tests := []struct {
+		name, model, host string
+		extra             []string
+		want              string
+	}{
+		{name: "exact", model: "gpt", want: "r1/gpt"},
+		{name: "more headers win", model: "gpt", extra: []string{"X-Tenant", "blue"}, want: "r1/gpt-tenant"},
+		{name: "other header value", model: "gpt", extra: []string{"X-Tenant", "red"}, want: "r1/gpt"},
+		{name: "regex is anchored", model: "llama-3", want: "r1/llama"},
+		{name: "regex does not match a prefix", model: "xllama-3", want: "r2/catch-all"},
+		{name: "unknown model falls to catch-all", model: "nope", want: "r2/catch-all"},
+		{name: "wildcard host", model: "claude", host: "api.eu.example.com:443", want: "scoped/claude"},
+		{name: "host mismatch", model: "claude", host: "example.com", want: "r2/catch-all"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, match(tb, tc.model, tc.host, tc.extra...))
+		})
+	}
+}
+
+func TestNoMatch(t *testing.T) {
+	tb := table(t, config.Route{Name: "r", Rules: []config.Rule{rule("a", exact("a"))}})
+	require.Empty(t, match(tb, "b", ""))
+}
+
+func TestNewErrors(t *testing.T) {
+	_, err := New(&config.Config{Routes: []config.Route{{Name: "r", Rules: []config.Rule{{Name: "x", BackendRefs: []config.BackendRef{{Backend: "missing", Weight: 1}}}}}}}, func(name string) (string, bool) { return "", false })
+	require.ErrorContains(t, err, `route r: rule x: backendRefs[0]: backend "missing" is not defined`)
+}
+
+func TestPlan(t *testing.T) {
+	refs := []config.BackendRef{{Backend: "p0a", Weight: 1, Priority: 0}, {Backend: "p1", Weight: 1, Priority: 1}, {Backend: "off", Weight: 0, Priority: 0}, {Backend: "p0b", Weight: 1, Priority: 0}}
+	tests := []struct {
+		name          string
+		retries, per  int32
+		wantTierOrder []string // tier of each attempt, "p0" or "p1"
+	}{
+		{name: "each retry moves down", retries: 2, per: 1, wantTierOrder: []string{"p0", "p1", "p1"}},
+		{name: "two per tier", retries: 3, per: 2, wantTierOrder: []string{"p0", "p0", "p1", "p1"}},
+		{name: "no retries", retries: 0, per: 1, wantTierOrder: []string{"p0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := table(t, config.Route{Name: "r", Rules: []config.Rule{{Name: "x", BackendRefs: refs, Retry: config.RetryPolicy{NumRetries: tc.retries, NumAttemptsPerPriority: tc.per}}}})
+			r, ok := tb.Match("m", "", http.Header{})
+			require.True(t, ok)
+			p := r.Plan(rand.New(rand.NewPCG(1, 2)))
+			var got []string
+			seen := map[string]bool{}
+			for {
+				ref, ok := p.Next()
+				if !ok {
+					break
+				}
+				require.NotEqual(t, "off", ref.Backend, "weight 0 disables a backend")
+				got = append(got, ref.Backend[:2])
+				if ref.Backend[:2] == "p0" {
+					require.False(t, seen[ref.Backend], "a tier's untried backends come first")
+					seen[ref.Backend] = true
+				}
+			}
+			require.Equal(t, tc.wantTierOrder, got)
+		})
+	}
+}
+
+func TestModels(t *testing.T) {
+	tb := table(t,
+		config.Route{Name: "a", Rules: []config.Rule{rule("x", exact("m1"), exact("m2")), rule("y", exact("m1"))}},
+		config.Route{Name: "b", Hostnames: []string{"api.example.com"}, Rules: []config.Rule{rule("z", exact("m3"))}},
+		config.Route{Name: "c", Hostnames: []string{"*.example.com"}, Rules: []config.Rule{rule("w", exact("m4"))}},
+	)
+	ids := func(host string) []string {
+		var out []string
+		for _, m := range tb.Models(host) {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{"m3", "m1", "m2"}, ids("API.example.com"))
+	require.Equal(t, []string{"m4", "m1", "m2"}, ids("other.example.com"))
+	require.Equal(t, []string{"m1", "m2"}, ids("deep.other.example.com"), "a /v1/models wildcard is one label")
+	require.Equal(t, []string{"m1", "m2"}, ids("localhost"))
+}
+
+// BenchmarkMatch shows matching costs O(1) in the number of exact-model
+// rules: compare the sub-benchmarks.
+func BenchmarkMatch(b *testing.B) {
+	for _, n := range []int{10, 1000, 100000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			var rules []config.Rule
+			for i := range n {
+				rules = append(rules, rule(fmt.Sprint(i), exact(fmt.Sprintf("model-%d", i))))
+			}
+			tb, err := New(&config.Config{Routes: []config.Route{{Name: "r", Rules: rules}}}, func(name string) (string, bool) { return name, true })
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := http.Header{}
+			model := fmt.Sprintf("model-%d", n/2)
+			h.Set(ModelHeader, model)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, ok := tb.Match(model, "", h); !ok {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
