@@ -83,11 +83,12 @@ func compile(d *diag, s *store) *config.Config {
 	}
 	c.traffic = c.trafficPolicies()
 	cfg.Routes = c.routes()
+	named := c.namedBackends()
 	for _, b := range sortedValues(s.backends) {
 		switch cb := c.backends[b.key()]; {
 		case c.used[b.key()] && cb != nil:
 			cfg.Backends = append(cfg.Backends, *cb)
-		case !c.used[b.key()] && !b.invalid:
+		case !named[b.key()] && !b.invalid:
 			d.warnf(b.src, nil, "not referenced by any AIGatewayRoute rule")
 		}
 	}
@@ -126,6 +127,24 @@ func (c *compiler) routes() []config.Route {
 			route.Rules = append(route.Rules, rule)
 		}
 		out = append(out, route)
+	}
+	return out
+}
+
+// namedBackends returns the AIServiceBackends named by any route, valid or
+// not, so that a broken route does not make its backends look unused.
+func (c *compiler) namedBackends() map[nsName]bool {
+	out := map[nsName]bool{}
+	for _, r := range c.s.routes {
+		for _, rule := range r.obj.Spec.Rules {
+			for _, ref := range rule.BackendRefs {
+				key := nsName{r.src.Namespace, ref.Name}
+				if ref.Namespace != nil {
+					key.namespace = string(*ref.Namespace)
+				}
+				out[key] = true
+			}
+		}
 	}
 	return out
 }

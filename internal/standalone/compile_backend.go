@@ -339,7 +339,7 @@ func (c *compiler) certificatePair(src Source, p *field.Path, s *resource[corev1
 		return nil
 	}
 	if _, err := tls.X509KeyPair(cert, pk); err != nil {
-		c.d.errorf(src, p, "Secret %s: tls.crt and tls.key are not a valid certificate and key: %v", key, err)
+		c.d.errorf(src, p, "Secret %s: tls.crt and tls.key are not a valid certificate and key: %w", key, err)
 		return nil
 	}
 	return &config.CertificatePair{Name: key.String(), CertPEM: string(cert), KeyPEM: config.Secret(pk)}

@@ -149,10 +149,14 @@ func (c *compiler) retryPolicy(src Source, p *field.Path, r *egv1a1.Retry) confi
 		out.NumAttemptsPerPriority = *r.NumAttemptsPerPriority
 	}
 
+	// As Envoy Gateway: retryOn without triggers keeps the default triggers,
+	// and retryOn replaces the default status codes (503) even when it has
+	// none.
 	triggers, codes, explicit := defaultTriggers, []int32{503}, false
 	if on := r.RetryOn; on != nil {
-		explicit = true
-		triggers = on.Triggers
+		if len(on.Triggers) > 0 {
+			triggers, explicit = on.Triggers, true
+		}
 		codes = nil
 		for _, code := range on.HTTPStatusCodes {
 			codes = append(codes, int32(code))

@@ -108,7 +108,7 @@ func (c checker) duration(p *field.Path, d *gwapiv1.Duration) (time.Duration, bo
 	}
 	v, err := time.ParseDuration(string(*d))
 	if err != nil {
-		c.errorf(p, "invalid duration %q: %v", *d, err)
+		c.errorf(p, "invalid duration %q: %w", *d, err)
 		return 0, false
 	}
 	return v, true

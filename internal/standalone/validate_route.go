@@ -94,7 +94,7 @@ func validateRule(c checker, p *field.Path, rule *aigv1b1.AIGatewayRouteRule) {
 			if h.Type != nil && c.enum(hp.Child("type"), string(*h.Type), string(gwapiv1.HeaderMatchExact), string(gwapiv1.HeaderMatchRegularExpression)) &&
 				*h.Type == gwapiv1.HeaderMatchRegularExpression {
 				if _, err := regexp.Compile(h.Value); err != nil {
-					c.errorf(hp.Child("value"), "invalid regular expression (RE2 syntax): %v", err)
+					c.errorf(hp.Child("value"), "invalid regular expression (RE2 syntax): %w", err)
 				}
 			}
 		}
