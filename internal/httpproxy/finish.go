@@ -8,14 +8,13 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
-	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/metrics"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // finish records the request's metrics and access-log line. It runs
 // deferred, also when the proxy aborts a broken stream by panicking.
-func (g *Gateway) finish(r *http.Request, st *requestState) {
+func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 	if st.end.IsZero() {
 		st.end = time.Now()
 	}
@@ -57,7 +56,35 @@ func (g *Gateway) finish(r *http.Request, st *requestState) {
 			}
 		}
 	}
-	g.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", g.accessAttrs(r, st, status, duration)...)
+	logAttrs := g.accessAttrs(r, st, status, duration)
+	if !failed && st.attempt != nil {
+		logAttrs = append(logAttrs, g.costAttrs(rc, st)...)
+	}
+	g.accessLog.LogAttrs(r.Context(), slog.LevelInfo, "request", logAttrs...)
+}
+
+// costAttrs computes the route's llmRequestCosts of a successful request,
+// recorded under their metadata keys.
+func (g *Gateway) costAttrs(rc *runtimeConfig, st *requestState) []slog.Attr {
+	calc := rc.costs[st.rule.Route]
+	if calc == nil || calc.Len() == 0 {
+		return nil
+	}
+	values, err := calc.Calculate(costs.Input{
+		Usage:   st.usage,
+		Model:   st.attempt.RequestModel,
+		Backend: costs.BackendName(st.backend.pipeline.Name),
+		Route:   st.rule.Route.Name,
+	})
+	if err != nil {
+		g.logger.Warn("computing request costs", "route", st.rule.Route.Name, "error", err)
+		return nil
+	}
+	out := make([]slog.Attr, len(values))
+	for i, v := range values {
+		out[i] = slog.Uint64(v.Key, v.Value)
+	}
+	return out
 }
 
 func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, duration time.Duration) []slog.Attr {
@@ -88,38 +115,11 @@ func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, dur
 		if st.streamed && !st.firstByte.IsZero() {
 			a = append(a, slog.Float64("ttft_ms", ms(st.firstByte.Sub(st.start))))
 		}
-		if st.rule != nil && st.err == nil && status < 400 {
-			for _, c := range st.rule.Route.RequestCosts {
-				if v, ok := costValue(c, st.usage); ok {
-					a = append(a, slog.Int64(c.MetadataKey, v))
-				}
-			}
-		}
 	}
 	if st.err != nil {
 		a = append(a, slog.String("error", st.err.Error()))
 	}
 	return a
-}
-
-// costValue computes a token cost; CEL costs are not evaluated here.
-func costValue(c config.RequestCost, u translator.Usage) (int64, bool) {
-	switch c.Type {
-	case config.CostInputToken:
-		return u.InputTokens, true
-	case config.CostCachedInputToken:
-		return u.CachedInputTokens, true
-	case config.CostCacheCreationInputToken:
-		return u.CacheCreationInputTokens, true
-	case config.CostOutputToken:
-		return u.OutputTokens, true
-	case config.CostTotalToken:
-		return u.TotalTokens, true
-	case config.CostReasoningToken:
-		return u.ReasoningTokens, true
-	default:
-		return 0, false
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/router"
@@ -42,6 +43,7 @@ type Gateway struct {
 type runtimeConfig struct {
 	source  *config.Config
 	table   *router.Table[*backend]
+	costs   map[*router.Route]*costs.Calculator
 	maxBody int64
 }
 
@@ -113,11 +115,23 @@ func compile(cfg *config.Config, tc *transportCache) (*runtimeConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
+	for _, r := range table.Routes() {
+		c, err := costs.New(r.RequestCosts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
+			continue
+		}
+		calcs[r] = c
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	maxBody := cfg.MaxRequestBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
-	return &runtimeConfig{source: cfg, table: table, maxBody: maxBody}, nil
+	return &runtimeConfig{source: cfg, table: table, costs: calcs, maxBody: maxBody}, nil
 }
 
 // backend is the data plane's handle for a config.Backend.

@@ -78,7 +78,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st.requestID == "" {
 		st.requestID = newRequestID()
 	}
-	defer g.finish(r, st)
+	defer g.finish(r, rc, st)
 	if op == "" {
 		st.fail(w, apierror.UnsupportedPath(path))
 		return

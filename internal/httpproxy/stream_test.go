@@ -22,7 +22,11 @@ func streamConfig(up *fakeOpenAI, costs []config.RequestCost) *config.Config {
 	}
 }
 
-var tokenCosts = []config.RequestCost{{MetadataKey: "llm_input_token", Type: config.CostInputToken}, {MetadataKey: "llm_output_token", Type: config.CostOutputToken}}
+var tokenCosts = []config.RequestCost{
+	{MetadataKey: "llm_input_token", Type: config.CostInputToken},
+	{MetadataKey: "llm_output_token", Type: config.CostOutputToken},
+	{MetadataKey: "weighted", Type: config.CostCEL, CEL: "backend == 'a.default' ? input_tokens + 4u * output_tokens : 0u"},
+}
 
 func TestStreamingPassThrough(t *testing.T) {
 	up := newFakeOpenAI(t, "a")
@@ -61,7 +65,7 @@ func TestStreamingForcedUsageIsHidden(t *testing.T) {
 	so, _ := up.requests()[0].Body["stream_options"].(map[string]any)
 	require.Equal(t, true, so["include_usage"], "costs force include_usage upstream")
 	// The gateway still accounted the tokens.
-	require.Eventually(t, func() bool { return strings.Contains(tg.log.String(), `"llm_output_token":3`) }, 2*time.Second, 10*time.Millisecond, tg.log.String())
+	require.Eventually(t, func() bool { return strings.Contains(tg.log.String(), `"llm_output_token":3,"weighted":17`) }, 2*time.Second, 10*time.Millisecond)
 	require.Equal(t, 2, testutil.CollectAndCount(tg.reg, "gen_ai_client_token_usage"))
 }
 
@@ -135,4 +139,11 @@ func TestClientCancelCancelsUpstream(t *testing.T) {
 	// The upstream handler returns only when its request context ends, which
 	// happens when the gateway cancels the upstream request.
 	require.Eventually(t, func() bool { return strings.Contains(tg.log.String(), `"status":499`) }, 5*time.Second, 10*time.Millisecond, tg.log.String())
+}
+
+func TestInvalidCELCostRejected(t *testing.T) {
+	up := newFakeOpenAI(t, "a")
+	tg := newTestGateway(t, streamConfig(up, nil))
+	bad := streamConfig(up, []config.RequestCost{{MetadataKey: "k", Type: config.CostCEL, CEL: "input_tokens * 0.5"}})
+	require.ErrorContains(t, tg.Apply(bad), `route default/r: llmRequestCosts: cost "k": invalid CEL expression`)
 }

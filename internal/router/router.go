@@ -64,6 +64,7 @@ type Table[B any] struct {
 	byModel map[string][]*candidate[B]
 	generic []*candidate[B]
 	models  modelIndex
+	routes  []*Route
 }
 
 type candidate[B any] struct {
@@ -102,6 +103,7 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 	for ri := range cfg.Routes {
 		cr := &cfg.Routes[ri]
 		route := &Route{Name: cr.Name, Hostnames: lowerAll(cr.Hostnames), RequestCosts: mergeCosts(globalCosts, cr.RequestCosts)}
+		t.routes = append(t.routes, route)
 		for ui := range cr.Rules {
 			cu := &cr.Rules[ui]
 			rule, err := compileRule(route, cu, resolve)
@@ -238,6 +240,9 @@ func (t *Table[B]) Match(model, host string, h http.Header) (*Rule[B], bool) {
 	}
 	return nil, false
 }
+
+// Routes returns the compiled routes, in configuration order.
+func (t *Table[B]) Routes() []*Route { return t.routes }
 
 // Models lists the models served to host, per the /v1/models rules.
 func (t *Table[B]) Models(host string) []Model {
