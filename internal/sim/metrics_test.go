@@ -76,6 +76,10 @@ func TestMetricsCountRequests(t *testing.T) {
 	hits, err := strconv.Atoi(second.Header().Get(HeaderCachedTokens))
 	require.NoError(t, err)
 	require.Positive(t, hits)
+	// The engine retires a request in the step after its last token went
+	// out, so the client can have its answer a moment before the gauges
+	// drop back to zero.
+	require.Eventually(t, func() bool { s := in.Snapshot(); return s.Running == 0 && s.Waiting == 0 }, 5*time.Second, time.Millisecond)
 
 	expected := fmt.Sprintf(`
 # HELP vllm:cache_config_info Information of the LLMEngine CacheConfig
