@@ -33,6 +33,8 @@ type responseBody struct {
 // reads.
 const readBufferSize = 16 << 10
 
+var _ io.ReadCloser = (*responseBody)(nil)
+
 func newReadBufferPool() *sync.Pool {
 	return &sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 }

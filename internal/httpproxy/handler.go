@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -201,5 +200,3 @@ func newRequestID() string {
 	}
 	return string(b[:])
 }
-
-var _ io.Reader = (*responseBody)(nil)

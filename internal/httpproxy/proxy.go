@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -26,13 +27,12 @@ import (
 // its backend from the original request, and a failure before the response
 // starts moves on as the rule's retry policy says.
 type proxy struct {
-	g       *Gateway
 	rp      *httputil.ReverseProxy
 	buffers *sync.Pool
 }
 
 func newProxy(g *Gateway) *proxy {
-	p := &proxy{g: g, buffers: newReadBufferPool()}
+	p := &proxy{buffers: newReadBufferPool()}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The attempt loop builds the real URL per backend.
@@ -42,7 +42,7 @@ func newProxy(g *Gateway) *proxy {
 		Transport:      attemptLoop{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       nil,
+		ErrorLog:       slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 		BufferPool:     newBufferPool(),
 	}
 	return p
