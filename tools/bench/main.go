@@ -22,11 +22,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/aigw-dev/aigw/internal/app"
 )
@@ -49,6 +52,11 @@ func main() {
 func child(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if cpu := os.Getenv("BENCH_PIN_CPU"); cpu != "" {
+		if err := pinTo(cpu); err != nil {
+			return err
+		}
+	}
 	if dir := os.Getenv("BENCH_CPUPROFILE_DIR"); dir != "" {
 		f, err := os.Create(filepath.Join(dir, args[0]+".pprof"))
 		if err != nil {
@@ -80,6 +88,7 @@ func child(args []string) error {
 }
 
 type options struct {
+	pin         bool
 	duration    time.Duration
 	concurrency int
 	rate        int
@@ -94,7 +103,15 @@ func run() error {
 	flag.IntVar(&o.rate, "rate", 500, "requests per second for the fixed-rate latency tests")
 	flag.IntVar(&o.streams, "streams", 1000, "concurrent open streams for the memory test")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measurement")
+	flag.BoolVar(&o.pin, "pin", false, "pin the proxies to the last CPU and the load generator and upstream to the others, so the proxy under test does not share a core with the load")
 	flag.Parse()
+	if o.pin {
+		last := runtime.NumCPU() - 1
+		if err := pinTo(fmt.Sprintf("0-%d", last-1)); err != nil {
+			return err
+		}
+		os.Setenv("BENCH_PIN_CPU", strconv.Itoa(last))
+	}
 
 	up, err := startUpstream()
 	if err != nil {
@@ -132,17 +149,28 @@ func run() error {
 		{name: "reverseproxy", url: rp.url},
 		{name: "gateway", url: gw.url},
 	}
-	fmt.Printf("aigw benchmark: %d CPUs, GOMAXPROCS=%s, duration %s per case\n\n", numCPU(), os.Getenv("GOMAXPROCS"), o.duration)
+	fmt.Printf("aigw benchmark: %d CPUs, pinned: %v (proxies on their own CPU), duration %s per case\n\n", numCPU(), o.pin, o.duration)
 
 	fmt.Printf("1. Throughput, non-streaming chat completions, closed loop, concurrency %d\n", o.concurrency)
 	tput := map[string]result{}
+	cpuPerReq := map[string]time.Duration{}
+	procs := map[string]*childProc{"reverseproxy": rp, "gateway": gw}
 	for _, t := range targets {
 		_ = closedLoop(t.url, chatBody, o.concurrency, o.warmup)
+		var before time.Duration
+		if c := procs[t.name]; c != nil {
+			before = cpuTime(c.cmd.Process.Pid)
+		}
 		tput[t.name] = closedLoop(t.url, chatBody, o.concurrency, o.duration)
+		if c := procs[t.name]; c != nil {
+			cpuPerReq[t.name] = (cpuTime(c.cmd.Process.Pid) - before) / time.Duration(max(tput[t.name].count, 1))
+		}
 		printResult(t.name, tput[t.name])
 	}
-	fmt.Printf("   gateway / reverseproxy throughput: %.2f\n   gateway / direct throughput:       %.2f\n\n",
+	fmt.Printf("   gateway / reverseproxy throughput: %.2f\n   gateway / direct throughput:       %.2f\n",
 		tput["gateway"].rps()/tput["reverseproxy"].rps(), tput["gateway"].rps()/tput["direct"].rps())
+	fmt.Printf("   proxy CPU per request: reverseproxy %s, gateway %s (ratio %.2f)\n\n",
+		cpuPerReq["reverseproxy"], cpuPerReq["gateway"], float64(cpuPerReq["gateway"])/float64(max(cpuPerReq["reverseproxy"], 1)))
 
 	fmt.Printf("2. Latency at a fixed rate of %d req/s, non-streaming\n", o.rate)
 	lat := map[string]result{}
@@ -198,6 +226,25 @@ func mib(b int64) float64        { return float64(b) / (1 << 20) }
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return max(strings.Count(string(b), "processor\t:"), 1)
+}
+
+// cpuTime reads a process's user+system CPU time from /proc (clock ticks of
+// 10 ms, so measure over seconds).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the ")" that ends the command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // rss reads a process's resident set size in bytes.
@@ -295,4 +342,33 @@ metadata: {name: upstream}
 spec:
   endpoints: [{ip: {address: 127.0.0.1, port: %d}}]
 `, port, upstreamPort)
+}
+
+// pinTo restricts this process (all its threads, and children it starts
+// afterwards) to the CPUs of a list such as "1" or "0-2".
+func pinTo(cpus string) error {
+	var set unix.CPUSet
+	lo, hi, found := strings.Cut(cpus, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil {
+		return fmt.Errorf("cpu list %q: %w", cpus, err)
+	}
+	b := a
+	if found {
+		if b, err = strconv.Atoi(hi); err != nil {
+			return fmt.Errorf("cpu list %q: %w", cpus, err)
+		}
+	}
+	for c := a; c <= b; c++ {
+		set.Set(c)
+	}
+	// Threads that exist already keep their mask; set it on each.
+	tids, _ := os.ReadDir("/proc/self/task")
+	for _, t := range tids {
+		tid, _ := strconv.Atoi(t.Name())
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			return fmt.Errorf("pinning to CPUs %s: %w", cpus, err)
+		}
+	}
+	return nil
 }
