@@ -236,6 +236,84 @@ type Backend struct {
 	HTTP2 bool `json:"http2,omitempty"`
 	// Auth injects credentials into every attempt; nil means none.
 	Auth *Auth `json:"auth,omitempty"`
+	// Pool, when set, makes this backend a pool of self-hosted model
+	// servers (a GAIE InferencePool): each attempt goes to one of the pool's
+	// endpoints, picked by the pool's endpoint picker or by the gateway.
+	// Endpoints and TLS are then unused; HTTP2 follows the pool's
+	// appProtocol.
+	Pool *Pool `json:"pool,omitempty"`
+}
+
+// AppProtocol is the protocol a pool's model servers speak.
+type AppProtocol string
+
+// Pool app protocols, as InferencePool.spec.appProtocol.
+const (
+	AppProtocolHTTP AppProtocol = "http"
+	AppProtocolH2C  AppProtocol = "kubernetes.io/h2c"
+)
+
+// Pool is an InferencePool: model-server endpoints and how to pick one.
+type Pool struct {
+	// Name is "namespace/name" of the InferencePool.
+	Name string `json:"name"`
+	// TargetPorts are the ports of every endpoint (data-parallel ranks).
+	TargetPorts []int32 `json:"targetPorts"`
+	// AppProtocol is http (HTTP/1.1) or kubernetes.io/h2c.
+	AppProtocol AppProtocol `json:"appProtocol,omitempty"`
+	// Endpoints are the pool's ready endpoints, every pod IP × target port,
+	// as resolved by the control plane when the configuration was built.
+	// The data plane may be fed fresher ones through its endpoint source.
+	Endpoints []PoolEndpoint `json:"endpoints,omitempty"`
+	// EndpointPicker is the pool's EPP; nil means the gateway picks.
+	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
+}
+
+// PoolEndpoint is one model-server endpoint of a pool.
+type PoolEndpoint struct {
+	// Pod is "namespace/name" of the pod, for logs.
+	Pod  string `json:"pod,omitempty"`
+	IP   string `json:"ip"`
+	Port int32  `json:"port"`
+}
+
+// FailureMode is what happens to a request when the endpoint picker fails.
+type FailureMode string
+
+// Failure modes, as InferencePool.spec.endpointPickerRef.failureMode.
+const (
+	FailClose FailureMode = "FailClose"
+	FailOpen  FailureMode = "FailOpen"
+)
+
+// EndpointPicker is how the gateway reaches a pool's EPP (GAIE's ext_proc
+// protocol over gRPC).
+type EndpointPicker struct {
+	// Name is "namespace/name" of the Service or Backend it resolves from.
+	Name string `json:"name"`
+	// Address is host:port of the ext_proc server.
+	Address string `json:"address"`
+	// FailureMode applies when the picker is unreachable, errs or times out.
+	FailureMode FailureMode `json:"failureMode"`
+	// TLS configures the connection; nil means plaintext (h2c).
+	TLS *EndpointPickerTLS `json:"tls,omitempty"`
+	// MessageTimeout bounds each wait for a picker answer; zero means the
+	// data plane's default.
+	MessageTimeout Duration `json:"messageTimeout,omitempty"`
+	// HealthAddress, when set, is host:port of the gRPC health service,
+	// checked with HealthService names.
+	HealthAddress string   `json:"healthAddress,omitempty"`
+	HealthService []string `json:"healthService,omitempty"`
+}
+
+// EndpointPickerTLS configures TLS to an EPP. By default the certificate is
+// not verified, as GAIE's own deployments do with the EPP's self-signed
+// certificate; a CA makes it verified.
+type EndpointPickerTLS struct {
+	// CACertPEM, when set, verifies the picker's certificate.
+	CACertPEM string `json:"caCertPEM,omitempty"`
+	// ServerName is the SNI and verified name; empty means the host.
+	ServerName string `json:"serverName,omitempty"`
 }
 
 // Endpoint is one upstream address.
