@@ -9,6 +9,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/costs"
+	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/router"
@@ -36,15 +37,17 @@ type Gateway struct {
 	metrics    metrics.Recorder
 	current    atomic.Pointer[runtimeConfig]
 	transports *transportCache
+	pickers    *epp.Conns
 	proxy      *proxy
 }
 
 // runtimeConfig is the compiled, immutable form of one config.Config.
 type runtimeConfig struct {
-	source  *config.Config
-	table   *router.Table[*backend]
-	costs   map[*router.Route]*costs.Calculator
-	maxBody int64
+	source   *config.Config
+	table    *router.Table[*backend]
+	costs    map[*router.Route]*costs.Calculator
+	backends map[string]*backend
+	maxBody  int64
 }
 
 // New returns a Gateway with no routes: every request gets 404 until Apply.
@@ -55,9 +58,10 @@ func New(opts Options) *Gateway {
 		metrics:    opts.Metrics,
 		transports: newTransportCache(),
 	}
+	g.pickers = epp.NewConns(g.logger)
 	g.proxy = newProxy(g)
 	empty := &config.Config{Version: config.Version}
-	rc, _ := compile(empty, g.transports) // an empty config always compiles
+	rc, _ := g.compile(empty) // an empty config always compiles
 	g.current.Store(rc)
 	return g
 }
@@ -72,7 +76,7 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 // Apply compiles cfg and, if it compiles, makes it the configuration of new
 // requests. On error the running configuration stays.
 func (g *Gateway) Apply(cfg *config.Config) error {
-	rc, err := compile(cfg, g.transports)
+	rc, err := g.compile(cfg)
 	if err != nil {
 		return err
 	}
@@ -83,10 +87,28 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 // Config returns the configuration in force.
 func (g *Gateway) Config() *config.Config { return g.current.Load().source }
 
-// Close releases idle upstream connections.
-func (g *Gateway) Close() { g.transports.closeIdle() }
+// Close releases idle upstream connections and picker connections.
+func (g *Gateway) Close() {
+	g.transports.closeIdle()
+	g.pickers.Close()
+}
 
-func compile(cfg *config.Config, tc *transportCache) (*runtimeConfig, error) {
+// SetPoolEndpoints replaces the ready endpoints of the InferencePool named
+// "namespace/name" in the configuration in force; it is how a control plane
+// that watches Pods keeps endpoints fresh between configurations. It
+// reports whether the pool exists.
+func (g *Gateway) SetPoolEndpoints(pool string, eps []config.PoolEndpoint) bool {
+	found := false
+	for _, b := range g.current.Load().backends {
+		if b.pool != nil && b.pool.name == pool {
+			b.pool.setEndpoints(eps)
+			found = true
+		}
+	}
+	return found
+}
+
+func (g *Gateway) compile(cfg *config.Config) (*runtimeConfig, error) {
 	if cfg.Version != config.Version {
 		return nil, fmt.Errorf("configuration version %q is not supported (want %q)", cfg.Version, config.Version)
 	}
@@ -98,7 +120,7 @@ func compile(cfg *config.Config, tc *transportCache) (*runtimeConfig, error) {
 			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
 			continue
 		}
-		b, err := newBackend(cb, tc)
+		b, err := g.newBackend(cb)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
 			continue
@@ -131,7 +153,7 @@ func compile(cfg *config.Config, tc *transportCache) (*runtimeConfig, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
-	return &runtimeConfig{source: cfg, table: table, costs: calcs, maxBody: maxBody}, nil
+	return &runtimeConfig{source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody}, nil
 }
 
 // backend is the data plane's handle for a config.Backend.
@@ -141,6 +163,8 @@ type backend struct {
 	endpoints []upstreamEndpoint
 	next      atomic.Uint32
 	transport roundTripper
+	// pool is set for an InferencePool backend.
+	pool *poolRuntime
 }
 
 type upstreamEndpoint struct {
@@ -148,13 +172,25 @@ type upstreamEndpoint struct {
 	hostHeader string
 }
 
-func newBackend(cb *config.Backend, tc *transportCache) (*backend, error) {
-	if len(cb.Endpoints) == 0 {
-		return nil, errors.New("no endpoints")
-	}
+func (g *Gateway) newBackend(cb *config.Backend) (*backend, error) {
+	tc := g.transports
 	auth, err := backendauth.New(cb.Auth)
 	if err != nil {
 		return nil, err
+	}
+	if cb.Pool != nil {
+		pool, err := newPoolRuntime(cb.Pool, g.logger, tc, g.pickers)
+		if err != nil {
+			return nil, fmt.Errorf("pool %s: %w", cb.Pool.Name, err)
+		}
+		return &backend{
+			pipeline: processor.Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth},
+			provider: processor.ProviderName(cb.Schema.Name),
+			pool:     pool,
+		}, nil
+	}
+	if len(cb.Endpoints) == 0 {
+		return nil, errors.New("no endpoints")
 	}
 	rt, err := tc.get(cb.TLS, cb.HTTP2)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/router"
 	"github.com/aigw-dev/aigw/internal/translator"
@@ -39,6 +40,11 @@ type requestState struct {
 	attempt  *processor.Attempt
 	backend  *backend
 	attempts int
+	host     string
+	// endpoint is the pool endpoint that served, and exchange the pool
+	// picker's stream for the response phase.
+	endpoint string
+	exchange *epp.Exchange
 
 	// Set as the response goes out.
 	status    int
@@ -102,6 +108,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(r.Header, name)
 		}
 	}
+	st.host = r.Host
 	r.Header.Set(router.ModelHeader, st.req.Model) // never the client's value
 	r.Header.Set(headerRequestID, st.requestID)
 	rule, ok := rc.table.Match(st.req.Model, r.Host, r.Header)
@@ -119,6 +126,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	g.proxy.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// closeExchange ends the picker stream of the current attempt, if any.
+func (st *requestState) closeExchange() {
+	if st.exchange != nil {
+		st.exchange.Close()
+		st.exchange = nil
+	}
 }
 
 // fail answers err before any upstream response was sent.

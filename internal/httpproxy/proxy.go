@@ -29,10 +29,11 @@ import (
 type proxy struct {
 	rp      *httputil.ReverseProxy
 	buffers *sync.Pool
+	logger  *slog.Logger
 }
 
 func newProxy(g *Gateway) *proxy {
-	p := &proxy{buffers: newReadBufferPool()}
+	p := &proxy{buffers: newReadBufferPool(), logger: g.logger}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The attempt loop builds the real URL per backend.
@@ -81,7 +82,12 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			return nil, apierror.Internal(err)
 		}
 		st.attempt, st.backend = attempt, b
-		resp, err := send(ctx, b, attempt, &st.rule.Timeouts)
+		var resp *http.Response
+		if b.pool != nil {
+			resp, err = b.pool.send(ctx, st, attempt, &st.rule.Timeouts, policy)
+		} else {
+			resp, err = send(ctx, b, attempt, &st.rule.Timeouts)
+		}
 		hasNext := st.plan.Attempts() < int(policy.NumRetries)+1
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -93,10 +99,14 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			}
 			return nil, lastErr
 		}
+		if resp.Request == nil {
+			resp.Request = out // an answer made by the gateway or a picker
+		}
 		if hasNext && retriableStatus(policy, resp.StatusCode) {
 			// Drain a little so the connection can be reused.
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			_ = resp.Body.Close()
+			st.closeExchange()
 			lastErr = apierror.Upstream(fmt.Errorf("backend %s answered %d", b.pipeline.Name, resp.StatusCode))
 			continue
 		}
@@ -114,7 +124,11 @@ var errStreamIdle = fmt.Errorf("%w: no data within the stream idle timeout", api
 // is the shorter of the per-attempt and stream-idle timeouts; after the
 // headers the stream-idle timeout is enforced by the response body.
 func send(ctx context.Context, b *backend, a *processor.Attempt, t *config.Timeouts) (*http.Response, error) {
-	ep := b.pick()
+	return sendTo(ctx, b.transport, b.pick(), a, t)
+}
+
+// sendTo sends the attempt to one endpoint.
+func sendTo(ctx context.Context, rt roundTripper, ep upstreamEndpoint, a *processor.Attempt, t *config.Timeouts) (*http.Response, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(actx, a.Upstream.Method, ep.baseURL+a.Upstream.Path, bytes.NewReader(a.Upstream.Body))
 	if err != nil {
@@ -133,7 +147,7 @@ func send(ctx context.Context, b *backend, a *processor.Attempt, t *config.Timeo
 	if headerTimeout > 0 {
 		timer = time.AfterFunc(headerTimeout, func() { cancel(errAttemptTimeout) })
 	}
-	resp, err := b.transport.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if timer != nil {
 		timer.Stop()
 	}
@@ -189,6 +203,10 @@ func (b *attemptBody) Close() error {
 
 // upstreamError maps a transport error to the client-facing error.
 func upstreamError(err error) error {
+	var e *apierror.Error
+	if errors.As(err, &e) {
+		return err // already client-facing (a pool's own verdict)
+	}
 	if errors.Is(err, apierror.ErrUpstreamTimeout) {
 		return apierror.UpstreamTimeout(err)
 	}
@@ -200,6 +218,10 @@ func retriableError(p *config.RetryPolicy, err error) bool {
 	on := func(c config.RetryOn) bool { return slices.Contains(p.On, c) }
 	anyFailure := on(config.RetryOn5xx) || on(config.RetryOnGatewayError)
 	switch {
+	case errors.Is(err, errPoolUnavailable):
+		// A pool that cannot serve (picker failed closed, every endpoint
+		// failed) hands the request to the next tier.
+		return true
 	case errors.Is(err, apierror.ErrUpstreamTimeout):
 		return anyFailure || on(config.RetryOnDeadlineExceeded) || on(config.RetryOnReset)
 	case isConnectFailure(err):
@@ -272,6 +294,18 @@ func backOff(ctx context.Context, p *config.RetryPolicy, n int) error {
 func (p *proxy) modifyResponse(resp *http.Response) error {
 	st := stateFrom(resp.Request.Context())
 	st.status = resp.StatusCode
+	if x := st.exchange; x != nil {
+		// The pool's picker sees the response (with the served endpoint)
+		// and may edit its headers and body.
+		mut, err := x.ResponseHeaders(resp.StatusCode, resp.Header, st.endpoint)
+		if err != nil {
+			p.logger.Warn("endpoint picker failed in the response phase: passing the response through", "error", err)
+			st.closeExchange()
+		} else {
+			mut.Apply(resp.Header)
+			resp.Body = x.ResponseBody(resp.Body)
+		}
+	}
 	tr := st.attempt.Translator
 	if err := tr.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
 		return apierror.Upstream(err)

@@ -1,0 +1,275 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/processor"
+)
+
+// errPoolUnavailable marks a pool that cannot serve a request: its picker
+// failed closed or answered for the client with a retriable status, or
+// every endpoint it offered failed. The request may move to the next tier.
+var errPoolUnavailable = errors.New("inference pool unavailable")
+
+// ownPickSize is how many endpoints the gateway's own pick walks: the least
+// loaded first, then the next ones should it fail.
+const ownPickSize = 3
+
+// poolRuntime is the data plane's form of an InferencePool backend.
+type poolRuntime struct {
+	name      string
+	logger    *slog.Logger
+	picker    *epp.Picker // nil: the gateway picks
+	failOpen  bool
+	transport roundTripper
+	endpoints atomic.Pointer[[]*poolEndpoint]
+	ports     []int32
+}
+
+// poolEndpoint is one podIP:targetPort with its in-flight count, which the
+// gateway's own picking (no picker, or FailOpen) balances on.
+type poolEndpoint struct {
+	addr     string
+	ip       string
+	inflight atomic.Int64
+}
+
+func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, conns *epp.Conns) (*poolRuntime, error) {
+	rt, err := tc.get(nil, cp.AppProtocol == config.AppProtocolH2C)
+	if err != nil {
+		return nil, err
+	}
+	p := &poolRuntime{name: cp.Name, logger: logger, transport: rt, ports: cp.TargetPorts}
+	if cp.EndpointPicker != nil {
+		picker, err := conns.Get(cp.EndpointPicker)
+		if err != nil {
+			return nil, err
+		}
+		p.picker = picker
+		p.failOpen = cp.EndpointPicker.FailureMode == config.FailOpen
+	}
+	p.setEndpoints(cp.Endpoints)
+	return p, nil
+}
+
+// setEndpoints replaces the ready endpoints, keeping the in-flight counts
+// of those that stay.
+func (p *poolRuntime) setEndpoints(eps []config.PoolEndpoint) {
+	old := map[string]*poolEndpoint{}
+	if cur := p.endpoints.Load(); cur != nil {
+		for _, e := range *cur {
+			old[e.addr] = e
+		}
+	}
+	next := make([]*poolEndpoint, 0, len(eps))
+	for _, e := range eps {
+		addr := net.JoinHostPort(e.IP, strconv.Itoa(int(e.Port)))
+		if pe, ok := old[addr]; ok {
+			next = append(next, pe)
+			continue
+		}
+		next = append(next, &poolEndpoint{addr: addr, ip: e.IP})
+	}
+	p.endpoints.Store(&next)
+}
+
+// ownPick orders the ready endpoints not in skip by in-flight requests,
+// breaking ties at random, and returns the first few.
+func (p *poolRuntime) ownPick(skip map[string]bool) []*poolEndpoint {
+	all := *p.endpoints.Load()
+	cands := make([]*poolEndpoint, 0, len(all))
+	for _, e := range all {
+		if !skip[e.addr] {
+			cands = append(cands, e)
+		}
+	}
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	slices.SortStableFunc(cands, func(a, b *poolEndpoint) int {
+		return int(a.inflight.Load() - b.inflight.Load())
+	})
+	return cands[:min(len(cands), ownPickSize)]
+}
+
+// resolve maps a picked endpoint to a pool endpoint: "ip:port" as given
+// (picks outside the known endpoints are honoured, as Envoy's original
+// destination routing does: the control plane's view may lag the
+// picker's), a bare IP to the least loaded target port of that IP.
+func (p *poolRuntime) resolve(ep epp.Endpoint) *poolEndpoint {
+	all := *p.endpoints.Load()
+	if ep.Port != 0 {
+		addr := ep.String()
+		for _, e := range all {
+			if e.addr == addr {
+				return e
+			}
+		}
+		return &poolEndpoint{addr: addr, ip: ep.IP}
+	}
+	var best *poolEndpoint
+	for _, e := range all {
+		if e.ip == ep.IP && (best == nil || e.inflight.Load() < best.inflight.Load()) {
+			best = e
+		}
+	}
+	if best == nil && len(p.ports) > 0 {
+		best = &poolEndpoint{addr: net.JoinHostPort(ep.IP, strconv.Itoa(int(p.ports[0]))), ip: ep.IP}
+	}
+	return best
+}
+
+// send runs one attempt on the pool: ask the picker (or pick), then try the
+// picked endpoints in order until one answers without a retriable failure.
+func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.Attempt, t *config.Timeouts, policy *config.RetryPolicy) (*http.Response, error) {
+	targets, x, resp, err := p.decide(ctx, st, a)
+	if err != nil || resp != nil {
+		return resp, err
+	}
+	var lastErr error
+	for i, ep := range targets {
+		if ep == nil {
+			continue
+		}
+		last := i == len(targets)-1
+		ep.inflight.Add(1)
+		resp, err := sendTo(ctx, p.transport, upstreamEndpoint{baseURL: "http://" + ep.addr}, a, t)
+		if err != nil {
+			ep.inflight.Add(-1)
+			if ctx.Err() != nil {
+				closeExchange(x)
+				return nil, ctx.Err()
+			}
+			lastErr = fmt.Errorf("pool %s endpoint %s: %w", p.name, ep.addr, err)
+			if !last && retriableError(policy, err) {
+				continue
+			}
+			break
+		}
+		if !last && retriableStatus(policy, resp.StatusCode) {
+			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+			_ = resp.Body.Close()
+			ep.inflight.Add(-1)
+			lastErr = fmt.Errorf("pool %s endpoint %s answered %d", p.name, ep.addr, resp.StatusCode)
+			continue
+		}
+		resp.Body = &inflightBody{ReadCloser: resp.Body, ep: ep}
+		st.endpoint = ep.addr
+		st.exchange = x
+		return resp, nil
+	}
+	closeExchange(x)
+	if lastErr == nil {
+		lastErr = errors.New("no ready endpoint")
+	}
+	if errors.Is(lastErr, apierror.ErrUpstreamTimeout) {
+		return nil, apierror.UpstreamTimeout(fmt.Errorf("%w: %w", errPoolUnavailable, lastErr))
+	}
+	return nil, apierror.Unavailable("no endpoint of the inference pool could serve the request", fmt.Errorf("%w: %w", errPoolUnavailable, lastErr))
+}
+
+// decide returns the endpoints to try, the picker exchange for the
+// response phase, or a response (the picker's immediate answer).
+func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
+	if p.picker == nil {
+		return p.ownPickOrErr(nil)
+	}
+	x, d, err := p.picker.Start(ctx, &epp.Request{
+		Method: a.Upstream.Method, Path: a.Upstream.Path, Authority: st.host, Scheme: "http",
+		Header: a.Upstream.Header, Body: a.Upstream.Body,
+	})
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		if !p.failOpen {
+			p.logger.Warn("endpoint picker failed: failing closed", "pool", p.name, "error", err)
+			return nil, nil, nil, apierror.Unavailable("the inference pool's endpoint picker is unavailable", fmt.Errorf("%w: %w", errPoolUnavailable, err))
+		}
+		// FailOpen: the original body goes to an endpoint of our choosing.
+		p.logger.Warn("endpoint picker failed: failing open", "pool", p.name, "error", err)
+		return p.ownPickOrErr(nil)
+	case d.Immediate != nil:
+		return nil, nil, immediateResponse(d.Immediate), nil
+	}
+	d.RequestHeaders.Apply(a.Upstream.Header)
+	if d.Body != nil {
+		a.Upstream.Body = d.Body
+	}
+	targets := make([]*poolEndpoint, 0, len(d.Endpoints))
+	for _, ep := range d.Endpoints {
+		targets = append(targets, p.resolve(ep))
+	}
+	return targets, x, nil, nil
+}
+
+func (p *poolRuntime) ownPickOrErr(skip map[string]bool) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
+	eps := p.ownPick(skip)
+	if len(eps) == 0 {
+		return nil, nil, nil, apierror.Unavailable("the inference pool has no ready endpoint", fmt.Errorf("%w: pool %s has no ready endpoint", errPoolUnavailable, p.name))
+	}
+	return eps, nil, nil, nil
+}
+
+// immediateResponse turns the picker's answer for the client into an
+// OpenAI-shaped error response (GAIE bodies read "inference error: <Code> -
+// <message>").
+func immediateResponse(ir *epp.ImmediateResponse) *http.Response {
+	msg := strings.TrimSpace(string(ir.Body))
+	if msg == "" {
+		msg = ir.Details
+	}
+	if msg == "" {
+		msg = http.StatusText(ir.Status)
+	}
+	e := &apierror.Error{Status: ir.Status, Message: "endpoint picker: " + msg, Code: "endpoint_picker_" + strconv.Itoa(ir.Status)}
+	switch {
+	case ir.Status == http.StatusTooManyRequests:
+		e.Type = apierror.TypeRateLimit
+	case ir.Status >= 500:
+		e.Type = apierror.TypeServiceUnavailable
+	default:
+		e.Type = apierror.TypeInvalidRequest
+	}
+	_, body := apierror.Render(e)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	return &http.Response{
+		StatusCode: ir.Status, Status: strconv.Itoa(ir.Status) + " " + http.StatusText(ir.Status),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(strings.NewReader(string(body))), ContentLength: int64(len(body)),
+	}
+}
+
+// inflightBody releases its endpoint's in-flight count when closed.
+type inflightBody struct {
+	io.ReadCloser
+	ep   *poolEndpoint
+	once sync.Once
+}
+
+func (b *inflightBody) Close() error {
+	b.once.Do(func() { b.ep.inflight.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+func closeExchange(x *epp.Exchange) {
+	if x != nil {
+		x.Close()
+	}
+}

@@ -1,0 +1,252 @@
+package httpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/epp/epptest"
+)
+
+// poolOf returns a pool backend over fake model servers.
+func poolOf(name string, picker *config.EndpointPicker, servers ...*fakeOpenAI) config.Backend {
+	p := &config.Pool{Name: name, EndpointPicker: picker}
+	for _, s := range servers {
+		host, port := s.hostPort()
+		p.Endpoints = append(p.Endpoints, config.PoolEndpoint{IP: host, Port: port})
+		p.TargetPorts = append(p.TargetPorts, port)
+	}
+	return config.Backend{Name: name, Schema: config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, Pool: p}
+}
+
+func pickerAt(s *epptest.Server, mode config.FailureMode) *config.EndpointPicker {
+	return &config.EndpointPicker{Name: "default/epp", Address: s.Addr, FailureMode: mode, MessageTimeout: config.Duration(500 * time.Millisecond)}
+}
+
+func addrOf(f *fakeOpenAI) string {
+	host, port := f.hostPort()
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+func poolConfig(backends ...config.Backend) *config.Config {
+	var refs []config.BackendRef
+	for i, b := range backends {
+		refs = append(refs, config.BackendRef{Backend: b.Name, Weight: 1, Priority: uint32(i)})
+	}
+	return &config.Config{Version: config.Version, Backends: backends,
+		Routes: []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", refs...)}, RequestCosts: tokenCosts}}}
+}
+
+func TestPoolFollowsThePick(t *testing.T) {
+	for _, style := range []epptest.Style{epptest.Replace, epptest.Ack} {
+		t.Run(fmt.Sprint("style ", style), func(t *testing.T) {
+			a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
+			var sawDestination []string
+			picker := epptest.Start(t, style, func(h map[string]string, body []byte) epptest.Decision {
+				sawDestination = append(sawDestination, h["x-gateway-destination-endpoint"])
+				return epptest.Decision{Pick: addrOf(b)}
+			})
+			tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a, b)))
+			for range 5 {
+				req, _ := http.NewRequest(http.MethodPost, tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`))
+				req.Header.Set("X-Gateway-Destination-Endpoint", addrOf(a)) // a client cannot choose the pod
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				require.Equal(t, "b", resp.Header.Get("X-Served-By"))
+				require.Equal(t, "true", resp.Header.Get("X-Went-Into-Resp-Headers"), "the picker's response header mutations apply")
+				if style == epptest.Ack {
+					require.Equal(t, addrOf(b), resp.Header.Get("X-Conformance-Test-Served-Endpoint"))
+				}
+			}
+			require.Empty(t, a.requests())
+			require.Len(t, b.requests(), 5)
+			require.Equal(t, []string{"", "", "", "", ""}, sawDestination)
+			require.Equal(t, []string{addrOf(b), addrOf(b), addrOf(b), addrOf(b), addrOf(b)}, picker.Served())
+		})
+	}
+}
+
+func TestPoolStreamingThroughPicker(t *testing.T) {
+	for _, style := range []epptest.Style{epptest.Replace, epptest.Ack} {
+		t.Run(fmt.Sprint("style ", style), func(t *testing.T) {
+			a := newFakeOpenAI(t, "a")
+			picker := epptest.Start(t, style, func(map[string]string, []byte) epptest.Decision {
+				return epptest.Decision{Pick: addrOf(a), RewriteModel: "rewritten"}
+			})
+			tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a)))
+			c := tg.client()
+			s := c.Chat.Completions.NewStreaming(context.Background(), chatParams("m"))
+			var text strings.Builder
+			for s.Next() {
+				require.NotEmpty(t, s.Current().Choices, "usage forced by costs stays hidden")
+				text.WriteString(s.Current().Choices[0].Delta.Content)
+			}
+			require.NoError(t, s.Err())
+			require.Equal(t, "tok0 tok1 tok2 ", text.String())
+			resp, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+			require.NoError(t, err)
+			require.Equal(t, "hello from a", resp.Choices[0].Message.Content)
+			if style == epptest.Replace {
+				require.Equal(t, "rewritten", a.requests()[0].Body["model"], "the picker's body replacement is what the pod gets")
+			}
+		})
+	}
+}
+
+func TestPoolFallbackList(t *testing.T) {
+	good := newFakeOpenAI(t, "good")
+	broken := newFakeOpenAI(t, "broken")
+	broken.setFault("status=503")
+	dead := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
+	picker := epptest.Start(t, epptest.Replace, func(map[string]string, []byte) epptest.Decision {
+		return epptest.Decision{Pick: dead + "," + addrOf(broken) + "," + addrOf(good)}
+	})
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), good, broken)))
+	c := tg.client()
+	resp, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+	require.NoError(t, err)
+	require.Equal(t, "hello from good", resp.Choices[0].Message.Content)
+	require.Len(t, broken.requests(), 1)
+	require.Equal(t, []string{addrOf(good)}, picker.Served(), "the served endpoint is the one that answered")
+	require.Eventually(t, func() bool { return strings.Contains(tg.log.String(), `"attempts":1`) }, time.Second, 5*time.Millisecond)
+}
+
+func TestPoolFailureModes(t *testing.T) {
+	tests := []struct {
+		name     string
+		decision epptest.Decision
+		stop     bool
+		noAddr   bool
+	}{
+		{name: "picker error", decision: epptest.Decision{Fail: true}},
+		{name: "picker hangs past its timeout", decision: epptest.Decision{Hang: true}},
+		{name: "picker down", stop: true},
+		{name: "no pick", decision: epptest.Decision{Pick: ""}},
+		{name: "invalid pick", decision: epptest.Decision{Pick: "not-an-ip:80"}},
+		{name: "unresolvable picker", noAddr: true},
+	}
+	for _, tc := range tests {
+		for _, mode := range []config.FailureMode{config.FailClose, config.FailOpen} {
+			t.Run(tc.name+" "+string(mode), func(t *testing.T) {
+				a := newFakeOpenAI(t, "a")
+				picker := epptest.Start(t, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return tc.decision })
+				if tc.stop {
+					picker.Stop()
+				}
+				pc := pickerAt(picker, mode)
+				if tc.noAddr {
+					pc.Address = ""
+				}
+				tg := newTestGateway(t, poolConfig(poolOf("default/pool", pc, a)))
+				c := tg.client()
+				resp, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+				if mode == config.FailOpen {
+					require.NoError(t, err)
+					require.Equal(t, "hello from a", resp.Choices[0].Message.Content)
+					return
+				}
+				var apiErr *openai.Error
+				require.True(t, errors.As(err, &apiErr), "%v", err)
+				require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
+				require.Contains(t, apiErr.Message, "endpoint picker is unavailable")
+				require.Empty(t, a.requests())
+			})
+		}
+	}
+}
+
+func TestPoolImmediateResponses(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	provider := newFakeOpenAI(t, "provider")
+	code := 400
+	picker := epptest.Start(t, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Immediate: code} })
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a), backendOf("default/provider", provider)))
+	c := tg.client()
+	_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+	var apiErr *openai.Error
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	require.Equal(t, 400, apiErr.StatusCode, "a 400 from the picker is the client's answer")
+	require.Contains(t, apiErr.Message, "inference error: injected")
+	require.Empty(t, provider.requests())
+
+	for _, code = range []int{429, 503} {
+		resp, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+		require.NoError(t, err, "a pool that sheds the request (%d) hands it to the next tier", code)
+		require.Equal(t, "hello from provider", resp.Choices[0].Message.Content)
+	}
+	require.Empty(t, a.requests())
+}
+
+func TestPoolToProviderWhenEndpointsFail(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	a.setFault("status=500")
+	provider := newFakeOpenAI(t, "provider")
+	picker := epptest.Start(t, epptest.Ack, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: addrOf(a)} })
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a), backendOf("default/provider", provider)))
+	c := tg.client()
+	resp, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+	require.NoError(t, err)
+	require.Equal(t, "hello from provider", resp.Choices[0].Message.Content)
+	require.Len(t, a.requests(), 1)
+}
+
+func TestPoolWithoutPickerBalances(t *testing.T) {
+	a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
+	a.setFault("slow-first-byte=500ms")
+	b.setFault("slow-first-byte=500ms")
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", nil, a, b)))
+	c := tg.client()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return len(a.requests())+len(b.requests()) == 1 }, 5*time.Second, time.Millisecond)
+	a.setFault("")
+	b.setFault("")
+	idle := b
+	if len(b.requests()) == 1 {
+		idle = a
+	}
+	// While one request is in flight on one endpoint, the next ones go to
+	// the other (least outstanding requests).
+	for range 3 {
+		_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+		require.NoError(t, err)
+	}
+	require.Len(t, idle.requests(), 3)
+	require.NoError(t, <-done)
+}
+
+func TestPoolBarePickUsesATargetPort(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	picker := epptest.Start(t, epptest.Ack, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: "127.0.0.1", HeaderOnly: true} })
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a)))
+	c := tg.client()
+	_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+	require.NoError(t, err)
+	require.Equal(t, []string{addrOf(a)}, picker.Served())
+}
+
+func TestSetPoolEndpoints(t *testing.T) {
+	a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", nil, a)))
+	host, port := b.hostPort()
+	require.True(t, tg.SetPoolEndpoints("default/pool", []config.PoolEndpoint{{IP: host, Port: port}}))
+	require.False(t, tg.SetPoolEndpoints("default/other", nil))
+	c := tg.client()
+	_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+	require.NoError(t, err)
+	require.Len(t, b.requests(), 1)
+	require.Empty(t, a.requests())
+}
