@@ -230,7 +230,9 @@ func TestPoolWithoutPickerBalances(t *testing.T) {
 
 func TestPoolBarePickUsesATargetPort(t *testing.T) {
 	a := newFakeOpenAI(t, "a")
-	picker := epptest.Start(t, epptest.Ack, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: "127.0.0.1", HeaderOnly: true} })
+	picker := epptest.Start(t, epptest.Ack, func(map[string]string, []byte) epptest.Decision {
+		return epptest.Decision{Pick: "127.0.0.1", HeaderOnly: true}
+	})
 	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(picker, config.FailClose), a)))
 	c := tg.client()
 	_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
