@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/epp/epptest"
 	"github.com/aigw-dev/aigw/internal/metrics"
 )
 
@@ -71,5 +72,94 @@ func BenchmarkProxy(b *testing.B) {
 			b.Fatal(err)
 		}
 		runBench(b, g)
+	})
+}
+
+// BenchmarkPoolPick measures what asking an external endpoint picker costs
+// per request: the same pool served with the gateway's own pick and through
+// an ext_proc picker on loopback in each style; compare the sub-benchmarks
+// of one run (ns/op is the whole request, serially).
+func BenchmarkPoolPick(b *testing.B) {
+	up := benchUpstream(b)
+	target, _ := url.Parse(up.URL)
+	var port int32
+	for _, c := range target.Port() {
+		port = port*10 + c - '0'
+	}
+	addr := target.Host
+	run := func(b *testing.B, picker *config.EndpointPicker) {
+		g := New(Options{})
+		b.Cleanup(g.Close)
+		pool := &config.Pool{Name: "default/pool", TargetPorts: []int32{port}, Endpoints: []config.PoolEndpoint{{IP: target.Hostname(), Port: port}}, EndpointPicker: picker}
+		cfg := &config.Config{Version: config.Version,
+			Backends: []config.Backend{{Name: "default/pool", Schema: config.Schema{Name: config.SchemaOpenAI}, Pool: pool}},
+			Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/pool", 0))}}},
+		}
+		if err := g.Apply(cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(benchChat))
+			w := httptest.NewRecorder()
+			g.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("own-pick", func(b *testing.B) { run(b, nil) })
+	for _, style := range []struct {
+		name  string
+		style epptest.Style
+	}{{"epp-replace", epptest.Replace}, {"epp-ack", epptest.Ack}} {
+		b.Run(style.name, func(b *testing.B) {
+			s := epptest.Start(b, style.style, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: addr} })
+			run(b, &config.EndpointPicker{Name: "default/epp", Address: s.Addr, FailureMode: config.FailClose})
+		})
+	}
+}
+
+// BenchmarkLargePrompt sends 220 KB prompts from 150 concurrent clients
+// (GAIE issue #2928's case) through a pool with the gateway's own pick and
+// through a picker that streams the body back (GAIE EPP style); the
+// difference is what the picker's body path costs.
+func BenchmarkLargePrompt(b *testing.B) {
+	up := benchUpstream(b)
+	target, _ := url.Parse(up.URL)
+	var port int32
+	for _, c := range target.Port() {
+		port = port*10 + c - '0'
+	}
+	body := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 220<<10/12) + `"}]}`
+	run := func(b *testing.B, picker *config.EndpointPicker) {
+		g := New(Options{})
+		b.Cleanup(g.Close)
+		pool := &config.Pool{Name: "default/pool", TargetPorts: []int32{port}, Endpoints: []config.PoolEndpoint{{IP: target.Hostname(), Port: port}}, EndpointPicker: picker}
+		cfg := &config.Config{Version: config.Version,
+			Backends: []config.Backend{{Name: "default/pool", Schema: config.Schema{Name: config.SchemaOpenAI}, Pool: pool}},
+			Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/pool", 0))}}},
+		}
+		if err := g.Apply(cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(body)))
+		b.SetParallelism(75) // 150 goroutines on 2 CPUs
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+				w := httptest.NewRecorder()
+				g.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Errorf("status %d: %s", w.Code, w.Body)
+					return
+				}
+			}
+		})
+	}
+	b.Run("own-pick", func(b *testing.B) { run(b, nil) })
+	b.Run("epp-replace", func(b *testing.B) {
+		s := epptest.Start(b, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: target.Host} })
+		run(b, &config.EndpointPicker{Name: "default/epp", Address: s.Addr, FailureMode: config.FailClose})
 	})
 }

@@ -18,6 +18,7 @@ func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 	if st.end.IsZero() {
 		st.end = time.Now()
 	}
+	st.closeExchange()
 	if st.status == 0 {
 		st.status = http.StatusOK
 	}
@@ -112,6 +113,9 @@ func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, dur
 			slog.Int64("output_tokens", st.usage.OutputTokens),
 			slog.Int64("total_tokens", st.usage.TotalTokens),
 		)
+		if st.endpoint != "" {
+			a = append(a, slog.String("endpoint", st.endpoint))
+		}
 		if st.streamed && !st.firstByte.IsZero() {
 			a = append(a, slog.Float64("ttft_ms", ms(st.firstByte.Sub(st.start))))
 		}
