@@ -11,7 +11,8 @@
 // and gcpCredentials needs exactly one of credentialsFile and
 // workloadIdentityFederationConfig. Where this project deliberately differs
 // from Envoy AI Gateway (AIServiceBackend.spec.backendRef also accepts a core
-// Service and an InferencePool), the marker and doc comment say so.
+// Service and an InferencePool; AIGatewayRoute rules may mix and prioritise
+// InferencePools of either GAIE group), the marker and doc comment say so.
 //
 // The markers are documentation today: the standalone loader
 // (internal/standalone) enforces the same rules in Go. A later Kubernetes

@@ -73,8 +73,12 @@ type AIGatewayRouteSpec struct {
 
 // AIGatewayRouteRule matches requests and routes them to its backends.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.backendRefs) || size(self.backendRefs) == 0 || (self.backendRefs.all(ref, !has(ref.group) && !has(ref.kind)) || self.backendRefs.all(ref, has(ref.group) && has(ref.kind)))", message="cannot mix InferencePool and AIServiceBackend references in the same rule"
-// +kubebuilder:validation:XValidation:rule="!has(self.backendRefs) || size(self.backendRefs) == 0 || !self.backendRefs.exists(ref, has(ref.group) && has(ref.kind)) || size(self.backendRefs) == 1", message="only one InferencePool backend is allowed per rule"
+// This project deliberately drops two of Envoy AI Gateway's rule-level CEL
+// rules ("cannot mix InferencePool and AIServiceBackend references in the
+// same rule" and "only one InferencePool backend is allowed per rule"): a
+// rule may weight several pools and mix them with AIServiceBackends, and
+// priority is honoured on pool references, so that a self-hosted pool can
+// fall back to a provider (Envoy AI Gateway issue #2231).
 type AIGatewayRouteRule struct {
 	// Name identifies the rule; it defaults to "rule-<index>".
 	//
@@ -82,8 +86,8 @@ type AIGatewayRouteRule struct {
 	// +kubebuilder:validation:XValidation:rule="self != 'route-not-found'", message="rule name route-not-found is reserved"
 	Name *gwapiv1.SectionName `json:"name,omitempty"`
 
-	// BackendRefs are the backends the rule sends traffic to: AIServiceBackends
-	// (no group or kind) or one InferencePool.
+	// BackendRefs are the backends the rule sends traffic to:
+	// AIServiceBackends (no group or kind) and InferencePools, in any mix.
 	//
 	// +optional
 	// +kubebuilder:validation:MaxItems=128
@@ -127,7 +131,7 @@ type AIGatewayRouteRule struct {
 // AIServiceBackend (no group and kind) or an InferencePool.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.group) && !has(self.kind) || (has(self.group) && has(self.kind))", message="group and kind must be specified together"
-// +kubebuilder:validation:XValidation:rule="!has(self.group) || (self.group == 'inference.networking.k8s.io' && self.kind == 'InferencePool')", message="only InferencePool from inference.networking.k8s.io group is supported"
+// +kubebuilder:validation:XValidation:rule="!has(self.group) || ((self.group == 'inference.networking.k8s.io' || self.group == 'inference.networking.x-k8s.io') && self.kind == 'InferencePool')", message="only InferencePool from inference.networking.k8s.io or inference.networking.x-k8s.io group is supported"
 type AIGatewayRouteRuleBackendRef struct {
 	// Name is the name of the AIServiceBackend, or of the InferencePool when
 	// group and kind are set.
@@ -142,7 +146,9 @@ type AIGatewayRouteRuleBackendRef struct {
 	Namespace *gwapiv1.Namespace `json:"namespace,omitempty"`
 
 	// Group of the referent; unset means aigateway.envoyproxy.io
-	// (AIServiceBackend). Only inference.networking.k8s.io is accepted.
+	// (AIServiceBackend). Only inference.networking.k8s.io (v1 pools) and,
+	// unlike Envoy AI Gateway, inference.networking.x-k8s.io (v1alpha2
+	// pools) are accepted.
 	//
 	// +optional
 	// +kubebuilder:validation:MaxLength=253

@@ -44,11 +44,12 @@ type AIServiceBackendSpec struct {
 	// Backend (group gateway.envoyproxy.io, kind Backend, both written
 	// explicitly, as in Envoy AI Gateway). This project also accepts a core
 	// Service (group "", kind Service, with a port) and an InferencePool
-	// (group inference.networking.k8s.io, kind InferencePool); Envoy AI
+	// (group inference.networking.k8s.io, or inference.networking.x-k8s.io
+	// for v1alpha2 pools; kind InferencePool; the port is ignored); Envoy AI
 	// Gateway rejects both.
 	//
 	// +kubebuilder:validation:Required
-	// +kubebuilder:validation:XValidation:rule="(has(self.kind) && self.kind == 'Backend' && has(self.group) && self.group == 'gateway.envoyproxy.io') || ((!has(self.group) || self.group == '') && (!has(self.kind) || self.kind == 'Service')) || (has(self.group) && self.group == 'inference.networking.k8s.io' && has(self.kind) && self.kind == 'InferencePool')",message="BackendRef must be a Backend resource of Envoy Gateway (group gateway.envoyproxy.io, kind Backend), a Service, or an InferencePool (group inference.networking.k8s.io)"
+	// +kubebuilder:validation:XValidation:rule="(has(self.kind) && self.kind == 'Backend' && has(self.group) && self.group == 'gateway.envoyproxy.io') || ((!has(self.group) || self.group == '') && (!has(self.kind) || self.kind == 'Service')) || (has(self.group) && (self.group == 'inference.networking.k8s.io' || self.group == 'inference.networking.x-k8s.io') && has(self.kind) && self.kind == 'InferencePool')",message="BackendRef must be a Backend resource of Envoy Gateway (group gateway.envoyproxy.io, kind Backend), a Service, or an InferencePool (group inference.networking.k8s.io or inference.networking.x-k8s.io)"
 	BackendRef gwapiv1.BackendObjectReference `json:"backendRef"`
 
 	// HeaderMutation edits the request headers sent to this backend.

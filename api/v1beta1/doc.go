@@ -6,7 +6,8 @@
 // validation markers, CEL rules and their messages), so YAML written for
 // Envoy AI Gateway decodes unchanged. Where this project deliberately differs
 // (AIServiceBackend.spec.backendRef also accepts a core Service and an
-// InferencePool), the marker and doc comment say so.
+// InferencePool; AIGatewayRoute rules may mix and prioritise InferencePools
+// of either GAIE group), the marker and doc comment say so.
 //
 // The markers are documentation today: the standalone loader
 // (internal/standalone) enforces the same rules in Go. A later Kubernetes

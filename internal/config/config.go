@@ -58,10 +58,18 @@ type CertificatePair struct {
 	KeyPEM  Secret `json:"keyPEM"`
 }
 
-// Route is one AIGatewayRoute.
+// Route is one AIGatewayRoute, or one Gateway API HTTPRoute (PassThrough).
 type Route struct {
 	// Name is "namespace/name".
 	Name string `json:"name"`
+	// PassThrough marks a route compiled from a Gateway API HTTPRoute (as
+	// GAIE users write them to reach InferencePools): its rules match on
+	// the path (Match.Path) and headers before the body is read; the body's
+	// model is not used for routing, nothing is translated and the client's
+	// path and body are forwarded as they are (a pool's endpoint picker
+	// still sees the body). Its rules have no ModelsOwnedBy/ModelsCreatedAt
+	// and add nothing to /v1/models; RequestCosts are empty.
+	PassThrough bool `json:"passThrough,omitempty"`
 	// Hostnames restricts the route to these hosts (exact or "*.suffix");
 	// empty means every host.
 	Hostnames []string `json:"hostnames,omitempty"`
@@ -71,7 +79,7 @@ type Route struct {
 	RequestCosts []RequestCost `json:"requestCosts,omitempty"`
 }
 
-// Rule is one AIGatewayRoute rule.
+// Rule is one AIGatewayRoute or HTTPRoute rule.
 type Rule struct {
 	// Name is the rule's name, or "rule-<index>" when the resource has none.
 	Name string `json:"name"`
@@ -85,13 +93,39 @@ type Rule struct {
 	Retry RetryPolicy `json:"retry"`
 	// ModelsOwnedBy is the owned_by of the rule's models in /v1/models.
 	ModelsOwnedBy string `json:"modelsOwnedBy,omitempty"`
-	// ModelsCreatedAt is the created time of the rule's models in /v1/models.
-	ModelsCreatedAt time.Time `json:"modelsCreatedAt,omitempty"`
+	// ModelsCreatedAt is the created time of the rule's models in /v1/models;
+	// zero (omitted) in PassThrough routes.
+	ModelsCreatedAt time.Time `json:"modelsCreatedAt,omitzero"`
 }
 
-// Match is a conjunction of header matches.
+// Match is a conjunction of a path match and header matches.
 type Match struct {
+	// Path, when set, matches the request path (without the query). Only
+	// PassThrough routes set it, and there every match has one.
+	Path    *PathMatch    `json:"path,omitempty"`
 	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// PathMatchType is how a PathMatch compares the request path.
+type PathMatchType string
+
+// Path match types, as in Gateway API HTTPRoute.
+const (
+	// PathMatchPathPrefix matches path elements: "/foo" matches "/foo",
+	// "/foo/" and "/foo/bar" but not "/foobar"; a trailing "/" in Value is
+	// ignored, and "/" matches every path.
+	PathMatchPathPrefix PathMatchType = "PathPrefix"
+	// PathMatchExact matches the whole path.
+	PathMatchExact PathMatchType = "Exact"
+	// PathMatchRegularExpression matches the whole path against an RE2
+	// expression (anchored at both ends).
+	PathMatchRegularExpression PathMatchType = "RegularExpression"
+)
+
+// PathMatch matches the request path.
+type PathMatch struct {
+	Type  PathMatchType `json:"type"`
+	Value string        `json:"value"`
 }
 
 // HeaderMatchType is how a HeaderMatch compares a value.
@@ -221,9 +255,15 @@ type Schema struct {
 	Prefix string `json:"prefix,omitempty"`
 }
 
-// Backend is one AIServiceBackend with its resolved address and auth.
+// Backend is one AIServiceBackend with its resolved address and auth, or
+// the target of a route's direct reference to an InferencePool or Service.
 type Backend struct {
-	// Name is "namespace/name" of the AIServiceBackend.
+	// Name is "namespace/name" of the AIServiceBackend. Backends compiled
+	// from a route's direct reference have three or four segments, so the
+	// names never collide: "namespace/name/infpool" (an
+	// inference.networking.k8s.io InferencePool), "namespace/name/xinfpool"
+	// (an inference.networking.x-k8s.io one) and "namespace/name/svc/<port>"
+	// (a Service port, from an HTTPRoute).
 	Name string `json:"name"`
 	// Schema is the upstream API schema.
 	Schema Schema `json:"schema"`

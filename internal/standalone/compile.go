@@ -59,6 +59,16 @@ type compiler struct {
 	tlsPolicies map[nsName]*resource[gwapiv1.BackendTLSPolicy]
 	// traffic maps targets to BackendTrafficPolicies; see trafficFor.
 	traffic map[trafficTarget]*compiledTraffic
+	// poolAuth is the credential of each InferencePool targeted by a
+	// BackendSecurityPolicy.
+	poolAuth map[poolKey]*config.Auth
+	// pools are the compiled InferencePools, by key; nil values failed.
+	pools map[poolKey]*config.Pool
+	// direct are the backends of routes' direct references to pools and
+	// Services, by backend name; nil values failed.
+	direct map[string]*config.Backend
+	// usedServices are the Services something resolved.
+	usedServices map[nsName]bool
 }
 
 // compile builds the Config. Errors go to d; the Config is meaningless when
@@ -66,15 +76,18 @@ type compiler struct {
 func compile(d *diag, s *store) *config.Config {
 	c := &compiler{
 		d: d, s: s,
-		backends:  map[nsName]*config.Backend{},
-		used:      map[nsName]bool{},
-		upstreams: map[nsName]*upstream{},
+		backends:     map[nsName]*config.Backend{},
+		used:         map[nsName]bool{},
+		upstreams:    map[nsName]*upstream{},
+		pools:        map[poolKey]*config.Pool{},
+		direct:       map[string]*config.Backend{},
+		usedServices: map[nsName]bool{},
 	}
 	cfg := &config.Config{Version: config.Version}
 	cfg.Listeners = c.listeners()
 	cfg.RequestCosts = c.globalCosts()
 	cfg.MaxRequestBodyBytes = c.clientTrafficPolicies()
-	c.auth = c.securityPolicies()
+	c.auth, c.poolAuth = c.securityPolicies()
 	c.tlsPolicies = c.indexTLSPolicies()
 	for _, b := range sortedValues(s.backends) {
 		if !b.invalid {
@@ -92,43 +105,78 @@ func compile(d *diag, s *store) *config.Config {
 			d.warnf(b.src, nil, "not referenced by any AIGatewayRoute rule")
 		}
 	}
+	// Backends of direct references ("ns/name/infpool", "ns/name/svc/80"
+	// …) follow the AIServiceBackends, by name.
+	names := make([]string, 0, len(c.direct))
+	for name, b := range c.direct {
+		if b != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		cfg.Backends = append(cfg.Backends, *c.direct[name])
+	}
+	c.unreferenced()
 	c.quotaPolicies()
 	return cfg
 }
 
-// routes compiles the valid routes in Gateway API precedence order: oldest
+// routeEntry is an AIGatewayRoute or an HTTPRoute, for ordering.
+type routeEntry struct {
+	created time.Time
+	key     nsName
+	compile func() (config.Route, bool)
+}
+
+// routes compiles the valid AIGatewayRoutes and HTTPRoutes together in
+// Gateway API precedence order of their resources: oldest
 // creationTimestamp first, then namespace/name. Routes without a
 // creationTimestamp (usual in files) sort first.
 func (c *compiler) routes() []config.Route {
-	rs := slices.Clone(c.s.routes)
-	slices.SortStableFunc(rs, func(a, b *resource[aigv1b1.AIGatewayRoute]) int {
-		if x := a.obj.CreationTimestamp.Compare(b.obj.CreationTimestamp.Time); x != 0 {
+	var entries []routeEntry
+	for _, r := range c.s.routes {
+		entries = append(entries, routeEntry{r.obj.CreationTimestamp.Time, r.key(), func() (config.Route, bool) { return c.aiRoute(r) }})
+	}
+	for _, r := range c.httpRoutesToCompile() {
+		entries = append(entries, routeEntry{r.obj.CreationTimestamp.Time, r.key(), func() (config.Route, bool) { return c.httpRoute(r) }})
+	}
+	slices.SortStableFunc(entries, func(a, b routeEntry) int {
+		if x := a.created.Compare(b.created); x != 0 {
 			return x
 		}
-		return compareNames(a.key(), b.key())
+		return compareNames(a.key, b.key)
 	})
 	var out []config.Route
-	for _, r := range rs {
-		if r.invalid || !c.attached(r) {
-			continue
+	for _, e := range entries {
+		if route, ok := e.compile(); ok {
+			out = append(out, route)
 		}
-		route := config.Route{Name: r.key().String(), RequestCosts: costs(r.obj.Spec.LLMRequestCosts)}
-		for _, h := range r.obj.Spec.Hostnames {
-			route.Hostnames = append(route.Hostnames, string(h))
-		}
-		names := map[string]int{}
-		for i := range r.obj.Spec.Rules {
-			rule := c.rule(r, i)
-			if j, dup := names[rule.Name]; dup {
-				c.d.errorf(r.src, field.NewPath("spec", "rules").Index(i),
-					"rule name %q (the default name of an unnamed rule is rule-<index>) is also the name of spec.rules[%d]", rule.Name, j)
-			}
-			names[rule.Name] = i
-			route.Rules = append(route.Rules, rule)
-		}
-		out = append(out, route)
 	}
 	return out
+}
+
+// aiRoute compiles one AIGatewayRoute; false when it is invalid or not
+// attached to the Gateway.
+func (c *compiler) aiRoute(r *resource[aigv1b1.AIGatewayRoute]) (config.Route, bool) {
+	if r.invalid || !c.attached(r.src, r.obj.Spec.ParentRefs) {
+		return config.Route{}, false
+	}
+	route := config.Route{Name: r.key().String(), RequestCosts: costs(r.obj.Spec.LLMRequestCosts)}
+	for _, h := range r.obj.Spec.Hostnames {
+		route.Hostnames = append(route.Hostnames, string(h))
+	}
+	names := map[string]int{}
+	for i := range r.obj.Spec.Rules {
+		rule := c.rule(r, i)
+		if j, dup := names[rule.Name]; dup {
+			c.d.errorf(r.src, field.NewPath("spec", "rules").Index(i),
+				"rule name %q (the default name of an unnamed rule is rule-<index>) is also the name of spec.rules[%d]", rule.Name, j)
+		}
+		names[rule.Name] = i
+		route.Rules = append(route.Rules, rule)
+	}
+	return route, true
 }
 
 // namedBackends returns the AIServiceBackends named by any route, valid or
@@ -138,6 +186,9 @@ func (c *compiler) namedBackends() map[nsName]bool {
 	for _, r := range c.s.routes {
 		for _, rule := range r.obj.Spec.Rules {
 			for _, ref := range rule.BackendRefs {
+				if ref.Group != nil || ref.Kind != nil {
+					continue // an InferencePool
+				}
 				key := nsName{r.src.Namespace, ref.Name}
 				if ref.Namespace != nil {
 					key.namespace = string(*ref.Namespace)
@@ -152,23 +203,24 @@ func (c *compiler) namedBackends() map[nsName]bool {
 // attached reports whether the route attaches to the gateway: with a Gateway
 // resource, a parentRef must name it; with none, every route attaches to the
 // default listener.
-func (c *compiler) attached(r *resource[aigv1b1.AIGatewayRoute]) bool {
+func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) bool {
 	gw := c.gateway
 	if gw == nil {
 		return true
 	}
 	refs := field.NewPath("spec", "parentRefs")
-	if len(r.obj.Spec.ParentRefs) == 0 {
-		c.d.warnf(r.src, refs, "empty: the route is attached to %s, the only Gateway", gw.src.ref())
+	if len(parentRefs) == 0 {
+		c.d.warnf(src, refs, "empty: the route is attached to %s, the only Gateway", gw.src.ref())
 		return true
 	}
 	matched := false
-	for i, pr := range r.obj.Spec.ParentRefs {
-		ns := r.src.Namespace
+	for i, pr := range parentRefs {
+		ns := src.Namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		if (pr.Group != nil && *pr.Group != groupGatewayAPI) || ns != gw.src.Namespace || string(pr.Name) != gw.src.Name {
+		if (pr.Group != nil && *pr.Group != groupGatewayAPI) || (pr.Kind != nil && *pr.Kind != "Gateway") ||
+			ns != gw.src.Namespace || string(pr.Name) != gw.src.Name {
 			continue
 		}
 		matched = true
@@ -182,13 +234,13 @@ func (c *compiler) attached(r *resource[aigv1b1.AIGatewayRoute]) bool {
 			}
 		}
 		if !found {
-			c.d.errorf(r.src, refs.Index(i), "no listener of %s matches the sectionName and port", gw.src.ref())
+			c.d.errorf(src, refs.Index(i), "no listener of %s matches the sectionName and port", gw.src.ref())
 		} else if len(gw.obj.Spec.Listeners) > 1 {
-			c.d.warnf(r.src, refs.Index(i), "sectionName and port are not honoured yet: the route is served on every listener")
+			c.d.warnf(src, refs.Index(i), "sectionName and port are not honoured yet: the route is served on every listener")
 		}
 	}
 	if !matched {
-		c.d.errorf(r.src, refs, "no parentRef names %s, the only Gateway (standalone mode serves one Gateway)", gw.src.ref())
+		c.d.errorf(src, refs, "no parentRef names %s, the only Gateway (standalone mode serves one Gateway)", gw.src.ref())
 	}
 	return matched
 }
@@ -262,16 +314,38 @@ func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int) config.Rule 
 	return out
 }
 
-// ruleBackendRef resolves one rule backendRef.
+// ruleBackendRef resolves one rule backendRef: an AIServiceBackend, or an
+// InferencePool referenced directly (group and kind set). A direct pool
+// reference is a backend of its own (see poolKey.backendName) with its
+// weight, priority (unlike Envoy AI Gateway, which ignores it), model name
+// override and mutations (which Envoy AI Gateway ignores for pools).
 func (c *compiler) ruleBackendRef(r *resource[aigv1b1.AIGatewayRoute], p *field.Path, ref *aigv1b1.AIGatewayRouteRuleBackendRef) (config.BackendRef, bool) {
-	if ref.Group != nil || ref.Kind != nil {
-		// Validation allows only an InferencePool here.
-		c.d.notSupported(r.src, p, "InferencePool backends")
-		return config.BackendRef{}, false
-	}
 	key := nsName{r.src.Namespace, ref.Name}
 	if ref.Namespace != nil {
 		key.namespace = string(*ref.Namespace)
+	}
+	out := config.BackendRef{Weight: 1, ModelNameOverride: ref.ModelNameOverride}
+	if ref.Weight != nil {
+		out.Weight = *ref.Weight
+	}
+	if ref.Priority != nil {
+		out.Priority = *ref.Priority
+	}
+	if ref.Group != nil || ref.Kind != nil {
+		// Validation allows only an InferencePool here.
+		pk := poolKey{*ref.Group, key}
+		name, found := c.poolBackend(pk)
+		if !found {
+			c.d.errorf(r.src, p.Child("name"), "%s not found", pk)
+			return config.BackendRef{}, false
+		}
+		if name == "" {
+			return config.BackendRef{}, false // reported on the pool
+		}
+		out.Backend = name
+		out.HeaderMutation = mergeHeaderMutation(nil, ref.HeaderMutation)
+		out.BodyMutation = mergeBodyMutation(nil, ref.BodyMutation)
+		return out, true
 	}
 	b, ok := c.s.backends[key]
 	if !ok {
@@ -282,13 +356,7 @@ func (c *compiler) ruleBackendRef(r *resource[aigv1b1.AIGatewayRoute], p *field.
 	if b.invalid || c.backends[key] == nil {
 		return config.BackendRef{}, false // reported on the backend
 	}
-	out := config.BackendRef{Backend: key.String(), Weight: 1, ModelNameOverride: ref.ModelNameOverride}
-	if ref.Weight != nil {
-		out.Weight = *ref.Weight
-	}
-	if ref.Priority != nil {
-		out.Priority = *ref.Priority
-	}
+	out.Backend = key.String()
 	out.HeaderMutation = mergeHeaderMutation(b.obj.Spec.HeaderMutation, ref.HeaderMutation)
 	out.BodyMutation = mergeBodyMutation(b.obj.Spec.BodyMutation, ref.BodyMutation)
 	return out, true

@@ -15,11 +15,17 @@ import (
 const apiKeyDataKey = "apiKey"
 
 // securityPolicies resolves every valid BackendSecurityPolicy and maps each
-// targeted AIServiceBackend to its credential. Policies are visited by
-// namespace/name; a second policy on the same target is an error.
-func (c *compiler) securityPolicies() map[nsName]*config.Auth {
+// targeted AIServiceBackend and InferencePool to its credential. Policies
+// are visited by namespace/name; a second policy on the same target is an
+// error. A pool's credential applies to every backend compiled from the
+// pool (a route's direct reference, and AIServiceBackends whose backendRef
+// is the pool and that no policy of their own targets: an
+// AIServiceBackend's own policy wins), on the request to the picked pod.
+func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*config.Auth) {
 	out := map[nsName]*config.Auth{}
+	pools := map[poolKey]*config.Auth{}
 	owner := map[nsName]nsName{}
+	poolOwner := map[poolKey]nsName{}
 	for _, pol := range byName(c.s.securityPolicies) {
 		if pol.invalid {
 			continue
@@ -31,7 +37,19 @@ func (c *compiler) securityPolicies() map[nsName]*config.Auth {
 		for i, t := range pol.obj.Spec.TargetRefs {
 			p := field.NewPath("spec", "targetRefs").Index(i)
 			if string(t.Kind) == kindInferencePool {
-				c.d.notSupported(pol.src, p, "BackendSecurityPolicy targets of kind InferencePool")
+				key := poolKey{string(t.Group), nsName{pol.src.Namespace, string(t.Name)}}
+				if other, dup := poolOwner[key]; dup {
+					c.d.errorf(pol.src, p, "%s is already targeted by BackendSecurityPolicy %s", key, other)
+					continue
+				}
+				poolOwner[key] = pol.key()
+				if _, ok := c.s.pools[key]; !ok {
+					c.d.warnf(pol.src, p, "ignored: %s not found", key)
+					continue
+				}
+				if auth != nil {
+					pools[key] = auth
+				}
 				continue
 			}
 			key := nsName{pol.src.Namespace, string(t.Name)}
@@ -49,7 +67,7 @@ func (c *compiler) securityPolicies() map[nsName]*config.Auth {
 			}
 		}
 	}
-	return out
+	return out, pools
 }
 
 // policyAuth compiles a policy's credential; nil when it failed. Each type

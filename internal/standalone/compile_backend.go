@@ -44,7 +44,7 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 		}
 	}
 	rp := field.NewPath("spec", "backendRef")
-	switch kind := backendRefKind(spec.BackendRef); kind {
+	switch backendRefKind(spec.BackendRef) {
 	case kindEGBackend:
 		key := nsName{r.src.Namespace, string(spec.BackendRef.Name)}
 		if spec.BackendRef.Namespace != nil {
@@ -63,18 +63,52 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 			return nil // reported on the Backend
 		}
 		out.Endpoints, out.TLS, out.HTTP2 = up.endpoints, up.tls, up.http2
-	default:
-		c.unsupportedBackendRef(r.src, rp, kind+serviceDefaultHint(spec.BackendRef))
-		return nil
+	case kindService:
+		key := nsName{r.src.Namespace, string(spec.BackendRef.Name)}
+		if spec.BackendRef.Namespace != nil {
+			key.namespace = string(*spec.BackendRef.Namespace)
+		}
+		svc, ok := c.s.services[key]
+		if !ok {
+			c.d.errorf(r.src, rp, "Service %s not found", key)
+			return nil
+		}
+		c.usedServices[key] = true
+		if svc.invalid {
+			return nil // reported on the Service
+		}
+		eps, sp := c.serviceEndpoints(r.src, rp, svc, *spec.BackendRef.Port) // validation: port is set
+		if sp == nil {
+			return nil
+		}
+		if len(eps) == 0 {
+			c.d.warnf(r.src, rp, "Service %s has no cluster IP and selects no ready Pod: requests to this backend fail", key)
+		}
+		out.Endpoints = eps
+		out.HTTP2 = sp.AppProtocol != nil && *sp.AppProtocol == string(config.AppProtocolH2C)
+	case kindInferencePool:
+		key := poolKey{string(*spec.BackendRef.Group), nsName{r.src.Namespace, string(spec.BackendRef.Name)}}
+		if spec.BackendRef.Namespace != nil {
+			key.namespace = string(*spec.BackendRef.Namespace)
+		}
+		if spec.BackendRef.Port != nil {
+			c.d.ignored(r.src, rp.Child("port"), "the pool's targetPorts decide the ports")
+		}
+		pool, found := c.pool(key)
+		if !found {
+			c.d.errorf(r.src, rp, "%s not found", key)
+			return nil
+		}
+		if pool == nil {
+			return nil // reported on the pool
+		}
+		out.Pool = clonePool(pool)
+		out.HTTP2 = pool.AppProtocol == config.AppProtocolH2C
+		if out.Auth == nil {
+			out.Auth = c.poolAuth[key]
+		}
 	}
 	return out
-}
-
-// unsupportedBackendRef rejects the backendRef kinds that validation accepts
-// but standalone mode cannot serve yet. Replace it when Service and
-// InferencePool backends are supported.
-func (c *compiler) unsupportedBackendRef(src Source, p *field.Path, kind string) {
-	c.d.notSupported(src, p, fmt.Sprintf("AIServiceBackend backendRef of kind %s", kind))
 }
 
 // schema compiles spec.schema, applying the defaults: prefix "v1" for

@@ -19,8 +19,8 @@ const (
 )
 
 // trafficTarget is what a BackendTrafficPolicy attaches to: the Gateway
-// (gateway set), an AIGatewayRoute (as the HTTPRoute Envoy AI Gateway
-// generates with its name), or one rule of it (sectionName).
+// (gateway set), an HTTPRoute or an AIGatewayRoute (as the HTTPRoute Envoy
+// AI Gateway generates with its name), or one rule of it (sectionName).
 type trafficTarget struct {
 	gateway bool
 	route   nsName
@@ -40,6 +40,9 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 	for _, r := range c.s.routes {
 		routes[r.key()] = true
 	}
+	for _, r := range c.s.httpRoutes {
+		routes[r.key()] = true
+	}
 	out := map[trafficTarget]*compiledTraffic{}
 	owner := map[trafficTarget]nsName{}
 	for _, pol := range byName(c.s.trafficPolicies) {
@@ -57,7 +60,7 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 			case t.ref.Group == groupGatewayAPI && t.ref.Kind == "HTTPRoute":
 				target.route = nsName{pol.src.Namespace, string(t.ref.Name)}
 				if !routes[target.route] {
-					c.d.warnf(pol.src, t.path, "ignored: no AIGatewayRoute %s (whose generated HTTPRoute has that name)", target.route)
+					c.d.warnf(pol.src, t.path, "ignored: no HTTPRoute %s, nor an AIGatewayRoute of that name (whose generated HTTPRoute has it)", target.route)
 					continue
 				}
 				if t.ref.SectionName != nil {
@@ -71,7 +74,7 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 				}
 				target = trafficTarget{gateway: true}
 			default:
-				c.d.warnf(pol.src, t.path, "ignored: only HTTPRoute (an AIGatewayRoute's name) and Gateway targets are supported in standalone mode")
+				c.d.warnf(pol.src, t.path, "ignored: only HTTPRoute (an HTTPRoute's or an AIGatewayRoute's name) and Gateway targets are supported in standalone mode")
 				continue
 			}
 			if other, dup := owner[target]; dup {

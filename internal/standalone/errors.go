@@ -10,7 +10,7 @@ import (
 
 // ErrNotSupported is wrapped by every error about configuration that is
 // valid but that standalone mode cannot serve yet (cloud credentials,
-// InferencePool and Service backends, …). Test for it with errors.Is.
+// HTTPRoute filters, …). Test for it with errors.Is.
 var ErrNotSupported = errors.New("not supported yet in standalone mode")
 
 // Source locates a resource (or a line) of the input.

@@ -35,6 +35,13 @@ func FuzzLoadBytes(f *testing.F) {
 	f.Add([]byte("${"))
 	f.Add([]byte("---\n- a\n---\n{}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: x}\n"))
 	f.Add([]byte("apiVersion: aigateway.envoyproxy.io/v1alpha1\nkind: AIServiceBackend\nmetadata: {name: a}\nspec: {timeouts: 1}\n"))
+	// The GAIE kinds and what they resolve through, small and whole.
+	f.Add([]byte(fuzzPoolSeed))
+	f.Add([]byte("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata: {name: p}\nspec: {selector: {a: b}, targetPortNumber: 1, extensionRef: {name: e}}\n"))
+	f.Add([]byte("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata: {name: p}\nspec: {selector: {a: b}, targetPortNumber: 1}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {a: b}}\nstatus: {phase: Running, podIPs: [{ip: '::1'}], conditions: [{type: Ready, status: 'True'}]}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: None, selector: {a: b}, ports: [{port: 1, targetPort: x}]}\n"))
+	f.Add([]byte("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {rules: [{backendRefs: [{name: s}]}]}\n"))
 	l := &Loader{
 		LookupEnv: lookupIn(testEnv),
 		// Substitution annotations must not read the machine's files.
@@ -54,3 +61,47 @@ func FuzzLoadBytes(f *testing.F) {
 		}
 	})
 }
+
+// fuzzPoolSeed is every new kind in one file: a v1 pool with a headless
+// picker Service, its Pods, and the three ways to reference the pool.
+const fuzzPoolSeed = `apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: p, annotations: {aigw.dev/endpoint-picker-tls: "false"}}
+spec:
+  selector: {matchLabels: {app: m}}
+  targetPorts: [{number: 8000}, {number: 8001}]
+  endpointPickerRef: {name: e, port: {number: 9002}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: e}
+spec: {clusterIP: None, selector: {app: e}, ports: [{port: 9002, targetPort: grpc}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: e, labels: {app: e}}
+spec: {containers: [{name: c, ports: [{name: grpc, containerPort: 9002}]}]}
+status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: m, labels: {app: m}}
+status: {phase: Running, podIP: 10.0.0.2, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: b}
+spec: {schema: {name: OpenAI}, backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: p}}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: r}
+spec:
+  rules: [{backendRefs: [{name: b}, {name: p, group: inference.networking.k8s.io, kind: InferencePool, priority: 1}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: h}
+spec:
+  rules: [{matches: [{path: {value: /x}}], backendRefs: [{name: p, group: inference.networking.k8s.io, kind: InferencePool}, {name: e, port: 9002}]}]
+`

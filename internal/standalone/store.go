@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	aigv1a1 "github.com/aigw-dev/aigw/api/v1alpha1"
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
 )
@@ -40,6 +43,25 @@ func sortedValues[T any](m map[nsName]*resource[T]) []*resource[T] {
 	}
 	slices.SortFunc(keys, compareNames)
 	out := make([]*resource[T], len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+// sortedPools returns the pools ordered by namespace/name, then group.
+func sortedPools(m map[poolKey]*resource[inferencePool]) []*resource[inferencePool] {
+	keys := make([]poolKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b poolKey) int {
+		if c := compareNames(a.nsName, b.nsName); c != 0 {
+			return c
+		}
+		return strings.Compare(a.group, b.group)
+	})
+	out := make([]*resource[inferencePool], len(keys))
 	for i, k := range keys {
 		out[i] = m[k]
 	}
@@ -88,6 +110,10 @@ type store struct {
 	clientPolicies   []*resource[egv1a1.ClientTrafficPolicy]
 	secrets          map[nsName]*resource[corev1.Secret]
 	configMaps       map[nsName]*resource[corev1.ConfigMap]
+	httpRoutes       []*resource[gwapiv1.HTTPRoute]
+	pools            map[poolKey]*resource[inferencePool]
+	pods             map[nsName]*resource[corev1.Pod]
+	services         map[nsName]*resource[corev1.Service]
 
 	// seen maps "group/Kind/namespace/name" to where it was first defined.
 	seen map[string]Source
@@ -100,6 +126,9 @@ func newStore() *store {
 		egBackends:     map[nsName]*resource[egv1a1.Backend]{},
 		secrets:        map[nsName]*resource[corev1.Secret]{},
 		configMaps:     map[nsName]*resource[corev1.ConfigMap]{},
+		pools:          map[poolKey]*resource[inferencePool]{},
+		pods:           map[nsName]*resource[corev1.Pod]{},
+		services:       map[nsName]*resource[corev1.Service]{},
 		seen:           map[string]Source{},
 	}
 }
@@ -154,8 +183,8 @@ func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
 		ls.decodeEnvoyGateway(src, gv.Version, js)
 	case groupCore:
 		ls.decodeCore(src, gv.Version, js)
-	case groupInference:
-		ls.unknown(src, "InferencePools are not supported yet in standalone mode")
+	case groupInference, groupInferenceX:
+		ls.decodeInference(src, gv.Group, gv.Version, js)
 	default:
 		ls.unknown(src, "")
 	}
@@ -279,6 +308,18 @@ func (ls *loadState) decodeGatewayAPI(src Source, version string, js []byte) {
 		if obj := decodeStrict[gwapiv1.BackendTLSPolicy](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
 			s.tlsPolicies = append(s.tlsPolicies, &resource[gwapiv1.BackendTLSPolicy]{src: src, obj: obj})
 		}
+	case "HTTPRoute":
+		if version != "v1" && version != "v1beta1" {
+			ls.badVersion(src, "gateway.networking.k8s.io/v1")
+			return
+		}
+		if !referencesPoolOrService(js) {
+			ls.unknown(src, "it references no InferencePool or Service (standalone mode serves HTTPRoutes to InferencePools and Services only)")
+			return
+		}
+		if obj := decodeStrict[gwapiv1.HTTPRoute](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+			s.httpRoutes = append(s.httpRoutes, &resource[gwapiv1.HTTPRoute]{src: src, obj: obj})
+		}
 	case "GatewayClass":
 		ls.unknown(src, "standalone mode has no gateway classes")
 	case "ReferenceGrant":
@@ -333,7 +374,87 @@ func (ls *loadState) decodeCore(src Source, version string, js []byte) {
 			r := &resource[corev1.ConfigMap]{src: src, obj: obj}
 			s.configMaps[r.key()] = r
 		}
+	case "Pod":
+		if obj := decodeStrict[corev1.Pod](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+			r := &resource[corev1.Pod]{src: src, obj: obj}
+			s.pods[r.key()] = r
+		}
+	case "Service":
+		if obj := decodeStrict[corev1.Service](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+			r := &resource[corev1.Service]{src: src, obj: obj}
+			s.services[r.key()] = r
+		}
 	default:
 		ls.unknown(src, "")
 	}
+}
+
+// decodeInference decodes the GAIE kinds: InferencePool in
+// inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2.
+func (ls *loadState) decodeInference(src Source, group, version string, js []byte) {
+	d, s := ls.d, ls.store
+	if src.Kind != kindInferencePool {
+		switch src.Kind {
+		case "InferenceObjective", "InferenceModel", "InferenceModelRewrite":
+			ls.unknown(src, "it is read by the endpoint picker, not by the gateway")
+		case "InferencePoolImport":
+			ls.unknown(src, "multi-cluster InferencePools are not supported in standalone mode")
+		default:
+			ls.unknown(src, "")
+		}
+		return
+	}
+	var pool *inferencePool
+	switch {
+	case group == groupInference && version == "v1":
+		if obj := decodeStrict[gaiev1.InferencePool](d, src, js); obj != nil {
+			pool = &inferencePool{v1: obj}
+		}
+	case group == groupInferenceX && version == "v1alpha2":
+		if obj := decodeStrict[infv1a2.InferencePool](d, src, js); obj != nil {
+			pool = &inferencePool{v1a2: obj}
+		}
+	default:
+		ls.badVersion(src, "inference.networking.k8s.io/v1 or inference.networking.x-k8s.io/v1alpha2")
+		return
+	}
+	if pool != nil && s.claim(d, group, src) {
+		r := &resource[inferencePool]{src: src, obj: pool}
+		s.pools[poolKey{group, r.key()}] = r
+	}
+}
+
+// referencesPoolOrService reports whether an HTTPRoute document has a
+// backendRef to an InferencePool or a core Service (the Gateway API
+// defaults: group "", kind Service). It reads the document leniently, so
+// that HTTPRoutes standalone mode ignores are not held to its schema.
+func referencesPoolOrService(js []byte) bool {
+	var route struct {
+		Spec struct {
+			Rules []struct {
+				BackendRefs []struct {
+					Group *string `json:"group"`
+					Kind  *string `json:"kind"`
+				} `json:"backendRefs"`
+			} `json:"rules"`
+		} `json:"spec"`
+	}
+	if json.Unmarshal(js, &route) != nil {
+		return true // let the strict decoder say what is wrong
+	}
+	for _, rule := range route.Spec.Rules {
+		for _, ref := range rule.BackendRefs {
+			group, kind := groupCore, kindService
+			if ref.Group != nil {
+				group = *ref.Group
+			}
+			if ref.Kind != nil {
+				kind = *ref.Kind
+			}
+			if isPoolRef(group, kind) || (group == groupCore && kind == kindService) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -37,6 +37,24 @@ func (ls *loadState) validate() {
 	for _, r := range s.trafficPolicies {
 		r.invalid = check(ls.d, r.src, func(c checker) { validateTrafficPolicy(c, r.obj) })
 	}
+	for _, r := range s.httpRoutes {
+		r.invalid = check(ls.d, r.src, func(c checker) { validateHTTPRoute(c, r.obj) })
+	}
+	for _, r := range sortedPools(s.pools) {
+		r.invalid = check(ls.d, r.src, func(c checker) {
+			if r.obj.v1 != nil {
+				validatePoolV1(c, r.obj.v1)
+			} else {
+				validatePoolV1Alpha2(c, r.obj.v1a2)
+			}
+		})
+	}
+	for _, r := range sortedValues(s.services) {
+		r.invalid = check(ls.d, r.src, func(c checker) { validateService(c, r.obj) })
+	}
+	for _, r := range sortedValues(s.pods) {
+		r.invalid = check(ls.d, r.src, func(c checker) { validatePod(c, r.obj) })
+	}
 }
 
 // check runs fn and reports whether it found errors.

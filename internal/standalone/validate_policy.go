@@ -173,7 +173,7 @@ func (c checker) targetRefs(p *field.Path, refs []gwapiv1a2.LocalPolicyTargetRef
 	}
 	for _, ref := range refs {
 		backend := ref.Group == groupAIGateway && ref.Kind == "AIServiceBackend"
-		pool := ref.Group == groupInference && ref.Kind == kindInferencePool
+		pool := isPoolRef(string(ref.Group), string(ref.Kind))
 		switch {
 		case pools && !backend && !pool:
 			c.errorf(p, "targetRefs must reference AIServiceBackend or InferencePool resources")

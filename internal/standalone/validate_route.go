@@ -1,8 +1,6 @@
 package standalone
 
 import (
-	"regexp"
-
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -83,43 +81,23 @@ func validateRule(c checker, p *field.Path, rule *aigv1b1.AIGatewayRouteRule) {
 		seen := map[gwapiv1.HTTPHeaderName]bool{}
 		for j, h := range m.Headers {
 			hp := headers.Index(j)
-			if c.length(hp.Child("name"), string(h.Name), 1, 256) {
-				c.pattern(hp.Child("name"), string(h.Name), headerNameRe, "header name")
-			}
+			c.headerMatch(hp, string(h.Name), h.Value, h.Type)
 			if seen[h.Name] {
 				c.errorf(hp.Child("name"), "duplicate header name %q", h.Name)
 			}
 			seen[h.Name] = true
-			c.length(hp.Child("value"), h.Value, 1, 4096)
-			if h.Type != nil && c.enum(hp.Child("type"), string(*h.Type), string(gwapiv1.HeaderMatchExact), string(gwapiv1.HeaderMatchRegularExpression)) &&
-				*h.Type == gwapiv1.HeaderMatchRegularExpression {
-				if _, err := regexp.Compile(h.Value); err != nil {
-					c.errorf(hp.Child("value"), "invalid regular expression (RE2 syntax): %w", err)
-				}
-			}
 		}
 	}
 
+	// Envoy AI Gateway's rule-level CEL rules "cannot mix InferencePool and
+	// AIServiceBackend references in the same rule" and "only one
+	// InferencePool backend is allowed per rule" are deliberately not
+	// enforced: pools are weighted and prioritised like any backend (gap
+	// §23.2 of the API reference, Envoy AI Gateway issue #2231).
 	backendRefs := p.Child("backendRefs")
 	c.maxItems(backendRefs, len(rule.BackendRefs), 128)
-	pools, plain := 0, 0
 	for i := range rule.BackendRefs {
-		ref := &rule.BackendRefs[i]
-		validateRuleBackendRef(c, backendRefs.Index(i), ref)
-		if ref.Group != nil && ref.Kind != nil {
-			pools++
-		}
-		if ref.Group == nil && ref.Kind == nil {
-			plain++
-		}
-	}
-	if n := len(rule.BackendRefs); n > 0 {
-		if plain != n && pools != n {
-			c.errorf(p, "cannot mix InferencePool and AIServiceBackend references in the same rule")
-		}
-		if pools > 0 && n > 1 {
-			c.errorf(p, "only one InferencePool backend is allowed per rule")
-		}
+		validateRuleBackendRef(c, backendRefs.Index(i), &rule.BackendRefs[i])
 	}
 
 	if rule.Timeouts != nil {
@@ -145,8 +123,8 @@ func validateRuleBackendRef(c checker, p *field.Path, ref *aigv1b1.AIGatewayRout
 	switch {
 	case (ref.Group == nil) != (ref.Kind == nil):
 		c.errorf(p, "group and kind must be specified together")
-	case ref.Group != nil && (*ref.Group != groupInference || *ref.Kind != "InferencePool"):
-		c.errorf(p, "only InferencePool from inference.networking.k8s.io group is supported")
+	case ref.Group != nil && !isPoolRef(*ref.Group, *ref.Kind):
+		c.errorf(p, "only InferencePool from inference.networking.k8s.io or inference.networking.x-k8s.io group is supported")
 	}
 	if ref.Weight != nil && *ref.Weight < 0 {
 		c.errorf(p.Child("weight"), "must be >= 0")
@@ -184,7 +162,7 @@ func validateAIServiceBackend(c checker, b *aigv1b1.AIServiceBackend) {
 			c.errorf(rp, "Must have port for Service reference%s", serviceDefaultHint(ref))
 		}
 	default:
-		c.errorf(rp, "BackendRef must be a Backend resource of Envoy Gateway (group gateway.envoyproxy.io, kind Backend), a Service, or an InferencePool (group inference.networking.k8s.io)")
+		c.errorf(rp, "BackendRef must be a Backend resource of Envoy Gateway (group gateway.envoyproxy.io, kind Backend), a Service, or an InferencePool (group inference.networking.k8s.io or inference.networking.x-k8s.io)")
 	}
 	c.headerMutation(spec.Child("headerMutation"), b.Spec.HeaderMutation)
 	c.bodyMutation(spec.Child("bodyMutation"), b.Spec.BodyMutation)
@@ -213,7 +191,7 @@ func backendRefKind(ref gwapiv1.BackendObjectReference) string {
 		return kindEGBackend
 	case group == groupCore && kind == kindService:
 		return kindService
-	case group == groupInference && kind == kindInferencePool:
+	case isPoolRef(group, kind):
 		return kindInferencePool
 	}
 	return ""
