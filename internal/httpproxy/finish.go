@@ -10,6 +10,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // finish records the request's metrics and access-log line. It runs
@@ -44,7 +45,7 @@ func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 		attrs.Provider = st.backend.provider
 		attrs.RequestModel = st.attempt.RequestModel
 	}
-	if g.metrics != nil && st.req != nil {
+	if g.metrics != nil && st.req != nil && st.op != translator.OperationPassThrough {
 		errType := ""
 		if failed {
 			errType = metrics.ErrorTypeOther

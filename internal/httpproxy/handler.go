@@ -68,7 +68,8 @@ func stateFrom(ctx context.Context) *requestState {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := g.current.Load()
 	path := r.URL.Path
-	if path == "/v1/models" {
+	modelRouted := rc.table.HasModelRoutes()
+	if path == "/v1/models" && (modelRouted || !g.hasPassThrough(rc, r)) {
 		g.serveModels(w, r, rc)
 		return
 	}
@@ -79,14 +80,30 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	st := &requestState{start: time.Now(), op: op, requestID: r.Header.Get(headerRequestID)}
+	st := &requestState{start: time.Now(), op: op, requestID: r.Header.Get(headerRequestID), host: r.Host}
 	if st.requestID == "" {
 		st.requestID = newRequestID()
 	}
 	defer g.finish(r, rc, st)
-	if op == "" {
-		st.fail(w, apierror.UnsupportedPath(path))
-		return
+	for name := range r.Header {
+		if strings.HasPrefix(name, destinationPrefix) {
+			delete(r.Header, name)
+		}
+	}
+	r.Header.Set(headerRequestID, st.requestID)
+
+	// A request that cannot be routed by model (another path, or no
+	// AIGatewayRoute at all) goes to the HTTPRoutes without its body being
+	// parsed.
+	if op == "" || !modelRouted {
+		if rule, ok := rc.table.MatchPassThrough(path, r.Host, r.Header); ok {
+			g.servePassThrough(w, r, rc, st, rule, nil)
+			return
+		}
+		if op == "" {
+			st.fail(w, apierror.UnsupportedPath(path))
+			return
+		}
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -103,29 +120,53 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.fail(w, err)
 		return
 	}
-	for name := range r.Header {
-		if strings.HasPrefix(name, destinationPrefix) {
-			delete(r.Header, name)
-		}
-	}
-	st.host = r.Host
 	r.Header.Set(router.ModelHeader, st.req.Model) // never the client's value
-	r.Header.Set(headerRequestID, st.requestID)
 	rule, ok := rc.table.Match(st.req.Model, r.Host, r.Header)
 	if !ok {
+		if rule, ok := rc.table.MatchPassThrough(path, r.Host, r.Header); ok {
+			r.Header.Del(router.ModelHeader)
+			g.servePassThrough(w, r, rc, st, rule, body)
+			return
+		}
 		st.fail(w, apierror.ModelNotFound(st.req.Model))
 		return
 	}
 	st.rule = rule
-	st.plan = rule.Plan(nil)
 	st.force = len(rule.Route.RequestCosts) > 0
+	g.proxyRequest(w, r, st)
+}
+
+// servePassThrough forwards a request of an HTTPRoute rule as it came;
+// body is nil when it was not read yet.
+func (g *Gateway) servePassThrough(w http.ResponseWriter, r *http.Request, rc *runtimeConfig, st *requestState, rule *router.Rule[*backend], body []byte) {
+	if body == nil && r.ContentLength != 0 {
+		var err error
+		if body, err = readBody(w, r, rc.maxBody); err != nil {
+			st.fail(w, err)
+			return
+		}
+	}
+	st.op = translator.OperationPassThrough
+	st.req = &translator.Request{Operation: translator.OperationPassThrough, Method: r.Method, Path: r.URL.RequestURI(), Body: body}
+	st.rule = rule
+	g.proxyRequest(w, r, st)
+}
+
+// proxyRequest runs the routed request through the attempt loop.
+func (g *Gateway) proxyRequest(w http.ResponseWriter, r *http.Request, st *requestState) {
+	st.plan = st.rule.Plan(nil)
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
-	if d := rule.Timeouts.Request.Std(); d > 0 {
+	if d := st.rule.Timeouts.Request.Std(); d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
 	g.proxy.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (g *Gateway) hasPassThrough(rc *runtimeConfig, r *http.Request) bool {
+	_, ok := rc.table.MatchPassThrough(r.URL.Path, r.Host, r.Header)
+	return ok
 }
 
 // closeExchange ends the picker stream of the current attempt, if any.

@@ -91,7 +91,7 @@ func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.
 	for _, sh := range up.SetHeaders {
 		h.Set(sh.Name, sh.Value)
 	}
-	if h.Get("Content-Type") == "" {
+	if h.Get("Content-Type") == "" && req.Operation != translator.OperationPassThrough {
 		h.Set("Content-Type", "application/json")
 	}
 	if m := ref.HeaderMutation; m != nil {
@@ -120,7 +120,11 @@ func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.
 		}
 		body = obj.Bytes()
 	}
-	out := &UpstreamRequest{Method: http.MethodPost, Path: up.Path, Header: h, Body: body}
+	method := req.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	out := &UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
 	if b.Auth != nil {
 		if err := b.Auth.Authenticate(ctx, out); err != nil {
 			return nil, fmt.Errorf("authenticating to backend %s: %w", b.Name, err)

@@ -35,6 +35,9 @@ type Rule[B any] struct {
 	// Timeouts and Retry are copied from the configuration.
 	Timeouts config.Timeouts
 	Retry    config.RetryPolicy
+	// PassThrough marks a rule of a Gateway API HTTPRoute: no model
+	// routing, no translation; the request goes on as it came.
+	PassThrough bool
 	// Refs are the rule's enabled backend references (weight > 0).
 	Refs []*Ref[B]
 	// tiers groups Refs by ascending priority.
@@ -65,6 +68,8 @@ type Table[B any] struct {
 	generic []*candidate[B]
 	models  modelIndex
 	routes  []*Route
+	// passThrough holds the HTTPRoute rules, in precedence order.
+	passThrough []*ptCandidate[B]
 }
 
 type candidate[B any] struct {
@@ -104,6 +109,10 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 		cr := &cfg.Routes[ri]
 		route := &Route{Name: cr.Name, Hostnames: lowerAll(cr.Hostnames), RequestCosts: mergeCosts(globalCosts, cr.RequestCosts)}
 		t.routes = append(t.routes, route)
+		if cr.PassThrough {
+			errs = append(errs, t.compilePassThrough(route, cr, ri, resolve)...)
+			continue
+		}
 		for ui := range cr.Rules {
 			cu := &cr.Rules[ui]
 			rule, err := compileRule(route, cu, resolve)
@@ -142,6 +151,7 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 		t.byModel[model] = list
 	}
 	sortCandidates(t.generic)
+	t.sortPassThrough()
 	return t, nil
 }
 

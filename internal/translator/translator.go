@@ -16,11 +16,18 @@ const (
 	OperationChat       Operation = "chat"
 	OperationCompletion Operation = "completion"
 	OperationEmbeddings Operation = "embeddings"
+	// OperationPassThrough is a request of a Gateway API HTTPRoute,
+	// forwarded as it came (any path, any method).
+	OperationPassThrough Operation = "passthrough"
 )
 
 // Request is the client's parsed request, shared read-only by every attempt.
 type Request struct {
 	Operation Operation
+	// Method and Path (with the query) are the client's; translations of
+	// AI operations build their own path.
+	Method string
+	Path   string
 	// Body is the client's body as received.
 	Body []byte
 	// Model is the body's model.
@@ -86,6 +93,9 @@ type Translator interface {
 // New returns the translator for op from the OpenAI input schema to the
 // backend schema.
 func New(op Operation, schema config.Schema, opts Options) (Translator, error) {
+	if op == OperationPassThrough {
+		return &passThrough{}, nil
+	}
 	switch schema.Name {
 	case config.SchemaOpenAI:
 		return newOpenAIToOpenAI(op, schema, opts)
