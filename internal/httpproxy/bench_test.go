@@ -132,13 +132,18 @@ func BenchmarkLargePrompt(b *testing.B) {
 		port = port*10 + c - '0'
 	}
 	body := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 220<<10/12) + `"}]}`
-	run := func(b *testing.B, picker *config.EndpointPicker) {
+	run := func(b *testing.B, picker *config.EndpointPicker, passThrough bool) {
 		g := New(Options{})
 		b.Cleanup(g.Close)
 		pool := &config.Pool{Name: "default/pool", TargetPorts: []int32{port}, Endpoints: []config.PoolEndpoint{{IP: target.Hostname(), Port: port}}, EndpointPicker: picker}
+		rule := modelRule("m", ref("default/pool", 0))
+		if passThrough {
+			// An HTTPRoute to the pool: no model routing, so no body parsing.
+			rule.Matches = []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}}
+		}
 		cfg := &config.Config{Version: config.Version,
 			Backends: []config.Backend{{Name: "default/pool", Schema: config.Schema{Name: config.SchemaOpenAI}, Pool: pool}},
-			Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/pool", 0))}}},
+			Routes:   []config.Route{{Name: "default/r", PassThrough: passThrough, Rules: []config.Rule{rule}}},
 		}
 		if err := g.Apply(cfg); err != nil {
 			b.Fatal(err)
@@ -157,9 +162,12 @@ func BenchmarkLargePrompt(b *testing.B) {
 			}
 		})
 	}
-	b.Run("own-pick", func(b *testing.B) { run(b, nil) })
-	b.Run("epp-replace", func(b *testing.B) {
+	newPicker := func(b *testing.B) *config.EndpointPicker {
 		s := epptest.Start(b, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: target.Host} })
-		run(b, &config.EndpointPicker{Name: "default/epp", Address: s.Addr, FailureMode: config.FailClose})
-	})
+		return &config.EndpointPicker{Name: "default/epp", Address: s.Addr, FailureMode: config.FailClose}
+	}
+	b.Run("parsed/own-pick", func(b *testing.B) { run(b, nil, false) })
+	b.Run("no-parse/own-pick", func(b *testing.B) { run(b, nil, true) })
+	b.Run("parsed/epp-replace", func(b *testing.B) { run(b, newPicker(b), false) })
+	b.Run("no-parse/epp-replace", func(b *testing.B) { run(b, newPicker(b), true) })
 }
