@@ -5,9 +5,9 @@ export GOFLAGS := -buildvcs=false
 
 .PHONY: setup build demo test unit lint fuzz bench clean
 
-setup: ## download modules and build the binary
-	$(GO) mod download
+setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
+	hack/components.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/aigw
