@@ -45,6 +45,9 @@ type requestState struct {
 	// picker's stream for the response phase.
 	endpoint string
 	exchange *epp.Exchange
+	// failed holds the pool endpoints that failed this request, so a retry
+	// on the same pool excludes them (a subset hint to its picker).
+	failed map[string]bool
 
 	// Set as the response goes out.
 	status    int
@@ -167,6 +170,13 @@ func (g *Gateway) proxyRequest(w http.ResponseWriter, r *http.Request, st *reque
 func (g *Gateway) hasPassThrough(rc *runtimeConfig, r *http.Request) bool {
 	_, ok := rc.table.MatchPassThrough(r.URL.Path, r.Host, r.Header)
 	return ok
+}
+
+func (st *requestState) markFailed(addr string) {
+	if st.failed == nil {
+		st.failed = map[string]bool{}
+	}
+	st.failed[addr] = true
 }
 
 // closeExchange ends the picker stream of the current attempt, if any.

@@ -149,6 +149,7 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 		resp, err := sendTo(ctx, p.transport, upstreamEndpoint{baseURL: "http://" + ep.addr}, a, t)
 		if err != nil {
 			ep.inflight.Add(-1)
+			st.markFailed(ep.addr)
 			if ctx.Err() != nil {
 				closeExchange(x)
 				return nil, ctx.Err()
@@ -163,6 +164,7 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			_ = resp.Body.Close()
 			ep.inflight.Add(-1)
+			st.markFailed(ep.addr)
 			lastErr = fmt.Errorf("pool %s endpoint %s answered %d", p.name, ep.addr, resp.StatusCode)
 			continue
 		}
@@ -185,11 +187,12 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 // response phase, or a response (the picker's immediate answer).
 func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
 	if p.picker == nil {
-		return p.ownPickOrErr(nil)
+		return p.ownPickOrErr(st.failed)
 	}
 	x, d, err := p.picker.Start(ctx, &epp.Request{
 		Method: a.Upstream.Method, Path: a.Upstream.Path, Authority: st.host, Scheme: "http",
 		Header: a.Upstream.Header, Body: a.Upstream.Body,
+		Subset: p.subsetWithout(st.failed),
 	})
 	switch {
 	case err != nil:
@@ -202,7 +205,7 @@ func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor
 		}
 		// FailOpen: the original body goes to an endpoint of our choosing.
 		p.logger.Warn("endpoint picker failed: failing open", "pool", p.name, "error", err)
-		return p.ownPickOrErr(nil)
+		return p.ownPickOrErr(st.failed)
 	case d.Immediate != nil:
 		return nil, nil, immediateResponse(d.Immediate), nil
 	}
@@ -215,6 +218,29 @@ func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor
 		targets = append(targets, p.resolve(ep))
 	}
 	return targets, x, nil, nil
+}
+
+// subsetWithout returns the subset hint for a retry on this pool: its ready
+// endpoints minus those that already failed this request, or nil (no hint:
+// the whole pool) when none of them failed.
+func (p *poolRuntime) subsetWithout(failed map[string]bool) []string {
+	if len(failed) == 0 {
+		return nil
+	}
+	all := *p.endpoints.Load()
+	hint := make([]string, 0, len(all))
+	excluded := false
+	for _, e := range all {
+		if failed[e.addr] {
+			excluded = true
+			continue
+		}
+		hint = append(hint, e.addr)
+	}
+	if !excluded {
+		return nil
+	}
+	return hint
 }
 
 func (p *poolRuntime) ownPickOrErr(skip map[string]bool) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {

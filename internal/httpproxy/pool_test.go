@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,49 @@ func TestSetPoolEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, b.requests(), 1)
 	require.Empty(t, a.requests())
+}
+
+func TestPoolH2C(t *testing.T) {
+	// A model server that speaks only HTTP/2 cleartext (as gRPC-style
+	// servers behind appProtocol kubernetes.io/h2c do).
+	f := newFakeOpenAI(t, "h2c")
+	f.srv.Close()
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			http.Error(w, "h2c only", http.StatusHTTPVersionNotSupported)
+			return
+		}
+		f.serve(w, r)
+	}))
+	h2.Config.Protocols = new(http.Protocols)
+	h2.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2.Start()
+	t.Cleanup(h2.Close)
+	f.srv = h2
+	for _, proto := range []config.AppProtocol{config.AppProtocolH2C, config.AppProtocolHTTP} {
+		t.Run(string(proto), func(t *testing.T) {
+			b := poolOf("default/pool", nil, f)
+			b.Pool.AppProtocol = proto
+			tg := newTestGateway(t, poolConfig(b))
+			resp, _ := post(t, tg.srv.URL+"/v1/chat/completions", `{"model":"m","messages":[]}`)
+			if proto == config.AppProtocolH2C {
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+			} else {
+				require.NotEqual(t, http.StatusOK, resp.StatusCode, "HTTP/1.1 to an h2c-only server fails")
+			}
+		})
+	}
+}
+
+func TestPoolRetryExcludesFailedEndpoints(t *testing.T) {
+	bad, good := newFakeOpenAI(t, "bad"), newFakeOpenAI(t, "good")
+	bad.setFault("status=503")
+	picker := epptest.Start(t, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: addrOf(bad)} })
+	b := poolOf("default/pool", pickerAt(picker, config.FailClose), bad, good)
+	cfg := poolConfig(b)
+	cfg.Routes[0].Rules[0].Retry.NumRetries = 1 // a second attempt on the same pool
+	tg := newTestGateway(t, cfg)
+	resp, _ := post(t, tg.srv.URL+"/v1/chat/completions", `{"model":"m","messages":[]}`)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "this picker insists on the bad endpoint")
+	require.Equal(t, [][]string{nil, {addrOf(good)}}, picker.Subsets(), "the retry asks the picker for an endpoint other than the failed one")
 }

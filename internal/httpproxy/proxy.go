@@ -107,6 +107,10 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			_ = resp.Body.Close()
 			st.closeExchange()
+			if st.endpoint != "" {
+				st.markFailed(st.endpoint) // a retry on the same pool avoids it
+				st.endpoint = ""
+			}
 			lastErr = apierror.Upstream(fmt.Errorf("backend %s answered %d", b.pipeline.Name, resp.StatusCode))
 			continue
 		}
