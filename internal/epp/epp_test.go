@@ -203,3 +203,22 @@ func TestResponsePhaseUpstreamBreaks(t *testing.T) {
 	// arrived before the stream was ended; nothing else may appear.
 	require.True(t, strings.HasPrefix("data: 1\n\n", string(got)), "%q", got)
 }
+
+func TestHealthCheckFailsFast(t *testing.T) {
+	s := epptest.Start(t, epptest.Replace, func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: "10.0.0.1:8000"} })
+	s.SetServing(false)
+	conns := epp.NewConns(nil)
+	t.Cleanup(conns.Close)
+	p, err := conns.Get(&config.EndpointPicker{Name: "default/epp", Address: s.Addr, HealthAddress: s.Addr, HealthService: []string{"inference-extension", epptest.HealthService}})
+	require.NoError(t, err)
+	// The first check runs at once; until it reports, requests still go to
+	// the picker.
+	require.Eventually(t, func() bool {
+		_, _, err := p.Start(context.Background(), request(`{"model":"m"}`))
+		return errors.Is(err, epp.ErrPickerFailed) && strings.Contains(err.Error(), "NOT_SERVING")
+	}, 10*time.Second, 10*time.Millisecond)
+	before := s.Requests()
+	_, _, err = p.Start(context.Background(), request(`{"model":"m"}`))
+	require.ErrorIs(t, err, epp.ErrPickerFailed)
+	require.Equal(t, before, s.Requests(), "a NOT_SERVING picker is not asked")
+}

@@ -20,6 +20,8 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -63,6 +65,20 @@ type Server struct {
 	subset [][]string
 	reqs   int
 	srv    *grpc.Server
+	health *health.Server
+}
+
+// HealthService is the gRPC health service name the server reports, GAIE
+// EPP's.
+const HealthService = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+// SetServing sets what the gRPC health service (on Addr) reports.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_SERVING
+	if !serving {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	s.health.SetServingStatus(HealthService, st)
 }
 
 // Start serves on a loopback port until the test ends.
@@ -72,8 +88,10 @@ func Start(t testing.TB, style Style, decide func(map[string]string, []byte) Dec
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), Style: style, Decide: decide, srv: grpc.NewServer()}
+	s := &Server{Addr: ln.Addr().String(), Style: style, Decide: decide, srv: grpc.NewServer(), health: health.NewServer()}
 	extprocv3.RegisterExternalProcessorServer(s.srv, s)
+	healthpb.RegisterHealthServer(s.srv, s.health)
+	s.SetServing(true)
 	go func() { _ = s.srv.Serve(ln) }()
 	t.Cleanup(s.Stop)
 	return s
