@@ -27,6 +27,8 @@ type Pod struct {
 	// Port is the container port; lwepp ignores Pods whose container ports do
 	// not match the pool's targetPorts.
 	Port int32
+	// MorePorts are further container ports (data-parallel ranks).
+	MorePorts []int32
 }
 
 // CreateReadyPod creates the Pod through the API, then writes its status as
@@ -37,12 +39,16 @@ func (e *Env) CreateReadyPod(t testing.TB, p Pod) *corev1.Pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), apiTimeout)
 	defer cancel()
+	ports := []corev1.ContainerPort{{ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}}
+	for _, mp := range p.MorePorts {
+		ports = append(ports, corev1.ContainerPort{ContainerPort: mp, Protocol: corev1.ProtocolTCP})
+	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: orDefault(p.Namespace), Labels: p.Labels},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name:  "model-server",
 			Image: "unused",
-			Ports: []corev1.ContainerPort{{ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
+			Ports: ports,
 		}}},
 	}
 	if err := e.Client.Create(ctx, pod); err != nil {

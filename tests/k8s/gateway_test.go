@@ -12,6 +12,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
@@ -203,5 +204,60 @@ func TestGatewayWithEPP(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "request %d", i)
 		require.Equal(t, endpoint(podIPs[1]), resp.Header.Get(sim.HeaderInstance), "request %d: the picker sends it to the idle pod", i)
 		require.Equal(t, "true", resp.Header.Get("X-Went-Into-Resp-Headers"), "the picker saw the response")
+	}
+}
+
+// TestGatewayDataParallelWithLWEPP is GAIE's
+// GatewayFollowingEPPRoutingWithDataParallelism: one pod with three target
+// ports (ranks); a pick of "ip:port" lands on that rank, a bare "ip" on
+// one of the pod's ranks.
+func TestGatewayDataParallelWithLWEPP(t *testing.T) {
+	env := testenv.StartEnv(t)
+	const ip = "127.0.0.4"
+	ranks := []int32{8000, 8002, 8004}
+	for _, port := range ranks {
+		testenv.StartSim(t, fmt.Sprintf("%s:%d", ip, port), simOptions())
+	}
+	labels := map[string]string{"app": "dp"}
+	env.CreateReadyPod(t, testenv.Pod{Name: "dp-0", Labels: labels, IP: ip, Port: ranks[0], MorePorts: ranks[1:]})
+	env.CreateService(t, testenv.Service{Name: "dp-epp", Selector: map[string]string{"app": "dp-epp"}, Port: 9022})
+	env.CreatePool(t, testenv.Pool{Name: "dp-pool", Selector: labels, TargetPorts: ranks, EndpointPicker: "dp-epp", EndpointPickerPort: 9022})
+	picker := testenv.StartLWEPP(t, testenv.PickerOptions{
+		Kubeconfig: env.Kubeconfig, PoolName: "dp-pool", GRPCPort: 9022, HealthPort: 9023, MetricsPort: 9094,
+	})
+	pool := &config.Pool{Name: "default/dp-pool", TargetPorts: ranks,
+		EndpointPicker: &config.EndpointPicker{Name: "default/dp-epp", Address: picker.Addr, FailureMode: config.FailClose}}
+	for _, port := range ranks {
+		pool.Endpoints = append(pool.Endpoints, config.PoolEndpoint{Pod: "default/dp-0", IP: ip, Port: port})
+	}
+	cfg := &config.Config{Version: config.Version,
+		Backends: []config.Backend{{Name: "default/dp", Schema: config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, Pool: pool}},
+		Routes: []config.Route{{Name: "default/dp", PassThrough: true, Rules: []config.Rule{{
+			Name: "all", Matches: []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
+			BackendRefs: []config.BackendRef{{Backend: "default/dp", Weight: 1}},
+			Retry:       config.RetryPolicy{NumAttemptsPerPriority: 1},
+		}}}},
+	}
+	g := httpproxy.New(httpproxy.Options{})
+	require.NoError(t, g.Apply(cfg))
+	gw := httptest.NewServer(g)
+	t.Cleanup(func() { gw.Close(); g.Close() })
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.Equal(c, http.StatusOK, chatRequest(t, gw.URL, ip).StatusCode)
+	}, 30*time.Second, 100*time.Millisecond, "lwepp never saw the pod")
+	for _, port := range ranks {
+		steer := fmt.Sprintf("%s:%d", ip, port)
+		for range 5 {
+			resp := chatRequest(t, gw.URL, steer)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, steer, resp.Header.Get(sim.HeaderInstance), "an ip:port pick lands on that rank")
+			require.Equal(t, steer, resp.Header.Get(conformanceHeader))
+		}
+	}
+	for range 6 {
+		resp := chatRequest(t, gw.URL, ip)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.True(t, strings.HasPrefix(resp.Header.Get(sim.HeaderInstance), ip+":"), "a bare-ip pick lands on one of the pod's ranks")
 	}
 }
