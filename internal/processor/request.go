@@ -1,12 +1,9 @@
 package processor
 
 import (
-	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
-	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
@@ -34,34 +31,28 @@ func ParseRequest(op translator.Operation, body []byte) (*translator.Request, er
 	if len(body) == 0 {
 		return nil, apierror.InvalidRequest("", "request body is empty; expected a JSON object")
 	}
-	var head openai.RequestHead
-	if err := json.Unmarshal(body, &head); err != nil {
+	h, err := scanHead(body)
+	if err != nil {
 		return nil, decodeError(err)
 	}
-	if head.Model == nil || *head.Model == "" {
+	if !h.hasModel || h.model == "" {
 		return nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
-	req := &translator.Request{Operation: op, Body: body, Model: *head.Model, Stream: head.Stream}
-	if op == translator.OperationEmbeddings {
-		req.Stream = false
-	}
-	if head.StreamOptions != nil {
-		req.IncludeUsage = head.StreamOptions.IncludeUsage
-	}
+	req := &translator.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != translator.OperationEmbeddings, IncludeUsage: h.includeUsage}
 	return req, nil
 }
 
-// decodeError describes a decoding error without echoing the body.
+// decodeError describes a scanning error without echoing the body.
 func decodeError(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syntax *syntaxError
+	var typ *fieldTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return apierror.InvalidRequest("", "request body is not valid JSON: %s at byte %d", syntax.Error(), syntax.Offset)
-	case errors.As(err, &typ) && typ.Field == "":
+		return apierror.InvalidRequest("", "request body is not valid JSON: %s", syntax.Error())
+	case errors.Is(err, errNotObject):
 		return apierror.InvalidRequest("", "request body must be a JSON object")
 	case errors.As(err, &typ):
-		return apierror.InvalidRequest(typ.Field, "field %q must be a %s", typ.Field, strings.TrimPrefix(typ.Type.String(), "*"))
+		return apierror.InvalidRequest(typ.field, "field %q must be a %s", typ.field, typ.want)
 	default:
 		return apierror.InvalidRequest("", "request body is not valid JSON")
 	}

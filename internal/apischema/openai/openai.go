@@ -13,19 +13,6 @@ const (
 	PathEmbeddings      = "embeddings"
 )
 
-// RequestHead is the part of a chat, completion or embedding request the
-// gateway reads to route and account.
-type RequestHead struct {
-	Model         *string        `json:"model"`
-	Stream        bool           `json:"stream"`
-	StreamOptions *StreamOptions `json:"stream_options"`
-}
-
-// StreamOptions are a request's streaming options.
-type StreamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
-}
-
 // ResponseHead is the part of a response or stream chunk the gateway reads.
 type ResponseHead struct {
 	Model   string `json:"model"`

@@ -1,0 +1,133 @@
+package processor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// reference is scanHead's specification written with encoding/json: valid
+// JSON, an object, exact keys, last occurrence wins, null is absent.
+func reference(b []byte) (head, string) {
+	if !json.Valid(b) {
+		return head{}, "syntax"
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return head{}, "not object"
+	}
+	var h head
+	isNull := func(r json.RawMessage) bool { return string(bytes.TrimSpace(r)) == "null" }
+	if r, ok := top["model"]; ok && !isNull(r) {
+		if err := json.Unmarshal(r, &h.model); err != nil {
+			return head{}, "type model"
+		}
+		h.hasModel = true
+	}
+	if r, ok := top["stream"]; ok && !isNull(r) {
+		if err := json.Unmarshal(r, &h.stream); err != nil {
+			return head{}, "type stream"
+		}
+	}
+	if r, ok := top["stream_options"]; ok && !isNull(r) {
+		var so map[string]json.RawMessage
+		if err := json.Unmarshal(r, &so); err != nil {
+			return head{}, "type stream_options"
+		}
+		if u, ok := so["include_usage"]; ok && !isNull(u) {
+			if err := json.Unmarshal(u, &h.includeUsage); err != nil {
+				return head{}, "type stream_options.include_usage"
+			}
+		}
+	}
+	return h, ""
+}
+
+func classify(err error) string {
+	var syn *syntaxError
+	var typ *fieldTypeError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &syn):
+		return "syntax"
+	case errors.Is(err, errNotObject):
+		return "not object"
+	case errors.As(err, &typ):
+		return "type " + typ.field
+	default:
+		return err.Error()
+	}
+}
+
+var scanSeeds = []string{
+	`{"model":"m","messages":[{"role":"user","content":"hi \"there\" \u00e9\n"}],"stream":true,"stream_options":{"include_usage":true}}`,
+	`{"model":"a","model":"b"}`, `{"model":"a","model":null}`, `{"stream":true,"stream":null}`,
+	`{"model":5}`, `{"model":5,"model":"ok"}`, `{"Model":"x"}`, `{"mod\u0065l":"esc"}`,
+	`{"stream_options":{"include_usage":"yes"}}`, `{"stream_options":[]}`, `{"stream_options":{"include_usage":true},"stream_options":{}}`,
+	`[1,2]`, `"x"`, `  {"a":[1,-2.5e10,true,false,null,{"b":{}}]}  `, `{"a":01}`, `{"a":1.}`, `{"a":"\x01"}`,
+	`{"a":"\ud800"}`, `{}`, `{"a":1}x`, `{"a" 1}`, `{,}`, `[1,]`, `{"a":tru}`, `-`, `1e`, `{"model":"\xff"}`,
+}
+
+func TestScanHeadMatchesReference(t *testing.T) {
+	for _, s := range scanSeeds {
+		got, err := scanHead([]byte(s))
+		want, wantErr := reference([]byte(s))
+		require.Equal(t, wantErr, classify(err), "%s: %v", s, err)
+		if wantErr == "" {
+			got.typeErrs = [numFields]error{}
+			require.Equal(t, want, got, s)
+		}
+	}
+}
+
+func TestScanHeadDeepNesting(t *testing.T) {
+	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	_, err := scanHead([]byte(`{"a":` + deep + `}`))
+	require.Error(t, err, "nesting is bounded like encoding/json's")
+}
+
+func FuzzScanHead(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := scanHead(b)
+		want, wantErr := reference(b)
+		require.Equal(t, wantErr, classify(err), "%q: %v", b, err)
+		if wantErr == "" {
+			got.typeErrs = [numFields]error{}
+			require.Equal(t, want, got, "%q", b)
+		}
+	})
+}
+
+// BenchmarkParseRequest compares the one-pass scanner with encoding/json on
+// a 220 KB prompt.
+func BenchmarkParseRequest(b *testing.B) {
+	body := []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum \\\"dolor\\\" ", 220<<10/22) + `"}]}`)
+	b.Run("scanHead", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := scanHead(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		var h struct {
+			Model  *string `json:"model"`
+			Stream bool    `json:"stream"`
+		}
+		for b.Loop() {
+			if err := json.Unmarshal(body, &h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
