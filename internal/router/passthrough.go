@@ -136,17 +136,7 @@ func (t *Table[B]) HasModelRoutes() bool { return len(t.byModel) > 0 || len(t.ge
 func (t *Table[B]) MatchPassThrough(path, host string, h http.Header) (*Rule[B], bool) {
 	host = normalizeHost(host)
 	for _, c := range t.passThrough {
-		if !hostMatches(c.route.Hostnames, host) || !c.path.matches(path) {
-			continue
-		}
-		ok := true
-		for _, hm := range c.headers {
-			if !hm.matches(h) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if hostMatches(c.route.Hostnames, host) && c.path.matches(path) && allMatch(c.headers, h) {
 			return c.rule, true
 		}
 	}

@@ -234,21 +234,22 @@ func (t *Table[B]) Match(model, host string, h http.Header) (*Rule[B], bool) {
 	}
 	host = normalizeHost(host)
 	for _, c := range list {
-		if !hostMatches(c.route.Hostnames, host) {
-			continue
-		}
-		ok := true
-		for _, hm := range c.headers {
-			if !hm.matches(h) {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if hostMatches(c.route.Hostnames, host) && allMatch(c.headers, h) {
 			return c.rule, true
 		}
 	}
 	return nil, false
+}
+
+// allMatch reports whether every header matcher matches h (a match's
+// headers are ANDed).
+func allMatch(ms []headerMatcher, h http.Header) bool {
+	for _, hm := range ms {
+		if !hm.matches(h) {
+			return false
+		}
+	}
+	return true
 }
 
 // Routes returns the compiled routes, in configuration order.
