@@ -58,16 +58,17 @@ func (m pathMatcher) matches(path string) bool {
 	}
 }
 
-// specificity orders path matches as Gateway API does: Exact first, then
-// the longest prefix, then regular expressions.
+// specificity orders path matches: Exact first, then regular expressions,
+// then the longest prefix. Gateway API leaves the rank of regular
+// expressions to the implementation; this is Envoy Gateway's order.
 func (m pathMatcher) specificity() (int, int) {
 	switch m.typ {
 	case config.PathMatchExact:
 		return 0, -len(m.value)
-	case config.PathMatchPathPrefix:
-		return 1, -len(m.value)
+	case config.PathMatchRegularExpression:
+		return 1, 0
 	default:
-		return 2, 0
+		return 2, -len(m.value)
 	}
 }
 

@@ -158,3 +158,40 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+func TestMatchPassThroughPrecedence(t *testing.T) {
+	pm := func(typ config.PathMatchType, v string) []config.Match {
+		return []config.Match{{Path: &config.PathMatch{Type: typ, Value: v}}}
+	}
+	tenant := pm(config.PathMatchPathPrefix, "/v1")
+	tenant[0].Headers = []config.HeaderMatch{{Name: "x-tenant", Value: "blue"}}
+	tb := table(t, config.Route{Name: "h", PassThrough: true, Rules: []config.Rule{
+		rule("root", pm(config.PathMatchPathPrefix, "/")...),
+		rule("v1", pm(config.PathMatchPathPrefix, "/v1/")...),
+		rule("v1-tenant", tenant...),
+		rule("chat", pm(config.PathMatchPathPrefix, "/v1/chat")...),
+		rule("exact", pm(config.PathMatchExact, "/v1/chat/completions")...),
+		rule("regex", pm(config.PathMatchRegularExpression, "/v[0-9]+/models")...),
+	}})
+	require.False(t, tb.HasModelRoutes())
+	tests := []struct{ path, tenant, want string }{
+		{"/v1/chat/completions", "", "exact"},
+		{"/v1/chat/completions/x", "", "chat"},
+		{"/v1/chatty", "", "v1"},
+		{"/v1/embeddings", "blue", "v1-tenant"},
+		{"/v1/embeddings", "", "v1"},
+		{"/v2/models", "", "regex"},
+		{"/v1/models", "", "regex"},
+		{"/health", "", "root"},
+	}
+	for _, tc := range tests {
+		h := http.Header{}
+		if tc.tenant != "" {
+			h.Set("X-Tenant", tc.tenant)
+		}
+		r, ok := tb.MatchPassThrough(tc.path, "", h)
+		require.True(t, ok, tc.path)
+		require.Equal(t, tc.want, r.Name, tc.path)
+		require.True(t, r.PassThrough)
+	}
+}
