@@ -32,6 +32,10 @@ type Sim struct {
 // answered: a picker that scrapes (GAIE's EPP does, every 50 ms) drives it up.
 func (s *Sim) MetricsScrapes() int64 { return s.scrapes.Load() }
 
+// HeaderProto is the response header in which a simulator started by
+// StartSim reports the request's protocol ("HTTP/1.1", "HTTP/2.0").
+const HeaderProto = "X-Test-Proto"
+
 // StartSim starts a simulator with opts (start from sim.DefaultOptions) on
 // addr, e.g. "127.0.0.2:8000". Addresses other than 127.0.0.1 and fixed ports
 // are only safe inside the private network namespace, so a fixed port
@@ -69,6 +73,9 @@ func StartSim(t testing.TB, addr string, opts sim.Options) *Sim {
 	s := &Sim{Instance: inst, Addr: addr, URL: "http://" + addr}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Tells tests which protocol reached the model server (HTTP/1.1,
+			// or HTTP/2 cleartext for appProtocol kubernetes.io/h2c).
+			w.Header().Set(HeaderProto, r.Proto)
 			inst.ServeHTTP(w, r)
 			if r.Method == http.MethodGet && r.URL.Path == "/metrics" {
 				s.scrapes.Add(1)
@@ -76,7 +83,10 @@ func StartSim(t testing.TB, addr string, opts sim.Options) *Sim {
 		}),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		Protocols:         new(http.Protocols),
 	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {

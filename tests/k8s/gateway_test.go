@@ -261,3 +261,79 @@ func TestGatewayDataParallelWithLWEPP(t *testing.T) {
 		require.True(t, strings.HasPrefix(resp.Header.Get(sim.HeaderInstance), ip+":"), "a bare-ip pick lands on one of the pod's ranks")
 	}
 }
+
+// poolGateway serves a gateway whose HTTPRoute-style rule splits traffic
+// over the given pools by weight.
+func poolGateway(t *testing.T, pools []*config.Pool, weights []int32) *httptest.Server {
+	t.Helper()
+	cfg := &config.Config{Version: config.Version}
+	rule := config.Rule{Name: "split", Matches: []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
+		Retry: config.RetryPolicy{NumAttemptsPerPriority: 1}}
+	for i, p := range pools {
+		name := p.Name + "/infpool"
+		cfg.Backends = append(cfg.Backends, config.Backend{Name: name, Schema: config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, Pool: p})
+		rule.BackendRefs = append(rule.BackendRefs, config.BackendRef{Backend: name, Weight: weights[i]})
+	}
+	cfg.Routes = []config.Route{{Name: "default/route", PassThrough: true, Rules: []config.Rule{rule}}}
+	g := httpproxy.New(httpproxy.Options{})
+	require.NoError(t, g.Apply(cfg))
+	srv := httptest.NewServer(g)
+	t.Cleanup(func() { srv.Close(); g.Close() })
+	return srv
+}
+
+// TestGatewayWeightedPoolsAndH2C covers GAIE's
+// GatewayWeightedAcrossTwoInferencePools (70/30 over two pools, each asked
+// through its own lwepp, the steering header naming endpoints of both so
+// that each picker keeps to its own) and InferencePoolAppProtocol (h2c).
+func TestGatewayWeightedPoolsAndH2C(t *testing.T) {
+	env := testenv.StartEnv(t)
+	type poolSpec struct {
+		name, ip string
+		port     int32
+		proto    config.AppProtocol
+		grpc     int
+	}
+	specs := []poolSpec{
+		{name: "pool-a", ip: "127.0.0.5", port: 8000, proto: config.AppProtocolHTTP, grpc: 9032},
+		{name: "pool-b", ip: "127.0.0.6", port: 8001, proto: config.AppProtocolH2C, grpc: 9042},
+	}
+	var pools []*config.Pool
+	for _, s := range specs {
+		testenv.StartSim(t, fmt.Sprintf("%s:%d", s.ip, s.port), simOptions())
+		labels := map[string]string{"app": s.name}
+		env.CreateReadyPod(t, testenv.Pod{Name: s.name + "-0", Labels: labels, IP: s.ip, Port: s.port})
+		env.CreateService(t, testenv.Service{Name: s.name + "-epp", Selector: map[string]string{"app": s.name + "-epp"}, Port: int32(s.grpc)})
+		env.CreatePool(t, testenv.Pool{Name: s.name, Selector: labels, TargetPorts: []int32{s.port}, EndpointPicker: s.name + "-epp", EndpointPickerPort: int32(s.grpc)})
+		picker := testenv.StartLWEPP(t, testenv.PickerOptions{Kubeconfig: env.Kubeconfig, PoolName: s.name, GRPCPort: s.grpc, HealthPort: s.grpc + 1, MetricsPort: s.grpc + 2})
+		waitForEndpoints(t, picker.Dial(t), model, fmt.Sprintf("%s:%d", s.ip, s.port))
+		pools = append(pools, &config.Pool{
+			Name: "default/" + s.name, TargetPorts: []int32{s.port}, AppProtocol: s.proto,
+			Endpoints:      []config.PoolEndpoint{{IP: s.ip, Port: s.port}},
+			EndpointPicker: &config.EndpointPicker{Name: "default/" + s.name + "-epp", Address: picker.Addr, FailureMode: config.FailClose},
+		})
+	}
+	gw := poolGateway(t, pools, []int32{70, 30})
+	steer := specs[0].ip + "," + specs[1].ip
+	const n = 200
+	counts := map[string]int{}
+	for range n {
+		resp := chatRequest(t, gw.URL, steer)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		served := resp.Header.Get(sim.HeaderInstance)
+		require.Equal(t, served, resp.Header.Get(conformanceHeader), "served by the pool the request was sent to")
+		proto := resp.Header.Get(testenv.HeaderProto)
+		switch served {
+		case fmt.Sprintf("%s:%d", specs[0].ip, specs[0].port):
+			require.Equal(t, "HTTP/1.1", proto, "appProtocol http")
+		case fmt.Sprintf("%s:%d", specs[1].ip, specs[1].port):
+			require.Equal(t, "HTTP/2.0", proto, "appProtocol kubernetes.io/h2c")
+		default:
+			t.Fatalf("served by %q", served)
+		}
+		counts[served]++
+	}
+	// GAIE's tolerance: max(0.10, 4.5σ) of the expected share.
+	share := float64(counts[fmt.Sprintf("%s:%d", specs[0].ip, specs[0].port)]) / n
+	require.InDelta(t, 0.70, share, 0.15, "%v", counts)
+}
