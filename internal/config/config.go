@@ -344,6 +344,12 @@ type EndpointPicker struct {
 	// checked with HealthService names.
 	HealthAddress string   `json:"healthAddress,omitempty"`
 	HealthService []string `json:"healthService,omitempty"`
+	// ClientHeaders are the GAIE control headers a client may send to the
+	// picker (x-gateway-inference-objective, x-gateway-inference-fairness-id,
+	// x-gateway-model-name-rewrite): they let a client choose its priority,
+	// its tenant and the model served, so the gateway drops client copies
+	// of any not listed. Lower-case.
+	ClientHeaders []string `json:"clientHeaders,omitempty"`
 }
 
 // EndpointPickerTLS configures TLS to an EPP. By default the certificate is

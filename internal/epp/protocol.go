@@ -25,6 +25,11 @@ const (
 	DestinationHeaderPrefix = "x-gateway-destination-endpoint"
 )
 
+// ControlHeaders are the request headers that steer a picker: the
+// InferenceObjective (priority), the fairness id (tenant) and the model
+// rewrite. A client may send them only where the pool allows.
+var ControlHeaders = [...]string{"x-gateway-inference-objective", "x-gateway-inference-fairness-id", "x-gateway-model-name-rewrite"}
+
 // Endpoint is one picked endpoint. Port is zero when the picker named only
 // an IP, which leaves the choice among the pod's target ports to the proxy.
 type Endpoint struct {

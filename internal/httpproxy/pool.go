@@ -32,13 +32,15 @@ const ownPickSize = 3
 
 // poolRuntime is the data plane's form of an InferencePool backend.
 type poolRuntime struct {
-	name      string
-	logger    *slog.Logger
-	picker    *epp.Picker // nil: the gateway picks
-	failOpen  bool
-	transport roundTripper
-	endpoints atomic.Pointer[[]*poolEndpoint]
-	ports     []int32
+	name string
+	// dropHeaders are the picker control headers clients may not send.
+	dropHeaders []string
+	logger      *slog.Logger
+	picker      *epp.Picker // nil: the gateway picks
+	failOpen    bool
+	transport   roundTripper
+	endpoints   atomic.Pointer[[]*poolEndpoint]
+	ports       []int32
 }
 
 // poolEndpoint is one podIP:targetPort with its in-flight count, which the
@@ -55,6 +57,11 @@ func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, co
 		return nil, err
 	}
 	p := &poolRuntime{name: cp.Name, logger: logger, transport: rt, ports: cp.TargetPorts}
+	for _, h := range epp.ControlHeaders {
+		if cp.EndpointPicker == nil || !slices.Contains(cp.EndpointPicker.ClientHeaders, h) {
+			p.dropHeaders = append(p.dropHeaders, h)
+		}
+	}
 	if cp.EndpointPicker != nil {
 		picker, err := conns.Get(cp.EndpointPicker)
 		if err != nil {
@@ -186,6 +193,9 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 // decide returns the endpoints to try, the picker exchange for the
 // response phase, or a response (the picker's immediate answer).
 func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
+	for _, h := range p.dropHeaders {
+		a.Upstream.Header.Del(h)
+	}
 	if p.picker == nil {
 		return p.ownPickOrErr(st.failed)
 	}

@@ -298,3 +298,27 @@ func TestPoolRetryExcludesFailedEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "this picker insists on the bad endpoint")
 	require.Equal(t, [][]string{nil, {addrOf(good)}}, picker.Subsets(), "the retry asks the picker for an endpoint other than the failed one")
 }
+
+func TestPoolControlHeaders(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	var seen map[string]string
+	picker := epptest.Start(t, epptest.Ack, func(h map[string]string, _ []byte) epptest.Decision {
+		seen = h
+		return epptest.Decision{Pick: addrOf(a)}
+	})
+	pc := pickerAt(picker, config.FailClose)
+	pc.ClientHeaders = []string{"x-gateway-inference-objective"}
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pc, a)))
+	req, _ := http.NewRequest(http.MethodPost, tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`))
+	req.Header.Set("X-Gateway-Inference-Objective", "critical")
+	req.Header.Set("X-Gateway-Inference-Fairness-Id", "someone-else")
+	req.Header.Set("X-Gateway-Model-Name-Rewrite", "expensive-model")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "critical", seen["x-gateway-inference-objective"], "allowed by the pool")
+	require.NotContains(t, seen, "x-gateway-inference-fairness-id")
+	require.NotContains(t, seen, "x-gateway-model-name-rewrite")
+	require.Empty(t, a.requests()[0].Header.Get("X-Gateway-Model-Name-Rewrite"), "nor does the pod get it")
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -95,6 +96,15 @@ func (c *compiler) endpointPicker(r *resource[inferencePool], spec poolSpec) (*c
 	if t, ok := a[annotationPickerTimeout]; ok {
 		d, _ := time.ParseDuration(t) // validated
 		out.MessageTimeout = config.Duration(d)
+	}
+	if v, ok := a[annotationPickerClientHeaders]; ok {
+		for _, h := range strings.Split(v, ",") {
+			h = strings.ToLower(strings.TrimSpace(h))
+			// Validated: only control headers are listed.
+			if h != "" && !slices.Contains(out.ClientHeaders, h) {
+				out.ClientHeaders = append(out.ClientHeaders, h)
+			}
+		}
 	}
 	addr, state := c.resolvePicker(r, ref)
 	out.Name = addr.name

@@ -40,6 +40,11 @@ const (
 	// annotationPickerTimeout bounds each wait for a picker answer (a Go
 	// duration such as "10s"); unset means the data plane's default.
 	annotationPickerTimeout = "aigw.dev/endpoint-picker-timeout"
+	// annotationPickerClientHeaders lists, comma-separated, the GAIE control
+	// headers a client may send to the picker (see pickerControlHeaders);
+	// unset allows none: a client would otherwise choose its own priority,
+	// tenant or model.
+	annotationPickerClientHeaders = "aigw.dev/endpoint-picker-client-headers"
 	// annotationBodyMode is Envoy AI Gateway's body mode of the picker
 	// stream, duplex (the default) or buffered; only duplex exists here.
 	annotationBodyMode = "aigateway.envoyproxy.io/processing-body-mode"
@@ -51,8 +56,11 @@ const (
 // pickerAnnotations are this project's annotation keys.
 var pickerAnnotations = []string{
 	annotationPickerTLS, annotationPickerCASecret, annotationPickerServerName,
-	annotationPickerHealthPort, annotationPickerTimeout,
+	annotationPickerHealthPort, annotationPickerTimeout, annotationPickerClientHeaders,
 }
+
+// pickerControlHeaders are GAIE's request headers that steer a picker.
+var pickerControlHeaders = []string{"x-gateway-inference-objective", "x-gateway-inference-fairness-id", "x-gateway-model-name-rewrite"}
 
 // Endpoint picker defaults: the gRPC health service names of GAIE's EPP and
 // of its lightweight picker (lwepp), tried in this order.

@@ -215,6 +215,12 @@ func (c checker) poolAnnotations(a map[string]string, picker bool) {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 				c.errorf(p, "%q is not a positive Go duration such as \"10s\"", v)
 			}
+		case annotationPickerClientHeaders:
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.ToLower(strings.TrimSpace(h)); h != "" && !slices.Contains(pickerControlHeaders, h) {
+					c.errorf(p, "%q is not an endpoint picker control header (one of %s)", h, strings.Join(pickerControlHeaders, ", "))
+				}
+			}
 		case annotationBodyMode:
 			if c.enum(p, v, "duplex", "buffered") && v == "buffered" {
 				c.d.warnf(c.src, p, "buffered is not supported: the endpoint picker stream is always full-duplex (duplex), which GAIE's pickers require")
