@@ -264,7 +264,7 @@ func TestGatewayDataParallelWithLWEPP(t *testing.T) {
 
 // poolGateway serves a gateway whose HTTPRoute-style rule splits traffic
 // over the given pools by weight.
-func poolGateway(t *testing.T, pools []*config.Pool, weights []int32) *httptest.Server {
+func poolGateway(t testing.TB, pools []*config.Pool, weights []int32) *httptest.Server {
 	t.Helper()
 	cfg := &config.Config{Version: config.Version}
 	rule := config.Rule{Name: "split", Matches: []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
