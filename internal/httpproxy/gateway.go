@@ -38,6 +38,7 @@ type Gateway struct {
 	current    atomic.Pointer[runtimeConfig]
 	transports *transportCache
 	pickers    *epp.Conns
+	schedulers *schedulers
 	proxy      *proxy
 }
 
@@ -59,6 +60,7 @@ func New(opts Options) *Gateway {
 		transports: newTransportCache(),
 	}
 	g.pickers = epp.NewConns(g.logger)
+	g.schedulers = newSchedulers(g.logger)
 	g.proxy = newProxy(g)
 	empty := &config.Config{Version: config.Version}
 	rc, _ := g.compile(empty) // an empty config always compiles
@@ -77,11 +79,23 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 // requests. On error the running configuration stays.
 func (g *Gateway) Apply(cfg *config.Config) error {
 	rc, err := g.compile(cfg)
-	if err != nil {
-		return err
+	if err == nil {
+		g.current.Store(rc)
 	}
-	g.current.Store(rc)
-	return nil
+	// Keep the schedulers of the pools in force (the old configuration's
+	// when the new one was rejected).
+	g.schedulers.retain(poolNames(g.current.Load().source))
+	return err
+}
+
+func poolNames(cfg *config.Config) map[string]bool {
+	names := map[string]bool{}
+	for _, b := range cfg.Backends {
+		if b.Pool != nil {
+			names[b.Pool.Name] = true
+		}
+	}
+	return names
 }
 
 // Config returns the configuration in force.
@@ -91,6 +105,7 @@ func (g *Gateway) Config() *config.Config { return g.current.Load().source }
 func (g *Gateway) Close() {
 	g.transports.closeIdle()
 	g.pickers.Close()
+	g.schedulers.close()
 }
 
 // SetPoolEndpoints replaces the ready endpoints of the InferencePool named
@@ -102,6 +117,9 @@ func (g *Gateway) SetPoolEndpoints(pool string, eps []config.PoolEndpoint) bool 
 	for _, b := range g.current.Load().backends {
 		if b.pool != nil && b.pool.name == pool {
 			b.pool.setEndpoints(eps)
+			if b.pool.sched != nil {
+				b.pool.sched.SetEndpoints(schedulerEndpoints(eps))
+			}
 			found = true
 		}
 	}
@@ -179,7 +197,7 @@ func (g *Gateway) newBackend(cb *config.Backend) (*backend, error) {
 		return nil, err
 	}
 	if cb.Pool != nil {
-		pool, err := newPoolRuntime(cb.Pool, g.logger, tc, g.pickers)
+		pool, err := newPoolRuntime(cb.Pool, g.logger, tc, g.pickers, g.schedulers)
 		if err != nil {
 			return nil, fmt.Errorf("pool %s: %w", cb.Pool.Name, err)
 		}

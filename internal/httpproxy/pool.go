@@ -19,6 +19,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 // errPoolUnavailable marks a pool that cannot serve a request: its picker
@@ -41,6 +42,9 @@ type poolRuntime struct {
 	transport   roundTripper
 	endpoints   atomic.Pointer[[]*poolEndpoint]
 	ports       []int32
+	// sched picks when the pool has no picker or its FailOpen picker failed:
+	// load-, cache- and prefix-aware from the endpoints' scraped metrics.
+	sched *scheduler.Scheduler
 }
 
 // poolEndpoint is one podIP:targetPort with its in-flight count, which the
@@ -51,7 +55,7 @@ type poolEndpoint struct {
 	inflight atomic.Int64
 }
 
-func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, conns *epp.Conns) (*poolRuntime, error) {
+func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, conns *epp.Conns, ss *schedulers) (*poolRuntime, error) {
 	rt, err := tc.get(nil, cp.AppProtocol == config.AppProtocolH2C)
 	if err != nil {
 		return nil, err
@@ -71,6 +75,11 @@ func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, co
 		p.failOpen = cp.EndpointPicker.FailureMode == config.FailOpen
 	}
 	p.setEndpoints(cp.Endpoints)
+	if p.picker == nil || p.failOpen {
+		if p.sched, err = ss.get(cp.Name, cp.Endpoints); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -110,6 +119,16 @@ func (p *poolRuntime) ownPick(skip map[string]bool) []*poolEndpoint {
 		return int(a.inflight.Load() - b.inflight.Load())
 	})
 	return cands[:min(len(cands), ownPickSize)]
+}
+
+// byAddr returns the ready endpoint with this "ip:port", or nil.
+func (p *poolRuntime) byAddr(addr string) *poolEndpoint {
+	for _, e := range *p.endpoints.Load() {
+		if e.addr == addr {
+			return e
+		}
+	}
+	return nil
 }
 
 // resolve maps a picked endpoint to a pool endpoint: "ip:port" as given
@@ -152,10 +171,10 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 			continue
 		}
 		last := i == len(targets)-1
-		ep.inflight.Add(1)
+		release := p.start(ep)
 		resp, err := sendTo(ctx, p.transport, upstreamEndpoint{baseURL: "http://" + ep.addr}, a, t)
 		if err != nil {
-			ep.inflight.Add(-1)
+			release()
 			st.markFailed(ep.addr)
 			if ctx.Err() != nil {
 				closeExchange(x)
@@ -170,12 +189,12 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 		if !last && retriableStatus(policy, resp.StatusCode) {
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			_ = resp.Body.Close()
-			ep.inflight.Add(-1)
+			release()
 			st.markFailed(ep.addr)
 			lastErr = fmt.Errorf("pool %s endpoint %s answered %d", p.name, ep.addr, resp.StatusCode)
 			continue
 		}
-		resp.Body = &inflightBody{ReadCloser: resp.Body, ep: ep}
+		resp.Body = &inflightBody{ReadCloser: resp.Body, release: release}
 		st.endpoint = ep.addr
 		st.exchange = x
 		return resp, nil
@@ -197,7 +216,7 @@ func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor
 		a.Upstream.Header.Del(h)
 	}
 	if p.picker == nil {
-		return p.ownPickOrErr(st.failed)
+		return p.ownPickOrErr(ctx, st, a)
 	}
 	x, d, err := p.picker.Start(ctx, &epp.Request{
 		Method: a.Upstream.Method, Path: a.Upstream.Path, Authority: st.host, Scheme: "http",
@@ -215,7 +234,7 @@ func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor
 		}
 		// FailOpen: the original body goes to an endpoint of our choosing.
 		p.logger.Warn("endpoint picker failed: failing open", "pool", p.name, "error", err)
-		return p.ownPickOrErr(st.failed)
+		return p.ownPickOrErr(ctx, st, a)
 	case d.Immediate != nil:
 		return nil, nil, immediateResponse(d.Immediate), nil
 	}
@@ -253,7 +272,34 @@ func (p *poolRuntime) subsetWithout(failed map[string]bool) []string {
 	return hint
 }
 
-func (p *poolRuntime) ownPickOrErr(skip map[string]bool) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
+func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
+	skip := st.failed
+	if p.sched != nil {
+		req := &scheduler.Request{Subset: p.subsetWithout(skip), Headers: a.Upstream.Header,
+			// The raw body stands in for the rendered prompt: requests that
+			// share a system prompt share a body prefix just the same.
+			Prompt: string(a.Upstream.Body)}
+		if st.req != nil {
+			req.Model = st.req.Model
+		}
+		res, err := p.sched.Pick(ctx, req)
+		switch {
+		case err == nil:
+			targets := make([]*poolEndpoint, 0, len(res.Endpoints))
+			for _, addr := range res.Endpoints {
+				if ep := p.byAddr(addr); ep != nil {
+					targets = append(targets, ep)
+				}
+			}
+			if len(targets) > 0 {
+				return targets, nil, nil, nil
+			}
+		case ctx.Err() != nil:
+			return nil, nil, nil, ctx.Err()
+		default:
+			p.logger.Debug("scheduler found no endpoint", "pool", p.name, "error", err)
+		}
+	}
 	eps := p.ownPick(skip)
 	if len(eps) == 0 {
 		return nil, nil, nil, apierror.Unavailable("the inference pool has no ready endpoint", fmt.Errorf("%w: pool %s has no ready endpoint", errPoolUnavailable, p.name))
@@ -292,15 +338,31 @@ func immediateResponse(ir *epp.ImmediateResponse) *http.Response {
 	}
 }
 
-// inflightBody releases its endpoint's in-flight count when closed.
+// start counts a request in flight on ep, for the gateway's own picking
+// and the scheduler's; the returned func ends it (once).
+func (p *poolRuntime) start(ep *poolEndpoint) func() {
+	ep.inflight.Add(1)
+	done := func() {}
+	if p.sched != nil {
+		done = p.sched.Started(ep.addr)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ep.inflight.Add(-1)
+			done()
+		})
+	}
+}
+
+// inflightBody ends its request's in-flight count when closed.
 type inflightBody struct {
 	io.ReadCloser
-	ep   *poolEndpoint
-	once sync.Once
+	release func()
 }
 
 func (b *inflightBody) Close() error {
-	b.once.Do(func() { b.ep.inflight.Add(-1) })
+	b.release()
 	return b.ReadCloser.Close()
 }
 

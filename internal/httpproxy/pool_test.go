@@ -322,3 +322,29 @@ func TestPoolControlHeaders(t *testing.T) {
 	require.NotContains(t, seen, "x-gateway-model-name-rewrite")
 	require.Empty(t, a.requests()[0].Header.Get("X-Gateway-Model-Name-Rewrite"), "nor does the pod get it")
 }
+
+// TestPoolSchedulerReadsMetrics checks the gateway's own picking (a pool
+// without a picker) uses the model servers' scraped queue lengths.
+func TestPoolSchedulerReadsMetrics(t *testing.T) {
+	busy, idle := newFakeOpenAI(t, "busy"), newFakeOpenAI(t, "idle")
+	busy.setWaiting(20)
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", nil, busy, idle)))
+	c := tg.client()
+	// Until the first scrape lands, metrics are unknown and picks spread;
+	// wait until the scheduler has seen the busy queue.
+	require.Eventually(t, func() bool {
+		n := len(idle.requests())
+		for range 5 {
+			if _, err := c.Chat.Completions.New(context.Background(), chatParams("m")); err != nil {
+				return false
+			}
+		}
+		return len(idle.requests()) == n+5
+	}, 10*time.Second, 50*time.Millisecond, "picks never settled on the idle server")
+	before := len(busy.requests())
+	for range 10 {
+		_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))
+		require.NoError(t, err)
+	}
+	require.Equal(t, before, len(busy.requests()), "the server with a long queue gets nothing")
+}

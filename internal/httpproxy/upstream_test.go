@@ -25,6 +25,8 @@ type fakeOpenAI struct {
 	seen   []seenRequest
 	fault  string // applied to every request when set
 	chunks int    // stream content chunks
+	// waiting is the queue length /metrics reports (vLLM names).
+	waiting int
 }
 
 type seenRequest struct {
@@ -58,7 +60,22 @@ func (f *fakeOpenAI) requests() []seenRequest {
 	return append([]seenRequest(nil), f.seen...)
 }
 
+func (f *fakeOpenAI) setWaiting(n int) {
+	f.mu.Lock()
+	f.waiting = n
+	f.mu.Unlock()
+}
+
 func (f *fakeOpenAI) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" {
+		// Scraped by the gateway's scheduler; not recorded as a request.
+		f.mu.Lock()
+		n := f.waiting
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"m\"} %d\n# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"m\"} 0\n# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{model_name=\"m\"} 0.1\n", n)
+		return
+	}
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
