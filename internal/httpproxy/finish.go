@@ -109,7 +109,7 @@ func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, dur
 			slog.String("backend", st.backend.pipeline.Name),
 			slog.String("request_model", st.attempt.RequestModel),
 			slog.String("response_model", st.respModel),
-			slog.Int("attempts", st.attempts),
+			slog.Int("attempts", st.plan.Attempts()),
 			slog.Int64("input_tokens", st.usage.InputTokens),
 			slog.Int64("output_tokens", st.usage.OutputTokens),
 			slog.Int64("total_tokens", st.usage.TotalTokens),

@@ -117,9 +117,6 @@ func (g *Gateway) SetPoolEndpoints(pool string, eps []config.PoolEndpoint) bool 
 	for _, b := range g.current.Load().backends {
 		if b.pool != nil && b.pool.name == pool {
 			b.pool.setEndpoints(eps)
-			if b.pool.sched != nil {
-				b.pool.sched.SetEndpoints(schedulerEndpoints(eps))
-			}
 			found = true
 		}
 	}

@@ -37,10 +37,9 @@ type requestState struct {
 	force     bool
 
 	// Set by the attempt loop.
-	attempt  *processor.Attempt
-	backend  *backend
-	attempts int
-	host     string
+	attempt *processor.Attempt
+	backend *backend
+	host    string
 	// endpoint is the pool endpoint that served, and exchange the pool
 	// picker's stream for the response phase.
 	endpoint string

@@ -74,18 +74,21 @@ func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, co
 		p.picker = picker
 		p.failOpen = cp.EndpointPicker.FailureMode == config.FailOpen
 	}
-	p.setEndpoints(cp.Endpoints)
 	if p.picker == nil || p.failOpen {
-		if p.sched, err = ss.get(cp.Name, cp.Endpoints); err != nil {
+		if p.sched, err = ss.get(cp.Name); err != nil {
 			return nil, err
 		}
 	}
+	p.setEndpoints(cp.Endpoints)
 	return p, nil
 }
 
 // setEndpoints replaces the ready endpoints, keeping the in-flight counts
-// of those that stay.
+// of those that stay, in the pool and in its scheduler.
 func (p *poolRuntime) setEndpoints(eps []config.PoolEndpoint) {
+	if p.sched != nil {
+		p.sched.SetEndpoints(schedulerEndpoints(eps))
+	}
 	old := map[string]*poolEndpoint{}
 	if cur := p.endpoints.Load(); cur != nil {
 		for _, e := range *cur {
@@ -136,18 +139,15 @@ func (p *poolRuntime) byAddr(addr string) *poolEndpoint {
 // destination routing does: the control plane's view may lag the
 // picker's), a bare IP to the least loaded target port of that IP.
 func (p *poolRuntime) resolve(ep epp.Endpoint) *poolEndpoint {
-	all := *p.endpoints.Load()
 	if ep.Port != 0 {
 		addr := ep.String()
-		for _, e := range all {
-			if e.addr == addr {
-				return e
-			}
+		if e := p.byAddr(addr); e != nil {
+			return e
 		}
 		return &poolEndpoint{addr: addr, ip: ep.IP}
 	}
 	var best *poolEndpoint
-	for _, e := range all {
+	for _, e := range *p.endpoints.Load() {
 		if e.ip == ep.IP && (best == nil || e.inflight.Load() < best.inflight.Load()) {
 			best = e
 		}

@@ -70,12 +70,11 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			}
 			return nil, lastErr
 		}
-		if st.attempts > 0 {
-			if err := backOff(ctx, policy, st.attempts); err != nil {
+		if n := st.plan.Attempts(); n > 1 {
+			if err := backOff(ctx, policy, n-1); err != nil {
 				return nil, err
 			}
 		}
-		st.attempts++
 		b := ref.Backend
 		attempt, err := processor.NewAttempt(ctx, st.req, out.Header, &b.pipeline, &ref.Config, st.force)
 		if err != nil {
@@ -88,7 +87,7 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 		} else {
 			resp, err = send(ctx, b, attempt, &st.rule.Timeouts)
 		}
-		hasNext := st.plan.Attempts() < int(policy.NumRetries)+1
+		hasNext := st.plan.HasNext()
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr

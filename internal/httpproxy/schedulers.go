@@ -30,8 +30,9 @@ func newSchedulers(logger *slog.Logger) *schedulers {
 	return &schedulers{logger: logger, m: map[string]*schedEntry{}}
 }
 
-// get returns the pool's scheduler, started on first use, with endpoints.
-func (ss *schedulers) get(pool string, eps []config.PoolEndpoint) (*scheduler.Scheduler, error) {
+// get returns the pool's scheduler, started on first use; the pool sets
+// its endpoints.
+func (ss *schedulers) get(pool string) (*scheduler.Scheduler, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	e, ok := ss.m[pool]
@@ -45,7 +46,6 @@ func (ss *schedulers) get(pool string, eps []config.PoolEndpoint) (*scheduler.Sc
 		e = &schedEntry{s: s, cancel: cancel}
 		ss.m[pool] = e
 	}
-	e.s.SetEndpoints(schedulerEndpoints(eps))
 	return e.s, nil
 }
 

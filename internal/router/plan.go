@@ -28,6 +28,9 @@ func (r *Rule[B]) Plan(rng *rand.Rand) *Plan[B] {
 // Attempts is the number of attempts handed out so far.
 func (p *Plan[B]) Attempts() int { return p.attempts }
 
+// HasNext reports whether Next would hand out another attempt.
+func (p *Plan[B]) HasNext() bool { return len(p.rule.tiers) > 0 && p.attempts < p.max }
+
 // Next returns the backend for the next attempt, or false when the rule has
 // no enabled backend or the retry budget is spent.
 func (p *Plan[B]) Next() (*Ref[B], bool) {
