@@ -75,13 +75,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveModels(w, r, rc)
 		return
 	}
-	var op translator.Operation
-	for _, ep := range processor.Endpoints() {
-		if ep.Path == path {
-			op = ep.Operation
-			break
-		}
-	}
+	op, _ := processor.OperationFor(path)
 	st := &requestState{start: time.Now(), op: op, requestID: r.Header.Get(headerRequestID), host: r.Host}
 	if st.requestID == "" {
 		st.requestID = newRequestID()

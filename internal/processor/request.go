@@ -7,20 +7,18 @@ import (
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
-// Endpoint is an input endpoint the gateway serves.
-type Endpoint struct {
-	// Path is the client-facing path.
-	Path string
-	// Operation is the gen_ai.operation.name of the endpoint.
-	Operation translator.Operation
-}
-
-// Endpoints lists the AI endpoints, by path.
-func Endpoints() []Endpoint {
-	return []Endpoint{
-		{Path: "/v1/chat/completions", Operation: translator.OperationChat},
-		{Path: "/v1/completions", Operation: translator.OperationCompletion},
-		{Path: "/v1/embeddings", Operation: translator.OperationEmbeddings},
+// OperationFor returns the operation of an AI endpoint path, or false for
+// a path that is not one.
+func OperationFor(path string) (translator.Operation, bool) {
+	switch path {
+	case "/v1/chat/completions":
+		return translator.OperationChat, true
+	case "/v1/completions":
+		return translator.OperationCompletion, true
+	case "/v1/embeddings":
+		return translator.OperationEmbeddings, true
+	default:
+		return "", false
 	}
 }
 
