@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 )
 
 var _ Picker = (*MaxScorePicker)(nil)
@@ -62,6 +63,60 @@ func (p *MaxScorePicker) Pick(_ context.Context, _ *Request, cands []Candidate, 
 	out := make([]int, len(top))
 	for i := range top {
 		out[i] = top[i].idx
+	}
+	return out
+}
+
+var (
+	_ Picker = (*RandomPicker)(nil)
+	_ Picker = (*RoundRobinPicker)(nil)
+)
+
+// RandomPicker is GAIE's random-picker: candidates in a uniformly random
+// order, scores ignored.
+type RandomPicker struct {
+	// Rand returns a uniformly random uint64; nil means math/rand/v2.Uint64.
+	Rand func() uint64
+}
+
+// Pick implements [Picker.Pick] with a partial Fisher–Yates shuffle.
+func (p *RandomPicker) Pick(_ context.Context, _ *Request, cands []Candidate, _ []float64, n int) []int {
+	n = min(n, len(cands))
+	if n <= 0 {
+		return nil
+	}
+	rnd := p.Rand
+	if rnd == nil {
+		rnd = rand.Uint64
+	}
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	for i := 0; i < n; i++ {
+		j := i + int(rnd()%uint64(len(order)-i))
+		order[i], order[j] = order[j], order[i]
+	}
+	return order[:n]
+}
+
+// RoundRobinPicker takes candidates in turn, scores ignored: the baseline a
+// Kubernetes Service gives (kube-proxy in IPVS round-robin mode). The
+// fallbacks are the candidates after the primary, wrapping around.
+type RoundRobinPicker struct {
+	next atomic.Uint64
+}
+
+// Pick implements [Picker.Pick].
+func (p *RoundRobinPicker) Pick(_ context.Context, _ *Request, cands []Candidate, _ []float64, n int) []int {
+	n = min(n, len(cands))
+	if n <= 0 {
+		return nil
+	}
+	start := int((p.next.Add(1) - 1) % uint64(len(cands)))
+	out := make([]int, n)
+	for i := range out {
+		out[i] = (start + i) % len(cands)
 	}
 	return out
 }

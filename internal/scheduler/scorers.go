@@ -140,3 +140,20 @@ func (PrefixScorer) Score(_ context.Context, _ *Request, cands []Candidate, scor
 		}
 	}
 }
+
+var _ Scorer = RunningRequestsScorer{}
+
+// RunningRequestsScorer is GAIE's running-requests-size-scorer: fewer
+// running requests (as the model server reports them) score higher,
+// (maxR − r) / (maxR − minR); [NeutralScore] for unknown metrics.
+type RunningRequestsScorer struct{}
+
+// Score implements [Scorer.Score].
+func (RunningRequestsScorer) Score(_ context.Context, _ *Request, cands []Candidate, scores []float64) {
+	minMax(cands, scores, func(c *Candidate) (float64, bool) {
+		if c.Metrics == nil {
+			return 0, false
+		}
+		return float64(c.Metrics.Running), true
+	})
+}
