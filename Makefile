@@ -29,6 +29,8 @@ test: lint ## everything CI runs: lint, then every test tier with the race detec
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzScanHead -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonobj -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzOpenAIStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sse -run '^$$' -fuzz FuzzSplitter -fuzztime $(FUZZTIME)

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
@@ -42,7 +43,7 @@ func ParseRequest(op translator.Operation, body []byte) (*translator.Request, er
 
 // decodeError describes a scanning error without echoing the body.
 func decodeError(err error) error {
-	var syntax *syntaxError
+	var syntax *jsonscan.SyntaxError
 	var typ *fieldTypeError
 	switch {
 	case errors.As(err, &syntax):

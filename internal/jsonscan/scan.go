@@ -1,0 +1,378 @@
+// Package jsonscan validates JSON objects in one pass and hands out their
+// top-level members as raw bytes, without decoding them: a request's prompt
+// can be hundreds of kilobytes, and routing and scheduling read a handful of
+// small fields. Its verdicts match encoding/json's (the processor's fuzz test
+// checks that).
+package jsonscan
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+// SyntaxError is malformed JSON at a byte offset.
+type SyntaxError struct {
+	Msg    string
+	Offset int
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.Msg, e.Offset) }
+
+// ErrNotObject is returned for valid JSON that is not an object.
+var ErrNotObject = errors.New("JSON value is not an object")
+
+// Object validates b as JSON and, when it is an object, calls member for
+// each top-level member in order with its name (escapes resolved) and its
+// raw value (no surrounding whitespace). Keys are reported as written, so
+// duplicates are reported twice; callers let the last win, as
+// encoding/json does. An error from member ends the scan and is returned.
+// Invalid JSON is a *SyntaxError; a valid non-object is ErrNotObject.
+func Object(b []byte, member func(key string, value []byte) error) error {
+	s := scanner{b: b}
+	s.ws()
+	if s.i >= len(b) {
+		return s.eof()
+	}
+	isObject := b[s.i] == '{'
+	if !isObject {
+		if err := s.value(0); err != nil {
+			return err
+		}
+	} else if err := s.object(0, func(key []byte, _ int) error {
+		start := s.i
+		if err := s.value(1); err != nil {
+			return err
+		}
+		return member(unquoteKey(key), b[start:s.i])
+	}); err != nil {
+		return err
+	}
+	s.ws()
+	if s.i < len(b) {
+		return &SyntaxError{fmt.Sprintf("invalid character %q after top-level value", b[s.i]), s.i}
+	}
+	if !isObject {
+		return ErrNotObject
+	}
+	return nil
+}
+
+// Unquote decodes a JSON string token (quotes included); most have no
+// escapes and cost one copy.
+func Unquote(tok []byte) (string, error) {
+	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return "", &SyntaxError{"not a string", 0}
+	}
+	inner := tok[1 : len(tok)-1]
+	if !utf8.Valid(inner) {
+		var v string
+		err := json.Unmarshal(tok, &v)
+		return v, err
+	}
+	for _, c := range inner {
+		if c == '\\' {
+			var v string
+			err := json.Unmarshal(tok, &v)
+			return v, err
+		}
+	}
+	return string(inner), nil
+}
+
+// unquoteKey returns a member name as a decoder sees it: escapes resolved.
+func unquoteKey(raw []byte) string {
+	for _, c := range raw {
+		if c == '\\' {
+			var k string
+			if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k) == nil {
+				return k
+			}
+			break
+		}
+	}
+	return string(raw)
+}
+
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) eof() error { return &SyntaxError{"unexpected end of JSON input", s.i} }
+
+func (s *scanner) unexpected(ctx string) error {
+	if s.i >= len(s.b) {
+		return s.eof()
+	}
+	return &SyntaxError{fmt.Sprintf("invalid character %q %s", s.b[s.i], ctx), s.i}
+}
+
+// object scans an object; member is called with the scanner at the start of
+// each value and must consume it.
+func (s *scanner) object(depth int, member func(key []byte, start int) error) error {
+	if depth >= maxDepth {
+		return &SyntaxError{"exceeded max depth", s.i}
+	}
+	s.i++ // '{'
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		if s.b[s.i] != '"' {
+			return s.unexpected("looking for beginning of object key string")
+		}
+		start := s.i
+		if err := s.str(); err != nil {
+			return err
+		}
+		key := s.b[start+1 : s.i-1]
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		if s.b[s.i] != ':' {
+			return s.unexpected("after object key")
+		}
+		s.i++
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		if err := member(key, start); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.ws()
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.unexpected("after object key:value pair")
+		}
+	}
+}
+
+// value scans any JSON value.
+func (s *scanner) value(depth int) error {
+	if s.i >= len(s.b) {
+		return s.eof()
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(depth+1, func([]byte, int) error { return s.value(depth + 1) })
+	case c == '[':
+		return s.array(depth + 1)
+	case c == '"':
+		return s.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	default:
+		return s.unexpected("looking for beginning of value")
+	}
+}
+
+func (s *scanner) array(depth int) error {
+	if depth >= maxDepth {
+		return &SyntaxError{"exceeded max depth", s.i}
+	}
+	s.i++ // '['
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.unexpected("after array element")
+		}
+	}
+}
+
+func (s *scanner) literal(lit string) error {
+	for k := 0; k < len(lit); k++ {
+		if s.i >= len(s.b) {
+			return s.eof()
+		}
+		if s.b[s.i] != lit[k] {
+			return s.unexpected("in literal " + lit)
+		}
+		s.i++
+	}
+	return nil
+}
+
+func (s *scanner) number() error {
+	b := s.b
+	if b[s.i] == '-' {
+		s.i++
+		if s.i >= len(b) {
+			return s.eof()
+		}
+	}
+	switch {
+	case b[s.i] == '0':
+		s.i++
+	case b[s.i] >= '1' && b[s.i] <= '9':
+		for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+			s.i++
+		}
+	default:
+		return s.unexpected("in numeric literal")
+	}
+	if s.i < len(b) && b[s.i] == '.' {
+		s.i++
+		if s.i >= len(b) {
+			return s.eof()
+		}
+		if b[s.i] < '0' || b[s.i] > '9' {
+			return s.unexpected("after decimal point in numeric literal")
+		}
+		for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+			s.i++
+		}
+	}
+	if s.i < len(b) && (b[s.i] == 'e' || b[s.i] == 'E') {
+		s.i++
+		if s.i < len(b) && (b[s.i] == '+' || b[s.i] == '-') {
+			s.i++
+		}
+		if s.i >= len(b) {
+			return s.eof()
+		}
+		if b[s.i] < '0' || b[s.i] > '9' {
+			return s.unexpected("in exponent of numeric literal")
+		}
+		for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+			s.i++
+		}
+	}
+	return nil
+}
+
+// str scans a string, escapes validated; the scanner ends past the quote.
+// Plain bytes are skipped eight at a time (SWAR): a word is inspected byte
+// by byte only when it holds a quote, a backslash or a control byte.
+func (s *scanner) str() error {
+	b := s.b
+	s.i++ // opening quote
+	for {
+		for s.i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[s.i:])); m != 0 {
+				s.i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			s.i += 8
+		}
+		if s.i >= len(b) {
+			return s.eof()
+		}
+		switch c := b[s.i]; {
+		case c == '"':
+			s.i++
+			return nil
+		case c == '\\':
+			if err := s.escape(); err != nil {
+				return err
+			}
+		case c < 0x20:
+			return s.unexpected("in string literal")
+		default:
+			s.i++
+		}
+	}
+}
+
+// SWAR constants: one in every byte, and every byte's high bit.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 returns a mask whose lowest set bit is the high bit of the first
+// byte of x (little-endian) that is '"', '\\' or below 0x20; 0 if none.
+// (Bits above the lowest may be false positives from borrows.)
+func special8(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x) & highs
+}
+
+// escape validates one escape sequence at s.i (the backslash).
+func (s *scanner) escape() error {
+	b := s.b
+	s.i++
+	if s.i >= len(b) {
+		return s.eof()
+	}
+	switch b[s.i] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i++
+	case 'u':
+		s.i++
+		for k := 0; k < 4; k++ {
+			if s.i >= len(b) {
+				return s.eof()
+			}
+			if !isHex(b[s.i]) {
+				return s.unexpected("in \\u hexadecimal character escape")
+			}
+			s.i++
+		}
+	default:
+		return s.unexpected("in string escape code")
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
