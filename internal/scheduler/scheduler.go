@@ -339,3 +339,31 @@ func clamp01(v float64) float64 {
 		return 0
 	}
 }
+
+// Saturation is GAIE's utilization-detector over the pool: the mean, over
+// endpoints, of max(waiting queue / QueueThreshold, KV usage /
+// KVCacheThreshold), an endpoint with unknown metrics counting as 1. At 1 or
+// more the pool is saturated; 0 for an empty pool.
+func (s *Scheduler) Saturation() float64 {
+	snap := s.snap.Load()
+	if len(snap.list) == 0 {
+		return 0
+	}
+	now := time.Now()
+	sum := 0.0
+	for _, st := range snap.list {
+		c := s.candidate(st, now)
+		if c.Metrics == nil {
+			sum++
+			continue
+		}
+		sum += max(float64(c.Metrics.WaitingQueue)/float64(s.cfg.QueueThreshold), c.Metrics.KVCacheUsage/s.cfg.KVCacheThreshold)
+	}
+	return sum / float64(len(snap.list))
+}
+
+// Fresh reports whether st's metrics are usable now (scraped, not failing,
+// not stale).
+func (s *Scheduler) Fresh(st EndpointStatus) bool {
+	return st.Metrics != nil && !st.Failing && time.Since(st.Metrics.UpdateTime) <= s.cfg.Staleness
+}

@@ -1,0 +1,485 @@
+package eppserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/scheduler"
+)
+
+// DefaultMaxRequestBodyBytes bounds a request body held for scheduling, as
+// GAIE's lwepp does (10 MiB).
+const DefaultMaxRequestBodyBytes = 10 << 20
+
+// maxChunk is the largest streamed body replacement, as GAIE's EPP sends.
+const maxChunk = 62000
+
+// Header names of the protocol the server reads.
+const (
+	headerObjective    = "x-gateway-inference-objective"
+	headerModelRewrite = "x-gateway-model-name-rewrite"
+	headerRequestID    = "x-request-id"
+)
+
+// WeightedModel is one target of a model rewrite.
+type WeightedModel struct {
+	// Model is the name sent to the model server.
+	Model string
+	// Weight is the relative share of requests (positive).
+	Weight int
+}
+
+// Options configures a [Server].
+type Options struct {
+	// Scheduler picks endpoints; required. The caller feeds its endpoints
+	// and runs its scraper.
+	Scheduler *scheduler.Scheduler
+	// Logger receives per-request failures at debug level and protocol
+	// errors at warn; nil discards.
+	Logger *slog.Logger
+	// Metrics records decisions; nil records nothing.
+	Metrics *Metrics
+	// AckRequestBody answers request body chunks with empty
+	// acknowledgements (lwepp's style, for proxies that keep their copy of
+	// the body, as aigw does) instead of echoing the body back as streamed
+	// replacements (GAIE's EPP, which Envoy's FULL_DUPLEX_STREAMED mode
+	// needs). A request whose model is rewritten is always echoed.
+	AckRequestBody bool
+	// MaxRequestBodyBytes bounds a request body; larger ones get 413.
+	// 0 means [DefaultMaxRequestBodyBytes].
+	MaxRequestBodyBytes int64
+	// Objectives maps InferenceObjective names (the
+	// x-gateway-inference-objective header) to priorities; unknown or
+	// absent objectives have priority 0. Negative priorities are sheddable.
+	Objectives map[string]int
+	// ModelRewrites maps an incoming model to weighted targets
+	// (InferenceModelRewrite); it applies after the
+	// x-gateway-model-name-rewrite header.
+	ModelRewrites map[string][]WeightedModel
+	// Rand returns uniformly random uint64s for weighted rewrites; nil
+	// means math/rand/v2.
+	Rand func() uint64
+}
+
+// Server is GAIE's endpoint picker protocol over the scheduler: an
+// Envoy ext_proc service. Create it with [New] and register it on a gRPC
+// server with extprocv3.RegisterExternalProcessorServer.
+type Server struct {
+	extprocv3.UnimplementedExternalProcessorServer
+
+	opts    Options
+	logger  *slog.Logger
+	rewrite bool // some rewrite rule exists
+}
+
+var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
+
+// New returns a server for opts.
+func New(opts Options) (*Server, error) {
+	if opts.Scheduler == nil {
+		return nil, errors.New("eppserver: Options.Scheduler is required")
+	}
+	if opts.MaxRequestBodyBytes <= 0 {
+		opts.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Uint64
+	}
+	for in, targets := range opts.ModelRewrites {
+		if len(targets) == 0 {
+			return nil, fmt.Errorf("eppserver: model rewrite for %q has no targets", in)
+		}
+		for _, t := range targets {
+			if t.Model == "" || t.Weight <= 0 {
+				return nil, fmt.Errorf("eppserver: model rewrite for %q: target %q needs a name and a positive weight", in, t.Model)
+			}
+		}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: opts, logger: logger, rewrite: len(opts.ModelRewrites) > 0}, nil
+}
+
+// Process serves one request's stream: the request phase ends with the
+// pick (or an immediate response), the response phase reports the served
+// endpoint, restores the client's model name and captures usage.
+func (s *Server) Process(st extprocv3.ExternalProcessor_ProcessServer) error {
+	x := &exchange{srv: s, st: st, ctx: st.Context(), start: time.Now(), headers: map[string]string{}}
+	defer x.finish()
+	for {
+		req, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err // finish counts an undecided request as cancelled
+		}
+		if err := x.handle(req); err != nil {
+			if errors.Is(err, errStreamDone) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// errStreamDone ends a stream after an immediate response.
+var errStreamDone = errors.New("stream answered")
+
+// Outcomes of a request, the label of the decisions metric.
+const (
+	outcomePicked     = "picked"
+	outcomeBadRequest = "bad_request"
+	outcomeTooLarge   = "too_large"
+	outcomeSaturated  = "saturated"
+	outcomeNoEndpoint = "no_endpoint"
+	outcomeCancelled  = "cancelled"
+)
+
+// exchange is one stream's state.
+type exchange struct {
+	srv   *Server
+	st    extprocv3.ExternalProcessor_ProcessServer
+	ctx   context.Context
+	start time.Time
+
+	headers map[string]string // lower-case names; pseudo-headers included
+	subset  []string
+	hinted  bool // a subset hint arrived (possibly empty)
+	body    []byte
+	chunks  int
+	echo    bool // answer the request body with replacements
+	picked  bool
+
+	incoming, target string // model names; differ when rewritten
+	primary          string
+	served           string
+	done             func() // ends the in-flight count
+	outcome          string
+
+	sse       bool
+	respBuf   []byte // non-streamed response held for the model rewrite
+	usage     usageScanner
+	firstByte time.Duration
+}
+
+func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
+	switch r := req.GetRequest().(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		for _, h := range r.RequestHeaders.GetHeaders().GetHeaders() {
+			v := string(h.GetRawValue())
+			if v == "" {
+				v = h.GetValue()
+			}
+			x.headers[strings.ToLower(h.GetKey())] = v
+		}
+		x.readSubset(req.GetMetadataContext())
+		x.echo = !x.srv.opts.AckRequestBody || x.srv.rewrite || x.headers[headerModelRewrite] != ""
+		if r.RequestHeaders.GetEndOfStream() {
+			return x.decide(nil)
+		}
+	case *extprocv3.ProcessingRequest_RequestBody:
+		if x.picked {
+			return status.Error(codes.FailedPrecondition, "request body after the end of the request")
+		}
+		x.readSubset(req.GetMetadataContext()) // GAIE's EPP uses the last chunk's hint
+		chunk, eos := r.RequestBody.GetBody(), r.RequestBody.GetEndOfStream()
+		if int64(len(x.body)+len(chunk)) > x.srv.opts.MaxRequestBodyBytes {
+			x.outcome = outcomeTooLarge
+			return x.immediate(apierror.BodyTooLarge(x.srv.opts.MaxRequestBodyBytes))
+		}
+		x.body = append(x.body, chunk...)
+		x.chunks++
+		if !eos {
+			if !x.echo {
+				return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}})
+			}
+			return nil
+		}
+		return x.decide(x.body)
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}})
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		return x.responseHeaders(r.ResponseHeaders, req.GetMetadataContext())
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		return x.responseBody(r.ResponseBody.GetBody(), r.ResponseBody.GetEndOfStream())
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}})
+	default:
+		return status.Errorf(codes.InvalidArgument, "unexpected ext_proc message %T", r)
+	}
+	return nil
+}
+
+// readSubset reads the subset hint: a list of endpoints (GAIE) or a
+// comma-separated string (lwepp accepts both).
+func (x *exchange) readSubset(md *corev3.Metadata) {
+	v, ok := md.GetFilterMetadata()[epp.SubsetNamespace].GetFields()[epp.SubsetKey], false
+	if v == nil {
+		return
+	}
+	var subset []string
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_ListValue:
+		ok = true
+		for _, e := range k.ListValue.GetValues() {
+			if s := strings.TrimSpace(e.GetStringValue()); s != "" {
+				subset = append(subset, s)
+			}
+		}
+	case *structpb.Value_StringValue:
+		ok = true
+		for _, s := range strings.Split(k.StringValue, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				subset = append(subset, s)
+			}
+		}
+	}
+	if ok {
+		x.hinted, x.subset = true, subset
+	}
+}
+
+// decide runs the request phase's end: parse, rewrite, pick, answer.
+func (x *exchange) decide(body []byte) error {
+	x.picked = true
+	var r scheduler.Request
+	var parsed parsedRequest
+	if body != nil {
+		var err error
+		parsed, err = parseRequest(x.path(), body)
+		if err != nil {
+			x.outcome = outcomeBadRequest
+			return x.immediate(apierror.InvalidRequest("", "%s", strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")))
+		}
+		x.incoming = parsed.model
+		x.target = x.rewriteTarget(parsed.model)
+		r.Model, r.Prompt, r.CacheSalt, r.LoRA = x.target, parsed.prompt, parsed.cacheSalt, x.target
+	}
+	if name := x.headers[headerObjective]; name != "" {
+		r.Priority = x.srv.opts.Objectives[name]
+	}
+	if x.hinted {
+		r.Subset = x.subset
+		if r.Subset == nil {
+			r.Subset = []string{}
+		}
+	}
+	t0 := time.Now()
+	res, err := x.srv.opts.Scheduler.Pick(x.ctx, &r)
+	x.srv.opts.Metrics.observePick(time.Since(t0), res)
+	switch {
+	case errors.Is(err, scheduler.ErrSaturated):
+		x.outcome = outcomeSaturated
+		return x.immediate(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit, Code: "pool_saturated",
+			Message: "the inference pool is saturated; sheddable request dropped"})
+	case errors.Is(err, scheduler.ErrNoEndpoints):
+		x.outcome = outcomeNoEndpoint
+		msg := "no ready endpoint in the inference pool"
+		if x.hinted {
+			msg = "no ready endpoint in the inference pool matches the subset hint"
+		}
+		return x.immediate(apierror.Unavailable(msg, err))
+	case err != nil:
+		x.outcome = outcomeCancelled
+		return status.Error(codes.Canceled, err.Error())
+	}
+	x.outcome = outcomePicked
+	x.primary = res.Endpoints[0]
+	x.done = x.srv.opts.Scheduler.Started(x.primary)
+
+	out := body
+	if body != nil && x.target != x.incoming {
+		out = withModel(body, &parsed, x.target)
+	}
+	dest := strings.Join(res.Endpoints, ",")
+	set := []*corev3.HeaderValueOption{header(epp.DestinationKey, dest)}
+	if body != nil && x.echo {
+		set = append(set, header("content-length", strconv.Itoa(len(out))))
+	}
+	if err := x.send(&extprocv3.ProcessingResponse{
+		Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{Response: &extprocv3.CommonResponse{
+			ClearRouteCache: true,
+			HeaderMutation:  &extprocv3.HeaderMutation{SetHeaders: set},
+		}}},
+		DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{epp.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{
+			Fields: map[string]*structpb.Value{epp.DestinationKey: structpb.NewStringValue(dest)},
+		})}},
+	}); err != nil {
+		return err
+	}
+	switch {
+	case body == nil:
+		return nil
+	case x.echo:
+		return x.sendBody(out, true, true)
+	default: // the last chunk's acknowledgement
+		return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}})
+	}
+}
+
+// path is the API path the parser selects by: :path, then the proxies'
+// original-path headers.
+func (x *exchange) path() string {
+	for _, h := range [...]string{":path", "x-original-path", "x-forwarded-path"} {
+		if v := x.headers[h]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// rewriteTarget returns the model to send upstream: the rewrite header if
+// present, then a weighted rewrite rule for that name.
+func (x *exchange) rewriteTarget(incoming string) string {
+	target := incoming
+	if h := strings.TrimSpace(x.headers[headerModelRewrite]); h != "" {
+		target = h
+	}
+	targets := x.srv.opts.ModelRewrites[target]
+	if len(targets) == 0 {
+		return target
+	}
+	total := 0
+	for _, t := range targets {
+		total += t.Weight
+	}
+	n := int(x.srv.opts.Rand() % uint64(total))
+	for _, t := range targets {
+		if n < t.Weight {
+			return t.Model
+		}
+		n -= t.Weight
+	}
+	return targets[len(targets)-1].Model
+}
+
+// responseHeaders reads the served endpoint and moves the in-flight count
+// to it when the proxy fell back from the primary.
+func (x *exchange) responseHeaders(h *extprocv3.HttpHeaders, md *corev3.Metadata) error {
+	x.firstByte = time.Since(x.start)
+	x.served = md.GetFilterMetadata()[epp.MetadataNamespace].GetFields()[epp.ServedKey].GetStringValue()
+	if x.served != "" && x.served != x.primary && x.primary != "" {
+		x.done()
+		x.done = x.srv.opts.Scheduler.Started(x.served)
+		x.srv.opts.Metrics.servedElsewhere()
+	}
+	for _, hv := range h.GetHeaders().GetHeaders() {
+		if strings.EqualFold(hv.GetKey(), "content-type") {
+			v := string(hv.GetRawValue())
+			if v == "" {
+				v = hv.GetValue()
+			}
+			x.sse = strings.Contains(v, "text/event-stream")
+		}
+	}
+	x.usage.sse = x.sse
+	return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}})
+}
+
+// responseBody echoes each chunk at once (streamed responses, or when no
+// model was rewritten), restoring the client's model name; a non-streamed
+// rewritten response is held to its end so the name cannot straddle chunks.
+func (x *exchange) responseBody(chunk []byte, eos bool) error {
+	x.usage.feed(chunk, eos)
+	rewritten := x.target != x.incoming
+	if rewritten && !x.sse {
+		x.respBuf = append(x.respBuf, chunk...)
+		if !eos {
+			return nil
+		}
+		chunk = x.respBuf
+	}
+	if rewritten {
+		chunk = restoreModel(chunk, x.target, x.incoming)
+	}
+	if err := x.sendBody(chunk, eos, false); err != nil {
+		return err
+	}
+	if eos {
+		x.srv.opts.Metrics.observeUsage(x.usage.prompt, x.usage.completion)
+	}
+	return nil
+}
+
+func (x *exchange) send(resp *extprocv3.ProcessingResponse) error {
+	if err := x.st.Send(resp); err != nil {
+		return fmt.Errorf("eppserver: send: %w", err)
+	}
+	return nil
+}
+
+// sendBody sends body as streamed replacements of at most maxChunk bytes,
+// end_of_stream on the last when eos.
+func (x *exchange) sendBody(body []byte, eos, request bool) error {
+	for off := 0; ; off += maxChunk {
+		end := min(off+maxChunk, len(body))
+		last := end == len(body)
+		br := &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{
+			Mutation: &extprocv3.BodyMutation_StreamedResponse{StreamedResponse: &extprocv3.StreamedBodyResponse{Body: body[off:end], EndOfStream: eos && last}},
+		}}}
+		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: br}}
+		if request {
+			resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: br}}
+		}
+		if err := x.send(resp); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// immediate answers the client with an OpenAI-shaped error and ends the
+// stream.
+func (x *exchange) immediate(e *apierror.Error) error {
+	code, body := apierror.Render(e)
+	x.srv.logger.Debug("endpoint picker answered the client", "status", code, "request_id", x.headers[headerRequestID], "error", e.Message)
+	err := x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status: &typev3.HttpStatus{Code: typev3.StatusCode(code)},
+		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
+			header("content-type", "application/json"),
+		}},
+		Body:    body,
+		Details: "inference error: " + e.Message,
+	}}})
+	if err != nil {
+		return err
+	}
+	return errStreamDone
+}
+
+// finish ends the in-flight count and records the request.
+func (x *exchange) finish() {
+	if x.done != nil {
+		x.done()
+	}
+	if x.outcome == "" {
+		x.outcome = outcomeCancelled
+	}
+	x.srv.opts.Metrics.observeRequest(x.outcome, x.incoming, x.target, x.firstByte)
+}
+
+func header(name, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: name, RawValue: []byte(value)}}
+}
