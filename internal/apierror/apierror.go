@@ -152,6 +152,16 @@ func Classify(err error) *Error {
 	}
 }
 
+// MessageOf returns the message of an OpenAI-shaped error body, and whether
+// b is one.
+func MessageOf(b []byte) (string, bool) {
+	var v body
+	if json.Unmarshal(b, &v) != nil || v.Error.Message == "" {
+		return "", false
+	}
+	return v.Error.Message, true
+}
+
 // Render returns the status and OpenAI-shaped JSON body for err.
 func Render(err error) (int, []byte) {
 	e := Classify(err)

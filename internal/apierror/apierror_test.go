@@ -56,3 +56,22 @@ func TestWrite(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, "nothing is written to a client that is gone")
 	require.Zero(t, w.Body.Len())
 }
+
+func TestMessageOf(t *testing.T) {
+	_, b := Render(Unavailable("no ready endpoint", nil))
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{string(b), "no ready endpoint", true},
+		{`inference error: ServiceUnavailable - no endpoints`, "", false},
+		{`{"error":{"type":"x"}}`, "", false},
+		{`{"message":"flat"}`, "", false},
+	} {
+		got, ok := MessageOf([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("MessageOf(%s) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

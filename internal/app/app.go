@@ -20,6 +20,7 @@ const usage = `Usage: aigw <command> [flags] [args]
 
 Commands:
   run [FILE|DIR...]   serve AI traffic from Envoy AI Gateway resources (YAML)
+  epp                 serve GAIE's endpoint picker protocol for a pool of model servers
   sim                 run simulated vLLM-compatible model servers
   demo                run simulated model servers and a gateway in front of them
   version             print the version
@@ -38,6 +39,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "run":
 		return runCommand(ctx, rest, stdout, stderr)
+	case "epp":
+		return eppCommand(ctx, rest, stdout, stderr)
 	case "sim":
 		return sim.Main(ctx, rest, stdout, stderr)
 	case "demo":

@@ -393,7 +393,11 @@ func (x *exchange) responseHeaders(h *extprocv3.HttpHeaders, md *corev3.Metadata
 		}
 	}
 	x.usage.sse = x.sse
-	return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}})
+	resp := &extprocv3.HeadersResponse{}
+	if x.target != x.incoming { // the restored model name changes the body's length
+		resp.Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}}
+	}
+	return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: resp}})
 }
 
 // responseBody echoes each chunk at once (streamed responses, or when no

@@ -312,6 +312,9 @@ func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *pro
 // <message>").
 func immediateResponse(ir *epp.ImmediateResponse) *http.Response {
 	msg := strings.TrimSpace(string(ir.Body))
+	if m, ok := apierror.MessageOf(ir.Body); ok { // an OpenAI-shaped body (aigw epp)
+		msg = m
+	}
 	if msg == "" {
 		msg = ir.Details
 	}

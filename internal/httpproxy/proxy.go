@@ -307,6 +307,11 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		} else {
 			mut.Apply(resp.Header)
 			resp.Body = x.ResponseBody(resp.Body)
+			// The picker may replace the body with one of another length
+			// (GAIE's EPP restores rewritten model names), as Envoy's
+			// streamed body mode allows: the upstream length no longer holds.
+			resp.Header.Del("Content-Length")
+			resp.ContentLength = -1
 		}
 	}
 	tr := st.attempt.Translator

@@ -1,0 +1,523 @@
+package app
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/aigw-dev/aigw/internal/eppserver"
+	"github.com/aigw-dev/aigw/internal/podsource"
+	"github.com/aigw-dev/aigw/internal/scheduler"
+)
+
+// eppOptions are the flags of `aigw epp`; names follow GAIE's EPP.
+type eppOptions struct {
+	log                 logFlags
+	listenAddr          string
+	grpcPort            int
+	healthPort          int
+	metricsPort         int
+	secureServing       bool
+	certPath            string
+	endpoints           string
+	poolName            string
+	poolNamespace       string
+	poolGroup           string
+	kubeconfig          string
+	endpointSelector    string
+	targetPorts         string
+	configFile          string
+	configText          string
+	refreshInterval     time.Duration
+	staleness           time.Duration
+	ackRequestBody      bool
+	maxRequestBodyBytes int64
+	objectives          multiFlag
+	modelRewrites       multiFlag
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (o *eppOptions) register(fs *flag.FlagSet) {
+	o.log.register(fs)
+	fs.StringVar(&o.listenAddr, "listen-address", "", "address the gRPC and metrics listeners bind (default: all interfaces)")
+	fs.IntVar(&o.grpcPort, "grpc-port", 9002, "port of the ext_proc (endpoint picker protocol) service")
+	fs.IntVar(&o.healthPort, "grpc-health-port", 9003, "port of the gRPC health service (liveness, readiness, envoy.service.ext_proc.v3.ExternalProcessor, inference-extension)")
+	fs.IntVar(&o.metricsPort, "metrics-port", 9090, "port of the Prometheus /metrics listener (0 disables it)")
+	fs.BoolVar(&o.secureServing, "secure-serving", true, "serve gRPC over TLS (a self-signed certificate unless --cert-path is set); false serves plaintext h2c")
+	fs.StringVar(&o.certPath, "cert-path", "", "directory holding tls.crt and tls.key for --secure-serving")
+	fs.StringVar(&o.endpoints, "endpoints", "", "static endpoints, ip:port[,ip:port...] (standalone mode, no Kubernetes)")
+	fs.StringVar(&o.poolName, "pool-name", "", "InferencePool whose Pods are the endpoints (Kubernetes mode)")
+	fs.StringVar(&o.poolNamespace, "pool-namespace", envOr("NAMESPACE", "default"), "namespace of the InferencePool (or of the selected Pods)")
+	fs.StringVar(&o.poolGroup, "pool-group", podsource.GroupV1, "API group of the InferencePool: "+podsource.GroupV1+" (v1) or "+podsource.GroupV1Alpha2+" (v1alpha2)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&o.endpointSelector, "endpoint-selector", "", "Kubernetes mode without a pool: Pod label selector k=v[,k=v...]")
+	fs.StringVar(&o.targetPorts, "endpoint-target-ports", "", "with --endpoint-selector: the model servers' ports, p[,p...]")
+	fs.StringVar(&o.configFile, "config-file", "", "EndpointPickerConfig YAML (GAIE's format): scorers, weights, picker, prefix and saturation parameters")
+	fs.StringVar(&o.configText, "config-text", "", "EndpointPickerConfig YAML given inline")
+	fs.DurationVar(&o.refreshInterval, "refresh-metrics-interval", 50*time.Millisecond, "how often each model server's metrics are scraped")
+	fs.DurationVar(&o.staleness, "metrics-staleness-threshold", 2*time.Second, "age after which scraped metrics are ignored")
+	fs.BoolVar(&o.ackRequestBody, "ack-request-body", false, "acknowledge request body chunks instead of echoing the body back (for proxies that keep their copy, such as aigw; Envoy needs the echo)")
+	fs.Int64Var(&o.maxRequestBodyBytes, "max-request-body-bytes", eppserver.DefaultMaxRequestBodyBytes, "largest request body accepted (larger: 413)")
+	fs.Var(&o.objectives, "objective", "InferenceObjective priority, name=priority (repeatable); negative priorities are sheddable")
+	fs.Var(&o.modelRewrites, "model-rewrite", "weighted model rewrite, incoming=target[:weight][,target[:weight]...] (repeatable)")
+}
+
+const eppUsage = `Usage: aigw epp [flags]
+
+Serves GAIE's endpoint picker protocol (Envoy ext_proc, FULL_DUPLEX_STREAMED)
+for one pool of model servers, scheduling on their scraped load, KV cache,
+prefix cache and LoRA adapters. Endpoints come from --endpoints (standalone)
+or from Kubernetes (--pool-name, or --endpoint-selector with
+--endpoint-target-ports).
+
+Flags:
+`
+
+// eppParams are what runEPP needs beyond the flags (tests set ready).
+type eppParams struct {
+	opts   eppOptions
+	logger *slog.Logger
+	// ready, when set, is called with the bound addresses once serving.
+	ready func(grpcAddr, healthAddr, metricsAddr net.Addr)
+}
+
+func eppCommand(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) error {
+	fs := flag.NewFlagSet("aigw epp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, eppUsage)
+		fs.PrintDefaults()
+	}
+	var o eppOptions
+	o.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	return runEPP(ctx, eppParams{opts: o, logger: logger})
+}
+
+// runEPP serves until ctx ends.
+func runEPP(ctx context.Context, p eppParams) error {
+	o := p.opts
+	cfg, err := o.schedulerConfig(p.logger)
+	if err != nil {
+		return err
+	}
+	objectives, err := parseObjectives(o.objectives)
+	if err != nil {
+		return err
+	}
+	rewrites, err := parseModelRewrites(o.modelRewrites)
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.New(cfg, p.logger.With("component", "scheduler"))
+	if err != nil {
+		return err
+	}
+	healthSrv := health.NewServer()
+	healthSrv.SetServingStatus("liveness", healthpb.HealthCheckResponse_SERVING)
+	setReady := func(ready bool) {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if ready {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		for _, svc := range []string{"", "readiness", "envoy.service.ext_proc.v3.ExternalProcessor", "inference-extension"} {
+			healthSrv.SetServingStatus(svc, st)
+		}
+	}
+	setReady(false)
+
+	source, poolLabel, err := o.endpointSource(sched, setReady, p.logger)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := eppserver.NewMetrics(reg, poolLabel, sched)
+	if err != nil {
+		return err
+	}
+	srv, err := eppserver.New(eppserver.Options{
+		Scheduler:           sched,
+		Logger:              p.logger,
+		Metrics:             m,
+		AckRequestBody:      o.ackRequestBody,
+		MaxRequestBodyBytes: o.maxRequestBodyBytes,
+		Objectives:          objectives,
+		ModelRewrites:       rewrites,
+	})
+	if err != nil {
+		return err
+	}
+	var grpcOpts []grpc.ServerOption
+	if o.secureServing {
+		cert, err := o.certificate()
+		if err != nil {
+			return err
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}})))
+	}
+	gs := grpc.NewServer(grpcOpts...)
+	extprocv3.RegisterExternalProcessorServer(gs, srv)
+	hs := grpc.NewServer()
+	healthpb.RegisterHealthServer(hs, healthSrv)
+
+	grpcLn, err := net.Listen("tcp", joinAddr(o.listenAddr, o.grpcPort))
+	if err != nil {
+		return fmt.Errorf("epp: gRPC listener: %w", err)
+	}
+	healthLn, err := net.Listen("tcp", joinAddr(o.listenAddr, o.healthPort))
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("epp: health listener: %w", err)
+	}
+	var metricsLn net.Listener
+	var metricsSrv *http.Server
+	if o.metricsPort > 0 || o.metricsPort == -1 { // -1: an ephemeral port (tests)
+		port := max(o.metricsPort, 0)
+		if metricsLn, err = net.Listen("tcp", joinAddr(o.listenAddr, port)); err != nil {
+			grpcLn.Close()
+			healthLn.Close()
+			return fmt.Errorf("epp: metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Go(func() {
+		if err := sched.Start(ctx); err != nil {
+			errs <- err
+		}
+	})
+	wg.Go(func() {
+		if err := source(ctx); err != nil {
+			errs <- fmt.Errorf("epp: endpoints: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := gs.Serve(grpcLn); err != nil {
+			errs <- fmt.Errorf("epp: gRPC: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := hs.Serve(healthLn); err != nil {
+			errs <- fmt.Errorf("epp: health: %w", err)
+		}
+	})
+	if metricsSrv != nil {
+		wg.Go(func() {
+			if err := metricsSrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("epp: metrics: %w", err)
+			}
+		})
+	}
+	p.logger.Info("endpoint picker serving", "grpc", grpcLn.Addr().String(), "health", healthLn.Addr().String(),
+		"tls", o.secureServing, "pool", poolLabel, "scorers", len(cfg.Profile.Scorers), "fallbacks", cfg.Profile.Fallbacks)
+	if p.ready != nil {
+		var ma net.Addr
+		if metricsLn != nil {
+			ma = metricsLn.Addr()
+		}
+		p.ready(grpcLn.Addr(), healthLn.Addr(), ma)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	setReady(false)
+	cancel()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	hs.Stop()
+	if metricsSrv != nil {
+		_ = metricsSrv.Close()
+	}
+	wg.Wait()
+	return runErr
+}
+
+// schedulerConfig is the defaults (one endpoint per pick, as GAIE's EPP),
+// the scrape flags, then the EndpointPickerConfig if given.
+func (o *eppOptions) schedulerConfig(logger *slog.Logger) (scheduler.Config, error) {
+	cfg := scheduler.DefaultConfig()
+	cfg.Profile.Fallbacks = 0
+	cfg.ScrapeInterval = o.refreshInterval
+	cfg.Staleness = o.staleness
+	var data []byte
+	name := "--config-text"
+	switch {
+	case o.configFile != "" && o.configText != "":
+		return scheduler.Config{}, fmt.Errorf("%w: --config-file and --config-text are exclusive", ErrUsage)
+	case o.configFile != "":
+		b, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return scheduler.Config{}, fmt.Errorf("epp: %w", err)
+		}
+		data, name = b, o.configFile
+	case o.configText != "":
+		data = []byte(o.configText)
+	default:
+		return cfg, nil
+	}
+	parsed, warnings, err := scheduler.ParsePickerConfig(data, cfg)
+	for _, w := range warnings {
+		logger.Warn(name + ": " + w)
+	}
+	if err != nil {
+		return scheduler.Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return parsed, nil
+}
+
+// endpointSource returns the function that feeds the scheduler until ctx
+// ends, and the pool's label for metrics.
+func (o *eppOptions) endpointSource(sched *scheduler.Scheduler, setReady func(bool), logger *slog.Logger) (func(context.Context) error, string, error) {
+	k8sMode := o.poolName != "" || o.endpointSelector != ""
+	switch {
+	case o.endpoints != "" && k8sMode:
+		return nil, "", fmt.Errorf("%w: --endpoints and Kubernetes mode (--pool-name, --endpoint-selector) are exclusive", ErrUsage)
+	case o.endpoints != "":
+		eps, err := parseStaticEndpoints(o.endpoints)
+		if err != nil {
+			return nil, "", err
+		}
+		sched.SetEndpoints(eps)
+		setReady(true)
+		return func(ctx context.Context) error { <-ctx.Done(); return nil }, "static", nil
+	case !k8sMode:
+		return nil, "", fmt.Errorf("%w: no endpoints: give --endpoints, --pool-name, or --endpoint-selector with --endpoint-target-ports", ErrUsage)
+	}
+	so := podsource.Options{
+		PoolNamespace: o.poolNamespace,
+		PoolName:      o.poolName,
+		PoolGroup:     o.poolGroup,
+		Logger:        logger.With("component", "endpoints"),
+		OnChange: func(eps []scheduler.Endpoint) {
+			sched.SetEndpoints(eps)
+			setReady(true)
+			logger.Info("pool endpoints", "count", len(eps))
+		},
+	}
+	label := o.poolNamespace + "/" + o.poolName
+	if o.poolName == "" {
+		sel, err := parseLabelList(o.endpointSelector)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: --endpoint-selector: %w", ErrUsage, err)
+		}
+		ports, err := parsePorts(o.targetPorts)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: --endpoint-target-ports: %w", ErrUsage, err)
+		}
+		so.Selector, so.TargetPorts, so.PoolGroup = sel, ports, ""
+		label = o.poolNamespace + "/" + o.endpointSelector
+	}
+	rc, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return nil, "", err
+	}
+	src, err := podsource.New(rc, so)
+	if err != nil {
+		return nil, "", err
+	}
+	return src.Run, label, nil
+}
+
+// restConfig loads the Kubernetes client configuration: the file given,
+// else in-cluster, else $KUBECONFIG or ~/.kube/config.
+func restConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("epp: kubeconfig %s: %w", path, err)
+		}
+		return c, nil
+	}
+	if c, err := rest.InClusterConfig(); err == nil {
+		return c, nil
+	}
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("epp: no Kubernetes configuration (not in a cluster, no kubeconfig): %w", err)
+	}
+	return c, nil
+}
+
+func parseStaticEndpoints(s string) ([]scheduler.Endpoint, error) {
+	var out []scheduler.Endpoint
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --endpoints: %q: %w", ErrUsage, e, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%w: --endpoints: %q: invalid port", ErrUsage, e)
+		}
+		if net.ParseIP(host) == nil {
+			return nil, fmt.Errorf("%w: --endpoints: %q: host must be an IP address", ErrUsage, e)
+		}
+		out = append(out, scheduler.Endpoint{Address: e})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: --endpoints: no endpoint given", ErrUsage)
+	}
+	return out, nil
+}
+
+func parseLabelList(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func parsePorts(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q is not a port", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseObjectives(flags []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, f := range flags {
+		name, prio, ok := strings.Cut(f, "=")
+		n, err := strconv.Atoi(prio)
+		if !ok || name == "" || err != nil {
+			return nil, fmt.Errorf("%w: --objective %q: want name=priority", ErrUsage, f)
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+func parseModelRewrites(flags []string) (map[string][]eppserver.WeightedModel, error) {
+	out := map[string][]eppserver.WeightedModel{}
+	for _, f := range flags {
+		in, targets, ok := strings.Cut(f, "=")
+		if !ok || in == "" || targets == "" {
+			return nil, fmt.Errorf("%w: --model-rewrite %q: want incoming=target[:weight],...", ErrUsage, f)
+		}
+		for _, t := range strings.Split(targets, ",") {
+			name, w, hasW := strings.Cut(strings.TrimSpace(t), ":")
+			weight := 1
+			if hasW {
+				n, err := strconv.Atoi(w)
+				if err != nil || n <= 0 {
+					return nil, fmt.Errorf("%w: --model-rewrite %q: weight %q must be a positive integer", ErrUsage, f, w)
+				}
+				weight = n
+			}
+			if name == "" {
+				return nil, fmt.Errorf("%w: --model-rewrite %q: empty target", ErrUsage, f)
+			}
+			out[in] = append(out[in], eppserver.WeightedModel{Model: name, Weight: weight})
+		}
+	}
+	return out, nil
+}
+
+// certificate loads --cert-path, or makes a self-signed certificate as
+// GAIE's EPP does.
+func (o *eppOptions) certificate() (tls.Certificate, error) {
+	if o.certPath != "" {
+		c, err := tls.LoadX509KeyPair(filepath.Join(o.certPath, "tls.crt"), filepath.Join(o.certPath, "tls.key"))
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("epp: --cert-path: %w", err)
+		}
+		return c, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("epp: self-signed certificate: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("epp: self-signed certificate: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"aigw endpoint picker"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("epp: self-signed certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
