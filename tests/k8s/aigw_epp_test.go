@@ -1,0 +1,143 @@
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/testenv"
+)
+
+// TestAigwEPPInKubernetesMode runs `aigw epp --pool-name` against a real
+// kube-apiserver: it finds the pool's Pods, scrapes the model servers,
+// serves the gateway over TLS with its self-signed certificate, and follows
+// a Pod that turns unready.
+func TestAigwEPPInKubernetesMode(t *testing.T) {
+	env := testenv.StartEnv(t)
+	modelServers(t, simOptions())
+	const grpcPort, healthPort, metricsPort = 9062, 9063, 9064
+	createPool(t, env, grpcPort)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	stderr := &lockedBuffer{}
+	go func() {
+		done <- app.Main(ctx, []string{"epp", "--kubeconfig", env.Kubeconfig, "--pool-name", poolName, "--pool-namespace", testenv.DefaultNamespace,
+			"--listen-address=127.0.0.1", fmt.Sprintf("--grpc-port=%d", grpcPort), fmt.Sprintf("--grpc-health-port=%d", healthPort),
+			fmt.Sprintf("--metrics-port=%d", metricsPort), "--log-level=debug"}, io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", healthPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Eventually(t, func() bool {
+		r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "envoy.service.ext_proc.v3.ExternalProcessor"})
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}, 30*time.Second, 20*time.Millisecond, "aigw epp did not become ready:\n%s", stderr)
+
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+	require.Eventually(t, func() bool {
+		return scrapeMetric(t, metricsURL, "inference_pool_ready_pods") == 2 &&
+			scrapeMetric(t, metricsURL, "aigw_epp_endpoint_metrics_fresh") == 2
+	}, 20*time.Second, 20*time.Millisecond, "both model servers found and scraped")
+
+	pool := &config.Pool{Name: "default/" + poolName, TargetPorts: []int32{serverPort},
+		EndpointPicker: &config.EndpointPicker{Name: "default/" + pickerName, Address: fmt.Sprintf("127.0.0.1:%d", grpcPort),
+			FailureMode: config.FailClose, TLS: &config.EndpointPickerTLS{}}}
+	for _, ip := range podIPs {
+		pool.Endpoints = append(pool.Endpoints, config.PoolEndpoint{IP: ip, Port: serverPort})
+	}
+	gw := poolGateway(t, []*config.Pool{pool}, []int32{1})
+	send := func(n int) {
+		for range n {
+			resp, err := http.Post(gw.URL+"/v1/completions", "application/json", strings.NewReader(`{"model":"`+model+`","prompt":"hello","max_tokens":2}`))
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+		}
+	}
+	send(10)
+	require.Equal(t, float64(10), scrapeMetric(t, metricsURL, "aigw_epp_requests_total", `outcome="picked"`))
+
+	// vllm-1 turns unready: the picker drops it and every pick goes to vllm-0.
+	var pod corev1.Pod
+	require.NoError(t, env.Client.Get(t.Context(), types.NamespacedName{Namespace: testenv.DefaultNamespace, Name: "vllm-1"}, &pod))
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == corev1.PodReady {
+			pod.Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
+	require.NoError(t, env.Client.Status().Update(t.Context(), &pod))
+	require.Eventually(t, func() bool { return scrapeMetric(t, metricsURL, "inference_pool_ready_pods") == 1 }, 20*time.Second, 20*time.Millisecond)
+	before := scrapeMetric(t, metricsURL, "aigw_epp_endpoint_picks_total", `endpoint="`+endpoint(podIPs[0])+`"`)
+	send(10)
+	require.Equal(t, before+10, scrapeMetric(t, metricsURL, "aigw_epp_endpoint_picks_total", `endpoint="`+endpoint(podIPs[0])+`"`),
+		"every request after vllm-1 turned unready goes to vllm-0")
+}
+
+// scrapeMetric sums the samples of name whose label set contains every one
+// of want.
+func scrapeMetric(t *testing.T, url, name string, want ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		match := true
+		for _, w := range want {
+			match = match && strings.Contains(m[1], w)
+		}
+		if match {
+			v, err := strconv.ParseFloat(m[2], 64)
+			require.NoError(t, err)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// lockedBuffer is an io.Writer safe for concurrent use, for logs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
