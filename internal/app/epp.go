@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,7 +196,9 @@ func runEPP(ctx context.Context, p eppParams) error {
 	if err != nil {
 		return err
 	}
-	var grpcOpts []grpc.ServerOption
+	// Stream workers reuse goroutines across the many short streams (one
+	// per request); the shared write buffer saves an allocation per write.
+	grpcOpts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.SharedWriteBuffer(true)}
 	if o.secureServing {
 		cert, err := o.certificate()
 		if err != nil {
