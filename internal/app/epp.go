@@ -198,7 +198,10 @@ func runEPP(ctx context.Context, p eppParams) error {
 	}
 	// Stream workers reuse goroutines across the many short streams (one
 	// per request); the shared write buffer saves an allocation per write.
-	grpcOpts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.SharedWriteBuffer(true)}
+	// Large windows let a request body of hundreds of kilobytes (and its
+	// echo) flow without waiting for window updates.
+	grpcOpts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.SharedWriteBuffer(true),
+		grpc.InitialWindowSize(4 << 20), grpc.InitialConnWindowSize(32 << 20)}
 	if o.secureServing {
 		cert, err := o.certificate()
 		if err != nil {

@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -9,11 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/epp/epptest"
+	"github.com/aigw-dev/aigw/internal/eppserver"
 	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 const benchChat = `{"model":"m","messages":[{"role":"user","content":"Say hello."}],"max_tokens":8}`
@@ -170,4 +175,29 @@ func BenchmarkLargePrompt(b *testing.B) {
 	b.Run("no-parse/own-pick", func(b *testing.B) { run(b, nil, true) })
 	b.Run("parsed/epp-replace", func(b *testing.B) { run(b, newPicker(b), false) })
 	b.Run("no-parse/epp-replace", func(b *testing.B) { run(b, newPicker(b), true) })
+	b.Run("parsed/aigw-epp-echo", func(b *testing.B) { run(b, startAigwPicker(b, target.Host, false), false) })
+	b.Run("parsed/aigw-epp-ack", func(b *testing.B) { run(b, startAigwPicker(b, target.Host, true), false) })
+}
+
+// startAigwPicker serves aigw's own endpoint picker (internal/eppserver)
+// for one endpoint on loopback, with aigw epp's gRPC settings.
+func startAigwPicker(b *testing.B, endpoint string, ack bool) *config.EndpointPicker {
+	sched, err := scheduler.New(scheduler.DefaultConfig(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sched.SetEndpoints([]scheduler.Endpoint{{Address: endpoint}})
+	srv, err := eppserver.New(eppserver.Options{Scheduler: sched, AckRequestBody: ack})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.InitialWindowSize(4<<20), grpc.InitialConnWindowSize(32<<20))
+	extprocv3.RegisterExternalProcessorServer(gs, srv)
+	go func() { _ = gs.Serve(ln) }()
+	b.Cleanup(gs.Stop)
+	return &config.EndpointPicker{Name: "default/aigw-epp", Address: ln.Addr().String(), FailureMode: config.FailClose}
 }

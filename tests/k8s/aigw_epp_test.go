@@ -34,25 +34,8 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 	const grpcPort, healthPort, metricsPort = 9062, 9063, 9064
 	createPool(t, env, grpcPort)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	stderr := &lockedBuffer{}
-	go func() {
-		done <- app.Main(ctx, []string{"epp", "--kubeconfig", env.Kubeconfig, "--pool-name", poolName, "--pool-namespace", testenv.DefaultNamespace,
-			"--listen-address=127.0.0.1", fmt.Sprintf("--grpc-port=%d", grpcPort), fmt.Sprintf("--grpc-health-port=%d", healthPort),
-			fmt.Sprintf("--metrics-port=%d", metricsPort), "--log-level=debug"}, io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", healthPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
-	require.Eventually(t, func() bool {
-		r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "envoy.service.ext_proc.v3.ExternalProcessor"})
-		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	}, 30*time.Second, 20*time.Millisecond, "aigw epp did not become ready:\n%s", stderr)
+	startAigwEPP(t, "--kubeconfig", env.Kubeconfig, "--pool-name", poolName, "--pool-namespace", testenv.DefaultNamespace,
+		fmt.Sprintf("--grpc-port=%d", grpcPort), fmt.Sprintf("--grpc-health-port=%d", healthPort), fmt.Sprintf("--metrics-port=%d", metricsPort))
 
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	require.Eventually(t, func() bool {
@@ -93,6 +76,37 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 	send(10)
 	require.Equal(t, before+10, scrapeMetric(t, metricsURL, "aigw_epp_endpoint_picks_total", `endpoint="`+endpoint(podIPs[0])+`"`),
 		"every request after vllm-1 turned unready goes to vllm-0")
+}
+
+// startAigwEPP runs `aigw epp` in-process on 127.0.0.1 with args (which
+// must include --grpc-health-port) until the test ends, and waits until it
+// reports SERVING.
+func startAigwEPP(t testing.TB, args ...string) {
+	t.Helper()
+	health := ""
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--grpc-health-port="); ok {
+			health = v
+		}
+	}
+	require.NotEmpty(t, health, "startAigwEPP needs --grpc-health-port=")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	stderr := &lockedBuffer{}
+	go func() {
+		done <- app.Main(ctx, append([]string{"epp", "--listen-address=127.0.0.1", "--log-level=debug"}, args...), io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	conn, err := grpc.NewClient("127.0.0.1:"+health, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Eventually(t, func() bool {
+		r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "envoy.service.ext_proc.v3.ExternalProcessor"})
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}, 30*time.Second, 20*time.Millisecond, "aigw epp did not become ready:\n%s", stderr)
 }
 
 // scrapeMetric sums the samples of name whose label set contains every one

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -18,8 +19,9 @@ import (
 // 150 concurrent streaming clients, time to first token measured direct to
 // the model servers and through the gateway asking GAIE's EPP v1.5.0, in
 // one run, and through the gateway picking by itself (no picker), which
-// separates the gateway's share from the picker's; it reports p50/p90 TTFT
-// of each. Run it with
+// separates the gateway's share from the picker's, and through the gateway
+// asking aigw epp (echoing the body as GAIE's EPP does, or acknowledging
+// it); it reports p50/p90 TTFT of each. Run it with
 //
 //	go test ./tests/k8s -run '^$' -bench LargePromptTTFT -benchtime 1x
 func BenchmarkLargePromptTTFT(b *testing.B) {
@@ -46,6 +48,16 @@ func BenchmarkLargePromptTTFT(b *testing.B) {
 		pool.Endpoints = append(pool.Endpoints, config.PoolEndpoint{IP: ip, Port: serverPort})
 	}
 	gw := poolGateway(b, []*config.Pool{pool}, []int32{1})
+	// aigw epp, echoing bodies as GAIE's EPP does (what Envoy needs) and
+	// acknowledging them (what aigw's gateway allows: it keeps its copy).
+	aigwEPP := func(port int, extra ...string) *httptest.Server {
+		startAigwEPP(b, append([]string{"--endpoints=" + strings.Join(addrs, ","), "--secure-serving=false", fmt.Sprintf("--grpc-port=%d", port), fmt.Sprintf("--grpc-health-port=%d", port+1), "--metrics-port=0"}, extra...)...)
+		p := *pool
+		p.EndpointPicker = &config.EndpointPicker{Name: "default/aigw-epp", Address: fmt.Sprintf("127.0.0.1:%d", port), FailureMode: config.FailClose, MessageTimeout: config.Duration(time.Minute)}
+		return poolGateway(b, []*config.Pool{&p}, []int32{1})
+	}
+	gwEcho := aigwEPP(9072)
+	gwAck := aigwEPP(9074, "--ack-request-body")
 	ownPick := *pool
 	ownPick.EndpointPicker = nil
 	gwOwn := poolGateway(b, []*config.Pool{&ownPick}, []int32{1})
@@ -96,11 +108,17 @@ func BenchmarkLargePromptTTFT(b *testing.B) {
 		direct := run(func(i int) string { return "http://" + addrs[i%len(addrs)] }) // round robin
 		through := run(func(int) string { return gw.URL })
 		own := run(func(int) string { return gwOwn.URL })
+		echo := run(func(int) string { return gwEcho.URL })
+		ack := run(func(int) string { return gwAck.URL })
 		b.ReportMetric(float64(pct(direct, 50).Milliseconds()), "direct-p50-ttft-ms")
 		b.ReportMetric(float64(pct(direct, 90).Milliseconds()), "direct-p90-ttft-ms")
 		b.ReportMetric(float64(pct(through, 50).Milliseconds()), "gateway+epp-p50-ttft-ms")
 		b.ReportMetric(float64(pct(through, 90).Milliseconds()), "gateway+epp-p90-ttft-ms")
 		b.ReportMetric(float64(pct(own, 50).Milliseconds()), "gateway-own-pick-p50-ttft-ms")
 		b.ReportMetric(float64(pct(own, 90).Milliseconds()), "gateway-own-pick-p90-ttft-ms")
+		b.ReportMetric(float64(pct(echo, 50).Milliseconds()), "gateway+aigw-epp-p50-ttft-ms")
+		b.ReportMetric(float64(pct(echo, 90).Milliseconds()), "gateway+aigw-epp-p90-ttft-ms")
+		b.ReportMetric(float64(pct(ack, 50).Milliseconds()), "gateway+aigw-epp-ack-p50-ttft-ms")
+		b.ReportMetric(float64(pct(ack, 90).Milliseconds()), "gateway+aigw-epp-ack-p90-ttft-ms")
 	}
 }
