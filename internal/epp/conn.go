@@ -43,6 +43,41 @@ type shared struct {
 	// notServing is set while the health service says NOT_SERVING.
 	notServing atomic.Bool
 	stop       context.CancelFunc
+	// inflight counts open exchanges; a retired connection closes when it
+	// reaches zero.
+	inflight  atomic.Int64
+	retired   atomic.Bool
+	closeOnce sync.Once
+}
+
+// acquire counts an exchange starting on the connection.
+func (sh *shared) acquire() { sh.inflight.Add(1) }
+
+// release counts an exchange ending; the last one on a retired connection
+// closes it.
+func (sh *shared) release() {
+	if sh.inflight.Add(-1) == 0 && sh.retired.Load() {
+		sh.close()
+	}
+}
+
+// retire closes the connection once no exchange uses it.
+func (sh *shared) retire() {
+	sh.retired.Store(true)
+	if sh.inflight.Load() == 0 {
+		sh.close()
+	}
+}
+
+func (sh *shared) close() {
+	sh.closeOnce.Do(func() {
+		if sh.stop != nil {
+			sh.stop()
+		}
+		if sh.conn != nil {
+			_ = sh.conn.Close()
+		}
+	})
 }
 
 // NewConns returns an empty connection set.
@@ -64,7 +99,7 @@ type Picker struct {
 // Get returns the picker for cfg, connecting lazily (gRPC dials on first
 // use). An empty Address is an unresolvable picker: every exchange fails.
 func (c *Conns) Get(cfg *config.EndpointPicker) (*Picker, error) {
-	key := fmt.Sprintf("%s|%v|%s|%s|%v", cfg.Address, cfg.TLS != nil, tlsKey(cfg.TLS), cfg.HealthAddress, cfg.HealthService)
+	key := connKey(cfg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -103,18 +138,44 @@ func (c *Conns) Get(cfg *config.EndpointPicker) (*Picker, error) {
 	return &Picker{cfg: *cfg, timeout: messageTimeout(cfg), shared: sh}, nil
 }
 
-// Close closes every connection.
+// connKey identifies the connection a picker setting needs.
+func connKey(cfg *config.EndpointPicker) string {
+	return fmt.Sprintf("%s|%v|%s|%s|%v", cfg.Address, cfg.TLS != nil, tlsKey(cfg.TLS), cfg.HealthAddress, cfg.HealthService)
+}
+
+// Retain keeps the connections the pickers in keep use (those of the
+// configuration in force) and retires the others: each closes, with its
+// health checker, once the exchanges still open on it have ended, so a
+// reload that drops or moves a picker does not leak its connection.
+func (c *Conns) Retain(keep []*config.EndpointPicker) {
+	want := make(map[string]bool, len(keep))
+	for _, cfg := range keep {
+		want[connKey(cfg)] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, sh := range c.m {
+		if !want[key] {
+			delete(c.m, key)
+			sh.retire()
+		}
+	}
+}
+
+// Len returns how many connections are kept (for tests and status).
+func (c *Conns) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// Close closes every connection at once.
 func (c *Conns) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
 	for _, sh := range c.m {
-		if sh.stop != nil {
-			sh.stop()
-		}
-		if sh.conn != nil {
-			_ = sh.conn.Close()
-		}
+		sh.close()
 	}
 	c.m = nil
 }

@@ -222,3 +222,42 @@ func TestHealthCheckFailsFast(t *testing.T) {
 	require.ErrorIs(t, err, epp.ErrPickerFailed)
 	require.Equal(t, before, s.Requests(), "a NOT_SERVING picker is not asked")
 }
+
+// TestRetainClosesDroppedPickersAfterTheirExchanges checks a reload that
+// drops a picker: its connection stays while an exchange is open (the
+// response still flows through it), then closes; a kept picker's connection
+// is untouched.
+func TestRetainClosesDroppedPickersAfterTheirExchanges(t *testing.T) {
+	decide := func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: "10.0.0.1:8000"} }
+	dropped, kept := epptest.Start(t, epptest.Replace, decide), epptest.Start(t, epptest.Replace, decide)
+	conns := epp.NewConns(nil)
+	defer conns.Close()
+	droppedCfg := &config.EndpointPicker{Name: "default/old", Address: dropped.Addr}
+	keptCfg := &config.EndpointPicker{Name: "default/kept", Address: kept.Addr}
+	pd, err := conns.Get(droppedCfg)
+	require.NoError(t, err)
+	pk, err := conns.Get(keptCfg)
+	require.NoError(t, err)
+
+	x, d, err := pd.Start(t.Context(), request(`{"model":"m","messages":[]}`))
+	require.NoError(t, err)
+	require.Len(t, d.Endpoints, 1)
+
+	conns.Retain([]*config.EndpointPicker{keptCfg})
+	require.Equal(t, 1, conns.Len())
+	// The open exchange finishes its response phase on the retired connection.
+	_, err = x.ResponseHeaders(200, http.Header{"Content-Type": {"application/json"}}, "10.0.0.1:8000")
+	require.NoError(t, err)
+	body, err := io.ReadAll(x.ResponseBody(io.NopCloser(strings.NewReader(`{"ok":true}`))))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"ok":true}`, string(body))
+	x.Close()
+
+	// Now the retired connection is closed: a late exchange fails as a
+	// picker failure; the kept picker still works.
+	_, _, err = pd.Start(t.Context(), request(`{"model":"m","messages":[]}`))
+	require.ErrorIs(t, err, epp.ErrPickerFailed)
+	xk, _, err := pk.Start(t.Context(), request(`{"model":"m","messages":[]}`))
+	require.NoError(t, err)
+	xk.Close()
+}

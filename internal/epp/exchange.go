@@ -115,9 +115,11 @@ func (p *Picker) Start(ctx context.Context, req *Request) (*Exchange, *Decision,
 	// The stream outlives the request phase: it carries the response too,
 	// and ends with the request's context or Close.
 	sctx, cancel := context.WithCancel(ctx)
+	p.acquire()
 	stream, err := extprocv3.NewExternalProcessorClient(p.conn).Process(sctx)
 	if err != nil {
 		cancel()
+		p.release()
 		return nil, nil, fmt.Errorf("%w: %s: opening stream: %w", ErrPickerFailed, p.cfg.Name, err)
 	}
 	x := &Exchange{p: p, stream: stream, cancel: cancel, recv: make(chan recvResult, 16)}
@@ -315,6 +317,7 @@ func (x *Exchange) Close() {
 	x.once.Do(func() {
 		_ = x.stream.CloseSend()
 		x.cancel()
+		x.p.release()
 	})
 }
 

@@ -84,8 +84,21 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 	// Keep the schedulers of the pools in force (the old configuration's
 	// when the new one was rejected).
-	g.schedulers.retain(poolNames(g.current.Load().source))
+	inForce := g.current.Load().source
+	g.schedulers.retain(poolNames(inForce))
+	g.pickers.Retain(pickerConfigs(inForce))
 	return err
+}
+
+// pickerConfigs returns the endpoint pickers cfg's pools use.
+func pickerConfigs(cfg *config.Config) []*config.EndpointPicker {
+	var out []*config.EndpointPicker
+	for _, b := range cfg.Backends {
+		if b.Pool != nil && b.Pool.EndpointPicker != nil {
+			out = append(out, b.Pool.EndpointPicker)
+		}
+	}
+	return out
 }
 
 func poolNames(cfg *config.Config) map[string]bool {

@@ -348,3 +348,38 @@ func TestPoolSchedulerReadsMetrics(t *testing.T) {
 	}
 	require.Equal(t, before, len(busy.requests()), "the server with a long queue gets nothing")
 }
+
+// TestReloadRetiresPickerConnections checks that a reload dropping a pool's
+// picker closes its connection, a rejected reload keeps the pickers in
+// force, and a picker kept across reloads keeps its connection.
+func TestReloadRetiresPickerConnections(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	decide := func(map[string]string, []byte) epptest.Decision { return epptest.Decision{Pick: addrOf(a)} }
+	p1, p2 := epptest.Start(t, epptest.Replace, decide), epptest.Start(t, epptest.Replace, decide)
+	tg := newTestGateway(t, poolConfig(poolOf("default/pool", pickerAt(p1, config.FailClose), a)))
+	send := func() {
+		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	send()
+	require.Equal(t, 1, tg.pickers.Len())
+
+	require.NoError(t, tg.Apply(poolConfig(poolOf("default/pool", pickerAt(p2, config.FailClose), a))))
+	require.Equal(t, 1, tg.pickers.Len(), "the first picker's connection is retired")
+	send()
+	require.Equal(t, 1, p1.Requests())
+	require.Equal(t, 1, p2.Requests())
+
+	broken := poolConfig(poolOf("default/pool", pickerAt(p1, config.FailClose), a))
+	broken.Routes[0].Rules[0].BackendRefs[0].Backend = "default/missing"
+	require.Error(t, tg.Apply(broken))
+	require.Equal(t, 1, tg.pickers.Len(), "a rejected configuration's pickers are not kept")
+	send()
+	require.Equal(t, 2, p2.Requests())
+
+	require.NoError(t, tg.Apply(poolConfig(poolOf("default/pool", nil, a))))
+	require.Zero(t, tg.pickers.Len())
+	send()
+}
