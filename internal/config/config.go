@@ -307,6 +307,9 @@ type Pool struct {
 	Endpoints []PoolEndpoint `json:"endpoints,omitempty"`
 	// EndpointPicker is the pool's EPP; nil means the gateway picks.
 	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
+	// SchedulerConfig is a GAIE EndpointPickerConfig (YAML) for the
+	// gateway's own picking; empty means GAIE's default profile.
+	SchedulerConfig string `json:"schedulerConfig,omitempty"`
 }
 
 // PoolEndpoint is one model-server endpoint of a pool.

@@ -85,7 +85,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	// Keep the schedulers of the pools in force (the old configuration's
 	// when the new one was rejected).
 	inForce := g.current.Load().source
-	g.schedulers.retain(poolNames(inForce))
+	g.schedulers.retain(schedulerKeys(inForce))
 	g.pickers.Retain(pickerConfigs(inForce))
 	return err
 }
@@ -101,14 +101,15 @@ func pickerConfigs(cfg *config.Config) []*config.EndpointPicker {
 	return out
 }
 
-func poolNames(cfg *config.Config) map[string]bool {
-	names := map[string]bool{}
+// schedulerKeys returns the scheduler keys of cfg's pools.
+func schedulerKeys(cfg *config.Config) map[string]bool {
+	keys := map[string]bool{}
 	for _, b := range cfg.Backends {
 		if b.Pool != nil {
-			names[b.Pool.Name] = true
+			keys[schedKey(b.Pool)] = true
 		}
 	}
-	return names
+	return keys
 }
 
 // Config returns the configuration in force.

@@ -75,7 +75,7 @@ func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, co
 		p.failOpen = cp.EndpointPicker.FailureMode == config.FailOpen
 	}
 	if p.picker == nil || p.failOpen {
-		if p.sched, err = ss.get(cp.Name); err != nil {
+		if p.sched, err = ss.get(cp); err != nil {
 			return nil, err
 		}
 	}

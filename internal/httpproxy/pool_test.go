@@ -383,3 +383,34 @@ func TestReloadRetiresPickerConnections(t *testing.T) {
 	require.Zero(t, tg.pickers.Len())
 	send()
 }
+
+// TestPoolSchedulerConfig checks that a pool's EndpointPickerConfig drives
+// the gateway's own picking (round robin here, which is deterministic), and
+// that changing it on reload takes effect.
+func TestPoolSchedulerConfig(t *testing.T) {
+	a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
+	pool := poolOf("default/pool", nil, a, b)
+	pool.Pool.SchedulerConfig = "plugins: [{type: round-robin-picker}]"
+	tg := newTestGateway(t, poolConfig(pool))
+	served := func(n int) []string {
+		var out []string
+		for range n {
+			resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			out = append(out, resp.Header.Get("X-Served-By"))
+		}
+		return out
+	}
+	got := served(4)
+	require.NotEqual(t, got[0], got[1], "round robin alternates: %v", got)
+	require.Equal(t, []string{got[0], got[1], got[0], got[1]}, got)
+
+	// A configuration that fails to parse is rejected; the running one stays.
+	bad := poolOf("default/pool", nil, a, b)
+	bad.Pool.SchedulerConfig = "plugins: [{type: magic}]"
+	require.ErrorContains(t, tg.Apply(poolConfig(bad)), `unknown plugin type "magic"`)
+	got = served(2)
+	require.NotEqual(t, got[0], got[1])
+}

@@ -30,26 +30,38 @@ func newSchedulers(logger *slog.Logger) *schedulers {
 	return &schedulers{logger: logger, m: map[string]*schedEntry{}}
 }
 
-// get returns the pool's scheduler, started on first use; the pool sets
-// its endpoints.
-func (ss *schedulers) get(pool string) (*scheduler.Scheduler, error) {
+// get returns the pool's scheduler, started on first use; a pool whose
+// scheduler configuration changed gets a new one (the old one stops when
+// retain no longer keeps it, so a rejected reload leaves the running
+// configuration's scheduler alone). The pool sets its endpoints.
+func (ss *schedulers) get(pool *config.Pool) (*scheduler.Scheduler, error) {
+	key := schedKey(pool)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	e, ok := ss.m[pool]
-	if !ok {
-		s, err := scheduler.New(scheduler.DefaultConfig(), ss.logger.With("pool", pool))
-		if err != nil {
+	if e, ok := ss.m[key]; ok {
+		return e.s, nil
+	}
+	cfg := scheduler.DefaultConfig()
+	if pool.SchedulerConfig != "" {
+		var err error
+		if cfg, _, err = scheduler.ParsePickerConfig([]byte(pool.SchedulerConfig), cfg); err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() { _ = s.Start(ctx) }()
-		e = &schedEntry{s: s, cancel: cancel}
-		ss.m[pool] = e
 	}
-	return e.s, nil
+	s, err := scheduler.New(cfg, ss.logger.With("pool", pool.Name))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = s.Start(ctx) }()
+	ss.m[key] = &schedEntry{s: s, cancel: cancel}
+	return s, nil
 }
 
-// retain stops the schedulers of pools not in keep.
+// schedKey identifies a pool's scheduler: its name and configuration.
+func schedKey(pool *config.Pool) string { return pool.Name + "\x00" + pool.SchedulerConfig }
+
+// retain stops the schedulers whose keys (schedKey) are not in keep.
 func (ss *schedulers) retain(keep map[string]bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 // pool compiles a referenced InferencePool once. found is false when no
@@ -39,12 +40,44 @@ func (c *compiler) pool(key poolKey) (pool *config.Pool, found bool) {
 		Endpoints:   c.poolEndpoints(r, spec),
 	}
 	picker, ok := c.endpointPicker(r, spec)
+	out.SchedulerConfig = c.schedulerConfig(r, spec)
 	if !ok || len(c.d.errs) > before {
 		return nil, true
 	}
 	out.EndpointPicker = picker
 	c.pools[key] = out
 	return out, true
+}
+
+// schedulerConfig returns the EndpointPickerConfig named by the pool's
+// aigw.dev/scheduler-config annotation, checked as the gateway will load it
+// (errors and warnings name the ConfigMap); "" when unset.
+func (c *compiler) schedulerConfig(r *resource[inferencePool], spec poolSpec) string {
+	name, ok := spec.annotations[annotationSchedulerConfig]
+	if !ok {
+		return ""
+	}
+	p := field.NewPath("metadata", "annotations").Key(annotationSchedulerConfig)
+	key := nsName{r.src.Namespace, name}
+	cm, ok := c.s.configMaps[key]
+	if !ok {
+		c.d.errorf(r.src, p, "ConfigMap %s not found", key)
+		return ""
+	}
+	text, ok := cm.obj.Data[schedulerConfigKey]
+	if !ok {
+		c.d.errorf(r.src, p, "ConfigMap %s has no key %q", key, schedulerConfigKey)
+		return ""
+	}
+	_, warnings, err := scheduler.ParsePickerConfig([]byte(text), scheduler.DefaultConfig())
+	for _, w := range warnings {
+		c.d.warnf(cm.src, field.NewPath("data").Key(schedulerConfigKey), "%s", w)
+	}
+	if err != nil {
+		c.d.errorf(cm.src, field.NewPath("data").Key(schedulerConfigKey), "%v", err)
+		return ""
+	}
+	return text
 }
 
 // poolEndpoints returns every ready Pod IP × target port of the pool. A pool

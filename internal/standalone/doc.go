@@ -81,6 +81,11 @@
 //	aigw.dev/endpoint-picker-health-port: "<port>"  "0" turns checks off
 //	aigw.dev/endpoint-picker-timeout: <duration>    per picker answer
 //
+// A pool the gateway picks for itself (no endpointPickerRef, or FailOpen when
+// its picker fails) schedules with GAIE's default profile, or with the
+// EndpointPickerConfig in "config.yaml" of the ConfigMap named by
+// aigw.dev/scheduler-config, checked at load (errors name the ConfigMap).
+//
 // Envoy AI Gateway's aigateway.envoyproxy.io/processing-body-mode is
 // accepted; "buffered" is warned about (the stream is always full-duplex).
 //

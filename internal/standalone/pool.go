@@ -45,6 +45,13 @@ const (
 	// unset allows none: a client would otherwise choose its own priority,
 	// tenant or model.
 	annotationPickerClientHeaders = "aigw.dev/endpoint-picker-client-headers"
+	// annotationSchedulerConfig names a ConfigMap in the pool's namespace
+	// whose "config.yaml" is a GAIE EndpointPickerConfig for the gateway's
+	// own picking (pools without endpointPickerRef, and FailOpen when the
+	// picker fails); unset means GAIE's default profile.
+	annotationSchedulerConfig = "aigw.dev/scheduler-config"
+	// schedulerConfigKey is the ConfigMap key holding the configuration.
+	schedulerConfigKey = "config.yaml"
 	// annotationBodyMode is Envoy AI Gateway's body mode of the picker
 	// stream, duplex (the default) or buffered; only duplex exists here.
 	annotationBodyMode = "aigateway.envoyproxy.io/processing-body-mode"
@@ -57,6 +64,7 @@ const (
 var pickerAnnotations = []string{
 	annotationPickerTLS, annotationPickerCASecret, annotationPickerServerName,
 	annotationPickerHealthPort, annotationPickerTimeout, annotationPickerClientHeaders,
+	annotationSchedulerConfig,
 }
 
 // pickerControlHeaders are GAIE's request headers that steer a picker.

@@ -188,7 +188,7 @@ func (c checker) poolAnnotations(a map[string]string, picker bool) {
 				c.d.warnf(c.src, p, "ignored: unknown annotation; known: %s", strings.Join(pickerAnnotations, ", "))
 				continue
 			}
-			if !picker {
+			if !picker && k != annotationSchedulerConfig {
 				c.d.ignored(c.src, p, "the pool has no endpointPickerRef")
 				continue
 			}
@@ -197,6 +197,10 @@ func (c checker) poolAnnotations(a map[string]string, picker bool) {
 		case annotationPickerTLS:
 			if c.enum(p, v, "true", "false") && v == "false" && a[annotationPickerCASecret] != "" {
 				c.errorf(p, "\"false\" (plaintext) contradicts %s", annotationPickerCASecret)
+			}
+		case annotationSchedulerConfig:
+			if c.length(p, v, 1, 253) {
+				c.pattern(p, v, preciseHostnameRe, "ConfigMap name")
 			}
 		case annotationPickerCASecret:
 			if c.length(p, v, 1, 253) {
