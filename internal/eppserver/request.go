@@ -47,9 +47,10 @@ func apiField(path string) string {
 	}
 }
 
-// parseRequest reads body for the API at path. Errors wrap errBadRequest
+// parseRequest reads body for the API at path; the prompt is kept up to
+// promptLimit bytes (what prefix hashing reads). Errors wrap errBadRequest
 // and say what is wrong without echoing the body.
-func parseRequest(path string, body []byte) (parsedRequest, error) {
+func parseRequest(path string, body []byte, promptLimit int) (parsedRequest, error) {
 	want := apiField(path)
 	var (
 		p        parsedRequest
@@ -95,7 +96,7 @@ func parseRequest(path string, body []byte) (parsedRequest, error) {
 				p.prompt = s
 				return nil
 			}
-			p.prompt = string(v)
+			p.prompt = string(v[:min(len(v), promptLimit)])
 		}
 		return nil
 	})

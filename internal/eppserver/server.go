@@ -266,7 +266,7 @@ func (x *exchange) decide(body []byte) error {
 	var parsed parsedRequest
 	if body != nil {
 		var err error
-		parsed, err = parseRequest(x.path(), body)
+		parsed, err = parseRequest(x.path(), body, x.srv.opts.Scheduler.PromptLimit())
 		if err != nil {
 			x.outcome = outcomeBadRequest
 			return x.immediate(apierror.InvalidRequest("", "%s", strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")))

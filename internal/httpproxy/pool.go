@@ -275,12 +275,16 @@ func (p *poolRuntime) subsetWithout(failed map[string]bool) []string {
 func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
 	skip := st.failed
 	if p.sched != nil {
+		body := a.Upstream.Body
+		body = body[:min(len(body), p.sched.PromptLimit())]
 		req := &scheduler.Request{Subset: p.subsetWithout(skip), Headers: a.Upstream.Header,
 			// The raw body stands in for the rendered prompt: requests that
-			// share a system prompt share a body prefix just the same.
-			Prompt: string(a.Upstream.Body)}
+			// share a system prompt share a body prefix just the same. Only
+			// the part prefix hashing reads is copied.
+			Prompt: string(body)}
 		if st.req != nil {
-			req.Model = st.req.Model
+			// vLLM serves LoRA adapters under their own model names.
+			req.Model, req.LoRA = st.req.Model, st.req.Model
 		}
 		res, err := p.sched.Pick(ctx, req)
 		switch {

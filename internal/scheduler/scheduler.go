@@ -367,3 +367,9 @@ func (s *Scheduler) Saturation() float64 {
 func (s *Scheduler) Fresh(st EndpointStatus) bool {
 	return st.Metrics != nil && !st.Failing && time.Since(st.Metrics.UpdateTime) <= s.cfg.Staleness
 }
+
+// PromptLimit is how many bytes of [Request.Prompt] prefix hashing reads at
+// most; callers may truncate longer prompts before copying them.
+func (s *Scheduler) PromptLimit() int {
+	return s.cfg.Prefix.BlockSizeTokens * charsPerToken * s.cfg.Prefix.MaxBlocks
+}
