@@ -8,10 +8,10 @@ import (
 
 func TestParseRequest(t *testing.T) {
 	tests := []struct {
-		path, body         string
-		model, prompt      string
-		salt               string
-		wantErr            string
+		path, body          string
+		model, prompt       string
+		salt                string
+		wantErr             string
 		promptLimitOverride int
 	}{
 		{path: "/v1/chat/completions", body: `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, model: "m", prompt: `[{"role":"user","content":"hi"}]`},
