@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,12 +195,7 @@ func runEPP(ctx context.Context, p eppParams) error {
 	if err != nil {
 		return err
 	}
-	// Stream workers reuse goroutines across the many short streams (one
-	// per request); the shared write buffer saves an allocation per write.
-	// Large windows let a request body of hundreds of kilobytes (and its
-	// echo) flow without waiting for window updates.
-	grpcOpts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.SharedWriteBuffer(true),
-		grpc.InitialWindowSize(4 << 20), grpc.InitialConnWindowSize(32 << 20)}
+	grpcOpts := eppserver.ServerOptions()
 	if o.secureServing {
 		cert, err := o.certificate()
 		if err != nil {

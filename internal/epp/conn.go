@@ -17,6 +17,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/grpcmem"
 )
 
 // DefaultMessageTimeout bounds each wait for a picker answer when the
@@ -113,11 +114,11 @@ func (c *Conns) Get(cfg *config.EndpointPicker) (*Picker, error) {
 			if err != nil {
 				return nil, fmt.Errorf("endpoint picker %s: %w", cfg.Name, err)
 			}
-			conn, err := grpc.NewClient(cfg.Address, grpc.WithTransportCredentials(creds),
+			conn, err := grpc.NewClient(cfg.Address, append(grpcmem.DialOptions(), grpc.WithTransportCredentials(creds),
 				// Request bodies of hundreds of kilobytes cross this stream:
 				// with gRPC's 64 KiB default window each would wait for
 				// window updates from the picker.
-				grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow))
+				grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow))...)
 			if err != nil {
 				return nil, fmt.Errorf("endpoint picker %s: %w", cfg.Name, err)
 			}

@@ -18,8 +18,9 @@ import (
 
 // bodyChunkSize is the largest body chunk sent in one message; GAIE's EPP
 // answers with chunks of at most 62 000 bytes, and gRPC servers default to
-// 4 MiB messages.
-const bodyChunkSize = 64 << 10
+// 4 MiB messages. A little under 64 KiB, so that a message with its
+// framing fits a 64 KiB receive buffer.
+const bodyChunkSize = 64<<10 - 256
 
 // Request is what the picker sees of one request.
 type Request struct {

@@ -195,7 +195,7 @@ func startAigwPicker(b *testing.B, endpoint string, ack bool) *config.EndpointPi
 	if err != nil {
 		b.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.InitialWindowSize(4<<20), grpc.InitialConnWindowSize(32<<20))
+	gs := grpc.NewServer(eppserver.ServerOptions()...)
 	extprocv3.RegisterExternalProcessorServer(gs, srv)
 	go func() { _ = gs.Serve(ln) }()
 	b.Cleanup(gs.Stop)
