@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/eppserver"
 )
 
 func main() {
@@ -67,7 +67,7 @@ func child(args []string) error {
 		if err != nil {
 			return err
 		}
-		gs := grpc.NewServer(grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.SharedWriteBuffer(true)) // as aigw epp
+		gs := grpc.NewServer(eppserver.ServerOptions()...) // as aigw epp
 		extprocv3.RegisterExternalProcessorServer(gs, &floor{pick: args[2]})
 		go func() { <-ctx.Done(); gs.Stop() }()
 		return gs.Serve(ln)
