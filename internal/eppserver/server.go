@@ -233,30 +233,25 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 // readSubset reads the subset hint: a list of endpoints (GAIE) or a
 // comma-separated string (lwepp accepts both).
 func (x *exchange) readSubset(md *corev3.Metadata) {
-	v, ok := md.GetFilterMetadata()[epp.SubsetNamespace].GetFields()[epp.SubsetKey], false
-	if v == nil {
-		return
-	}
+	v := md.GetFilterMetadata()[epp.SubsetNamespace].GetFields()[epp.SubsetKey]
 	var subset []string
 	switch k := v.GetKind().(type) {
 	case *structpb.Value_ListValue:
-		ok = true
 		for _, e := range k.ListValue.GetValues() {
 			if s := strings.TrimSpace(e.GetStringValue()); s != "" {
 				subset = append(subset, s)
 			}
 		}
 	case *structpb.Value_StringValue:
-		ok = true
 		for _, s := range strings.Split(k.StringValue, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				subset = append(subset, s)
 			}
 		}
+	default: // absent, or a kind no picker reads: no hint
+		return
 	}
-	if ok {
-		x.hinted, x.subset = true, subset
-	}
+	x.hinted, x.subset = true, subset
 }
 
 // decide runs the request phase's end: parse, rewrite, pick, answer.
