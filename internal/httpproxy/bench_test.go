@@ -114,6 +114,8 @@ func BenchmarkPoolPick(b *testing.B) {
 		}
 	}
 	b.Run("own-pick", func(b *testing.B) { run(b, nil) })
+	b.Run("aigw-epp-echo", func(b *testing.B) { run(b, startAigwPicker(b, addr, false)) })
+	b.Run("aigw-epp-ack", func(b *testing.B) { run(b, startAigwPicker(b, addr, true)) })
 	for _, style := range []struct {
 		name  string
 		style epptest.Style

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/httpproxy"
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
 
@@ -63,9 +64,14 @@ func BenchmarkLargePromptTTFT(b *testing.B) {
 	}
 	gwEcho := aigwEPP(9072)
 	gwAck := aigwEPP(9074, "--ack-request-body")
-	ownPick := *pool
-	ownPick.EndpointPicker = nil
-	gwOwn := poolGateway(b, []*config.Pool{&ownPick}, []int32{1})
+	// The same two paths with model routing, so the gateway parses the body
+	// (the rows above are HTTPRoute-style: no parsing).
+	gwOwnParsed := parsedPoolGateway(b, withoutPicker(pool))
+	ackPool := *pool
+	startAigwEPP(b, "--endpoints="+strings.Join(addrs, ","), "--secure-serving=false", "--grpc-port=9076", "--grpc-health-port=9077", "--metrics-port=0", "--ack-request-body")
+	ackPool.EndpointPicker = &config.EndpointPicker{Name: "default/aigw-epp", Address: "127.0.0.1:9076", FailureMode: config.FailClose, MessageTimeout: config.Duration(time.Minute)}
+	gwAckParsed := parsedPoolGateway(b, &ackPool)
+	gwOwn := poolGateway(b, []*config.Pool{withoutPicker(pool)}, []int32{1})
 
 	// The baseline proxy: httputil.ReverseProxy round-robin over the pods.
 	var next atomic.Uint64
@@ -145,6 +151,8 @@ func BenchmarkLargePromptTTFT(b *testing.B) {
 		{"reverseproxy", func(int) string { return rp.URL }},
 		{"gateway-own-pick", func(int) string { return gwOwn.URL }},
 		{"gateway+aigw-epp-ack", func(int) string { return gwAck.URL }},
+		{"parsed/own-pick", func(int) string { return gwOwnParsed.URL }},
+		{"parsed/aigw-epp-ack", func(int) string { return gwAckParsed.URL }},
 		{"gateway+aigw-epp", func(int) string { return gwEcho.URL }},
 		{"gateway+gaie-epp", func(int) string { return gw.URL }},
 	}
@@ -174,4 +182,32 @@ func BenchmarkLargePromptTTFT(b *testing.B) {
 				pct(bu[i], 50), pct(bu[i], 50)-pct(bu[0], 50), pct(bu[i], 90), pct(bu[i], 90)-pct(bu[0], 90))
 		}
 	}
+}
+
+// withoutPicker returns a copy of p that the gateway picks for itself.
+func withoutPicker(p *config.Pool) *config.Pool {
+	c := *p
+	c.EndpointPicker = nil
+	return &c
+}
+
+// parsedPoolGateway serves pool behind a model route (x-ai-eg-model =
+// model), so that the gateway parses each body, as for an AIGatewayRoute.
+func parsedPoolGateway(b *testing.B, p *config.Pool) *httptest.Server {
+	b.Helper()
+	name := p.Name + "/infpool"
+	cfg := &config.Config{Version: config.Version,
+		Backends: []config.Backend{{Name: name, Schema: config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, Pool: p}},
+		Routes: []config.Route{{Name: "default/route", Rules: []config.Rule{{Name: "model",
+			Matches:     []config.Match{{Headers: []config.HeaderMatch{{Type: config.HeaderMatchExact, Name: "x-ai-eg-model", Value: model}}}},
+			BackendRefs: []config.BackendRef{{Backend: name, Weight: 1}},
+			Retry:       config.RetryPolicy{NumAttemptsPerPriority: 1}}}}},
+	}
+	g := httpproxy.New(httpproxy.Options{})
+	if err := g.Apply(cfg); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	b.Cleanup(func() { srv.Close(); g.Close() })
+	return srv
 }
