@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/aigw
 export GOFLAGS := -buildvcs=false
 
-.PHONY: setup build demo test unit lint fuzz bench clean
+.PHONY: setup build demo test unit lint fuzz bench bench-sched clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -39,6 +39,9 @@ fuzz:
 bench: ## side-by-side load benchmark: direct vs httputil.ReverseProxy vs gateway
 	$(GO) run ./tools/bench
 	$(GO) test ./internal/httpproxy ./internal/router -run '^$$' -bench . -benchtime 2s
+
+bench-sched: ## scheduling quality (issue #5): random, round-robin, least-request, ours and GAIE's EPP v1.5.0 on simulated servers (~22 min; AIGW_SCHED_BENCH_QUICK=1: ~5 min smoke run)
+	$(GO) test ./tests/k8s -run '^$$' -bench Scheduling -benchtime 1x -timeout 60m
 
 clean:
 	rm -rf bin
