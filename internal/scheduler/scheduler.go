@@ -49,6 +49,7 @@ type endpointState struct {
 	ep       atomic.Pointer[Endpoint] // replaced when the Pod data changes
 	metrics  atomic.Pointer[Metrics]
 	inflight atomic.Int64
+	picks    atomic.Int64 // primary picks, ever
 	failing  atomic.Bool
 	lastErr  atomic.Pointer[string]
 }
@@ -269,8 +270,12 @@ func (s *Scheduler) Pick(ctx context.Context, r *Request) (Result, error) {
 	if len(res.Endpoints) == 0 {
 		return Result{}, fmt.Errorf("%w: picker %T chose nothing", ErrNoEndpoints, s.picker)
 	}
-	// PreRequest in GAIE terms: the primary will now cache these blocks.
+	// PreRequest in GAIE terms: the primary will now cache these blocks,
+	// and carries load its next scrape will show.
 	s.prefix.add(res.Endpoints[0], hashes)
+	if st := snap.get(res.Endpoints[0]); st != nil {
+		st.picks.Add(1)
+	}
 	return res, nil
 }
 
@@ -288,6 +293,7 @@ func (s *Scheduler) candidate(st *endpointState, now time.Time) Candidate {
 	c := Candidate{Endpoint: st.ep.Load(), InFlight: st.inflight.Load(), Failing: st.failing.Load()}
 	if m := st.metrics.Load(); m != nil && !c.Failing && now.Sub(m.UpdateTime) <= s.cfg.Staleness {
 		c.Metrics = m
+		c.PickedSinceScrape = st.picks.Load() - m.picksBefore
 	}
 	return c
 }

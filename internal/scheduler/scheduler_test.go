@@ -131,6 +131,9 @@ func TestDefaultProfileEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{b, c, a}, res.Endpoints)
 	require.InDeltaMapValues(t, map[string]float64{a: 1, b: 3, c: 2.8}, res.Scores, 1e-12)
+	// b is scraped again after that request (else it would count as queued
+	// there: see TestQueueScorerCountsPicksSinceScrape).
+	setMetrics(t, s, b, Metrics{WaitingQueue: 0, KVCacheUsage: 0.5})
 
 	// A long prompt routed to b once makes b win it again by prefix (+3)
 	// even when c becomes better on load: c 2·1+2·.9 = 3.8 vs b 2·.5+2·.5+3 = 5.

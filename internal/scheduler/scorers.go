@@ -20,8 +20,11 @@ var (
 )
 
 // QueueScorer is GAIE's queue-scorer: (maxQ − q) / (maxQ − minQ) over the
-// candidates with known metrics, q being the waiting queue; 1 for all of them
-// if their queues are equal; [NeutralScore] for unknown metrics.
+// candidates with known metrics; 1 for all of them if their queues are
+// equal; [NeutralScore] for unknown metrics. Here q is the scraped waiting
+// queue plus the requests picked for the endpoint since that scrape (GAIE
+// uses the scraped queue alone, so every request of a burst within one
+// scrape interval scores the same endpoint best and lands on it).
 type QueueScorer struct{}
 
 // Score implements [Scorer.Score].
@@ -30,7 +33,7 @@ func (QueueScorer) Score(_ context.Context, _ *Request, cands []Candidate, score
 		if c.Metrics == nil {
 			return 0, false
 		}
-		return float64(c.Metrics.WaitingQueue), true
+		return float64(int64(c.Metrics.WaitingQueue) + c.PickedSinceScrape), true
 	})
 }
 

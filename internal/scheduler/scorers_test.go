@@ -69,3 +69,28 @@ func TestClamp01(t *testing.T) {
 	var zero float64
 	require.Zero(t, clamp01(zero/zero)) // NaN
 }
+
+// TestQueueScorerCountsPicksSinceScrape checks that requests picked since an
+// endpoint's last scrape count as queued there: a burst within one scrape
+// interval spreads instead of landing on the endpoint that looked idlest.
+func TestQueueScorerCountsPicksSinceScrape(t *testing.T) {
+	a, b := "10.0.0.1:8000", "10.0.0.2:8000"
+	cfg := DefaultConfig()
+	cfg.Profile = Profile{Scorers: []WeightedScorer{{Scorer: QueueScorer{}, Weight: 1}}, Picker: &MaxScorePicker{Rand: func() uint64 { return 0 }}}
+	s := newTestScheduler(t, cfg, a, b)
+	setMetrics(t, s, a, Metrics{WaitingQueue: 0})
+	setMetrics(t, s, b, Metrics{WaitingQueue: 2})
+	var got []string
+	for range 6 {
+		res, err := s.Pick(context.Background(), &Request{})
+		require.NoError(t, err)
+		got = append(got, res.Endpoints[0])
+	}
+	// a (0, then 1, 2 with its picks) until it passes b's 2; then they alternate.
+	require.Equal(t, []string{a, a, a, b, a, b}, got)
+	// A fresh scrape of a accounts for what was sent before it.
+	setMetrics(t, s, a, Metrics{WaitingQueue: 5})
+	res, err := s.Pick(context.Background(), &Request{})
+	require.NoError(t, err)
+	require.Equal(t, b, res.Endpoints[0], "b: 2 queued + 2 picked since its scrape < a: 5")
+}

@@ -93,6 +93,7 @@ func (s *Scheduler) scrapeLoop(ctx context.Context, st *endpointState) {
 
 // scrapeOnce fetches and parses st's metrics and records the outcome.
 func (s *Scheduler) scrapeOnce(ctx context.Context, st *endpointState) {
+	picks := st.picks.Load() // the scrape reflects at most the picks before it
 	m, err := s.fetch(ctx, st)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -105,6 +106,7 @@ func (s *Scheduler) scrapeOnce(ctx context.Context, st *endpointState) {
 		}
 		return
 	}
+	m.picksBefore = picks
 	st.metrics.Store(m)
 	if st.failing.Swap(false) {
 		s.logger.Info("scheduler: endpoint metrics recovered", "endpoint", st.addr)

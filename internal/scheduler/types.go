@@ -59,6 +59,9 @@ type Metrics struct {
 	NumBlocks int
 	// UpdateTime is when the scrape completed.
 	UpdateTime time.Time
+
+	// picksBefore is the endpoint's pick count when the scrape began.
+	picksBefore int64
 }
 
 // Request is what the scheduler knows of one request; the caller has parsed
@@ -96,6 +99,10 @@ type Candidate struct {
 	// InFlight is the number of requests the scheduler's caller has started
 	// on the endpoint and not yet finished.
 	InFlight int64
+	// PickedSinceScrape is how many requests the scheduler sent to the
+	// endpoint (as primary) since its metrics were scraped: load the
+	// metrics cannot show yet (0 when metrics are unknown).
+	PickedSinceScrape int64
 	// PrefixMatched is how many of the request's PrefixTotal prefix blocks
 	// the prefix index attributes to the endpoint (0 when prefix matching is
 	// off or the prompt is shorter than a block).
