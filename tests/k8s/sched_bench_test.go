@@ -226,7 +226,7 @@ func (w schedWorkload) strategies() []strategy {
 		{name: stratRoundRobin, config: roundRobinConfig},
 		{name: "least-request", config: "plugins: [{type: least-request-scorer}, {type: max-score-picker}]"},
 		{name: stratOurs, config: w.ours},
-		{name: "ours-in-gateway", kind: inGateway},
+		{name: "ours-in-gateway", kind: inGateway, config: w.ours},
 		{name: stratGAIE, kind: viaGAIEEPP, config: w.ours},
 	}
 	if c := os.Getenv("AIGW_SCHED_BENCH_CANDIDATE"); c != "" {
@@ -454,6 +454,9 @@ func (s *schedBench) pointRun(ctx context.Context, b *testing.B, st strategy, pl
 		picker.Address = p.Addr
 		pool.EndpointPicker = picker
 	case inGateway:
+		// The gateway's own pick with the same profile (the pool's
+		// aigw.dev/scheduler-config in YAML terms); "" is the default.
+		pool.SchedulerConfig = st.config
 	}
 	gw := poolGateway(b, []*config.Pool{pool}, []int32{1})
 	// Pickers that score on load get the same start: metrics of every
