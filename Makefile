@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/aigw
 export GOFLAGS := -buildvcs=false
 
-.PHONY: setup build demo test unit lint fuzz bench bench-sched clean
+.PHONY: setup build demo test unit lint fuzz bench bench-epp bench-sched clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -35,10 +35,16 @@ fuzz:
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzOpenAIStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sse -run '^$$' -fuzz FuzzSplitter -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/standalone -run '^$$' -fuzz FuzzLoadBytes -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/eppserver -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
 
 bench: ## side-by-side load benchmark: direct vs httputil.ReverseProxy vs gateway
 	$(GO) run ./tools/bench
 	$(GO) test ./internal/httpproxy ./internal/router -run '^$$' -bench . -benchtime 2s
+
+bench-epp: ## aigw epp under open-loop picker streams (2000/5000/7000 decisions/s) beside a do-nothing ext_proc floor, plus the EPP-hop and large-prompt Go benchmarks
+	$(GO) run ./tools/eppbench
+	$(GO) test ./internal/httpproxy -run '^$$' -bench 'PoolPick|LargePrompt' -benchtime 2000x
+	$(GO) test ./tests/k8s -run '^$$' -bench LargePromptTTFT -benchtime 1x -timeout 20m
 
 bench-sched: ## scheduling quality (issue #5): random, round-robin, least-request, ours and GAIE's EPP v1.5.0 on simulated servers (~22 min; AIGW_SCHED_BENCH_QUICK=1: ~5 min smoke run)
 	$(GO) test ./tests/k8s -run '^$$' -bench Scheduling -benchtime 1x -timeout 60m
