@@ -32,8 +32,7 @@ func setMetrics(t testing.TB, s *Scheduler, addr string, m Metrics) {
 	st := s.snap.Load().get(addr)
 	require.NotNil(t, st, addr)
 	m.UpdateTime = time.Now()
-	m.picksBefore = st.picks.Load() // as a scrape starting now
-	st.metrics.Store(&m)
+	s.observe(st, &m, st.picks.Load()) // as a scrape starting now
 }
 
 // golden compares got (as indented JSON) with testdata/name, or rewrites it

@@ -26,6 +26,11 @@ type Scheduler struct {
 	wantPrefix bool
 	prefix     *prefixIndex
 
+	// adapters holds every LoRA adapter name a scrape has reported: a
+	// request names an adapter only if its model is one of them (the base
+	// model never appears in lora_requests_info).
+	adapters sync.Map // string → struct{}
+
 	mu      sync.Mutex // serialises SetEndpoints
 	snap    atomic.Pointer[snapshot]
 	changed chan struct{} // capacity 1: endpoints changed, the scraper reconciles
@@ -176,6 +181,13 @@ func (s *Scheduler) Pick(ctx context.Context, r *Request) (Result, error) {
 	}
 	if r == nil {
 		r = &Request{}
+	}
+	if r.LoRA != "" {
+		if _, known := s.adapters.Load(r.LoRA); !known {
+			base := *r // the base model (or an adapter no server has loaded yet)
+			base.LoRA = ""
+			r = &base
+		}
 	}
 	snap := s.snap.Load()
 	if len(snap.list) == 0 {

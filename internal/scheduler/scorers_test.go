@@ -94,3 +94,24 @@ func TestQueueScorerCountsPicksSinceScrape(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b, res.Endpoints[0], "b: 2 queued + 2 picked since its scrape < a: 5")
 }
+
+// TestLoRAOnlyForKnownAdapters checks that a model name counts as a LoRA
+// adapter only once a server reported an adapter of that name: base-model
+// requests are not steered away from servers whose adapter slots are full.
+func TestLoRAOnlyForKnownAdapters(t *testing.T) {
+	full, room := "10.0.0.1:8000", "10.0.0.2:8000"
+	cfg := DefaultConfig()
+	cfg.Profile = Profile{Scorers: []WeightedScorer{{Scorer: LoRAAffinityScorer{}, Weight: 1}}, Fallbacks: 1}
+	s := newTestScheduler(t, cfg, full, room)
+	setMetrics(t, s, full, Metrics{ActiveAdapters: []string{"sql-lora"}, MaxLoRAs: 1})
+	setMetrics(t, s, room, Metrics{MaxLoRAs: 1})
+
+	res, err := s.Pick(context.Background(), &Request{Model: "sql-lora", LoRA: "sql-lora"})
+	require.NoError(t, err)
+	require.Equal(t, full, res.Endpoints[0], "the adapter is resident there")
+	require.InDeltaMapValues(t, map[string]float64{full: 1, room: 0.8}, res.Scores, 1e-12)
+
+	res, err = s.Pick(context.Background(), &Request{Model: "llama-base", LoRA: "llama-base"})
+	require.NoError(t, err)
+	require.InDeltaMapValues(t, map[string]float64{full: 1, room: 1}, res.Scores, 1e-12, "the base model scores the same everywhere")
+}

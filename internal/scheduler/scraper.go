@@ -106,11 +106,23 @@ func (s *Scheduler) scrapeOnce(ctx context.Context, st *endpointState) {
 		}
 		return
 	}
-	m.picksBefore = picks
-	st.metrics.Store(m)
+	s.observe(st, m, picks)
 	if st.failing.Swap(false) {
 		s.logger.Info("scheduler: endpoint metrics recovered", "endpoint", st.addr)
 	}
+}
+
+// observe records a scrape of st that began when the endpoint had had
+// picks primary picks, and learns the adapter names it reports.
+func (s *Scheduler) observe(st *endpointState, m *Metrics, picks int64) {
+	m.picksBefore = picks
+	for _, a := range m.ActiveAdapters {
+		s.adapters.LoadOrStore(a, struct{}{})
+	}
+	for _, a := range m.WaitingAdapters {
+		s.adapters.LoadOrStore(a, struct{}{})
+	}
+	st.metrics.Store(m)
 }
 
 func (s *Scheduler) fetch(ctx context.Context, st *endpointState) (*Metrics, error) {

@@ -76,6 +76,9 @@ type Request struct {
 	// CacheSalt is the request's cache_salt, mixed into the first prefix hash.
 	CacheSalt string
 	// LoRA is the LoRA adapter the request targets ("" for the base model).
+	// Callers may pass the model name: it counts as an adapter only once a
+	// server has reported an adapter of that name, so base-model requests
+	// are not steered by adapter residency.
 	LoRA string
 	// Priority is the objective's priority; negative means sheddable.
 	Priority int
