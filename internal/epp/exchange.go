@@ -97,6 +97,7 @@ type Exchange struct {
 	cancel context.CancelFunc
 	recv   chan recvResult
 	once   sync.Once
+	sendMu sync.Mutex // serialises Send and CloseSend
 }
 
 type recvResult struct {
@@ -171,6 +172,8 @@ func (x *Exchange) next(what string) (*extprocv3.ProcessingResponse, error) {
 }
 
 func (x *Exchange) send(req *extprocv3.ProcessingRequest, what string) error {
+	x.sendMu.Lock()
+	defer x.sendMu.Unlock()
 	if err := x.stream.Send(req); err != nil {
 		return fmt.Errorf("%w: %s: sending %s: %w", ErrPickerFailed, x.p.cfg.Name, what, err)
 	}
@@ -316,7 +319,13 @@ func (x *Exchange) ResponseHeaders(status int, h http.Header, served string) (He
 // Close ends the stream. It is safe to call more than once.
 func (x *Exchange) Close() {
 	x.once.Do(func() {
-		_ = x.stream.CloseSend()
+		// gRPC forbids CloseSend concurrently with SendMsg: half-close only
+		// when no send is in progress (the response body's sender may be
+		// blocked on flow control); the cancel ends the stream either way.
+		if x.sendMu.TryLock() {
+			_ = x.stream.CloseSend()
+			x.sendMu.Unlock()
+		}
 		x.cancel()
 		x.p.release()
 	})

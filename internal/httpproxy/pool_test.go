@@ -203,8 +203,10 @@ func TestPoolToProviderWhenEndpointsFail(t *testing.T) {
 
 func TestPoolWithoutPickerBalances(t *testing.T) {
 	a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
-	a.setFault("slow-first-byte=500ms")
-	b.setFault("slow-first-byte=500ms")
+	// Long enough that the held request is still in flight while the next
+	// three are served, also under -race on a loaded machine.
+	a.setFault("slow-first-byte=2s")
+	b.setFault("slow-first-byte=2s")
 	tg := newTestGateway(t, poolConfig(poolOf("default/pool", nil, a, b)))
 	c := tg.client()
 	done := make(chan error, 1)

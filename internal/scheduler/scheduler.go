@@ -305,7 +305,9 @@ func (s *Scheduler) candidate(st *endpointState, now time.Time) Candidate {
 	c := Candidate{Endpoint: st.ep.Load(), InFlight: st.inflight.Load(), Failing: st.failing.Load()}
 	if m := st.metrics.Load(); m != nil && !c.Failing && now.Sub(m.UpdateTime) <= s.cfg.Staleness {
 		c.Metrics = m
-		c.PickedSinceScrape = st.picks.Load() - m.picksBefore
+		// Picks since the scrape, of which only those still in flight are
+		// load (a quick request may have come and gone between scrapes).
+		c.PickedSinceScrape = min(st.picks.Load()-m.picksBefore, c.InFlight)
 	}
 	return c
 }

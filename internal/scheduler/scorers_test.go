@@ -85,14 +85,30 @@ func TestQueueScorerCountsPicksSinceScrape(t *testing.T) {
 		res, err := s.Pick(context.Background(), &Request{})
 		require.NoError(t, err)
 		got = append(got, res.Endpoints[0])
+		s.Started(res.Endpoints[0]) // still running at the next pick
 	}
-	// a (0, then 1, 2 with its picks) until it passes b's 2; then they alternate.
-	require.Equal(t, []string{a, a, a, b, a, b}, got)
+	// a counts 0, then 1 with its pick; at 2 it ties b's scraped 2 and the
+	// fewer in-flight requests win (b); then they alternate.
+	require.Equal(t, []string{a, a, b, a, b, a}, got)
 	// A fresh scrape of a accounts for what was sent before it.
 	setMetrics(t, s, a, Metrics{WaitingQueue: 5})
 	res, err := s.Pick(context.Background(), &Request{})
 	require.NoError(t, err)
 	require.Equal(t, b, res.Endpoints[0], "b: 2 queued + 2 picked since its scrape < a: 5")
+
+	// Picked requests that already finished are no load.
+	cfg.Profile.Fallbacks = 1 // both endpoints' scores in the result
+	c := newTestScheduler(t, cfg, a, b)
+	setMetrics(t, c, a, Metrics{WaitingQueue: 1})
+	setMetrics(t, c, b, Metrics{WaitingQueue: 1})
+	for range 3 {
+		res, err := c.Pick(context.Background(), &Request{})
+		require.NoError(t, err)
+		c.Started(res.Endpoints[0])() // done at once
+	}
+	res, err = c.Pick(context.Background(), &Request{})
+	require.NoError(t, err)
+	require.InDeltaMapValues(t, map[string]float64{a: 1, b: 1}, res.Scores, 1e-12, "queues equal again")
 }
 
 // TestLoRAOnlyForKnownAdapters checks that a model name counts as a LoRA

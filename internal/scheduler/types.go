@@ -103,8 +103,9 @@ type Candidate struct {
 	// on the endpoint and not yet finished.
 	InFlight int64
 	// PickedSinceScrape is how many requests the scheduler sent to the
-	// endpoint (as primary) since its metrics were scraped: load the
-	// metrics cannot show yet (0 when metrics are unknown).
+	// endpoint (as primary) since its metrics were scraped and that are
+	// still in flight, at most: load the metrics cannot show yet (0 when
+	// metrics are unknown).
 	PickedSinceScrape int64
 	// PrefixMatched is how many of the request's PrefixTotal prefix blocks
 	// the prefix index attributes to the endpoint (0 when prefix matching is
