@@ -107,12 +107,10 @@ or from Kubernetes (--pool-name, or --endpoint-selector with
 Flags:
 `
 
-// eppParams are what runEPP needs beyond the flags (tests set ready).
+// eppParams are what runEPP needs.
 type eppParams struct {
 	opts   eppOptions
 	logger *slog.Logger
-	// ready, when set, is called with the bound addresses once serving.
-	ready func(grpcAddr, healthAddr, metricsAddr net.Addr)
 }
 
 func eppCommand(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) error {
@@ -219,9 +217,8 @@ func runEPP(ctx context.Context, p eppParams) error {
 	}
 	var metricsLn net.Listener
 	var metricsSrv *http.Server
-	if o.metricsPort > 0 || o.metricsPort == -1 { // -1: an ephemeral port (tests)
-		port := max(o.metricsPort, 0)
-		if metricsLn, err = net.Listen("tcp", joinAddr(o.listenAddr, port)); err != nil {
+	if o.metricsPort > 0 {
+		if metricsLn, err = net.Listen("tcp", joinAddr(o.listenAddr, o.metricsPort)); err != nil {
 			grpcLn.Close()
 			healthLn.Close()
 			return fmt.Errorf("epp: metrics listener: %w", err)
@@ -264,13 +261,6 @@ func runEPP(ctx context.Context, p eppParams) error {
 	}
 	p.logger.Info("endpoint picker serving", "grpc", grpcLn.Addr().String(), "health", healthLn.Addr().String(),
 		"tls", o.secureServing, "pool", poolLabel, "scorers", len(cfg.Profile.Scorers), "fallbacks", cfg.Profile.Fallbacks)
-	if p.ready != nil {
-		var ma net.Addr
-		if metricsLn != nil {
-			ma = metricsLn.Addr()
-		}
-		p.ready(grpcLn.Addr(), healthLn.Addr(), ma)
-	}
 
 	var runErr error
 	select {
