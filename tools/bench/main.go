@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -32,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/tools/internal/procstat"
 )
 
 func main() {
@@ -124,7 +124,7 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 
-	gwPort, adminPort, rpPort := freePort(), freePort(), freePort()
+	gwPort, adminPort, rpPort := procstat.FreePort(), procstat.FreePort(), procstat.FreePort()
 	cfgPath := filepath.Join(tmp, "bench.yaml")
 	if err := os.WriteFile(cfgPath, []byte(benchConfig(gwPort, up.port)), 0o644); err != nil {
 		return err
@@ -149,7 +149,7 @@ func run() error {
 		{name: "reverseproxy", url: rp.url},
 		{name: "gateway", url: gw.url},
 	}
-	fmt.Printf("aigw benchmark: %d CPUs, pinned: %v (proxies on their own CPU), duration %s per case\n\n", numCPU(), o.pin, o.duration)
+	fmt.Printf("aigw benchmark: %d CPUs, pinned: %v (proxies on their own CPU), duration %s per case\n\n", procstat.NumCPU(), o.pin, o.duration)
 
 	fmt.Printf("1. Throughput, non-streaming chat completions, closed loop, concurrency %d\n", o.concurrency)
 	tput := map[string]result{}
@@ -159,11 +159,11 @@ func run() error {
 		_ = closedLoop(t.url, chatBody, o.concurrency, o.warmup)
 		var before time.Duration
 		if c := procs[t.name]; c != nil {
-			before = cpuTime(c.cmd.Process.Pid)
+			before = procstat.CPUTime(c.cmd.Process.Pid)
 		}
 		tput[t.name] = closedLoop(t.url, chatBody, o.concurrency, o.duration)
 		if c := procs[t.name]; c != nil {
-			cpuPerReq[t.name] = (cpuTime(c.cmd.Process.Pid) - before) / time.Duration(max(tput[t.name].count, 1))
+			cpuPerReq[t.name] = (procstat.CPUTime(c.cmd.Process.Pid) - before) / time.Duration(max(tput[t.name].count, 1))
 		}
 		printResult(t.name, tput[t.name])
 	}
@@ -192,12 +192,12 @@ func run() error {
 
 	fmt.Printf("4. Memory with %d concurrent open streams (RSS of the proxy process)\n", o.streams)
 	for _, c := range []*childProc{rp, gw} {
-		before := rss(c.cmd.Process.Pid)
+		before := procstat.RSS(c.cmd.Process.Pid)
 		release, opened, err := holdStreams(c.url, o.streams, up)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		during := rss(c.cmd.Process.Pid)
+		during := procstat.RSS(c.cmd.Process.Pid)
 		release()
 		fmt.Printf("   %-13s opened %d streams: RSS %6.1f MiB idle -> %6.1f MiB (%.1f KiB per stream)\n",
 			c.name, opened, mib(before), mib(during), float64(during-before)/1024/float64(max(opened, 1)))
@@ -222,54 +222,6 @@ func printResult(name string, r result) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func mib(b int64) float64        { return float64(b) / (1 << 20) }
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return max(strings.Count(string(b), "processor\t:"), 1)
-}
-
-// cpuTime reads a process's user+system CPU time from /proc (clock ticks of
-// 10 ms, so measure over seconds).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the ")" that ends the command name; utime and stime are
-	// fields 14 and 15 of the whole line.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// rss reads a process's resident set size in bytes.
-func rss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 type childProc struct {
 	name string

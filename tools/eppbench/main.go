@@ -38,6 +38,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/eppserver"
+	"github.com/aigw-dev/aigw/tools/internal/procstat"
 )
 
 func main() {
@@ -60,7 +61,7 @@ func child(args []string) error {
 	defer stop()
 	switch args[0] {
 	case "epp":
-		return app.Main(ctx, []string{"epp", "--listen-address=127.0.0.1", "--grpc-port=" + args[1], "--grpc-health-port=" + strconv.Itoa(freePort()),
+		return app.Main(ctx, []string{"epp", "--listen-address=127.0.0.1", "--grpc-port=" + args[1], "--grpc-health-port=" + strconv.Itoa(procstat.FreePort()),
 			"--metrics-port=0", "--secure-serving=false", "--log-level=warn", "--endpoints=" + args[2]}, os.Stdout, os.Stderr)
 	case "floor":
 		ln, err := net.Listen("tcp", "127.0.0.1:"+args[1])
@@ -173,12 +174,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("eppbench: %d CPUs, open loop over %d connections, %s per point, %d endpoints; decision = request headers sent → pick received\n\n", numCPU(), o.conns, o.duration, o.endpoints)
+	fmt.Printf("eppbench: %d CPUs, open loop over %d connections, %s per point, %d endpoints; decision = request headers sent → pick received\n\n", procstat.NumCPU(), o.conns, o.duration, o.endpoints)
 	fmt.Printf("%-10s %7s %9s %8s %8s %8s %8s %8s %7s %12s\n", "picker", "rate", "achieved", "p50", "p90", "p99", "p99.9", "max", "errors", "CPU/decision")
 	for _, rate := range o.rates {
 		o.rate = rate
 		for _, p := range []struct{ name, arg string }{{"floor", addrs[0]}, {"aigw-epp", strings.Join(addrs, ",")}} {
-			port := freePort()
+			port := procstat.FreePort()
 			c, err := startChild(self, port, p.name, p.arg)
 			if err != nil {
 				return err
@@ -264,9 +265,9 @@ func measure(c *childProc, port int, o options) (*result, time.Duration, error) 
 		return nil, 0, fmt.Errorf("first decision: %w", err)
 	}
 	_ = openLoop(clients, o.rate, o.warmup)
-	before := cpuTime(c.cmd.Process.Pid)
+	before := procstat.CPUTime(c.cmd.Process.Pid)
 	res := openLoop(clients, o.rate, o.duration)
-	used := cpuTime(c.cmd.Process.Pid) - before
+	used := procstat.CPUTime(c.cmd.Process.Pid) - before
 	return res, used / time.Duration(max(len(res.lat), 1)), nil
 }
 
@@ -409,34 +410,4 @@ func startMetricsServers(n int) ([]*metricsServer, error) {
 		out = append(out, &metricsServer{addr: ln.Addr().String(), srv: srv})
 	}
 	return out, nil
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return max(strings.Count(string(b), "processor\t:"), 1)
-}
-
-// cpuTime reads a process's user+system CPU time from /proc (10 ms ticks).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
 }
