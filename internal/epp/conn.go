@@ -114,11 +114,8 @@ func (c *Conns) Get(cfg *config.EndpointPicker) (*Picker, error) {
 			if err != nil {
 				return nil, fmt.Errorf("endpoint picker %s: %w", cfg.Name, err)
 			}
-			conn, err := grpc.NewClient(cfg.Address, append(grpcmem.DialOptions(), grpc.WithTransportCredentials(creds),
-				// Request bodies of hundreds of kilobytes cross this stream:
-				// with gRPC's 64 KiB default window each would wait for
-				// window updates from the picker.
-				grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow))...)
+			// Request bodies of hundreds of kilobytes cross this stream.
+			conn, err := grpc.NewClient(cfg.Address, append(grpcmem.DialOptions(), grpc.WithTransportCredentials(creds))...)
 			if err != nil {
 				return nil, fmt.Errorf("endpoint picker %s: %w", cfg.Name, err)
 			}
@@ -180,13 +177,6 @@ func (c *Conns) Close() {
 	}
 	c.m = nil
 }
-
-// Flow-control windows of picker connections: a stream may hold a whole
-// large request body in flight, a connection many of them.
-const (
-	streamWindow = 4 << 20
-	connWindow   = 32 << 20
-)
 
 func messageTimeout(cfg *config.EndpointPicker) time.Duration {
 	if d := cfg.MessageTimeout.Std(); d > 0 {

@@ -14,16 +14,13 @@ import (
 //
 //   - Stream workers reuse goroutines across streams; the shared write
 //     buffer saves an allocation per write.
-//   - 4 MiB stream and 32 MiB connection windows let a large body (and its
-//     echo) flow without waiting for window updates (gRPC's default is
-//     64 KiB).
-//   - Message buffers come from grpcmem, which does not clear 1 MiB for
-//     every 64 KiB body chunk as gRPC's default pool does.
+//   - grpcmem's settings for large messages: windows that let a large body
+//     (and its echo) flow without waiting for window updates, and message
+//     buffers that are not cleared (gRPC's default pool clears 1 MiB for
+//     every 64 KiB body chunk).
 func ServerOptions() []grpc.ServerOption {
 	return append(grpcmem.ServerOptions(),
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.SharedWriteBuffer(true),
-		grpc.InitialWindowSize(4<<20),
-		grpc.InitialConnWindowSize(32<<20),
 	)
 }

@@ -9,7 +9,9 @@
 // crossing a picker. [Pool] has power-of-two tiers up to 4 MiB and hands out
 // buffers as they are: every user writes (marshals, or reads from the
 // connection) exactly the bytes it then reads, so stale contents are never
-// observed. [Codec] is gRPC's proto codec over [Pool].
+// observed. [Codec] is gRPC's proto codec over [Pool]. Flow-control
+// windows are raised too: with gRPC's 64 KiB default, a large body waits
+// for window updates from the peer.
 //
 // Use [DialOptions] on clients and [ServerOptions] on servers.
 package grpcmem
@@ -140,15 +142,31 @@ func messageOf(v any) proto.Message {
 	return nil
 }
 
-// DialOptions make a client connection use [Codec] and [Default].
+// Flow-control windows: a stream may hold a whole large body in flight, a
+// connection many of them.
+const (
+	StreamWindow = 4 << 20
+	ConnWindow   = 32 << 20
+)
+
+// DialOptions make a client connection use [Codec], [Default] and the
+// large windows.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(Codec{})),
 		experimental.WithBufferPool(Default),
+		grpc.WithInitialWindowSize(StreamWindow),
+		grpc.WithInitialConnWindowSize(ConnWindow),
 	}
 }
 
-// ServerOptions make a server use [Codec] and [Default].
+// ServerOptions make a server use [Codec], [Default] and the large
+// windows.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.ForceServerCodecV2(Codec{}), experimental.BufferPool(Default)}
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(Codec{}),
+		experimental.BufferPool(Default),
+		grpc.InitialWindowSize(StreamWindow),
+		grpc.InitialConnWindowSize(ConnWindow),
+	}
 }
