@@ -5,16 +5,30 @@ import (
 	"encoding/json"
 )
 
-// restoreModel replaces the rewritten model name in a response with the
+// modelRestorer replaces the rewritten model name in a response with the
 // name the client sent, in the two spellings model servers write
-// ("model":"x" and "model": "x"), as GAIE's EPP does.
-func restoreModel(b []byte, target, incoming string) []byte {
-	t, _ := json.Marshal(target)
+// ("model":"x" and "model": "x"), as GAIE's EPP does. Its patterns are
+// built once per request, not per chunk.
+type modelRestorer struct {
+	old, new [2][]byte
+}
+
+func newModelRestorer(target, incoming string) *modelRestorer {
+	t, _ := json.Marshal(target) // strings always marshal
 	in, _ := json.Marshal(incoming)
-	for _, sep := range [...]string{`"model":`, `"model": `} {
-		old := append([]byte(sep), t...)
-		if bytes.Contains(b, old) {
-			b = bytes.ReplaceAll(b, old, append([]byte(sep), in...))
+	r := &modelRestorer{}
+	for i, sep := range [...]string{`"model":`, `"model": `} {
+		r.old[i] = append([]byte(sep), t...)
+		r.new[i] = append([]byte(sep), in...)
+	}
+	return r
+}
+
+// restore returns b with the target's name replaced.
+func (r *modelRestorer) restore(b []byte) []byte {
+	for i := range r.old {
+		if bytes.Contains(b, r.old[i]) {
+			b = bytes.ReplaceAll(b, r.old[i], r.new[i])
 		}
 	}
 	return b

@@ -170,7 +170,8 @@ type exchange struct {
 	echo    bool // answer the request body with replacements
 	picked  bool
 
-	incoming, target string // model names; differ when rewritten
+	incoming, target string         // model names; differ when rewritten
+	restorer         *modelRestorer // set when the body's model was rewritten
 	primary          string
 	served           string
 	done             func() // ends the in-flight count
@@ -305,6 +306,7 @@ func (x *exchange) decide(body []byte) error {
 	out := body
 	if body != nil && x.target != x.incoming {
 		out = withModel(body, &parsed, x.target)
+		x.restorer = newModelRestorer(x.target, x.incoming)
 	}
 	dest := strings.Join(res.Endpoints, ",")
 	set := []*corev3.HeaderValueOption{header(epp.DestinationKey, dest)}
@@ -389,7 +391,7 @@ func (x *exchange) responseHeaders(h *extprocv3.HttpHeaders, md *corev3.Metadata
 	}
 	x.usage.sse = x.sse
 	resp := &extprocv3.HeadersResponse{}
-	if x.target != x.incoming { // the restored model name changes the body's length
+	if x.restorer != nil { // the restored model name changes the body's length
 		resp.Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}}
 	}
 	return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: resp}})
@@ -400,16 +402,15 @@ func (x *exchange) responseHeaders(h *extprocv3.HttpHeaders, md *corev3.Metadata
 // rewritten response is held to its end so the name cannot straddle chunks.
 func (x *exchange) responseBody(chunk []byte, eos bool) error {
 	x.usage.feed(chunk, eos)
-	rewritten := x.target != x.incoming
-	if rewritten && !x.sse {
+	if x.restorer != nil && !x.sse {
 		x.respBuf = append(x.respBuf, chunk...)
 		if !eos {
 			return nil
 		}
 		chunk = x.respBuf
 	}
-	if rewritten {
-		chunk = restoreModel(chunk, x.target, x.incoming)
+	if x.restorer != nil {
+		chunk = x.restorer.restore(chunk)
 	}
 	if err := x.sendBody(chunk, eos, false); err != nil {
 		return err
