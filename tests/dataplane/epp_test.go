@@ -3,12 +3,9 @@ package dataplane
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +17,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/promtest"
 )
 
 // eppPoolTemplate routes two models to a pool of two simulator ranks whose
@@ -103,35 +101,6 @@ func startEPP(t *testing.T, args ...string) *eppProcess {
 	return e
 }
 
-// metric returns the sum of the samples of name whose labels contain all of
-// want (label="value" pairs).
-func (e *eppProcess) metric(t *testing.T, name string, want ...string) float64 {
-	t.Helper()
-	resp, err := http.Get(e.metricsURL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	sum := 0.0
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
-	for _, line := range strings.Split(string(b), "\n") {
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(m[1], w)
-		}
-		if ok {
-			v, err := strconv.ParseFloat(m[2], 64)
-			require.NoError(t, err)
-			sum += v
-		}
-	}
-	return sum
-}
-
 // TestGatewayWithAigwEPP puts `aigw epp` behind the gateway as the pool's
 // endpoint picker, over TLS with its self-signed certificate (the default)
 // and over plaintext with acknowledged bodies, and checks the picks serve,
@@ -179,13 +148,13 @@ func TestGatewayWithAigwEPP(t *testing.T) {
 			require.Positive(t, chunks)
 
 			require.Eventually(t, func() bool {
-				return e.metric(t, "aigw_epp_requests_total", `outcome="picked"`) == n+2
+				return promtest.Sum(t, e.metricsURL, "aigw_epp_requests_total", "outcome", "picked") == n+2
 			}, 5*time.Second, 20*time.Millisecond)
-			require.Equal(t, float64(2), e.metric(t, "aigw_epp_requests_total", `outcome="picked"`, `model="alias"`, `target_model="`+model+`"`))
-			require.Equal(t, float64(n+2), e.metric(t, "aigw_epp_endpoint_picks_total"))
-			require.Equal(t, float64(2), e.metric(t, "inference_pool_ready_pods"))
-			require.Positive(t, e.metric(t, "aigw_epp_usage_tokens_total", `type="completion"`))
-			require.Zero(t, e.metric(t, "aigw_epp_endpoint_in_flight"))
+			require.Equal(t, float64(2), promtest.Sum(t, e.metricsURL, "aigw_epp_requests_total", "outcome", "picked", "model", "alias", "target_model", model))
+			require.Equal(t, float64(n+2), promtest.Sum(t, e.metricsURL, "aigw_epp_endpoint_picks_total"))
+			require.Equal(t, float64(2), promtest.Sum(t, e.metricsURL, "inference_pool_ready_pods"))
+			require.Positive(t, promtest.Sum(t, e.metricsURL, "aigw_epp_usage_tokens_total", "type", "completion"))
+			require.Zero(t, promtest.Sum(t, e.metricsURL, "aigw_epp_endpoint_in_flight"))
 			// The access log names the endpoint the picker chose.
 			require.Regexp(t, `"endpoint":"127\.0\.0\.1:(`+rank0+`|`+rank1+`)"`, g.stdout.String())
 		})

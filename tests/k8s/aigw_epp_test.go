@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/promtest"
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
 
@@ -39,8 +38,8 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	require.Eventually(t, func() bool {
-		return scrapeMetric(t, metricsURL, "inference_pool_ready_pods") == 2 &&
-			scrapeMetric(t, metricsURL, "aigw_epp_endpoint_metrics_fresh") == 2
+		return promtest.Sum(t, metricsURL, "inference_pool_ready_pods") == 2 &&
+			promtest.Sum(t, metricsURL, "aigw_epp_endpoint_metrics_fresh") == 2
 	}, 20*time.Second, 20*time.Millisecond, "both model servers found and scraped")
 
 	pool := &config.Pool{Name: "default/" + poolName, TargetPorts: []int32{serverPort},
@@ -60,7 +59,7 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 		}
 	}
 	send(10)
-	require.Equal(t, float64(10), scrapeMetric(t, metricsURL, "aigw_epp_requests_total", `outcome="picked"`))
+	require.Equal(t, float64(10), promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "outcome", "picked"))
 
 	// vllm-1 turns unready: the picker drops it and every pick goes to vllm-0.
 	var pod corev1.Pod
@@ -71,10 +70,10 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 		}
 	}
 	require.NoError(t, env.Client.Status().Update(t.Context(), &pod))
-	require.Eventually(t, func() bool { return scrapeMetric(t, metricsURL, "inference_pool_ready_pods") == 1 }, 20*time.Second, 20*time.Millisecond)
-	before := scrapeMetric(t, metricsURL, "aigw_epp_endpoint_picks_total", `endpoint="`+endpoint(podIPs[0])+`"`)
+	require.Eventually(t, func() bool { return promtest.Sum(t, metricsURL, "inference_pool_ready_pods") == 1 }, 20*time.Second, 20*time.Millisecond)
+	before := promtest.Sum(t, metricsURL, "aigw_epp_endpoint_picks_total", "endpoint", endpoint(podIPs[0]))
 	send(10)
-	require.Equal(t, before+10, scrapeMetric(t, metricsURL, "aigw_epp_endpoint_picks_total", `endpoint="`+endpoint(podIPs[0])+`"`),
+	require.Equal(t, before+10, promtest.Sum(t, metricsURL, "aigw_epp_endpoint_picks_total", "endpoint", endpoint(podIPs[0])),
 		"every request after vllm-1 turned unready goes to vllm-0")
 }
 
@@ -107,35 +106,6 @@ func startAigwEPP(t testing.TB, args ...string) {
 		r, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "envoy.service.ext_proc.v3.ExternalProcessor"})
 		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
 	}, 30*time.Second, 20*time.Millisecond, "aigw epp did not become ready:\n%s", stderr)
-}
-
-// scrapeMetric sums the samples of name whose label set contains every one
-// of want.
-func scrapeMetric(t *testing.T, url, name string, want ...string) float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
-	sum := 0.0
-	for _, line := range strings.Split(string(b), "\n") {
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		match := true
-		for _, w := range want {
-			match = match && strings.Contains(m[1], w)
-		}
-		if match {
-			v, err := strconv.ParseFloat(m[2], 64)
-			require.NoError(t, err)
-			sum += v
-		}
-	}
-	return sum
 }
 
 // lockedBuffer is an io.Writer safe for concurrent use, for logs.
