@@ -22,7 +22,11 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &InferencePool{}, &InferencePoolList{})
+	scheme.AddKnownTypes(GroupVersion,
+		&InferencePool{}, &InferencePoolList{},
+		&InferenceObjective{}, &InferenceObjectiveList{},
+		&InferenceModelRewrite{}, &InferenceModelRewriteList{},
+	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

@@ -13,6 +13,9 @@ func TestAddToScheme(t *testing.T) {
 	require.NoError(t, AddToScheme(s))
 	require.True(t, s.Recognizes(GroupVersion.WithKind("InferencePool")))
 	require.True(t, s.Recognizes(GroupVersion.WithKind("InferencePoolList")))
+	for _, k := range []string{"InferenceObjective", "InferenceObjectiveList", "InferenceModelRewrite", "InferenceModelRewriteList"} {
+		require.True(t, s.Recognizes(GroupVersion.WithKind(k)), k)
+	}
 	require.Equal(t, "inference.networking.x-k8s.io/v1alpha2", GroupVersion.String())
 }
 
@@ -59,4 +62,47 @@ status:
 	// v1 field names are not part of this version.
 	err := yaml.UnmarshalStrict([]byte("spec: {targetPorts: [{number: 8000}]}"), &InferencePool{})
 	require.ErrorContains(t, err, "targetPorts")
+}
+
+// TestDecodeObjectiveAndRewrite decodes GAIE v1.5.0's documented examples
+// of InferenceObjective and InferenceModelRewrite, strictly.
+func TestDecodeObjectiveAndRewrite(t *testing.T) {
+	const objective = `apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceObjective
+metadata: {name: food-review, namespace: default}
+spec:
+  priority: -1
+  poolRef: {group: inference.networking.k8s.io, name: vllm-llama3-8b-instruct}
+`
+	var o InferenceObjective
+	require.NoError(t, yaml.UnmarshalStrict([]byte(objective), &o))
+	require.NotNil(t, o.Spec.Priority)
+	require.Equal(t, -1, *o.Spec.Priority)
+	require.Equal(t, ObjectName("vllm-llama3-8b-instruct"), o.Spec.PoolRef.Name)
+	require.Equal(t, o, *o.DeepCopy())
+
+	const rewrite = `apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: food-review-canary, namespace: default}
+spec:
+  poolRef: {name: vllm-llama3-8b-instruct}
+  rules:
+    - matches:
+        - model: {type: Exact, value: food-review}
+      targets:
+        - {modelRewrite: food-review-v1, weight: 90}
+        - {modelRewrite: food-review-v2, weight: 10}
+    - targets:
+        - {modelRewrite: meta-llama/Llama-3.1-8B-Instruct}
+`
+	var r InferenceModelRewrite
+	require.NoError(t, yaml.UnmarshalStrict([]byte(rewrite), &r))
+	require.Len(t, r.Spec.Rules, 2)
+	require.Equal(t, MatchExact, *r.Spec.Rules[0].Matches[0].Model.Type)
+	require.Equal(t, "food-review", r.Spec.Rules[0].Matches[0].Model.Value)
+	require.Equal(t, int32(10), r.Spec.Rules[0].Targets[1].Weight)
+	require.Empty(t, r.Spec.Rules[1].Matches)
+	require.Equal(t, r, *r.DeepCopy())
+
+	require.Error(t, yaml.UnmarshalStrict([]byte(rewrite+"  rule: []\n"), &r), "a misspelled field is an error")
 }

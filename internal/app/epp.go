@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/eppserver"
 	"github.com/aigw-dev/aigw/internal/podsource"
+	"github.com/aigw-dev/aigw/internal/policysource"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -92,8 +95,8 @@ func (o *eppOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.staleness, "metrics-staleness-threshold", 2*time.Second, "age after which scraped metrics are ignored")
 	fs.BoolVar(&o.ackRequestBody, "ack-request-body", false, "acknowledge request body chunks instead of echoing the body back (for proxies that keep their copy, such as aigw; Envoy needs the echo)")
 	fs.Int64Var(&o.maxRequestBodyBytes, "max-request-body-bytes", eppserver.DefaultMaxRequestBodyBytes, "largest request body accepted (larger: 413)")
-	fs.Var(&o.objectives, "objective", "InferenceObjective priority, name=priority (repeatable); negative priorities are sheddable")
-	fs.Var(&o.modelRewrites, "model-rewrite", "weighted model rewrite, incoming=target[:weight][,target[:weight]...] (repeatable)")
+	fs.Var(&o.objectives, "objective", "InferenceObjective priority, name=priority (repeatable); negative priorities are sheddable. With --pool-name, the pool's InferenceObjectives are added (same name: the cluster's wins)")
+	fs.Var(&o.modelRewrites, "model-rewrite", "weighted model rewrite, incoming=target[:weight][,target[:weight]...] (repeatable). With --pool-name, the pool's InferenceModelRewrites apply after these")
 }
 
 const eppUsage = `Usage: aigw epp [flags]
@@ -102,7 +105,9 @@ Serves GAIE's endpoint picker protocol (Envoy ext_proc, FULL_DUPLEX_STREAMED)
 for one pool of model servers, scheduling on their scraped load, KV cache,
 prefix cache and LoRA adapters. Endpoints come from --endpoints (standalone)
 or from Kubernetes (--pool-name, or --endpoint-selector with
---endpoint-target-ports).
+--endpoint-target-ports). With --pool-name, the pool's InferenceObjectives
+and InferenceModelRewrites (inference.networking.x-k8s.io/v1alpha2, GAIE
+v1.5's CRDs) are followed when the cluster has them.
 
 Flags:
 `
@@ -170,7 +175,13 @@ func runEPP(ctx context.Context, p eppParams) error {
 	}
 	setReady(false)
 
-	source, poolLabel, err := o.endpointSource(sched, setReady, p.logger)
+	var rc *rest.Config // the cluster's, in Kubernetes mode
+	if o.poolName != "" || o.endpointSelector != "" {
+		if rc, err = restConfig(o.kubeconfig); err != nil {
+			return err
+		}
+	}
+	source, poolLabel, err := o.endpointSource(rc, sched, setReady, p.logger)
 	if err != nil {
 		return err
 	}
@@ -187,9 +198,12 @@ func runEPP(ctx context.Context, p eppParams) error {
 		Metrics:             m,
 		AckRequestBody:      o.ackRequestBody,
 		MaxRequestBodyBytes: o.maxRequestBodyBytes,
-		Objectives:          objectives,
-		ModelRewrites:       rewrites,
+		Policy:              eppserver.Policy{Objectives: objectives, Rewrites: rewrites},
 	})
+	if err != nil {
+		return err
+	}
+	policies, err := o.policySource(rc, srv, eppserver.Policy{Objectives: objectives, Rewrites: rewrites}, p.logger)
 	if err != nil {
 		return err
 	}
@@ -242,6 +256,13 @@ func runEPP(ctx context.Context, p eppParams) error {
 			errs <- fmt.Errorf("epp: endpoints: %w", err)
 		}
 	})
+	if policies != nil {
+		wg.Go(func() {
+			if err := policies(ctx); err != nil {
+				errs <- fmt.Errorf("epp: InferenceObjectives and InferenceModelRewrites: %w", err)
+			}
+		})
+	}
 	wg.Go(func() {
 		if err := gs.Serve(grpcLn); err != nil {
 			errs <- fmt.Errorf("epp: gRPC: %w", err)
@@ -319,8 +340,8 @@ func (o *eppOptions) schedulerConfig(logger *slog.Logger) (scheduler.Config, err
 
 // endpointSource returns the function that feeds the scheduler until ctx
 // ends, and the pool's label for metrics.
-func (o *eppOptions) endpointSource(sched *scheduler.Scheduler, setReady func(bool), logger *slog.Logger) (func(context.Context) error, string, error) {
-	k8sMode := o.poolName != "" || o.endpointSelector != ""
+func (o *eppOptions) endpointSource(rc *rest.Config, sched *scheduler.Scheduler, setReady func(bool), logger *slog.Logger) (func(context.Context) error, string, error) {
+	k8sMode := rc != nil
 	switch {
 	case o.endpoints != "" && k8sMode:
 		return nil, "", fmt.Errorf("%w: --endpoints and Kubernetes mode (--pool-name, --endpoint-selector) are exclusive", ErrUsage)
@@ -359,15 +380,62 @@ func (o *eppOptions) endpointSource(sched *scheduler.Scheduler, setReady func(bo
 		so.Selector, so.TargetPorts, so.PoolGroup = sel, ports, ""
 		label = o.poolNamespace + "/" + o.endpointSelector
 	}
-	rc, err := restConfig(o.kubeconfig)
-	if err != nil {
-		return nil, "", err
-	}
 	src, err := podsource.New(rc, so)
 	if err != nil {
 		return nil, "", err
 	}
 	return src.Run, label, nil
+}
+
+// policySource returns the function that keeps srv's policy in step with
+// the pool's InferenceObjectives and InferenceModelRewrites (pool mode
+// only; nil otherwise): the flags' policy, with the cluster's objectives
+// replacing same-named flag ones and the cluster's rewrite rules after the
+// flags' rules. When the API server does not serve those CRDs (GAIE v1.6
+// no longer installs them) it logs so and returns: the flags' policy stays.
+// The CRDs are looked up once, at start.
+func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags eppserver.Policy, logger *slog.Logger) (func(context.Context) error, error) {
+	if rc == nil || o.poolName == "" {
+		return nil, nil
+	}
+	logger = logger.With("component", "policy")
+	src, err := policysource.New(rc, policysource.Options{
+		PoolNamespace: o.poolNamespace,
+		PoolName:      o.poolName,
+		PoolGroup:     o.poolGroup,
+		Logger:        logger,
+		OnChange: func(p eppserver.Policy) {
+			merged := eppserver.Policy{Objectives: maps.Clone(flags.Objectives), Rewrites: slices.Concat(flags.Rewrites, p.Rewrites)}
+			if merged.Objectives == nil {
+				merged.Objectives = map[string]int{}
+			}
+			maps.Copy(merged.Objectives, p.Objectives)
+			if err := srv.SetPolicy(merged); err != nil {
+				logger.Error("policy from the cluster rejected; the previous one stays", "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		for {
+			installed, err := policysource.Installed(rc)
+			switch {
+			case err == nil && !installed:
+				logger.Info("InferenceObjective and InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2) are not installed; only --objective and --model-rewrite apply")
+				return nil
+			case err == nil:
+				return src.Run(ctx)
+			}
+			logger.Warn("cannot look up the InferenceObjective CRDs; retrying", "error", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}, nil
 }
 
 // restConfig loads the Kubernetes client configuration: the file given,
@@ -439,6 +507,7 @@ func parsePorts(s string) ([]int, error) {
 	return out, nil
 }
 
+// parseObjectives reads --objective flags.
 func parseObjectives(flags []string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, f := range flags {
@@ -452,13 +521,17 @@ func parseObjectives(flags []string) (map[string]int, error) {
 	return out, nil
 }
 
-func parseModelRewrites(flags []string) (map[string][]eppserver.WeightedModel, error) {
-	out := map[string][]eppserver.WeightedModel{}
+// parseModelRewrites reads --model-rewrite flags: one exact-match rule
+// per flag, in flag order (the first flag for a model wins, as the oldest
+// InferenceModelRewrite does).
+func parseModelRewrites(flags []string) ([]eppserver.RewriteRule, error) {
+	var out []eppserver.RewriteRule
 	for _, f := range flags {
 		in, targets, ok := strings.Cut(f, "=")
 		if !ok || in == "" || targets == "" {
 			return nil, fmt.Errorf("%w: --model-rewrite %q: want incoming=target[:weight],...", ErrUsage, f)
 		}
+		r := eppserver.RewriteRule{Models: []string{in}, Source: "--model-rewrite " + f}
 		for _, t := range strings.Split(targets, ",") {
 			name, w, hasW := strings.Cut(strings.TrimSpace(t), ":")
 			weight := 1
@@ -472,8 +545,9 @@ func parseModelRewrites(flags []string) (map[string][]eppserver.WeightedModel, e
 			if name == "" {
 				return nil, fmt.Errorf("%w: --model-rewrite %q: empty target", ErrUsage, f)
 			}
-			out[in] = append(out[in], eppserver.WeightedModel{Model: name, Weight: weight})
+			r.Targets = append(r.Targets, eppserver.WeightedModel{Model: name, Weight: weight})
 		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -26,8 +26,47 @@ type Metrics struct {
 	tokens       *prometheus.CounterVec
 	firstByte    prometheus.Histogram
 
+	models modelLabels
+
 	mu     sync.Mutex
 	scores map[string]float64 // endpoint → total score of its last pick
+}
+
+// MaxModelLabels bounds the model names aigw_epp_requests_total keeps as
+// label values: names come from request bodies and headers, which behind a
+// proxy that forwards any model name are the clients' choice. The first
+// MaxModelLabels distinct names are kept; later ones are counted as
+// [OtherModelLabel].
+const MaxModelLabels = 200
+
+// OtherModelLabel stands for model names beyond [MaxModelLabels].
+const OtherModelLabel = "__other__"
+
+// modelLabels admits the first MaxModelLabels distinct model names as
+// label values.
+type modelLabels struct {
+	seen sync.Map // name → struct{}
+	mu   sync.Mutex
+	n    int
+}
+
+// label returns name if it is (or can become) a label value, else
+// OtherModelLabel.
+func (l *modelLabels) label(name string) string {
+	if _, ok := l.seen.Load(name); ok || name == "" {
+		return name
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen.Load(name); ok {
+		return name
+	}
+	if l.n >= MaxModelLabels {
+		return OtherModelLabel
+	}
+	l.seen.Store(name, struct{}{})
+	l.n++
+	return name
 }
 
 // NewMetrics registers the picker's metrics for pool (a label value, e.g.
@@ -38,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer, pool string, sched *scheduler.Schedul
 		pool:  pool,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigw_epp_requests_total",
-			Help: "Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, no_endpoint, cancelled) and model.",
+			Help: "Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, no_endpoint, cancelled), model and target model (the first 200 distinct names; later ones as __other__).",
 		}, []string{"outcome", "model", "target_model"}),
 		schedLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "aigw_epp_scheduling_duration_seconds",
@@ -110,7 +149,7 @@ func (m *Metrics) observeRequest(outcome, model, target string, firstByte time.D
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(outcome, model, target).Inc()
+	m.requests.WithLabelValues(outcome, m.models.label(model), m.models.label(target)).Inc()
 	if firstByte > 0 {
 		m.firstByte.Observe(firstByte.Seconds())
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -38,14 +39,6 @@ const (
 	headerRequestID    = "x-request-id"
 )
 
-// WeightedModel is one target of a model rewrite.
-type WeightedModel struct {
-	// Model is the name sent to the model server.
-	Model string
-	// Weight is the relative share of requests (positive).
-	Weight int
-}
-
 // Options configures a [Server].
 type Options struct {
 	// Scheduler picks endpoints; required. The caller feeds its endpoints
@@ -65,14 +58,9 @@ type Options struct {
 	// MaxRequestBodyBytes bounds a request body; larger ones get 413.
 	// 0 means [DefaultMaxRequestBodyBytes].
 	MaxRequestBodyBytes int64
-	// Objectives maps InferenceObjective names (the
-	// x-gateway-inference-objective header) to priorities; unknown or
-	// absent objectives have priority 0. Negative priorities are sheddable.
-	Objectives map[string]int
-	// ModelRewrites maps an incoming model to weighted targets
-	// (InferenceModelRewrite); it applies after the
-	// x-gateway-model-name-rewrite header.
-	ModelRewrites map[string][]WeightedModel
+	// Policy holds the objectives' priorities and the model rewrite rules
+	// the server starts with; [Server.SetPolicy] replaces them.
+	Policy Policy
 	// Rand returns uniformly random uint64s for weighted rewrites; nil
 	// means math/rand/v2.
 	Rand func() uint64
@@ -84,9 +72,9 @@ type Options struct {
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 
-	opts    Options
-	logger  *slog.Logger
-	rewrite bool // some rewrite rule exists
+	opts   Options
+	logger *slog.Logger
+	policy atomic.Pointer[compiledPolicy]
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
@@ -102,28 +90,34 @@ func New(opts Options) (*Server, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Uint64
 	}
-	for in, targets := range opts.ModelRewrites {
-		if len(targets) == 0 {
-			return nil, fmt.Errorf("eppserver: model rewrite for %q has no targets", in)
-		}
-		for _, t := range targets {
-			if t.Model == "" || t.Weight <= 0 {
-				return nil, fmt.Errorf("eppserver: model rewrite for %q: target %q needs a name and a positive weight", in, t.Model)
-			}
-		}
-	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, logger: logger, rewrite: len(opts.ModelRewrites) > 0}, nil
+	s := &Server{opts: opts, logger: logger}
+	if err := s.SetPolicy(opts.Policy); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetPolicy validates p and makes it the policy of requests that start
+// from now on; on error the current policy stays. It is safe to call while
+// requests are served.
+func (s *Server) SetPolicy(p Policy) error {
+	c, err := compile(p)
+	if err != nil {
+		return fmt.Errorf("eppserver: policy: %w", err)
+	}
+	s.policy.Store(c)
+	return nil
 }
 
 // Process serves one request's stream: the request phase ends with the
 // pick (or an immediate response), the response phase reports the served
 // endpoint, restores the client's model name and captures usage.
 func (s *Server) Process(st extprocv3.ExternalProcessor_ProcessServer) error {
-	x := &exchange{srv: s, st: st, ctx: st.Context(), start: time.Now(), headers: map[string]string{}}
+	x := &exchange{srv: s, policy: s.policy.Load(), st: st, ctx: st.Context(), start: time.Now(), headers: map[string]string{}}
 	defer x.finish()
 	for {
 		req, err := st.Recv()
@@ -157,10 +151,11 @@ const (
 
 // exchange is one stream's state.
 type exchange struct {
-	srv   *Server
-	st    extprocv3.ExternalProcessor_ProcessServer
-	ctx   context.Context
-	start time.Time
+	srv    *Server
+	policy *compiledPolicy // the server's policy when the stream began
+	st     extprocv3.ExternalProcessor_ProcessServer
+	ctx    context.Context
+	start  time.Time
 
 	headers map[string]string // lower-case names; pseudo-headers included
 	subset  []string
@@ -194,7 +189,7 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 			x.headers[strings.ToLower(h.GetKey())] = v
 		}
 		x.readSubset(req.GetMetadataContext())
-		x.echo = !x.srv.opts.AckRequestBody || x.srv.rewrite || x.headers[headerModelRewrite] != ""
+		x.echo = !x.srv.opts.AckRequestBody || x.policy.hasRewrites() || x.headers[headerModelRewrite] != ""
 		if r.RequestHeaders.GetEndOfStream() {
 			return x.decide(nil)
 		}
@@ -272,7 +267,7 @@ func (x *exchange) decide(body []byte) error {
 		r.Model, r.Prompt, r.CacheSalt, r.LoRA = x.target, parsed.prompt, parsed.cacheSalt, x.target
 	}
 	if name := x.headers[headerObjective]; name != "" {
-		r.Priority = x.srv.opts.Objectives[name]
+		r.Priority = x.policy.objectives[name]
 	}
 	if x.hinted {
 		r.Subset = x.subset
@@ -345,29 +340,18 @@ func (x *exchange) path() string {
 	return ""
 }
 
-// rewriteTarget returns the model to send upstream: the rewrite header if
-// present, then a weighted rewrite rule for that name.
+// rewriteTarget returns the model to send upstream: a rewrite rule's
+// target for the incoming name if one matches, else the
+// x-gateway-model-name-rewrite header, else the incoming name (GAIE's
+// order).
 func (x *exchange) rewriteTarget(incoming string) string {
-	target := incoming
+	if r := x.policy.rule(incoming); r != nil {
+		return r.choose(x.srv.opts.Rand())
+	}
 	if h := strings.TrimSpace(x.headers[headerModelRewrite]); h != "" {
-		target = h
+		return h
 	}
-	targets := x.srv.opts.ModelRewrites[target]
-	if len(targets) == 0 {
-		return target
-	}
-	total := 0
-	for _, t := range targets {
-		total += t.Weight
-	}
-	n := int(x.srv.opts.Rand() % uint64(total))
-	for _, t := range targets {
-		if n < t.Weight {
-			return t.Model
-		}
-		n -= t.Weight
-	}
-	return targets[len(targets)-1].Model
+	return incoming
 }
 
 // responseHeaders reads the served endpoint and moves the in-flight count

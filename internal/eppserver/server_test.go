@@ -29,6 +29,7 @@ import (
 
 // fixture is a server on an in-memory listener with its scheduler.
 type fixture struct {
+	srv     *Server
 	client  extprocv3.ExternalProcessorClient
 	sched   *scheduler.Scheduler
 	metrics *Metrics
@@ -68,7 +69,7 @@ func newFixture(t *testing.T, opts Options, cfg scheduler.Config, endpoints ...s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &fixture{client: extprocv3.NewExternalProcessorClient(conn), sched: sched, metrics: m, reg: reg, dial: dial}
+	return &fixture{srv: srv, client: extprocv3.NewExternalProcessorClient(conn), sched: sched, metrics: m, reg: reg, dial: dial}
 }
 
 func noFallbacks() scheduler.Config {
@@ -339,8 +340,8 @@ func TestSubsetHintRestrictsThePick(t *testing.T) {
 
 func TestModelRewriteAndResponsePhase(t *testing.T) {
 	f := newFixture(t, Options{
-		ModelRewrites: map[string][]WeightedModel{"llama": {{Model: "llama-v2", Weight: 1}, {Model: "llama-v3", Weight: 3}}},
-		Rand:          func() uint64 { return 2 }, // 2 % 4 = 2 → second target
+		Policy: Policy{Rewrites: []RewriteRule{{Models: []string{"llama"}, Targets: []WeightedModel{{Model: "llama-v2", Weight: 1}, {Model: "llama-v3", Weight: 3}}}}},
+		Rand:   func() uint64 { return 2 }, // 2 % 4 = 2 → second target
 	}, noFallbacks(), "10.0.0.1:8000", "10.0.0.2:8000")
 
 	t.Run("rule", func(t *testing.T) {
@@ -404,7 +405,7 @@ func TestModelRewriteAndResponsePhase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := `{"model": "llama","prompt":"hi","stream":true}`
+		body := `{"model": "phi","prompt":"hi","stream":true}`
 		p := requestPhase(t, s, headersMsg("/v1/completions", false, map[string]string{headerModelRewrite: "mistral"}, nil), bodyMsg(body, true))
 		if !strings.Contains(p.body, `"model": "mistral"`) {
 			t.Fatalf("body %q: want the header's model", p.body)
@@ -424,7 +425,7 @@ func TestModelRewriteAndResponsePhase(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := string(r.GetResponseBody().GetResponse().GetBodyMutation().GetStreamedResponse().GetBody())
-			if want := strings.ReplaceAll(ev, "mistral", "llama"); got != want {
+			if want := strings.ReplaceAll(ev, "mistral", "phi"); got != want {
 				t.Errorf("event %d = %q, want %q", i, got, want)
 			}
 		}
@@ -438,7 +439,7 @@ func TestSaturationShedsSheddableRequests(t *testing.T) {
 	defer busy.Close()
 	cfg := noFallbacks()
 	cfg.ScrapeInterval = 10 * time.Millisecond
-	f := newFixture(t, Options{Objectives: map[string]int{"batch": -1, "chat": 10}}, cfg, strings.TrimPrefix(busy.URL, "http://"))
+	f := newFixture(t, Options{Policy: Policy{Objectives: map[string]int{"batch": -1, "chat": 10}}}, cfg, strings.TrimPrefix(busy.URL, "http://"))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { _ = f.sched.Start(ctx) }()

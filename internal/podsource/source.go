@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -18,12 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
+	"github.com/aigw-dev/aigw/internal/kubewatch"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -160,87 +159,34 @@ func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("podsource: Run called more than once")
 	}
-	c, err := cache.New(s.cfg, s.cacheOptions())
-	if err != nil {
-		return fmt.Errorf("podsource: cache for namespace %s: %w", s.opts.PoolNamespace, err)
-	}
-
-	// Every event only wakes the loop below, which recomputes the whole set
-	// from the cache; bursts of events coalesce into one recomputation.
-	wake := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	handler := toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { notify() },
-		UpdateFunc: func(oldObj, newObj any) {
-			if !sameVersion(oldObj, newObj) { // skip periodic resyncs
-				notify()
-			}
-		},
-		DeleteFunc: func(any) { notify() },
-	}
-	for _, obj := range s.watched() {
-		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
-		if err != nil {
-			return fmt.Errorf("podsource: watch %T in namespace %s: %w", obj, s.opts.PoolNamespace, err)
-		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("podsource: watch %T in namespace %s: %w", obj, s.opts.PoolNamespace, err)
-		}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cacheDone := make(chan error, 1)
-	go func() { cacheDone <- c.Start(ctx) }()
-	stop := func() error {
-		cancel()
-		if err := <-cacheDone; err != nil {
-			return fmt.Errorf("podsource: cache: %w", err)
-		}
-		return nil
-	}
-	if !c.WaitForCacheSync(ctx) {
-		return stop() // ctx ended before the caches synced
-	}
-
 	var (
 		last       []scheduler.Endpoint
 		poolState  string
 		poolLogged bool
 	)
-	for {
-		st, err := s.compute(ctx, c)
+	return kubewatch.Run(ctx, s.cfg, s.watchOptions(), func(ctx context.Context, r client.Reader) {
+		st, err := s.compute(ctx, r)
 		if err != nil {
 			// Reads from a synced cache do not fail in practice; the next
 			// event retries.
 			s.log.Error("podsource: cannot compute the endpoints", "error", err)
-		} else {
-			if s.opts.PoolName != "" && (!poolLogged || st.pool != poolState) {
-				if st.poolWarn {
-					s.log.Warn("podsource: " + st.pool)
-				} else {
-					s.log.Info("podsource: InferencePool " + st.pool)
-				}
-				poolState, poolLogged = st.pool, true
-			}
-			if !s.synced.Load() || !equalEndpoints(st.eps, last) {
-				last = cloneEndpoints(st.eps)
-				s.log.Info("podsource: endpoints changed", "count", len(st.eps))
-				s.opts.OnChange(st.eps)
-				s.synced.Store(true)
-			}
+			return
 		}
-		select {
-		case <-ctx.Done():
-			return stop()
-		case <-wake:
+		if s.opts.PoolName != "" && (!poolLogged || st.pool != poolState) {
+			if st.poolWarn {
+				s.log.Warn("podsource: " + st.pool)
+			} else {
+				s.log.Info("podsource: InferencePool " + st.pool)
+			}
+			poolState, poolLogged = st.pool, true
 		}
-	}
+		if !s.synced.Load() || !equalEndpoints(st.eps, last) {
+			last = cloneEndpoints(st.eps)
+			s.log.Info("podsource: endpoints changed", "count", len(st.eps))
+			s.opts.OnChange(st.eps)
+			s.synced.Store(true)
+		}
+	})
 }
 
 // state is one computation of the endpoint set.
@@ -285,56 +231,23 @@ func (s *Source) compute(ctx context.Context, r client.Reader) (state, error) {
 	return st, nil
 }
 
-// watched returns the objects whose informers Run starts.
-func (s *Source) watched() []client.Object {
-	if s.opts.PoolName == "" {
-		return []client.Object{&corev1.Pod{}}
-	}
-	return []client.Object{&corev1.Pod{}, newPoolObject(s.opts.PoolGroup)}
-}
-
-// cacheOptions restricts the cache to the namespace, and further to the
+// watchOptions restricts the cache to the namespace, and further to the
 // pool (by name) or, in selector mode, to the selected Pods.
-func (s *Source) cacheOptions() cache.Options {
-	o := cache.Options{
-		Scheme:                      s.scheme,
-		DefaultNamespaces:           map[string]cache.Config{s.opts.PoolNamespace: {}},
-		DefaultTransform:            cache.TransformStripManagedFields(),
-		DefaultWatchErrorHandler:    s.watchError,
-		ReaderFailOnMissingInformer: true,
-	}
+func (s *Source) watchOptions() kubewatch.Options {
+	o := kubewatch.Options{Scheme: s.scheme, Namespace: s.opts.PoolNamespace, Logger: s.log, Name: "podsource"}
 	if s.opts.PoolName != "" {
 		// The pool's selector may change, so all Pods of the namespace are
 		// cached; of the pools, only this one.
+		pool := newPoolObject(s.opts.PoolGroup)
+		o.Objects = []client.Object{&corev1.Pod{}, pool}
 		o.ByObject = map[client.Object]cache.ByObject{
-			newPoolObject(s.opts.PoolGroup): {Field: fields.OneTermEqualSelector("metadata.name", s.opts.PoolName)},
+			pool: {Field: fields.OneTermEqualSelector("metadata.name", s.opts.PoolName)},
 		}
-	} else {
-		o.ByObject = map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(s.opts.Selector)},
-		}
+		return o
+	}
+	o.Objects = []client.Object{&corev1.Pod{}}
+	o.ByObject = map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Label: labels.SelectorFromSet(s.opts.Selector)},
 	}
 	return o
-}
-
-// watchError logs why an informer's list or watch failed (e.g. missing
-// RBAC permissions); the informer backs off and retries. It mirrors
-// client-go's DefaultWatchErrorHandler, which logs to klog instead.
-func (s *Source) watchError(ctx context.Context, r *toolscache.Reflector, err error) {
-	switch {
-	case ctx.Err() != nil, errors.Is(err, io.EOF):
-		// Shutting down, or the watch closed normally.
-	case apierrors.IsResourceExpired(err), apierrors.IsGone(err), errors.Is(err, io.ErrUnexpectedEOF):
-		s.log.Debug("podsource: watch closed", "type", r.TypeDescription(), "error", err)
-	default:
-		s.log.Warn("podsource: watch failed, retrying", "type", r.TypeDescription(), "error", err)
-	}
-}
-
-// sameVersion reports whether an update carries the same resourceVersion,
-// as the informers' periodic resyncs do.
-func sameVersion(oldObj, newObj any) bool {
-	o, ok1 := oldObj.(client.Object)
-	n, ok2 := newObj.(client.Object)
-	return ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion()
 }

@@ -2,9 +2,12 @@ package k8s
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +18,13 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
+	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/promtest"
@@ -124,4 +132,86 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestAigwEPPFollowsModelRewrites runs `aigw epp --pool-name` in a cluster
+// that has GAIE v1.5.0's InferenceObjective and InferenceModelRewrite CRDs:
+// an alias no model server knows is refused by the server until an
+// InferenceModelRewrite for the pool maps it, then served under the alias,
+// and refused again once the rewrite is deleted.
+func TestAigwEPPFollowsModelRewrites(t *testing.T) {
+	env := testenv.StartEnv(t)
+	c := installV1Alpha2CRDs(t, env)
+	modelServers(t, simOptions())
+	const grpcPort, healthPort, metricsPort = 9072, 9073, 9074
+	createPool(t, env, grpcPort)
+	startAigwEPP(t, "--kubeconfig", env.Kubeconfig, "--pool-name", poolName, "--pool-namespace", testenv.DefaultNamespace,
+		"--secure-serving=false", fmt.Sprintf("--grpc-port=%d", grpcPort), fmt.Sprintf("--grpc-health-port=%d", healthPort), fmt.Sprintf("--metrics-port=%d", metricsPort))
+
+	pool := &config.Pool{Name: "default/" + poolName, TargetPorts: []int32{serverPort},
+		EndpointPicker: &config.EndpointPicker{Name: "default/" + pickerName, Address: fmt.Sprintf("127.0.0.1:%d", grpcPort), FailureMode: config.FailClose}}
+	for _, ip := range podIPs {
+		pool.Endpoints = append(pool.Endpoints, config.PoolEndpoint{IP: ip, Port: serverPort})
+	}
+	gw := poolGateway(t, []*config.Pool{pool}, []int32{1})
+	ask := func() (int, string) {
+		resp, err := http.Post(gw.URL+"/v1/completions", "application/json", strings.NewReader(`{"model":"food-review","prompt":"hello","max_tokens":2}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body struct {
+			Model string `json:"model"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.Model
+	}
+	status, _ := ask()
+	require.Equal(t, http.StatusNotFound, status, "no model server knows the alias yet")
+
+	rewrite := &infv1a2.InferenceModelRewrite{
+		ObjectMeta: metav1.ObjectMeta{Name: "food-review", Namespace: testenv.DefaultNamespace},
+		Spec: infv1a2.InferenceModelRewriteSpec{
+			PoolRef: &infv1a2.PoolObjectReference{Name: poolName},
+			Rules: []infv1a2.InferenceModelRewriteRule{{
+				Matches: []infv1a2.Match{{Model: &infv1a2.ModelMatch{Value: "food-review"}}},
+				Targets: []infv1a2.TargetModel{{ModelRewrite: model}},
+			}},
+		},
+	}
+	require.NoError(t, c.Create(t.Context(), rewrite))
+	require.Eventually(t, func() bool {
+		status, got := ask()
+		return status == http.StatusOK && got == "food-review"
+	}, 20*time.Second, 50*time.Millisecond, "the rewrite applied and the client's name restored")
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+	require.GreaterOrEqual(t, promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "model", "food-review", "target_model", model), float64(1))
+
+	require.NoError(t, c.Delete(t.Context(), rewrite))
+	require.Eventually(t, func() bool {
+		status, _ := ask()
+		return status == http.StatusNotFound
+	}, 20*time.Second, 50*time.Millisecond, "the deleted rewrite no longer applies")
+}
+
+// installV1Alpha2CRDs installs GAIE v1.5.0's InferenceObjective and
+// InferenceModelRewrite CRDs (kept with internal/policysource's tests) and
+// returns a client that knows their types.
+func installV1Alpha2CRDs(t *testing.T, env *testenv.Env) client.Client {
+	t.Helper()
+	require.NoError(t, infv1a2.AddToScheme(env.Scheme))
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	require.NoError(t, err)
+	files, err := filepath.Glob("../../internal/policysource/testdata/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		require.NoError(t, yaml.UnmarshalStrict(data, crd), f)
+		require.NoError(t, c.Create(t.Context(), crd))
+	}
+	require.Eventually(t, func() bool {
+		return c.List(t.Context(), &infv1a2.InferenceModelRewriteList{}) == nil && c.List(t.Context(), &infv1a2.InferenceObjectiveList{}) == nil
+	}, 30*time.Second, 20*time.Millisecond, "CRDs served")
+	return c
 }
