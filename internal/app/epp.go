@@ -158,6 +158,7 @@ func runEPP(ctx context.Context, p eppParams) error {
 	if err != nil {
 		return err
 	}
+	flagPolicy := scheduler.Policy{Objectives: objectives, Rewrites: rewrites}
 	sched, err := scheduler.New(cfg, p.logger.With("component", "scheduler"))
 	if err != nil {
 		return err
@@ -175,6 +176,9 @@ func runEPP(ctx context.Context, p eppParams) error {
 	}
 	setReady(false)
 
+	if err := o.checkEndpointFlags(); err != nil {
+		return err
+	}
 	var rc *rest.Config // the cluster's, in Kubernetes mode
 	if o.poolName != "" || o.endpointSelector != "" {
 		if rc, err = restConfig(o.kubeconfig); err != nil {
@@ -198,12 +202,12 @@ func runEPP(ctx context.Context, p eppParams) error {
 		Metrics:             m,
 		AckRequestBody:      o.ackRequestBody,
 		MaxRequestBodyBytes: o.maxRequestBodyBytes,
-		Policy:              eppserver.Policy{Objectives: objectives, Rewrites: rewrites},
+		Policy:              flagPolicy,
 	})
 	if err != nil {
 		return err
 	}
-	policies, err := o.policySource(rc, srv, eppserver.Policy{Objectives: objectives, Rewrites: rewrites}, p.logger)
+	policies, err := o.policySource(rc, srv, flagPolicy, p.logger)
 	if err != nil {
 		return err
 	}
@@ -338,14 +342,23 @@ func (o *eppOptions) schedulerConfig(logger *slog.Logger) (scheduler.Config, err
 	return parsed, nil
 }
 
+// checkEndpointFlags checks that exactly one source of endpoints is given:
+// --endpoints, or Kubernetes mode (--pool-name, --endpoint-selector).
+func (o *eppOptions) checkEndpointFlags() error {
+	k8sMode := o.poolName != "" || o.endpointSelector != ""
+	switch {
+	case o.endpoints != "" && k8sMode:
+		return fmt.Errorf("%w: --endpoints and Kubernetes mode (--pool-name, --endpoint-selector) are exclusive", ErrUsage)
+	case o.endpoints == "" && !k8sMode:
+		return fmt.Errorf("%w: no endpoints: give --endpoints, --pool-name, or --endpoint-selector with --endpoint-target-ports", ErrUsage)
+	}
+	return nil
+}
+
 // endpointSource returns the function that feeds the scheduler until ctx
 // ends, and the pool's label for metrics.
 func (o *eppOptions) endpointSource(rc *rest.Config, sched *scheduler.Scheduler, setReady func(bool), logger *slog.Logger) (func(context.Context) error, string, error) {
-	k8sMode := rc != nil
-	switch {
-	case o.endpoints != "" && k8sMode:
-		return nil, "", fmt.Errorf("%w: --endpoints and Kubernetes mode (--pool-name, --endpoint-selector) are exclusive", ErrUsage)
-	case o.endpoints != "":
+	if rc == nil { // static endpoints (checkEndpointFlags)
 		eps, err := parseStaticEndpoints(o.endpoints)
 		if err != nil {
 			return nil, "", err
@@ -353,8 +366,6 @@ func (o *eppOptions) endpointSource(rc *rest.Config, sched *scheduler.Scheduler,
 		sched.SetEndpoints(eps)
 		setReady(true)
 		return func(ctx context.Context) error { <-ctx.Done(); return nil }, "static", nil
-	case !k8sMode:
-		return nil, "", fmt.Errorf("%w: no endpoints: give --endpoints, --pool-name, or --endpoint-selector with --endpoint-target-ports", ErrUsage)
 	}
 	so := podsource.Options{
 		PoolNamespace: o.poolNamespace,
@@ -394,7 +405,7 @@ func (o *eppOptions) endpointSource(rc *rest.Config, sched *scheduler.Scheduler,
 // flags' rules. When the API server does not serve those CRDs (GAIE v1.6
 // no longer installs them) it logs so and returns: the flags' policy stays.
 // The CRDs are looked up once, at start.
-func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags eppserver.Policy, logger *slog.Logger) (func(context.Context) error, error) {
+func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags scheduler.Policy, logger *slog.Logger) (func(context.Context) error, error) {
 	if rc == nil || o.poolName == "" {
 		return nil, nil
 	}
@@ -404,8 +415,8 @@ func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags 
 		PoolName:      o.poolName,
 		PoolGroup:     o.poolGroup,
 		Logger:        logger,
-		OnChange: func(p eppserver.Policy) {
-			merged := eppserver.Policy{Objectives: maps.Clone(flags.Objectives), Rewrites: slices.Concat(flags.Rewrites, p.Rewrites)}
+		OnChange: func(p scheduler.Policy) {
+			merged := scheduler.Policy{Objectives: maps.Clone(flags.Objectives), Rewrites: slices.Concat(flags.Rewrites, p.Rewrites)}
 			if merged.Objectives == nil {
 				merged.Objectives = map[string]int{}
 			}
@@ -524,14 +535,14 @@ func parseObjectives(flags []string) (map[string]int, error) {
 // parseModelRewrites reads --model-rewrite flags: one exact-match rule
 // per flag, in flag order (the first flag for a model wins, as the oldest
 // InferenceModelRewrite does).
-func parseModelRewrites(flags []string) ([]eppserver.RewriteRule, error) {
-	var out []eppserver.RewriteRule
+func parseModelRewrites(flags []string) ([]scheduler.RewriteRule, error) {
+	var out []scheduler.RewriteRule
 	for _, f := range flags {
 		in, targets, ok := strings.Cut(f, "=")
 		if !ok || in == "" || targets == "" {
 			return nil, fmt.Errorf("%w: --model-rewrite %q: want incoming=target[:weight],...", ErrUsage, f)
 		}
-		r := eppserver.RewriteRule{Models: []string{in}, Source: "--model-rewrite " + f}
+		r := scheduler.RewriteRule{Models: []string{in}, Source: "--model-rewrite " + f}
 		for _, t := range strings.Split(targets, ",") {
 			name, w, hasW := strings.Cut(strings.TrimSpace(t), ":")
 			weight := 1
@@ -545,7 +556,7 @@ func parseModelRewrites(flags []string) ([]eppserver.RewriteRule, error) {
 			if name == "" {
 				return nil, fmt.Errorf("%w: --model-rewrite %q: empty target", ErrUsage, f)
 			}
-			r.Targets = append(r.Targets, eppserver.WeightedModel{Model: name, Weight: weight})
+			r.Targets = append(r.Targets, scheduler.WeightedModel{Model: name, Weight: weight})
 		}
 		out = append(out, r)
 	}

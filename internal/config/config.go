@@ -310,6 +310,34 @@ type Pool struct {
 	// SchedulerConfig is a GAIE EndpointPickerConfig (YAML) for the
 	// gateway's own picking; empty means GAIE's default profile.
 	SchedulerConfig string `json:"schedulerConfig,omitempty"`
+	// Objectives maps the pool's InferenceObjective names to their
+	// priorities, for the gateway's own picking (a pool's picker reads its
+	// objectives itself): a request naming a negative-priority objective in
+	// x-gateway-inference-objective is sheddable.
+	Objectives map[string]int `json:"objectives,omitempty"`
+	// ModelRewrites are the pool's InferenceModelRewrite rules in
+	// precedence order (oldest resource first, each one's rules in order),
+	// applied by the gateway's own picking.
+	ModelRewrites []ModelRewrite `json:"modelRewrites,omitempty"`
+}
+
+// ModelRewrite is one InferenceModelRewrite rule: requests for one of
+// Models (any model when empty) are sent to one of Targets.
+type ModelRewrite struct {
+	// Models are exact model names; empty matches any model no exact rule
+	// names.
+	Models []string `json:"models,omitempty"`
+	// Targets are the weighted models sent upstream: every weight
+	// positive, or every weight 0 (equal shares).
+	Targets []ModelRewriteTarget `json:"targets"`
+	// Source names the rule, e.g. "InferenceModelRewrite ns/name rules[0]".
+	Source string `json:"source,omitempty"`
+}
+
+// ModelRewriteTarget is one weighted target of a [ModelRewrite].
+type ModelRewriteTarget struct {
+	Model  string `json:"model"`
+	Weight int    `json:"weight,omitempty"`
 }
 
 // PoolEndpoint is one model-server endpoint of a pool.

@@ -25,10 +25,19 @@ const (
 	DestinationHeaderPrefix = "x-gateway-destination-endpoint"
 )
 
-// ControlHeaders are the request headers that steer a picker: the
-// InferenceObjective (priority), the fairness id (tenant) and the model
-// rewrite. A client may send them only where the pool allows.
-var ControlHeaders = [...]string{"x-gateway-inference-objective", "x-gateway-inference-fairness-id", "x-gateway-model-name-rewrite"}
+// The request headers that steer a picker.
+const (
+	// ObjectiveHeader names the request's InferenceObjective (priority).
+	ObjectiveHeader = "x-gateway-inference-objective"
+	// FairnessIDHeader names the request's tenant for fair queueing.
+	FairnessIDHeader = "x-gateway-inference-fairness-id"
+	// ModelRewriteHeader names the model to send instead of the body's.
+	ModelRewriteHeader = "x-gateway-model-name-rewrite"
+)
+
+// ControlHeaders are the request headers that steer a picker. A client may
+// send them only where the pool allows; a route may set them.
+var ControlHeaders = [...]string{ObjectiveHeader, FairnessIDHeader, ModelRewriteHeader}
 
 // Endpoint is one picked endpoint. Port is zero when the picker named only
 // an IP, which leaves the choice among the pod's target ports to the proxy.

@@ -34,8 +34,8 @@ const maxChunk = 62000
 
 // Header names of the protocol the server reads.
 const (
-	headerObjective    = "x-gateway-inference-objective"
-	headerModelRewrite = "x-gateway-model-name-rewrite"
+	headerObjective    = epp.ObjectiveHeader
+	headerModelRewrite = epp.ModelRewriteHeader
 	headerRequestID    = "x-request-id"
 )
 
@@ -59,8 +59,10 @@ type Options struct {
 	// 0 means [DefaultMaxRequestBodyBytes].
 	MaxRequestBodyBytes int64
 	// Policy holds the objectives' priorities and the model rewrite rules
-	// the server starts with; [Server.SetPolicy] replaces them.
-	Policy Policy
+	// the server starts with; [Server.SetPolicy] replaces them. A matching
+	// rewrite rule overrides the x-gateway-model-name-rewrite header, as in
+	// GAIE's EPP.
+	Policy scheduler.Policy
 	// Rand returns uniformly random uint64s for weighted rewrites; nil
 	// means math/rand/v2.
 	Rand func() uint64
@@ -74,7 +76,7 @@ type Server struct {
 
 	opts   Options
 	logger *slog.Logger
-	policy atomic.Pointer[compiledPolicy]
+	policy atomic.Pointer[scheduler.CompiledPolicy]
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
@@ -104,8 +106,8 @@ func New(opts Options) (*Server, error) {
 // SetPolicy validates p and makes it the policy of requests that start
 // from now on; on error the current policy stays. It is safe to call while
 // requests are served.
-func (s *Server) SetPolicy(p Policy) error {
-	c, err := compile(p)
+func (s *Server) SetPolicy(p scheduler.Policy) error {
+	c, err := scheduler.CompilePolicy(p)
 	if err != nil {
 		return fmt.Errorf("eppserver: policy: %w", err)
 	}
@@ -152,7 +154,7 @@ const (
 // exchange is one stream's state.
 type exchange struct {
 	srv    *Server
-	policy *compiledPolicy // the server's policy when the stream began
+	policy *scheduler.CompiledPolicy // the server's policy when the stream began
 	st     extprocv3.ExternalProcessor_ProcessServer
 	ctx    context.Context
 	start  time.Time
@@ -189,7 +191,7 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 			x.headers[strings.ToLower(h.GetKey())] = v
 		}
 		x.readSubset(req.GetMetadataContext())
-		x.echo = !x.srv.opts.AckRequestBody || x.policy.hasRewrites() || x.headers[headerModelRewrite] != ""
+		x.echo = !x.srv.opts.AckRequestBody || x.policy.HasRewrites() || x.headers[headerModelRewrite] != ""
 		if r.RequestHeaders.GetEndOfStream() {
 			return x.decide(nil)
 		}
@@ -267,7 +269,7 @@ func (x *exchange) decide(body []byte) error {
 		r.Model, r.Prompt, r.CacheSalt, r.LoRA = x.target, parsed.prompt, parsed.cacheSalt, x.target
 	}
 	if name := x.headers[headerObjective]; name != "" {
-		r.Priority = x.policy.objectives[name]
+		r.Priority = x.policy.Priority(name)
 	}
 	if x.hinted {
 		r.Subset = x.subset
@@ -345,8 +347,8 @@ func (x *exchange) path() string {
 // x-gateway-model-name-rewrite header, else the incoming name (GAIE's
 // order).
 func (x *exchange) rewriteTarget(incoming string) string {
-	if r := x.policy.rule(incoming); r != nil {
-		return r.choose(x.srv.opts.Rand())
+	if target, ok := x.policy.Rewrite(incoming, x.srv.opts.Rand()); ok {
+		return target
 	}
 	if h := strings.TrimSpace(x.headers[headerModelRewrite]); h != "" {
 		return h

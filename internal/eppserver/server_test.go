@@ -340,7 +340,7 @@ func TestSubsetHintRestrictsThePick(t *testing.T) {
 
 func TestModelRewriteAndResponsePhase(t *testing.T) {
 	f := newFixture(t, Options{
-		Policy: Policy{Rewrites: []RewriteRule{{Models: []string{"llama"}, Targets: []WeightedModel{{Model: "llama-v2", Weight: 1}, {Model: "llama-v3", Weight: 3}}}}},
+		Policy: scheduler.Policy{Rewrites: []scheduler.RewriteRule{{Models: []string{"llama"}, Targets: []scheduler.WeightedModel{{Model: "llama-v2", Weight: 1}, {Model: "llama-v3", Weight: 3}}}}},
 		Rand:   func() uint64 { return 2 }, // 2 % 4 = 2 → second target
 	}, noFallbacks(), "10.0.0.1:8000", "10.0.0.2:8000")
 
@@ -439,7 +439,7 @@ func TestSaturationShedsSheddableRequests(t *testing.T) {
 	defer busy.Close()
 	cfg := noFallbacks()
 	cfg.ScrapeInterval = 10 * time.Millisecond
-	f := newFixture(t, Options{Policy: Policy{Objectives: map[string]int{"batch": -1, "chat": 10}}}, cfg, strings.TrimPrefix(busy.URL, "http://"))
+	f := newFixture(t, Options{Policy: scheduler.Policy{Objectives: map[string]int{"batch": -1, "chat": 10}}}, cfg, strings.TrimPrefix(busy.URL, "http://"))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { _ = f.sched.Start(ctx) }()
@@ -596,5 +596,42 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSetPolicyWhileServing swaps the policy between streams: a new stream
+// sees the new rules and objectives, a rejected policy leaves the old one,
+// and a rule for the body's model beats the rewrite header (GAIE's order).
+func TestSetPolicyWhileServing(t *testing.T) {
+	f := newFixture(t, Options{AckRequestBody: true}, noFallbacks(), "10.0.0.1:8000")
+	send := func(hdr map[string]string) pick {
+		t.Helper()
+		s, err := f.client.Process(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.CloseSend() }()
+		return requestPhase(t, s, headersMsg("/v1/completions", false, hdr, nil), bodyMsg(`{"model":"llama","prompt":"x"}`, true))
+	}
+	if p := send(nil); p.body != "" || p.acks == 0 {
+		t.Fatalf("without rules the ack-mode server echoed %q", p.body)
+	}
+	if err := f.srv.SetPolicy(scheduler.Policy{Rewrites: []scheduler.RewriteRule{{Models: []string{"llama"}, Targets: []scheduler.WeightedModel{{Model: "llama-v3"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"llama-v3"`) {
+		t.Fatalf("body %q: want the rule's target over the header", p.body)
+	}
+	if err := f.srv.SetPolicy(scheduler.Policy{Rewrites: []scheduler.RewriteRule{{Models: []string{"llama"}}}}); err == nil {
+		t.Fatal("a rule without targets was accepted")
+	}
+	if p := send(nil); !strings.Contains(p.body, `"llama-v3"`) {
+		t.Fatalf("body %q: the rejected policy replaced the running one", p.body)
+	}
+	if err := f.srv.SetPolicy(scheduler.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"mistral"`) {
+		t.Fatalf("body %q: without rules the header applies", p.body)
 	}
 }

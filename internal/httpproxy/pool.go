@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +19,11 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/scheduler"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // errPoolUnavailable marks a pool that cannot serve a request: its picker
@@ -45,6 +49,9 @@ type poolRuntime struct {
 	// sched picks when the pool has no picker or its FailOpen picker failed:
 	// load-, cache- and prefix-aware from the endpoints' scraped metrics.
 	sched *scheduler.Scheduler
+	// policy holds the pool's InferenceObjectives and InferenceModelRewrites
+	// for the gateway's own picking (a picker applies its own).
+	policy *scheduler.CompiledPolicy
 }
 
 // poolEndpoint is one podIP:targetPort with its in-flight count, which the
@@ -78,9 +85,25 @@ func newPoolRuntime(cp *config.Pool, logger *slog.Logger, tc *transportCache, co
 		if p.sched, err = ss.get(cp); err != nil {
 			return nil, err
 		}
+		if p.policy, err = scheduler.CompilePolicy(poolPolicy(cp)); err != nil {
+			return nil, fmt.Errorf("pool %s: %w", cp.Name, err)
+		}
 	}
 	p.setEndpoints(cp.Endpoints)
 	return p, nil
+}
+
+// poolPolicy converts the pool's objectives and rewrite rules.
+func poolPolicy(cp *config.Pool) scheduler.Policy {
+	pol := scheduler.Policy{Objectives: cp.Objectives}
+	for _, r := range cp.ModelRewrites {
+		rule := scheduler.RewriteRule{Models: r.Models, Source: r.Source}
+		for _, t := range r.Targets {
+			rule.Targets = append(rule.Targets, scheduler.WeightedModel{Model: t.Model, Weight: t.Weight})
+		}
+		pol.Rewrites = append(pol.Rewrites, rule)
+	}
+	return pol
 }
 
 // setEndpoints replaces the ready endpoints, keeping the in-flight counts
@@ -213,7 +236,9 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 // response phase, or a response (the picker's immediate answer).
 func (p *poolRuntime) decide(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
 	for _, h := range p.dropHeaders {
-		a.Upstream.Header.Del(h)
+		if !setByRoute(a.Ref, h) {
+			a.Upstream.Header.Del(h)
+		}
 	}
 	if p.picker == nil {
 		return p.ownPickOrErr(ctx, st, a)
@@ -275,19 +300,33 @@ func (p *poolRuntime) subsetWithout(failed map[string]bool) []string {
 func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
 	skip := st.failed
 	if p.sched != nil {
+		if a.RequestModel == "" && st.op == translator.OperationPassThrough {
+			// An HTTPRoute's request is not parsed; the picker still wants
+			// its model (LoRA affinity, rewrite rules), as GAIE's reads it.
+			a.RequestModel = bodyModel(a.Upstream.Body)
+		}
+		if err := p.rewriteModel(a); err != nil {
+			return nil, nil, nil, err
+		}
 		body := a.Upstream.Body
 		body = body[:min(len(body), p.sched.PromptLimit())]
 		req := &scheduler.Request{Subset: p.subsetWithout(skip), Headers: a.Upstream.Header,
 			// The raw body stands in for the rendered prompt: requests that
 			// share a system prompt share a body prefix just the same. Only
 			// the part prefix hashing reads is copied.
-			Prompt: string(body)}
-		if st.req != nil {
-			// vLLM serves LoRA adapters under their own model names.
-			req.Model, req.LoRA = st.req.Model, st.req.Model
+			Prompt:   string(body),
+			Priority: p.policy.Priority(a.Upstream.Header.Get(epp.ObjectiveHeader)),
 		}
+		// vLLM serves LoRA adapters under their own model names.
+		req.Model, req.LoRA = a.RequestModel, a.RequestModel
 		res, err := p.sched.Pick(ctx, req)
 		switch {
+		case errors.Is(err, scheduler.ErrSaturated):
+			// As a picker answers a sheddable request (the next tier, if
+			// any, gets it).
+			_, body := apierror.Render(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit,
+				Code: "pool_saturated", Message: "the inference pool is saturated; sheddable request dropped"})
+			return nil, nil, immediateResponse(&epp.ImmediateResponse{Status: http.StatusTooManyRequests, Body: body}), nil
 		case err == nil:
 			targets := make([]*poolEndpoint, 0, len(res.Endpoints))
 			for _, addr := range res.Endpoints {
@@ -309,6 +348,68 @@ func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *pro
 		return nil, nil, nil, apierror.Unavailable("the inference pool has no ready endpoint", fmt.Errorf("%w: pool %s has no ready endpoint", errPoolUnavailable, p.name))
 	}
 	return eps, nil, nil, nil
+}
+
+// rewriteModel applies the pool's InferenceModelRewrite rules to the
+// attempt, as a picker would: a rule for the model in the upstream body
+// wins, else the x-gateway-model-name-rewrite header (when a route sets it
+// or the pool lets clients send it). The body's "model" is replaced and the
+// attempt's RequestModel follows; responses keep the upstream's name, as
+// with a backendRef's modelNameOverride.
+func (p *poolRuntime) rewriteModel(a *processor.Attempt) error {
+	if a.RequestModel == "" { // not a model request (or not JSON)
+		return nil
+	}
+	target, ok := p.policy.Rewrite(a.RequestModel, rand.Uint64())
+	if !ok {
+		target = strings.TrimSpace(a.Upstream.Header.Get(epp.ModelRewriteHeader))
+	}
+	if target == "" || target == a.RequestModel || len(a.Upstream.Body) == 0 {
+		return nil
+	}
+	obj, err := jsonobj.Parse(a.Upstream.Body)
+	if err != nil {
+		return fmt.Errorf("pool %s: rewriting the model: %w", p.name, err)
+	}
+	m, _ := json.Marshal(target)
+	obj.Set("model", m)
+	a.Upstream.Body = obj.Bytes()
+	a.RequestModel = target
+	return nil
+}
+
+// errFound ends a scan early.
+var errFound = errors.New("found")
+
+// bodyModel returns the first "model" string of a JSON object body, or ""
+// (no such member, not a string, not JSON). It stops at that member, so it
+// reads only what precedes it.
+func bodyModel(body []byte) string {
+	var model string
+	_ = jsonscan.Object(body, func(key string, value []byte) error {
+		if key != "model" {
+			return nil
+		}
+		if m, err := jsonscan.Unquote(value); err == nil {
+			model = m
+		}
+		return errFound
+	})
+	return model
+}
+
+// setByRoute reports whether the route's backendRef sets header name (a
+// GAIE control header an operator chose, unlike one a client sent).
+func setByRoute(ref *config.BackendRef, name string) bool {
+	if ref == nil || ref.HeaderMutation == nil {
+		return false
+	}
+	for _, sv := range ref.HeaderMutation.Set {
+		if strings.EqualFold(sv.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // immediateResponse turns the picker's answer for the client into an

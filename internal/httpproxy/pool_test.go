@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -415,4 +416,102 @@ func TestPoolSchedulerConfig(t *testing.T) {
 	require.ErrorContains(t, tg.Apply(poolConfig(bad)), `unknown plugin type "magic"`)
 	got = served(2)
 	require.NotEqual(t, got[0], got[1])
+}
+
+// TestPoolOwnPickPolicy checks that the gateway's own picking applies the
+// pool's InferenceModelRewrites (a rule beats the rewrite header) and
+// InferenceObjectives (a sheddable objective set by the route gets 429
+// once every endpoint is saturated; a client cannot name an objective the
+// pool does not let it send).
+func TestPoolOwnPickPolicy(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	backend := poolOf("default/pool", nil, a)
+	backend.Pool.Objectives = map[string]int{"batch": -1}
+	backend.Pool.ModelRewrites = []config.ModelRewrite{
+		{Models: []string{"m"}, Targets: []config.ModelRewriteTarget{{Model: "m-v2"}}, Source: "InferenceModelRewrite default/canary rules[0]"},
+	}
+	cfg := poolConfig(backend)
+	// A second route for the same pool whose requests are sheddable.
+	shed := modelRule("batch-m", config.BackendRef{Backend: backend.Name, Weight: 1,
+		HeaderMutation: &config.HeaderMutation{Set: []config.HeaderValue{{Name: "x-gateway-inference-objective", Value: "batch"}}}})
+	cfg.Routes[0].Rules = append(cfg.Routes[0].Rules, shed)
+	tg := newTestGateway(t, cfg)
+	post := func(model string, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"`+model+`","messages":[]}`))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, _ := post("m", map[string]string{"X-Gateway-Model-Name-Rewrite": "other"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "m-v2", a.requests()[0].Body["model"], "the rule rewrote the model")
+
+	a.setWaiting(50) // every endpoint saturated (GAIE's default queue threshold is 5)
+	require.Eventually(t, func() bool {
+		resp, _ := post("batch-m", nil)
+		return resp.StatusCode == http.StatusTooManyRequests
+	}, 10*time.Second, 20*time.Millisecond, "the sheddable route was never shed")
+	resp, body := post("batch-m", nil)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Contains(t, body, `"type":"rate_limit_error"`)
+	require.Contains(t, body, "sheddable request dropped")
+
+	resp, _ = post("m", map[string]string{"X-Gateway-Inference-Objective": "batch"})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a client-sent objective is dropped: the request is not sheddable")
+	require.Equal(t, http.StatusOK, func() int { r, _ := post("m", nil); return r.StatusCode }(), "priority 0 is served while saturated")
+}
+
+// TestPoolOwnPickReadsUnparsedModel checks that a request of an HTTPRoute
+// (forwarded without parsing) still gets the pool's rewrite rules and LoRA
+// affinity: the gateway reads the body's model for its own pick.
+func TestPoolOwnPickReadsUnparsedModel(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	backend := poolOf("default/pool", nil, a)
+	backend.Pool.ModelRewrites = []config.ModelRewrite{{Targets: []config.ModelRewriteTarget{{Model: "base"}}}} // generic
+	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{backend},
+		Routes: []config.Route{{Name: "default/httproute", PassThrough: true, Rules: []config.Rule{{
+			Name:        "all",
+			Matches:     []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
+			BackendRefs: []config.BackendRef{{Backend: backend.Name, Weight: 1}},
+			Retry:       config.RetryPolicy{NumAttemptsPerPriority: 1},
+		}}}}}
+	tg := newTestGateway(t, cfg)
+	for _, body := range []string{
+		`{"messages":[{"role":"user","content":"hi"}],"model":"adapter-1"}`,
+		`{"model":"adapter-2","messages":[]}`,
+	} {
+		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	resp, err := http.Post(tg.srv.URL+"/v1/completions", "text/plain", strings.NewReader("not json"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	reqs := a.requests()
+	require.Len(t, reqs, 3)
+	require.Equal(t, "base", reqs[0].Body["model"])
+	require.Equal(t, "base", reqs[1].Body["model"])
+	require.Nil(t, reqs[2].Body, "a body without a model is forwarded as it came")
+}
+
+func TestBodyModel(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"model":"m"}`: "m",
+		`{"x":[1,{"model":"inner"}],"model":"outer"}`: "outer",
+		`{"model":"first","model":"second"}`:          "first",
+		`{"model":42}`:                                "",
+		`{"model":"caf\u00e9"}`:                       "café",
+		`not json`:                                    "",
+		`{"x":1}`:                                     "",
+	} {
+		require.Equal(t, want, bodyModel([]byte(body)), body)
+	}
 }

@@ -1,14 +1,16 @@
 // Package jsonobj edits the top-level fields of a JSON object while keeping
 // every other byte of each member as it was, and the members in order.
 //
-// This package must not import any other package of this module.
+// This package must not import any other package of this module but
+// internal/jsonscan, its parser.
 package jsonobj
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 )
 
 // ErrNotObject is returned for a document that is not a JSON object.
@@ -26,62 +28,54 @@ type Object struct {
 }
 
 // Parse splits a JSON object into its members. Values are not copied: they
-// alias data.
+// alias data. It accepts exactly what encoding/json accepts, in one pass
+// (internal/jsonscan), without decoding the values.
 func Parse(data []byte) (*Object, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, ErrNotObject
-	}
 	o := &Object{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("invalid JSON: %w", err)
-		}
-		key, _ := tok.(string)
-		start := dec.InputOffset()
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("invalid JSON value of %q: %w", key, err)
-		}
-		end := dec.InputOffset()
-		// Alias the input instead of Decode's copy; skip the ':' and space.
-		val := bytes.TrimLeft(data[start:end], " \t\r\n:")
-		o.Members = append(o.Members, Member{Key: key, Value: val})
-	}
-	if _, err := dec.Token(); err != nil {
+	err := jsonscan.Object(data, func(key string, value []byte) error {
+		o.Members = append(o.Members, Member{Key: key, Value: value})
+		return nil
+	})
+	switch {
+	case errors.Is(err, jsonscan.ErrNotObject):
+		return nil, ErrNotObject
+	case err != nil:
 		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
-		return nil, errors.New("invalid JSON: data after the top-level object")
 	}
 	return o, nil
 }
 
 // Get returns the value of key and whether it is present.
 func (o *Object) Get(key string) (json.RawMessage, bool) {
-	for _, m := range o.Members {
-		if m.Key == key {
-			return m.Value, true
+	for i := len(o.Members) - 1; i >= 0; i-- { // the last duplicate wins
+		if o.Members[i].Key == key {
+			return o.Members[i].Value, true
 		}
 	}
 	return nil, false
 }
 
-// Set replaces the value of key, or appends the member.
+// Set replaces the value of key (dropping its duplicates), or appends the
+// member.
 func (o *Object) Set(key string, value json.RawMessage) {
-	for i := range o.Members {
-		if o.Members[i].Key == key {
-			o.Members[i].Value = value
-			return
+	// Duplicates of key go: a JSON reader lets the last one win, so keeping
+	// one would undo the edit (a client could smuggle a second "model").
+	found := false
+	out := o.Members[:0]
+	for _, m := range o.Members {
+		if m.Key == key {
+			if found {
+				continue
+			}
+			found = true
+			m.Value = value
 		}
+		out = append(out, m)
 	}
-	o.Members = append(o.Members, Member{Key: key, Value: value})
+	o.Members = out
+	if !found {
+		o.Members = append(o.Members, Member{Key: key, Value: value})
+	}
 }
 
 // Remove deletes key if present.

@@ -42,3 +42,10 @@ func FuzzParse(f *testing.F) {
 		require.Equal(t, a, b)
 	})
 }
+
+func TestSetReplacesDuplicates(t *testing.T) {
+	o, err := Parse([]byte(`{"model":"a","x":1,"model":"b"}`))
+	require.NoError(t, err)
+	o.Set("model", json.RawMessage(`"c"`))
+	require.Equal(t, `{"model":"c","x":1}`, string(o.Bytes()))
+}

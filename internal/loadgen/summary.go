@@ -20,6 +20,11 @@ type Summary struct {
 	// Time per output token over the completed requests with two or more
 	// output tokens.
 	TPOTP50, TPOTP90 time.Duration
+	// Normalized time per output token, end-to-end latency over output
+	// tokens (queueing and prefill included), over the completed requests
+	// with output: the "per output token latency" of GAIE's benchmarks
+	// (its latency profile generator and inference-perf).
+	NTPOTP50, NTPOTP90 time.Duration
 	// E2EP90 is the 90th percentile end-to-end latency.
 	E2EP90 time.Duration
 	// Elapsed is from the start of the run to the end of the last completed
@@ -33,7 +38,7 @@ type Summary struct {
 // Summarize computes the summary of results. Percentiles are nearest-rank.
 func Summarize(results []Result) Summary {
 	s := Summary{Requests: len(results)}
-	var ttft, tpots, e2e []time.Duration
+	var ttft, tpots, ntpots, e2e []time.Duration
 	var sum time.Duration
 	tokens := 0
 	for i := range results {
@@ -52,6 +57,9 @@ func Summarize(results []Result) Summary {
 		if r.OutputTokens >= 2 {
 			tpots = append(tpots, r.TPOT)
 		}
+		if r.OutputTokens >= 1 {
+			ntpots = append(ntpots, r.E2E/time.Duration(r.OutputTokens))
+		}
 		tokens += r.OutputTokens
 		s.Elapsed = max(s.Elapsed, r.Done())
 	}
@@ -63,9 +71,11 @@ func Summarize(results []Result) Summary {
 	}
 	slices.Sort(ttft)
 	slices.Sort(tpots)
+	slices.Sort(ntpots)
 	slices.Sort(e2e)
 	s.TTFTP50, s.TTFTP90, s.TTFTP99 = Percentile(ttft, 50), Percentile(ttft, 90), Percentile(ttft, 99)
 	s.TPOTP50, s.TPOTP90 = Percentile(tpots, 50), Percentile(tpots, 90)
+	s.NTPOTP50, s.NTPOTP90 = Percentile(ntpots, 50), Percentile(ntpots, 90)
 	s.E2EP90 = Percentile(e2e, 90)
 	if s.Elapsed > 0 {
 		s.RequestsPerSec = float64(s.Completed) / s.Elapsed.Seconds()

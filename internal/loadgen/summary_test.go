@@ -57,6 +57,8 @@ func TestSummarize(t *testing.T) {
 				Requests: 5, Completed: 3, Failed: 2, Dropped: 1, ErrorRate: 0.4,
 				TTFTMean: ms(200), TTFTP50: ms(200), TTFTP90: ms(300), TTFTP99: ms(300),
 				TPOTP50: ms(10), TPOTP90: ms(20),
+				// 1000/91, 1500/61 and 1000/1 ms per output token.
+				NTPOTP50: ms(1500) / 61, NTPOTP90: ms(1000),
 				E2EP90:  ms(1500),
 				Elapsed: ms(2000), RequestsPerSec: 1.5, OutputTokensPerSec: 76.5,
 			},

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
-	"github.com/aigw-dev/aigw/internal/eppserver"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 func objective(name string, prio *int, ref infv1a2.PoolObjectReference) *infv1a2.InferenceObjective {
@@ -68,7 +68,7 @@ func TestCompute(t *testing.T) {
 		rewrite("elsewhere", t0.Add(-time.Hour), infv1a2.PoolObjectReference{Name: "other"}, rule(nil, target("never", 0))),
 	).Build()
 
-	s, err := New(&rest.Config{}, Options{PoolNamespace: "ns", PoolName: "pool", OnChange: func(eppserver.Policy) {}})
+	s, err := New(&rest.Config{}, Options{PoolNamespace: "ns", PoolName: "pool", OnChange: func(scheduler.Policy) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +76,15 @@ func TestCompute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := eppserver.Policy{
+	want := scheduler.Policy{
 		Objectives: map[string]int{"chat": 2, "batch": -1, "unset": 0},
-		Rewrites: []eppserver.RewriteRule{
-			{Models: []string{"llama", "alias"}, Targets: []eppserver.WeightedModel{{Model: "llama-v1", Weight: 90}, {Model: "llama-v2", Weight: 10}}, Source: "InferenceModelRewrite ns/old rules[0]"},
-			{Targets: []eppserver.WeightedModel{{Model: "fallback"}}, Source: "InferenceModelRewrite ns/old rules[2]"},
-			{Models: []string{"tie"}, Targets: []eppserver.WeightedModel{{Model: "from-a"}}, Source: "InferenceModelRewrite ns/a-tie rules[0]"},
-			{Models: []string{"tie"}, Targets: []eppserver.WeightedModel{{Model: "from-b"}}, Source: "InferenceModelRewrite ns/b-tie rules[0]"},
-			{Models: []string{"llama"}, Targets: []eppserver.WeightedModel{{Model: "llama-young"}}, Source: "InferenceModelRewrite ns/young rules[0]"},
-			{Targets: []eppserver.WeightedModel{{Model: "generic-young"}}, Source: "InferenceModelRewrite ns/young rules[1]"},
+		Rewrites: []scheduler.RewriteRule{
+			{Models: []string{"llama", "alias"}, Targets: []scheduler.WeightedModel{{Model: "llama-v1", Weight: 90}, {Model: "llama-v2", Weight: 10}}, Source: "InferenceModelRewrite ns/old rules[0]"},
+			{Targets: []scheduler.WeightedModel{{Model: "fallback"}}, Source: "InferenceModelRewrite ns/old rules[2]"},
+			{Models: []string{"tie"}, Targets: []scheduler.WeightedModel{{Model: "from-a"}}, Source: "InferenceModelRewrite ns/a-tie rules[0]"},
+			{Models: []string{"tie"}, Targets: []scheduler.WeightedModel{{Model: "from-b"}}, Source: "InferenceModelRewrite ns/b-tie rules[0]"},
+			{Models: []string{"llama"}, Targets: []scheduler.WeightedModel{{Model: "llama-young"}}, Source: "InferenceModelRewrite ns/young rules[0]"},
+			{Targets: []scheduler.WeightedModel{{Model: "generic-young"}}, Source: "InferenceModelRewrite ns/young rules[1]"},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -2,7 +2,7 @@
 // request policy: it watches the InferenceObjectives and
 // InferenceModelRewrites (inference.networking.x-k8s.io/v1alpha2, GAIE
 // v1.5's CRDs) that reference one InferencePool and reports the resulting
-// [eppserver.Policy] whenever it changes, as GAIE's EPP reconciles them.
+// [scheduler.Policy] whenever it changes, as GAIE's EPP reconciles them.
 //
 // The contract:
 //
@@ -13,7 +13,7 @@
 //   - Objectives: name → spec.priority (unset means 0).
 //   - Rewrites: the rewrites' rules ordered oldest resource first (ties by
 //     name), each resource's rules in list order; a rule's exact model
-//     matches become [eppserver.RewriteRule.Models], a rule without
+//     matches become [scheduler.RewriteRule.Models], a rule without
 //     matches is generic. A rule that cannot be used (no targets, weights
 //     set on some targets only, matches none of which is an Exact model
 //     match) is left out with a warning naming it; the others apply.
@@ -44,8 +44,8 @@ import (
 	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
-	"github.com/aigw-dev/aigw/internal/eppserver"
 	"github.com/aigw-dev/aigw/internal/kubewatch"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 // Options configures a [Source].
@@ -59,7 +59,7 @@ type Options struct {
 	// inference.networking.k8s.io.
 	PoolGroup string
 	// OnChange receives the whole policy; required.
-	OnChange func(eppserver.Policy)
+	OnChange func(scheduler.Policy)
 	// Logger receives changes and left-out rules; nil discards them.
 	Logger *slog.Logger
 }
@@ -114,7 +114,7 @@ func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("policysource: Run called more than once")
 	}
-	var last *eppserver.Policy
+	var last *scheduler.Policy
 	return kubewatch.Run(ctx, s.cfg, kubewatch.Options{
 		Scheme:    s.scheme,
 		Namespace: s.opts.PoolNamespace,
@@ -138,8 +138,8 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // compute builds the policy from the cache.
-func (s *Source) compute(ctx context.Context, r client.Reader) (eppserver.Policy, error) {
-	p := eppserver.Policy{Objectives: map[string]int{}}
+func (s *Source) compute(ctx context.Context, r client.Reader) (scheduler.Policy, error) {
+	p := scheduler.Policy{Objectives: map[string]int{}}
 	var objectives infv1a2.InferenceObjectiveList
 	if err := r.List(ctx, &objectives, client.InNamespace(s.opts.PoolNamespace)); err != nil {
 		return p, fmt.Errorf("list InferenceObjectives in %s: %w", s.opts.PoolNamespace, err)
@@ -194,8 +194,8 @@ func (s *Source) references(ref *infv1a2.PoolObjectReference) bool {
 }
 
 // convertRule turns a CRD rule into the server's form.
-func convertRule(rule infv1a2.InferenceModelRewriteRule, src string) (eppserver.RewriteRule, error) {
-	rr := eppserver.RewriteRule{Source: src}
+func convertRule(rule infv1a2.InferenceModelRewriteRule, src string) (scheduler.RewriteRule, error) {
+	rr := scheduler.RewriteRule{Source: src}
 	for _, m := range rule.Matches {
 		if m.Model == nil || m.Model.Value == "" || (m.Model.Type != nil && *m.Model.Type != infv1a2.MatchExact) {
 			continue
@@ -207,14 +207,14 @@ func convertRule(rule infv1a2.InferenceModelRewriteRule, src string) (eppserver.
 		return rr, errors.New("no Exact model match")
 	}
 	for _, t := range rule.Targets {
-		rr.Targets = append(rr.Targets, eppserver.WeightedModel{Model: t.ModelRewrite, Weight: int(t.Weight)})
+		rr.Targets = append(rr.Targets, scheduler.WeightedModel{Model: t.ModelRewrite, Weight: int(t.Weight)})
 	}
 	return rr, nil
 }
 
 // clonePolicy copies p so the callee owns it.
-func clonePolicy(p eppserver.Policy) eppserver.Policy {
-	out := eppserver.Policy{Objectives: maps.Clone(p.Objectives)}
+func clonePolicy(p scheduler.Policy) scheduler.Policy {
+	out := scheduler.Policy{Objectives: maps.Clone(p.Objectives)}
 	for _, r := range p.Rewrites {
 		r.Models, r.Targets = slices.Clone(r.Models), slices.Clone(r.Targets)
 		out.Rewrites = append(out.Rewrites, r)

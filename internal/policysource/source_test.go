@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
-	"github.com/aigw-dev/aigw/internal/eppserver"
 	"github.com/aigw-dev/aigw/internal/policysource"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
 
@@ -67,7 +67,7 @@ func TestSourceFollowsTheCluster(t *testing.T) {
 		require.NoError(t, <-done, "Run")
 	})
 
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{"chat": 10}})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": 10}})
 	require.True(t, src.Synced())
 
 	// A rewrite as GAIE documents it (the CRD defaults group, kind and
@@ -84,11 +84,11 @@ spec:
     - targets: [{modelRewrite: base}]
 `), canary))
 	require.NoError(t, c.Create(ctx, canary))
-	canaryRules := []eppserver.RewriteRule{
-		{Models: []string{"food-review"}, Targets: []eppserver.WeightedModel{{Model: "food-review-v1", Weight: 90}, {Model: "food-review-v2", Weight: 10}}, Source: "InferenceModelRewrite team-a/canary rules[0]"},
-		{Targets: []eppserver.WeightedModel{{Model: "base"}}, Source: "InferenceModelRewrite team-a/canary rules[1]"},
+	canaryRules := []scheduler.RewriteRule{
+		{Models: []string{"food-review"}, Targets: []scheduler.WeightedModel{{Model: "food-review-v1", Weight: 90}, {Model: "food-review-v2", Weight: 10}}, Source: "InferenceModelRewrite team-a/canary rules[0]"},
+		{Targets: []scheduler.WeightedModel{{Model: "base"}}, Source: "InferenceModelRewrite team-a/canary rules[1]"},
 	}
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{"chat": 10}, Rewrites: canaryRules})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": 10}, Rewrites: canaryRules})
 
 	// The API server admits weights on some targets only; the rule is left
 	// out, the rest of the policy applies.
@@ -99,22 +99,22 @@ spec:
 			{Matches: []infv1a2.Match{{Model: &infv1a2.ModelMatch{Value: "x"}}}, Targets: []infv1a2.TargetModel{{ModelRewrite: "y"}}},
 		}},
 	}))
-	withMixed := append(append([]eppserver.RewriteRule(nil), canaryRules...),
-		eppserver.RewriteRule{Models: []string{"x"}, Targets: []eppserver.WeightedModel{{Model: "y"}}, Source: "InferenceModelRewrite team-a/zz-mixed rules[1]"})
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{"chat": 10}, Rewrites: withMixed})
+	withMixed := append(append([]scheduler.RewriteRule(nil), canaryRules...),
+		scheduler.RewriteRule{Models: []string{"x"}, Targets: []scheduler.WeightedModel{{Model: "y"}}, Source: "InferenceModelRewrite team-a/zz-mixed rules[1]"})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": 10}, Rewrites: withMixed})
 
 	// Priority changed, objective re-pointed to another pool, rewrite
 	// deleted.
 	require.NoError(t, c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "chat"}, chat))
 	chat.Spec.Priority = prio(-3)
 	require.NoError(t, c.Update(ctx, chat))
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{"chat": -3}, Rewrites: withMixed})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": -3}, Rewrites: withMixed})
 	require.NoError(t, c.Delete(ctx, canary))
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{"chat": -3}, Rewrites: withMixed[2:]})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": -3}, Rewrites: withMixed[2:]})
 	require.NoError(t, c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "chat"}, chat))
 	chat.Spec.PoolRef.Name = "other"
 	require.NoError(t, c.Update(ctx, chat))
-	rec.waitFor(t, eppserver.Policy{Objectives: map[string]int{}, Rewrites: withMixed[2:]})
+	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{}, Rewrites: withMixed[2:]})
 
 	// Nothing changes the policy: no more deliveries.
 	n := rec.count()
@@ -156,11 +156,11 @@ func installCRDs(t *testing.T, env *testenv.Env) client.Client {
 // recorder collects the policies a Source delivers.
 type recorder struct {
 	mu       sync.Mutex
-	policies []eppserver.Policy
+	policies []scheduler.Policy
 	changed  chan struct{}
 }
 
-func (r *recorder) onChange(p eppserver.Policy) {
+func (r *recorder) onChange(p scheduler.Policy) {
 	r.mu.Lock()
 	r.policies = append(r.policies, p)
 	r.mu.Unlock()
@@ -176,16 +176,16 @@ func (r *recorder) count() int {
 	return len(r.policies)
 }
 
-func (r *recorder) last() (eppserver.Policy, bool) {
+func (r *recorder) last() (scheduler.Policy, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.policies) == 0 {
-		return eppserver.Policy{}, false
+		return scheduler.Policy{}, false
 	}
 	return r.policies[len(r.policies)-1], true
 }
 
-func (r *recorder) waitFor(t *testing.T, want eppserver.Policy) {
+func (r *recorder) waitFor(t *testing.T, want scheduler.Policy) {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()

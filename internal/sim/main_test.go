@@ -109,7 +109,11 @@ func TestMainServesInstancesAndRanksUntilCancelled(t *testing.T) {
 		expected := fmt.Sprintf("# HELP vllm:num_requests_running Number of requests in model execution batches.\n"+
 			"# TYPE vllm:num_requests_running gauge\n"+
 			"vllm:num_requests_running{engine=\"%d\",model_name=\"m\"} 0\n", i%2)
-		assert.NoError(t, testutil.ScrapeAndCompare(line+"/metrics", strings.NewReader(expected), "vllm:num_requests_running"))
+		// The engine publishes its state at the end of a step, which may
+		// follow the response's last byte.
+		assert.Eventually(t, func() bool {
+			return testutil.ScrapeAndCompare(line+"/metrics", strings.NewReader(expected), "vllm:num_requests_running") == nil
+		}, 5*time.Second, 5*time.Millisecond, "rank %d reports its request finished", i%2)
 	}
 	assert.Len(t, seen, 4)
 	assert.Contains(t, stderr.String(), "model server simulator listening")

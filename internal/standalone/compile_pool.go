@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
@@ -41,6 +43,7 @@ func (c *compiler) pool(key poolKey) (pool *config.Pool, found bool) {
 	}
 	picker, ok := c.endpointPicker(r, spec)
 	out.SchedulerConfig = c.schedulerConfig(r, spec)
+	out.Objectives, out.ModelRewrites = c.poolPolicy(key)
 	if !ok || len(c.d.errs) > before {
 		return nil, true
 	}
@@ -407,6 +410,16 @@ func (c *compiler) unreferenced() {
 			c.d.warnf(p.src, nil, "not referenced by any AIGatewayRoute, HTTPRoute or AIServiceBackend")
 		}
 	}
+	for _, o := range c.s.objectives {
+		if !o.invalid {
+			c.danglingPoolRef(o.src, &o.obj.Spec.PoolRef)
+		}
+	}
+	for _, r := range c.s.modelRewrites {
+		if !r.invalid {
+			c.danglingPoolRef(r.src, r.obj.Spec.PoolRef)
+		}
+	}
 	for _, s := range sortedValues(c.s.services) {
 		selectPods(s.src.Namespace, s.obj.Spec.Selector)
 		if !services[s.key()] && !c.usedServices[s.key()] && !s.invalid {
@@ -417,5 +430,70 @@ func (c *compiler) unreferenced() {
 		if !selected[p.key()] && !p.invalid {
 			c.d.warnf(p.src, field.NewPath("metadata", "labels"), "selected by no InferencePool or Service in namespace %s", p.src.Namespace)
 		}
+	}
+}
+
+// poolPolicy gathers the valid InferenceObjectives and
+// InferenceModelRewrites of the pool key, as GAIE's EPP does: objectives
+// by name, rewrite rules oldest resource first (metadata.creationTimestamp;
+// resources without one, as files usually are, keep their load order).
+func (c *compiler) poolPolicy(key poolKey) (map[string]int, []config.ModelRewrite) {
+	var objectives map[string]int
+	for _, o := range c.s.objectives {
+		if o.invalid || !refersTo(&o.obj.Spec.PoolRef, o.src.Namespace, key) {
+			continue
+		}
+		if objectives == nil {
+			objectives = map[string]int{}
+		}
+		objectives[o.src.Name] = 0
+		if prio := o.obj.Spec.Priority; prio != nil {
+			objectives[o.src.Name] = *prio
+		}
+	}
+	var rewrites []*resource[infv1a2.InferenceModelRewrite]
+	for _, r := range c.s.modelRewrites {
+		if !r.invalid && refersTo(r.obj.Spec.PoolRef, r.src.Namespace, key) {
+			rewrites = append(rewrites, r)
+		}
+	}
+	slices.SortStableFunc(rewrites, func(a, b *resource[infv1a2.InferenceModelRewrite]) int {
+		return a.obj.CreationTimestamp.Compare(b.obj.CreationTimestamp.Time)
+	})
+	var rules []config.ModelRewrite
+	for _, r := range rewrites {
+		for i, rule := range r.obj.Spec.Rules {
+			out := config.ModelRewrite{Source: fmt.Sprintf("%s %s rules[%d]", kindInferenceModelRewrite, r.key(), i)}
+			for _, m := range rule.Matches {
+				out.Models = append(out.Models, m.Model.Value)
+			}
+			for _, t := range rule.Targets {
+				out.Targets = append(out.Targets, config.ModelRewriteTarget{Model: t.ModelRewrite, Weight: int(t.Weight)})
+			}
+			rules = append(rules, out)
+		}
+	}
+	return objectives, rules
+}
+
+// refersTo reports whether ref, in namespace ns, names the pool key (the
+// group defaults to inference.networking.k8s.io, the kind to
+// InferencePool).
+func refersTo(ref *infv1a2.PoolObjectReference, ns string, key poolKey) bool {
+	group := cmp.Or(string(ref.Group), groupInference)
+	kind := cmp.Or(string(ref.Kind), kindInferencePool)
+	return kind == kindInferencePool && group == key.group && ns == key.nsName.namespace && string(ref.Name) == key.nsName.name
+}
+
+// danglingPoolRef warns when an objective's or rewrite's pool is not
+// defined: it applies to nothing (GAIE accepts it the same way).
+func (c *compiler) danglingPoolRef(src Source, ref *infv1a2.PoolObjectReference) {
+	key := poolKey{cmp.Or(string(ref.Group), groupInference), nsName{src.Namespace, string(ref.Name)}}
+	if kind := cmp.Or(string(ref.Kind), kindInferencePool); kind != kindInferencePool {
+		c.d.warnf(src, field.NewPath("spec", "poolRef", "kind"), "%s is not an InferencePool: applies to nothing", kind)
+		return
+	}
+	if _, ok := c.s.pools[key]; !ok {
+		c.d.warnf(src, field.NewPath("spec", "poolRef"), "%s not found: applies to nothing", key)
 	}
 }

@@ -112,6 +112,8 @@ type store struct {
 	configMaps       map[nsName]*resource[corev1.ConfigMap]
 	httpRoutes       []*resource[gwapiv1.HTTPRoute]
 	pools            map[poolKey]*resource[inferencePool]
+	objectives       []*resource[infv1a2.InferenceObjective]
+	modelRewrites    []*resource[infv1a2.InferenceModelRewrite]
 	pods             map[nsName]*resource[corev1.Pod]
 	services         map[nsName]*resource[corev1.Service]
 
@@ -390,13 +392,26 @@ func (ls *loadState) decodeCore(src Source, version string, js []byte) {
 }
 
 // decodeInference decodes the GAIE kinds: InferencePool in
-// inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2.
+// inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2,
+// InferenceObjective and InferenceModelRewrite in the latter.
 func (ls *loadState) decodeInference(src Source, group, version string, js []byte) {
 	d, s := ls.d, ls.store
 	if src.Kind != kindInferencePool {
 		switch src.Kind {
-		case "InferenceObjective", "InferenceModel", "InferenceModelRewrite":
-			ls.unknown(src, "it is read by the endpoint picker, not by the gateway")
+		case kindInferenceObjective, kindInferenceModelRewrite:
+			if group != groupInferenceX || version != "v1alpha2" {
+				ls.badVersion(src, "inference.networking.x-k8s.io/v1alpha2")
+				return
+			}
+			if src.Kind == kindInferenceObjective {
+				if obj := decodeStrict[infv1a2.InferenceObjective](d, src, js); obj != nil && s.claim(d, group, src) {
+					s.objectives = append(s.objectives, &resource[infv1a2.InferenceObjective]{src: src, obj: obj})
+				}
+			} else if obj := decodeStrict[infv1a2.InferenceModelRewrite](d, src, js); obj != nil && s.claim(d, group, src) {
+				s.modelRewrites = append(s.modelRewrites, &resource[infv1a2.InferenceModelRewrite]{src: src, obj: obj})
+			}
+		case "InferenceModel":
+			ls.unknown(src, "it is read by the endpoint picker of GAIE v0.x, not by the gateway")
 		case "InferencePoolImport":
 			ls.unknown(src, "multi-cluster InferencePools are not supported in standalone mode")
 		default:

@@ -49,6 +49,12 @@ func (ls *loadState) validate() {
 			}
 		})
 	}
+	for _, r := range s.objectives {
+		r.invalid = check(ls.d, r.src, func(c checker) { validateObjective(c, r.obj) })
+	}
+	for _, r := range s.modelRewrites {
+		r.invalid = check(ls.d, r.src, func(c checker) { validateModelRewrite(c, r.obj) })
+	}
 	for _, r := range sortedValues(s.services) {
 		r.invalid = check(ls.d, r.src, func(c checker) { validateService(c, r.obj) })
 	}

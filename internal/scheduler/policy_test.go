@@ -1,4 +1,4 @@
-package eppserver
+package scheduler
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ func TestPolicyRulePrecedence(t *testing.T) {
 		{Targets: w("generic-new")},
 		{Models: []string{"c"}, Targets: w("c1")},
 	}}
-	c, err := compile(p)
+	c, err := CompilePolicy(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,11 +34,12 @@ func TestPolicyRulePrecedence(t *testing.T) {
 			t.Errorf("model %q → %q, want %q", tc.model, got, tc.want)
 		}
 	}
-	if !c.hasRewrites() {
+	if !c.HasRewrites() {
 		t.Error("hasRewrites = false")
 	}
-	empty, _ := compile(Policy{})
-	if empty.hasRewrites() || empty.rule("a") != nil {
+	empty, _ := CompilePolicy(Policy{})
+	var none *CompiledPolicy
+	if empty.HasRewrites() || empty.rule("a") != nil || none.HasRewrites() || none.Priority("x") != 0 {
 		t.Error("an empty policy rewrites")
 	}
 }
@@ -80,47 +81,10 @@ func TestPolicyRejectsBadRules(t *testing.T) {
 		{"unnamed objective", Policy{Objectives: map[string]int{"": 1}}, "an objective needs a name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := compile(tc.p)
+			_, err := CompilePolicy(tc.p)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
 		})
-	}
-}
-
-// TestSetPolicyWhileServing swaps the policy between streams: a new stream
-// sees the new rules and objectives, a rejected policy leaves the old one,
-// and a rule for the body's model beats the rewrite header (GAIE's order).
-func TestSetPolicyWhileServing(t *testing.T) {
-	f := newFixture(t, Options{AckRequestBody: true}, noFallbacks(), "10.0.0.1:8000")
-	send := func(hdr map[string]string) pick {
-		t.Helper()
-		s, err := f.client.Process(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = s.CloseSend() }()
-		return requestPhase(t, s, headersMsg("/v1/completions", false, hdr, nil), bodyMsg(`{"model":"llama","prompt":"x"}`, true))
-	}
-	if p := send(nil); p.body != "" || p.acks == 0 {
-		t.Fatalf("without rules the ack-mode server echoed %q", p.body)
-	}
-	if err := f.srv.SetPolicy(Policy{Rewrites: []RewriteRule{{Models: []string{"llama"}, Targets: []WeightedModel{{Model: "llama-v3"}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"llama-v3"`) {
-		t.Fatalf("body %q: want the rule's target over the header", p.body)
-	}
-	if err := f.srv.SetPolicy(Policy{Rewrites: []RewriteRule{{Models: []string{"llama"}}}}); err == nil {
-		t.Fatal("a rule without targets was accepted")
-	}
-	if p := send(nil); !strings.Contains(p.body, `"llama-v3"`) {
-		t.Fatalf("body %q: the rejected policy replaced the running one", p.body)
-	}
-	if err := f.srv.SetPolicy(Policy{}); err != nil {
-		t.Fatal(err)
-	}
-	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"mistral"`) {
-		t.Fatalf("body %q: without rules the header applies", p.body)
 	}
 }

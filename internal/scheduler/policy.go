@@ -1,4 +1,4 @@
-package eppserver
+package scheduler
 
 import (
 	"errors"
@@ -6,10 +6,12 @@ import (
 	"slices"
 )
 
-// Policy is what the server applies to a pool's requests besides picking:
-// the priorities of InferenceObjectives and the InferenceModelRewrite
-// rules. A server starts with [Options.Policy]; [Server.SetPolicy] replaces
-// it while requests flow (each request keeps the policy it started with).
+// Policy is what a picker applies to a pool's requests besides picking:
+// the priorities of InferenceObjectives (a negative one makes the request
+// sheddable: [ErrSaturated] when the pool is saturated) and the
+// InferenceModelRewrite rules. Both the EPP server (internal/eppserver) and
+// the gateway's own picking apply it; [CompilePolicy] validates and
+// indexes it.
 type Policy struct {
 	// Objectives maps InferenceObjective names (the
 	// x-gateway-inference-objective header) to priorities; unknown or
@@ -45,8 +47,10 @@ type WeightedModel struct {
 	Weight int
 }
 
-// compiledPolicy is a validated Policy indexed for lookups.
-type compiledPolicy struct {
+// CompiledPolicy is a validated [Policy] indexed for lookups; it is
+// read-only and safe for concurrent use. A nil *CompiledPolicy is the empty
+// policy.
+type CompiledPolicy struct {
 	objectives map[string]int
 	exact      map[string]*compiledRule
 	generic    *compiledRule
@@ -58,9 +62,10 @@ type compiledRule struct {
 	total   int // sum of the weights; 0 means equal shares
 }
 
-// compile validates p and indexes its rules by precedence.
-func compile(p Policy) (*compiledPolicy, error) {
-	c := &compiledPolicy{objectives: make(map[string]int, len(p.Objectives)), exact: map[string]*compiledRule{}}
+// CompilePolicy validates p and indexes its rules by precedence. Errors
+// name the rule by its Source.
+func CompilePolicy(p Policy) (*CompiledPolicy, error) {
+	c := &CompiledPolicy{objectives: make(map[string]int, len(p.Objectives)), exact: map[string]*compiledRule{}}
 	for name, prio := range p.Objectives {
 		if name == "" {
 			return nil, errors.New("an objective needs a name")
@@ -96,7 +101,7 @@ func compile(p Policy) (*compiledPolicy, error) {
 
 // Validate reports what makes r unusable (no targets, a target without a
 // name, a negative weight, weights set on some targets only), the checks
-// [Server.SetPolicy] makes on every rule; sources that gather rules from
+// [CompilePolicy] makes on every rule; sources that gather rules from
 // several owners use it to drop one bad rule instead of the whole policy.
 func (r RewriteRule) Validate() error {
 	_, err := compileRule(r)
@@ -126,12 +131,37 @@ func compileRule(r RewriteRule) (*compiledRule, error) {
 	return cr, nil
 }
 
-// hasRewrites reports whether any request may be rewritten by a rule.
-func (c *compiledPolicy) hasRewrites() bool { return c.generic != nil || len(c.exact) > 0 }
+// HasRewrites reports whether any request may be rewritten by a rule.
+func (c *CompiledPolicy) HasRewrites() bool {
+	return c != nil && (c.generic != nil || len(c.exact) > 0)
+}
+
+// Priority returns the priority of the named objective: 0 when it is
+// unknown or the name is empty.
+func (c *CompiledPolicy) Priority(objective string) int {
+	if c == nil {
+		return 0
+	}
+	return c.objectives[objective]
+}
+
+// Rewrite returns the model to send for an incoming model and whether a
+// rule matched; n, a uniformly random number, chooses among weighted
+// targets.
+func (c *CompiledPolicy) Rewrite(model string, n uint64) (string, bool) {
+	r := c.rule(model)
+	if r == nil {
+		return model, false
+	}
+	return r.choose(n), true
+}
 
 // rule returns the rule for an incoming model: an exact one, else the
 // generic one, else nil.
-func (c *compiledPolicy) rule(model string) *compiledRule {
+func (c *CompiledPolicy) rule(model string) *compiledRule {
+	if c == nil {
+		return nil
+	}
 	if r := c.exact[model]; r != nil {
 		return r
 	}
