@@ -19,6 +19,11 @@
 //   - Errors: [ErrNoEndpoints] (no candidate: the caller answers 503) and
 //     [ErrSaturated] (a sheddable request while every candidate is
 //     saturated: the caller answers 429), always wrapped with %w.
+//   - A [Policy] (InferenceObjective priorities, InferenceModelRewrite
+//     rules with GAIE's precedence) is compiled once by [CompilePolicy] and
+//     consulted by the caller before a pick: the request's priority and the
+//     model it is sent as. The EPP server and the gateway's own picking
+//     share it.
 //   - The package keeps no global mutable state; all state hangs off a
 //     [Scheduler] value. Pick, Started, SetEndpoints and Endpoints are safe
 //     for concurrent use, also while Start runs.
