@@ -205,7 +205,19 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 			x.outcome = outcomeTooLarge
 			return x.immediate(apierror.BodyTooLarge(x.srv.opts.MaxRequestBodyBytes))
 		}
-		x.body = append(x.body, chunk...)
+		switch {
+		case x.body == nil && eos:
+			// The whole body in one message: it belongs to this request
+			// alone (unmarshalled afresh), so no copy.
+			x.body = chunk
+		case x.body == nil:
+			// Sized once from the request's content-length when it is
+			// plausible (proxies send it), instead of growing by doubling.
+			x.body = make([]byte, 0, max(x.declaredLength(), 2*len(chunk)))
+			fallthrough
+		default:
+			x.body = append(x.body, chunk...)
+		}
 		x.chunks++
 		if !eos {
 			if !x.echo {
@@ -226,6 +238,16 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 		return status.Errorf(codes.InvalidArgument, "unexpected ext_proc message %T", r)
 	}
 	return nil
+}
+
+// declaredLength is the request's content-length header when it is a
+// size the server accepts, else 0.
+func (x *exchange) declaredLength() int {
+	n, err := strconv.ParseInt(x.headers["content-length"], 10, 64)
+	if err != nil || n <= 0 || n > x.srv.opts.MaxRequestBodyBytes {
+		return 0
+	}
+	return int(n)
 }
 
 // readSubset reads the subset hint: a list of endpoints (GAIE) or a
