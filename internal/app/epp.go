@@ -402,9 +402,9 @@ func (o *eppOptions) endpointSource(rc *rest.Config, sched *scheduler.Scheduler,
 // the pool's InferenceObjectives and InferenceModelRewrites (pool mode
 // only; nil otherwise): the flags' policy, with the cluster's objectives
 // replacing same-named flag ones and the cluster's rewrite rules after the
-// flags' rules. When the API server does not serve those CRDs (GAIE v1.6
-// no longer installs them) it logs so and returns: the flags' policy stays.
-// The CRDs are looked up once, at start.
+// flags' rules. While the API server does not serve those CRDs (GAIE v1.6
+// no longer installs them) the flags' policy applies alone and the CRDs
+// are looked for again every 30 s.
 func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags scheduler.Policy, logger *slog.Logger) (func(context.Context) error, error) {
 	if rc == nil || o.poolName == "" {
 		return nil, nil
@@ -430,24 +430,42 @@ func (o *eppOptions) policySource(rc *rest.Config, srv *eppserver.Server, flags 
 		return nil, err
 	}
 	return func(ctx context.Context) error {
-		for {
-			installed, err := policysource.Installed(rc)
-			switch {
-			case err == nil && !installed:
-				logger.Info("InferenceObjective and InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2) are not installed; only --objective and --model-rewrite apply")
-				return nil
-			case err == nil:
-				return src.Run(ctx)
-			}
-			logger.Warn("cannot look up the InferenceObjective CRDs; retrying", "error", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(5 * time.Second):
-			}
-		}
+		return whenInstalled(ctx, func() (bool, error) { return policysource.Installed(rc) }, src.Run, crdLookupInterval, logger)
 	}, nil
 }
+
+// whenInstalled runs run once lookup reports the CRDs installed, asking
+// every interval until then (every 5 s while lookup fails), until ctx ends.
+func whenInstalled(ctx context.Context, lookup func() (bool, error), run func(context.Context) error, interval time.Duration, logger *slog.Logger) error {
+	logged := false
+	for {
+		installed, err := lookup()
+		wait := interval
+		switch {
+		case err == nil && installed:
+			if logged {
+				logger.Info("InferenceObjective and InferenceModelRewrite are installed now; following them")
+			}
+			return run(ctx)
+		case err == nil && !logged:
+			logger.Info("InferenceObjective and InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2) are not installed; only --objective and --model-rewrite apply until they are")
+			logged = true
+		case err != nil:
+			logger.Warn("cannot look up the InferenceObjective CRDs; retrying", "error", err)
+			wait = min(interval, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// crdLookupInterval is how often `aigw epp` looks for the
+// InferenceObjective and InferenceModelRewrite CRDs while they are not
+// installed.
+const crdLookupInterval = 30 * time.Second
 
 // restConfig loads the Kubernetes client configuration: the file given,
 // else in-cluster, else $KUBECONFIG or ~/.kube/config.
