@@ -68,7 +68,7 @@ func TestSourceFollowsTheCluster(t *testing.T) {
 	})
 
 	rec.waitFor(t, scheduler.Policy{Objectives: map[string]int{"chat": 10}})
-	require.True(t, src.Synced())
+	require.Eventually(t, src.Synced, waitTimeout, time.Millisecond, "Synced after the first delivery")
 
 	// A rewrite as GAIE documents it (the CRD defaults group, kind and
 	// match type), and a second one holding an unusable rule.
