@@ -92,30 +92,34 @@ var (
 
 // schedSimOptions are the model servers: a small GPU that saturates at a
 // few requests per second each, so that four of them saturate at a rate two
-// CPU cores can drive and stream. Saturation is reached as on a real server,
-// by running out of batch slots and KV cache, after which requests queue:
-// 16 sequences at most, 1 200 KV blocks of 16 tokens (19 200 tokens, about
-// 20 requests of the mixed workload), prefill at 25 000 tokens/s plus 15 ms
-// a step, and decode steps of 10 ms for one sequence to 20 ms for a full
-// batch (decode is memory-bound: batching costs little). Up to four
-// resident LoRA adapters out of eight, 100 ms to load one (with two of
-// eight, adapter starvation makes every strategy's p90 TTFT several seconds
-// at 80 % of round-robin's saturation, and the saturation measured under
-// overload, where deep queues let the engine batch by adapter, overstates
-// what any strategy sustains).
+// CPU cores can drive and stream. As on a real vLLM server, the KV cache
+// binds before the batch does: 1 200 KV blocks of 16 tokens (19 200 tokens,
+// about 20 requests of the mixed workload) under a batch of up to 64
+// sequences, so a server that is sent too much admits requests until its
+// cache runs out and then preempts (recomputes) the newest, and requests
+// queue. Prefill at 25 000 tokens/s plus 15 ms a step; decode steps of 10 ms
+// for one sequence to 20 ms for a full batch (decode is memory-bound:
+// batching costs little). Up to four resident LoRA adapters out of eight,
+// 100 ms to load one (with two of eight, adapter starvation makes every
+// strategy's p90 TTFT several seconds at 80 % of round-robin's saturation,
+// and the saturation measured under overload, where deep queues let the
+// engine batch by adapter, overstates what any strategy sustains).
 //
-// A steeper decode slowdown with a larger batch (32 sequences, 10 → 30 ms,
-// 2 500 blocks) makes the servers share their capacity without queueing
-// until very close to saturation; TTFT is then prefill contention, not
-// queueing, and round-robin's even spacing of arrivals beats every
-// load-aware strategy on p90 TTFT (see the report of issue #5).
+// With the batch capped at 16 sequences (the cache never runs out, hardly
+// any preemption) the per-output-token latencies of all strategies are
+// alike, since only queueing and preemption separate them; a steeper
+// decode slowdown with a larger batch (32 sequences, 10 → 30 ms, 2 500
+// blocks) makes the servers share their capacity without queueing until
+// very close to saturation, and round-robin's even spacing of arrivals
+// then beats every load-aware strategy on p90 TTFT (see the reports of
+// issue #5).
 func schedSimOptions() sim.Options {
 	o := sim.DefaultOptions()
 	o.Model = model
 	o.Mode = sim.ModeRandom
 	o.Seed = 1
 	o.TimeScale = 1
-	o.MaxNumSeqs = 16
+	o.MaxNumSeqs = 64 // the KV cache binds first
 	o.MaxNumBatchedTokens = 2048
 	o.MaxModelLen = 8192
 	o.KVCacheSize = 1200
