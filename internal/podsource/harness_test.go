@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,12 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
-	"sigs.k8s.io/yaml"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	"github.com/aigw-dev/aigw/internal/podsource"
@@ -49,16 +46,7 @@ func startHarness(t *testing.T) *harness {
 	c, err := client.New(env.Config, client.Options{Scheme: scheme})
 	require.NoError(t, err)
 
-	data, err := os.ReadFile("testdata/inference.networking.x-k8s.io_inferencepools.yaml")
-	require.NoError(t, err)
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	require.NoError(t, yaml.UnmarshalStrict(data, crd))
-	require.NoError(t, c.Create(t.Context(), crd))
-	// Served once a list goes through (the CRD is established and discovery
-	// knows it).
-	waitUntil(t, "InferencePool v1alpha2 served", func() bool {
-		return c.List(t.Context(), &infv1a2.InferencePoolList{}) == nil
-	})
+	env.InstallV1Alpha2CRDs(t)
 	return &harness{env: env, c: c}
 }
 

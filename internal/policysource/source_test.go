@@ -3,8 +3,6 @@ package policysource_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -126,30 +123,16 @@ spec:
 	require.Equal(t, n, rec.count(), "an unrelated object caused a delivery")
 }
 
-// installCRDs installs GAIE v1.5.0's CRDs (testdata) and returns a client
-// that knows their types.
+// installCRDs installs GAIE v1.5.0's CRDs and returns a client that knows
+// their types.
 func installCRDs(t *testing.T, env *testenv.Env) client.Client {
 	t.Helper()
+	env.InstallV1Alpha2CRDs(t)
 	scheme, err := testenv.NewScheme()
 	require.NoError(t, err)
 	require.NoError(t, infv1a2.AddToScheme(scheme))
 	c, err := client.New(env.Config, client.Options{Scheme: scheme})
 	require.NoError(t, err)
-	files, err := filepath.Glob("testdata/*.yaml")
-	require.NoError(t, err)
-	require.Len(t, files, 2)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		require.NoError(t, err)
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		require.NoError(t, yaml.UnmarshalStrict(data, crd), f)
-		require.NoError(t, c.Create(t.Context(), crd))
-	}
-	deadline := time.Now().Add(waitTimeout)
-	for c.List(t.Context(), &infv1a2.InferenceObjectiveList{}) != nil || c.List(t.Context(), &infv1a2.InferenceModelRewriteList{}) != nil {
-		require.False(t, time.Now().After(deadline), "CRDs not served after %v", waitTimeout)
-		time.Sleep(20 * time.Millisecond)
-	}
 	return c
 }
 

@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
 // crdFS holds config/crd/bases of the GAIE module version go.mod pins,
-// copied by gen_crds.go.
+// copied by gen_crds.go, and in crds-v1alpha2/ the older
+// inference.networking.x-k8s.io/v1alpha2 CRDs that version no longer ships.
 //
-//go:embed crds/*.yaml
+//go:embed crds/*.yaml crds-v1alpha2/*.yaml
 var crdFS embed.FS
 
 // GAIEBundleVersionAnnotation is the annotation on GAIE's CRDs that names
@@ -23,12 +26,40 @@ const GAIEBundleVersionAnnotation = "inference.networking.k8s.io/bundle-version"
 // GAIECRDs returns GAIE's CustomResourceDefinitions (InferencePool v1 and
 // what else the pinned release ships), parsed from the embedded copies.
 func GAIECRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(crdFS, "crds/*.yaml")
+	return embeddedCRDs("crds/*.yaml", "run go generate ./internal/testenv")
+}
+
+// V1Alpha2CRDs returns the inference.networking.x-k8s.io/v1alpha2 CRDs that
+// the pinned GAIE release no longer ships: InferencePool (GAIE v0.2–v1.4;
+// generated from api/inferencev1alpha2), InferenceObjective and
+// InferenceModelRewrite (GAIE v1.5.0's config/crd/bases).
+func V1Alpha2CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return embeddedCRDs("crds-v1alpha2/*.yaml", "crds-v1alpha2 is committed, not generated")
+}
+
+// InstallV1Alpha2CRDs installs [V1Alpha2CRDs] into e's API server and waits
+// until they are served. Clients of their types need
+// api/inferencev1alpha2 in their scheme.
+func (e *Env) InstallV1Alpha2CRDs(t testing.TB) {
+	t.Helper()
+	crds, err := V1Alpha2CRDs()
+	if err != nil {
+		t.Fatalf("v1alpha2 CRDs: %v", err)
+	}
+	if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
+		t.Fatalf("install v1alpha2 CRDs: %v", err)
+	}
+}
+
+// embeddedCRDs parses the embedded CRD files matching pattern; hint says
+// what to do when there are none.
+func embeddedCRDs(pattern, hint string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(crdFS, pattern)
 	if err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no CRDs embedded; run go generate ./internal/testenv")
+		return nil, fmt.Errorf("no CRDs embedded as %s; %s", pattern, hint)
 	}
 	crds := make([]*apiextensionsv1.CustomResourceDefinition, 0, len(names))
 	for _, name := range names {

@@ -13,7 +13,10 @@
 //   - [StartEnv]: envtest (controller-runtime) with a real kube-apiserver and
 //     etcd and GAIE's CRDs, a client, a rest.Config and an admin kubeconfig
 //     file; [Env.CreateReadyPod], [Env.CreatePool] and [Env.CreateService]
-//     create the objects an endpoint picker watches.
+//     create the objects an endpoint picker watches;
+//     [Env.InstallV1Alpha2CRDs] adds the inference.networking.x-k8s.io/v1alpha2
+//     CRDs the pinned GAIE release dropped (InferencePool, InferenceObjective,
+//     InferenceModelRewrite).
 //   - [StartEPP] and [StartLWEPP]: GAIE's pickers as child processes, ready
 //     when their gRPC health service answers SERVING.
 //   - [StartSim]: `aigw sim` instances in-process on fixed loopback addresses

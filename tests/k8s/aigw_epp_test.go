@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +16,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	"github.com/aigw-dev/aigw/internal/app"
@@ -193,25 +189,12 @@ func TestAigwEPPFollowsModelRewrites(t *testing.T) {
 }
 
 // installV1Alpha2CRDs installs GAIE v1.5.0's InferenceObjective and
-// InferenceModelRewrite CRDs (kept with internal/policysource's tests) and
-// returns a client that knows their types.
+// InferenceModelRewrite CRDs and returns a client that knows their types.
 func installV1Alpha2CRDs(t *testing.T, env *testenv.Env) client.Client {
 	t.Helper()
+	env.InstallV1Alpha2CRDs(t)
 	require.NoError(t, infv1a2.AddToScheme(env.Scheme))
 	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
 	require.NoError(t, err)
-	files, err := filepath.Glob("../../internal/policysource/testdata/*.yaml")
-	require.NoError(t, err)
-	require.Len(t, files, 2)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		require.NoError(t, err)
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		require.NoError(t, yaml.UnmarshalStrict(data, crd), f)
-		require.NoError(t, c.Create(t.Context(), crd))
-	}
-	require.Eventually(t, func() bool {
-		return c.List(t.Context(), &infv1a2.InferenceModelRewriteList{}) == nil && c.List(t.Context(), &infv1a2.InferenceObjectiveList{}) == nil
-	}, 30*time.Second, 20*time.Millisecond, "CRDs served")
 	return c
 }
