@@ -32,12 +32,9 @@ const DefaultMaxRequestBodyBytes = 10 << 20
 // maxChunk is the largest streamed body replacement, as GAIE's EPP sends.
 const maxChunk = 62000
 
-// Header names of the protocol the server reads.
-const (
-	headerObjective    = epp.ObjectiveHeader
-	headerModelRewrite = epp.ModelRewriteHeader
-	headerRequestID    = "x-request-id"
-)
+// headerRequestID is the proxy's request id, for the logs (the protocol's
+// own headers are named in internal/epp).
+const headerRequestID = "x-request-id"
 
 // Options configures a [Server].
 type Options struct {
@@ -191,7 +188,7 @@ func (x *exchange) handle(req *extprocv3.ProcessingRequest) error {
 			x.headers[strings.ToLower(h.GetKey())] = v
 		}
 		x.readSubset(req.GetMetadataContext())
-		x.echo = !x.srv.opts.AckRequestBody || x.policy.HasRewrites() || x.headers[headerModelRewrite] != ""
+		x.echo = !x.srv.opts.AckRequestBody || x.policy.HasRewrites() || x.headers[epp.ModelRewriteHeader] != ""
 		if r.RequestHeaders.GetEndOfStream() {
 			return x.decide(nil)
 		}
@@ -290,7 +287,7 @@ func (x *exchange) decide(body []byte) error {
 		x.target = x.rewriteTarget(parsed.model)
 		r.Model, r.Prompt, r.CacheSalt, r.LoRA = x.target, parsed.prompt, parsed.cacheSalt, x.target
 	}
-	if name := x.headers[headerObjective]; name != "" {
+	if name := x.headers[epp.ObjectiveHeader]; name != "" {
 		r.Priority = x.policy.Priority(name)
 	}
 	if x.hinted {
@@ -372,7 +369,7 @@ func (x *exchange) rewriteTarget(incoming string) string {
 	if target, ok := x.policy.Rewrite(incoming, x.srv.opts.Rand()); ok {
 		return target
 	}
-	if h := strings.TrimSpace(x.headers[headerModelRewrite]); h != "" {
+	if h := strings.TrimSpace(x.headers[epp.ModelRewriteHeader]); h != "" {
 		return h
 	}
 	return incoming

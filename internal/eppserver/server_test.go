@@ -406,7 +406,7 @@ func TestModelRewriteAndResponsePhase(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := `{"model": "phi","prompt":"hi","stream":true}`
-		p := requestPhase(t, s, headersMsg("/v1/completions", false, map[string]string{headerModelRewrite: "mistral"}, nil), bodyMsg(body, true))
+		p := requestPhase(t, s, headersMsg("/v1/completions", false, map[string]string{epp.ModelRewriteHeader: "mistral"}, nil), bodyMsg(body, true))
 		if !strings.Contains(p.body, `"model": "mistral"`) {
 			t.Fatalf("body %q: want the header's model", p.body)
 		}
@@ -453,7 +453,7 @@ func TestSaturationShedsSheddableRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := requestPhase(t, s, headersMsg("/v1/completions", false, map[string]string{headerObjective: tc.objective}, nil), bodyMsg(`{"model":"m","prompt":"x"}`, true))
+		p := requestPhase(t, s, headersMsg("/v1/completions", false, map[string]string{epp.ObjectiveHeader: tc.objective}, nil), bodyMsg(`{"model":"m","prompt":"x"}`, true))
 		if p.immediate != tc.status {
 			t.Errorf("objective %q: immediate %d, want %d", tc.objective, p.immediate, tc.status)
 		}
@@ -619,7 +619,7 @@ func TestSetPolicyWhileServing(t *testing.T) {
 	if err := f.srv.SetPolicy(scheduler.Policy{Rewrites: []scheduler.RewriteRule{{Models: []string{"llama"}, Targets: []scheduler.WeightedModel{{Model: "llama-v3"}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"llama-v3"`) {
+	if p := send(map[string]string{epp.ModelRewriteHeader: "mistral"}); !strings.Contains(p.body, `"llama-v3"`) {
 		t.Fatalf("body %q: want the rule's target over the header", p.body)
 	}
 	if err := f.srv.SetPolicy(scheduler.Policy{Rewrites: []scheduler.RewriteRule{{Models: []string{"llama"}}}}); err == nil {
@@ -631,7 +631,7 @@ func TestSetPolicyWhileServing(t *testing.T) {
 	if err := f.srv.SetPolicy(scheduler.Policy{}); err != nil {
 		t.Fatal(err)
 	}
-	if p := send(map[string]string{headerModelRewrite: "mistral"}); !strings.Contains(p.body, `"mistral"`) {
+	if p := send(map[string]string{epp.ModelRewriteHeader: "mistral"}); !strings.Contains(p.body, `"mistral"`) {
 		t.Fatalf("body %q: without rules the header applies", p.body)
 	}
 }

@@ -324,9 +324,8 @@ func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *pro
 		case errors.Is(err, scheduler.ErrSaturated):
 			// As a picker answers a sheddable request (the next tier, if
 			// any, gets it).
-			_, body := apierror.Render(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit,
-				Code: "pool_saturated", Message: "the inference pool is saturated; sheddable request dropped"})
-			return nil, nil, immediateResponse(&epp.ImmediateResponse{Status: http.StatusTooManyRequests, Body: body}), nil
+			return nil, nil, errorResponse(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit,
+				Code: "pool_saturated", Message: "the inference pool is saturated; sheddable request dropped"}), nil
 		case err == nil:
 			targets := make([]*poolEndpoint, 0, len(res.Endpoints))
 			for _, addr := range res.Endpoints {
@@ -435,12 +434,19 @@ func immediateResponse(ir *epp.ImmediateResponse) *http.Response {
 	default:
 		e.Type = apierror.TypeInvalidRequest
 	}
-	_, body := apierror.Render(e)
+	return errorResponse(e)
+}
+
+// errorResponse is an OpenAI-shaped error the gateway answers for a pool
+// (a picker's immediate answer, or its own pick shedding a request), as a
+// response the attempt loop treats like an upstream's.
+func errorResponse(e *apierror.Error) *http.Response {
+	status, body := apierror.Render(e)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	return &http.Response{
-		StatusCode: ir.Status, Status: strconv.Itoa(ir.Status) + " " + http.StatusText(ir.Status),
+		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: io.NopCloser(strings.NewReader(string(body))), ContentLength: int64(len(body)),
 	}

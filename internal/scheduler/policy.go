@@ -88,9 +88,6 @@ func CompilePolicy(p Policy) (*CompiledPolicy, error) {
 			continue
 		}
 		for _, m := range r.Models {
-			if m == "" {
-				return nil, fmt.Errorf("%s: a model match needs a name", src)
-			}
 			if _, taken := c.exact[m]; !taken {
 				c.exact[m] = cr
 			}
@@ -99,19 +96,20 @@ func CompilePolicy(p Policy) (*CompiledPolicy, error) {
 	return c, nil
 }
 
-// Validate reports what makes r unusable (no targets, a target without a
-// name, a negative weight, weights set on some targets only), the checks
-// [CompilePolicy] makes on every rule; sources that gather rules from
-// several owners use it to drop one bad rule instead of the whole policy.
+// Validate reports what makes r unusable (an empty model match, no
+// targets, a target without a name, a negative weight, weights set on some
+// targets only), the checks [CompilePolicy] makes on every rule; sources
+// that gather rules from several owners use it to drop one bad rule
+// instead of the whole policy.
 func (r RewriteRule) Validate() error {
 	_, err := compileRule(r)
-	if err == nil && slices.Contains(r.Models, "") {
-		err = errors.New("a model match needs a name")
-	}
 	return err
 }
 
 func compileRule(r RewriteRule) (*compiledRule, error) {
+	if slices.Contains(r.Models, "") {
+		return nil, errors.New("a model match needs a name")
+	}
 	if len(r.Targets) == 0 {
 		return nil, errors.New("no targets")
 	}
