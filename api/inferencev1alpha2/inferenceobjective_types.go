@@ -78,3 +78,21 @@ type PoolObjectReference struct {
 	// +kubebuilder:validation:Required
 	Name ObjectName `json:"name"`
 }
+
+// Defaults of a PoolObjectReference, as GAIE's CRDs set them.
+const (
+	DefaultPoolRefGroup Group = "inference.networking.k8s.io"
+	DefaultPoolRefKind  Kind  = "InferencePool"
+)
+
+// Defaulted returns r with the CRD's defaults for an empty group and kind,
+// as the API server would have stored it.
+func (r PoolObjectReference) Defaulted() PoolObjectReference {
+	if r.Group == "" {
+		r.Group = DefaultPoolRefGroup
+	}
+	if r.Kind == "" {
+		r.Kind = DefaultPoolRefKind
+	}
+	return r
+}

@@ -188,9 +188,8 @@ func (s *Source) compute(ctx context.Context, r client.Reader) (scheduler.Policy
 
 // references reports whether ref names the watched pool.
 func (s *Source) references(ref *infv1a2.PoolObjectReference) bool {
-	group := cmp.Or(string(ref.Group), gaiev1.GroupName)
-	kind := cmp.Or(string(ref.Kind), "InferencePool")
-	return string(ref.Name) == s.opts.PoolName && group == s.opts.PoolGroup && kind == "InferencePool"
+	r := ref.Defaulted()
+	return string(r.Name) == s.opts.PoolName && string(r.Group) == s.opts.PoolGroup && r.Kind == infv1a2.DefaultPoolRefKind
 }
 
 // convertRule turns a CRD rule into the server's form.

@@ -1,7 +1,6 @@
 package standalone
 
 import (
-	"cmp"
 	"fmt"
 	"net"
 	"slices"
@@ -476,24 +475,27 @@ func (c *compiler) poolPolicy(key poolKey) (map[string]int, []config.ModelRewrit
 	return objectives, rules
 }
 
-// refersTo reports whether ref, in namespace ns, names the pool key (the
-// group defaults to inference.networking.k8s.io, the kind to
-// InferencePool).
+// refersTo reports whether ref, in namespace ns, names the pool key.
 func refersTo(ref *infv1a2.PoolObjectReference, ns string, key poolKey) bool {
-	group := cmp.Or(string(ref.Group), groupInference)
-	kind := cmp.Or(string(ref.Kind), kindInferencePool)
-	return kind == kindInferencePool && group == key.group && ns == key.nsName.namespace && string(ref.Name) == key.nsName.name
+	k, isPool := poolRefKey(ref, ns)
+	return isPool && k == key
+}
+
+// poolRefKey is the pool ref names from namespace ns, with the CRD's
+// defaults, and whether it names an InferencePool at all.
+func poolRefKey(ref *infv1a2.PoolObjectReference, ns string) (poolKey, bool) {
+	r := ref.Defaulted()
+	return poolKey{string(r.Group), nsName{ns, string(r.Name)}}, r.Kind == infv1a2.DefaultPoolRefKind
 }
 
 // danglingPoolRef warns when an objective's or rewrite's pool is not
 // defined: it applies to nothing (GAIE accepts it the same way).
 func (c *compiler) danglingPoolRef(src Source, ref *infv1a2.PoolObjectReference) {
-	key := poolKey{cmp.Or(string(ref.Group), groupInference), nsName{src.Namespace, string(ref.Name)}}
-	if kind := cmp.Or(string(ref.Kind), kindInferencePool); kind != kindInferencePool {
-		c.d.warnf(src, field.NewPath("spec", "poolRef", "kind"), "%s is not an InferencePool: applies to nothing", kind)
-		return
-	}
-	if _, ok := c.s.pools[key]; !ok {
+	key, isPool := poolRefKey(ref, src.Namespace)
+	switch {
+	case !isPool:
+		c.d.warnf(src, field.NewPath("spec", "poolRef", "kind"), "%s is not an InferencePool: applies to nothing", ref.Kind)
+	case c.s.pools[key] == nil:
 		c.d.warnf(src, field.NewPath("spec", "poolRef"), "%s not found: applies to nothing", key)
 	}
 }
