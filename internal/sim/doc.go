@@ -26,11 +26,13 @@
 // eviction, and at most --max-loras resident LoRA adapters. A step lasts
 //
 //	decode:  inter-token-latency × (1 + (time-factor-under-load−1)·(b−1)/(max-num-seqs−1))  for b decoding requests
+//	         + decode-time-per-context-token × their context tokens (attention's KV-cache reads)
 //	prefill: time-to-first-token + prefill-time-per-token × prefilled tokens                 if any request prefills
 //	lora:    lora-load-time × adapters loaded in the step
 //
 // so time to first token grows with prompt length and with queueing, shrinks
-// with prefix-cache hits, and inter-token latency grows with the batch.
+// with prefix-cache hits, and inter-token latency grows with the batch and
+// with the context it holds.
 // --time-scale multiplies simulated time into wall time; with 0 the engine
 // runs steps back to back and adds no latency. The defaults approximate
 // Llama-3.1-8B-Instruct on one H100-80GB; see [DefaultOptions].

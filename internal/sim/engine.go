@@ -109,8 +109,9 @@ type Snapshot struct {
 //  2. if nothing was preempted, waiting requests are admitted in order while
 //     the batch has room (max-num-seqs), their blocks fit and their adapter
 //     can be loaded; prefix-cache hits skip prefill of the matched blocks;
-//  3. the step lasts decodeTime(decoding requests) + time-to-first-token +
-//     prefill-time-per-token × prefill tokens (if any) + lora-load-time × loads;
+//  3. the step lasts decodeTime(decoding requests, their context) +
+//     time-to-first-token + prefill-time-per-token × prefill tokens (if
+//     any) + lora-load-time × loads;
 //  4. at the end of the step every request whose tokens are all computed
 //     samples a token; finished requests free their blocks.
 //
@@ -130,6 +131,7 @@ type engine struct {
 	prefillPerTok time.Duration
 	itl           time.Duration
 	loadFactor    float64
+	ctxPerTok     time.Duration
 	loraLoad      time.Duration
 	m             *simMetrics
 
@@ -164,6 +166,7 @@ func newEngine(opts *Options, m *simMetrics) *engine {
 		prefillPerTok: opts.PrefillTimePerToken,
 		itl:           opts.InterTokenLatency,
 		loadFactor:    opts.TimeFactorUnderLoad,
+		ctxPerTok:     opts.DecodeTimePerContextToken,
 		loraLoad:      opts.LoRALoadTime,
 		m:             m,
 		in:            make(chan *seq, 1024),
@@ -218,13 +221,14 @@ func (e *engine) wall(v time.Duration) time.Time {
 	return e.t0.Add(time.Duration(float64(v) * e.scale))
 }
 
-// decodeTime is the decode cost of a step with b decoding sequences.
-func (e *engine) decodeTime(b int) time.Duration {
+// decodeTime is the decode cost of a step with b decoding sequences that
+// attend to context tokens in all.
+func (e *engine) decodeTime(b, context int) time.Duration {
 	f := 1.0
 	if e.maxNumSeqs > 1 {
 		f += (e.loadFactor - 1) * float64(b-1) / float64(e.maxNumSeqs-1)
 	}
-	return time.Duration(float64(e.itl) * f)
+	return time.Duration(float64(e.itl)*f) + time.Duration(context)*e.ctxPerTok
 }
 
 // run is the scheduler loop; it returns when ctx ends.
@@ -360,7 +364,7 @@ func (e *engine) reap() {
 func (e *engine) schedule() (d time.Duration, preempted bool) {
 	e.batch = e.batch[:0]
 	budget := e.maxBatched
-	decodes, prefill, loads := 0, 0, 0
+	decodes, context, prefill, loads := 0, 0, 0, 0
 
 	for i := 0; i < len(e.running) && budget > 0; i++ {
 		s := e.running[i]
@@ -385,6 +389,7 @@ func (e *engine) schedule() (d time.Duration, preempted bool) {
 		budget -= n
 		if s.numGen > 0 && s.remaining() == 1 {
 			decodes++
+			context += s.computed + 1
 		} else {
 			prefill += n
 		}
@@ -430,7 +435,7 @@ func (e *engine) schedule() (d time.Duration, preempted bool) {
 	}
 
 	if decodes > 0 {
-		d += e.decodeTime(decodes)
+		d += e.decodeTime(decodes, context)
 	}
 	if prefill > 0 {
 		d += e.ttft + time.Duration(prefill)*e.prefillPerTok

@@ -18,6 +18,7 @@ func newTestEngine(t *testing.T, mutate func(*Options)) *engine {
 	o.TimeToFirstToken = 10 * time.Millisecond
 	o.PrefillTimePerToken = 100 * time.Microsecond
 	o.InterTokenLatency = 5 * time.Millisecond
+	o.DecodeTimePerContextToken = 0 // the hand-computed step times leave it out
 	if mutate != nil {
 		mutate(&o)
 	}
@@ -124,6 +125,32 @@ func TestEngineInterTokenLatencyGrowsWithBatch(t *testing.T) {
 	assert.Greater(t, four, alone)
 	assert.Greater(t, full, four)
 	assert.Equal(t, 15*time.Millisecond, full, "a full batch runs at time-factor-under-load × inter-token-latency")
+}
+
+func TestEngineDecodeSlowsWithContext(t *testing.T) {
+	// Each decode step adds decode-time-per-context-token for every token
+	// its decoding sequences attend to: a sequence's prompt and the tokens
+	// generated so far, the new one included.
+	const perToken = 2 * time.Microsecond
+	decode := func(prompts ...int) time.Duration {
+		e := newTestEngine(t, func(o *Options) { o.DecodeTimePerContextToken = perToken })
+		seqs := make([]*seq, len(prompts))
+		for i, p := range prompts {
+			seqs[i] = genSeq(p, 3)
+		}
+		arrive(e, seqs...)
+		runIdle(t, e, nil)
+		return seqs[0].stats.E2E - seqs[0].stats.TTFT
+	}
+	// Two decode steps after the first token, over 1001 then 1002 tokens.
+	assert.Equal(t, 2*5*time.Millisecond+(1001+1002)*perToken, decode(1000))
+	assert.Equal(t, 2*5*time.Millisecond+(17+18)*perToken, decode(16))
+	// Beside a 3000-token neighbour (a batch of two) the short sequence's
+	// steps also read the neighbour's context.
+	batch := func(o *Options) float64 { return 1 + (o.TimeFactorUnderLoad-1)/float64(o.MaxNumSeqs-1) }
+	o := testOptions()
+	want := 2*time.Duration(float64(5*time.Millisecond)*batch(&o)) + (17+18+3001+3002)*perToken
+	assert.Equal(t, want, decode(16, 3000))
 }
 
 func TestEngineKVCacheFillsAndPreempts(t *testing.T) {

@@ -69,6 +69,8 @@ func parseFlags(args []string, stderr io.Writer) (Options, slog.Level, error) {
 	durationVar(fs, &o.InterTokenLatency, "inter-token-latency", "decode step time with one sequence")
 	fs.Float64Var(&o.TimeFactorUnderLoad, "time-factor-under-load", o.TimeFactorUnderLoad,
 		"decode step time multiplier at a full batch (max-num-seqs), linear from 1")
+	durationVar(fs, &o.DecodeTimePerContextToken, "decode-time-per-context-token",
+		"decode step time per token of context the decoding sequences attend to (KV-cache reads)")
 	fs.Float64Var(&o.TimeScale, "time-scale", o.TimeScale, "wall time per simulated time; 0 = no latency at all")
 	mode := string(o.Mode)
 	fs.StringVar(&mode, "mode", mode, "echo or random")

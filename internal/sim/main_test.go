@@ -29,6 +29,7 @@ func TestParseFlags(t *testing.T) {
 		"--inter-token-latency", "5ms", "--mode", "echo", "--time-scale=0", "--instances=3",
 		"--data-parallel-size", "2", "--kv-cache-size", "100", "--max-model-len", "1600", "--seed", "7",
 		"--fault", "status=503,rate=1", "--log-level", "debug", "--legacy-error-format",
+		"--decode-time-per-context-token", "650ns",
 	}, io.Discard)
 	require.NoError(t, err)
 	want := DefaultOptions()
@@ -40,6 +41,7 @@ func TestParseFlags(t *testing.T) {
 	want.Mode, want.TimeScale, want.Instances, want.DataParallelSize = ModeEcho, 0, 3, 2
 	want.KVCacheSize, want.MaxModelLen, want.Seed = 100, 1600, 7
 	want.Fault, want.LegacyErrorFormat = "status=503,rate=1", true
+	want.DecodeTimePerContextToken = 650 * time.Nanosecond
 	assert.Equal(t, want, o)
 	assert.Equal(t, "DEBUG", level.String())
 
@@ -55,6 +57,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--lora-modules", "=/p"}, "has no name"},
 		{[]string{"--served-model-name", "x", "--lora-modules", "x"}, `"x" is served twice`},
 		{[]string{"--inter-token-latency", "fast"}, "invalid value"},
+		{[]string{"--decode-time-per-context-token", "-1ns"}, "--decode-time-per-context-token must not be negative"},
 		{[]string{"stray"}, "unexpected argument"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -136,6 +136,12 @@ type Options struct {
 	// MaxNumSeqs sequences, linearly from 1 at one sequence
 	// (--time-factor-under-load, as in llm-d-inference-sim).
 	TimeFactorUnderLoad float64
+	// DecodeTimePerContextToken is what a decode step adds per token of
+	// context its decoding sequences attend to (--decode-time-per-context-token):
+	// attention reads every such token's KV cache each step, so a server whose
+	// cache is full of long contexts decodes slower than one with the same
+	// batch of short ones. 0 leaves the step time to the batch size alone.
+	DecodeTimePerContextToken time.Duration
 	// TimeScale multiplies every simulated duration to get wall-clock time
 	// (--time-scale); 0 means no latency at all, the engine runs as fast as it can.
 	TimeScale float64
@@ -183,14 +189,17 @@ func DefaultOptions() Options {
 		BlockSize:   16,
 		// An H100 prefills an 8B model at roughly 33 K tokens/s and decodes one
 		// sequence at ~7 ms/token (memory-bound on 16 GB of weights); a full
-		// batch of 256 roughly triples the decode step.
-		TimeToFirstToken:    10 * time.Millisecond,
-		PrefillTimePerToken: 30 * time.Microsecond,
-		InterTokenLatency:   7 * time.Millisecond,
-		TimeFactorUnderLoad: 3,
-		TimeScale:           1,
-		Mode:                ModeRandom,
-		EmbeddingDim:        1024,
+		// batch of 256 roughly triples the decode step. Attention reads each
+		// context token's 128 KiB of KV at ~3.35 TB/s: ~39 ns a token, so a
+		// step over a full cache (448 K tokens) spends ~17 ms reading it.
+		TimeToFirstToken:          10 * time.Millisecond,
+		PrefillTimePerToken:       30 * time.Microsecond,
+		InterTokenLatency:         7 * time.Millisecond,
+		TimeFactorUnderLoad:       3,
+		DecodeTimePerContextToken: 39 * time.Nanosecond,
+		TimeScale:                 1,
+		Mode:                      ModeRandom,
+		EmbeddingDim:              1024,
 	}
 }
 
@@ -231,6 +240,7 @@ func (o *Options) Validate() error {
 	check(o.PrefillTimePerToken >= 0, "--prefill-time-per-token must not be negative")
 	check(o.InterTokenLatency >= 0, "--inter-token-latency must not be negative")
 	check(o.LoRALoadTime >= 0, "--lora-load-time must not be negative")
+	check(o.DecodeTimePerContextToken >= 0, "--decode-time-per-context-token must not be negative")
 	check(o.TimeFactorUnderLoad >= 1, "--time-factor-under-load must be at least 1, got %v", o.TimeFactorUnderLoad)
 	check(o.TimeScale >= 0, "--time-scale must not be negative, got %v", o.TimeScale)
 	check(o.Mode == ModeEcho || o.Mode == ModeRandom, "--mode must be echo or random, got %q", o.Mode)
