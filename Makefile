@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/aigw
 export GOFLAGS := -buildvcs=false
 
-.PHONY: setup build demo test unit lint fuzz bench bench-epp bench-sched clean
+.PHONY: setup build demo test unit lint fuzz bench bench-epp bench-sched bench-flow clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test ./internal/sse -run '^$$' -fuzz FuzzSplitter -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/standalone -run '^$$' -fuzz FuzzLoadBytes -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/eppserver -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/modelname -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME)
 
 bench: ## side-by-side load benchmark: direct vs httputil.ReverseProxy vs gateway
 	$(GO) run ./tools/bench
@@ -48,6 +49,9 @@ bench-epp: ## aigw epp under open-loop picker streams (2000/5000/7000 decisions/
 
 bench-sched: ## scheduling quality (issue #5): random, round-robin, least-request, ours and GAIE's EPP v1.5.0 on simulated servers (~22 min; AIGW_SCHED_BENCH_QUICK=1: ~5 min smoke run)
 	$(GO) test ./tests/k8s -run '^$$' -bench Scheduling -benchtime 1x -timeout 60m
+
+bench-flow: ## flow control (GAIE's flowControl gate) at 90/100/120 % of saturation: an interactive class's TTFT with and without it (~4 min)
+	$(GO) test ./tests/k8s -run '^$$' -bench FlowControl -benchtime 1x -timeout 30m
 
 clean:
 	rm -rf bin

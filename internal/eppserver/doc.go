@@ -19,12 +19,16 @@
 //     acknowledgements with [Options.AckRequestBody]).
 //   - Errors reach the client as ImmediateResponses with OpenAI-shaped
 //     bodies: 400 (not JSON, no model, the API's field missing), 413, 429
-//     (a sheddable request while the pool is saturated), 503 (no endpoint,
-//     or none in the subset hint).
+//     (a sheddable request while the pool is saturated, or flow control's
+//     queue full), 503 (no endpoint, none in the subset hint, or a request
+//     that waited flow control's whole TTL). With flow control on, the
+//     pick waits in [scheduler.Scheduler.Admit] while the pool is
+//     saturated.
 //   - Response phase: the served endpoint (envoy.lb metadata) moves the
 //     in-flight count to the endpoint that really served; body chunks are
-//     echoed at once with the client's model name restored, a non-streamed
-//     rewritten body at its end; usage is captured for metrics.
+//     echoed at once with the client's model name restored (internal/modelname;
+//     only the start of a name cut by a chunk boundary waits for the next
+//     chunk); usage is captured for metrics.
 //
 // The package keeps no global mutable state. It must not import the HTTP
 // front end (internal/httpproxy) or any control-plane package.

@@ -2,6 +2,7 @@ package eppserver
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type Metrics struct {
 	servedOther  prometheus.Counter
 	tokens       *prometheus.CounterVec
 	firstByte    prometheus.Histogram
+	queueWait    *prometheus.HistogramVec
 
 	models modelLabels
 
@@ -77,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer, pool string, sched *scheduler.Schedul
 		pool:  pool,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigw_epp_requests_total",
-			Help: "Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, no_endpoint, cancelled), model and target model (the first 200 distinct names; later ones as __other__).",
+			Help: "Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, queue_full, queue_timeout, no_endpoint, cancelled), model and target model (the first 200 distinct names; later ones as __other__).",
 		}, []string{"outcome", "model", "target_model"}),
 		schedLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "aigw_epp_scheduling_duration_seconds",
@@ -101,9 +103,14 @@ func NewMetrics(reg prometheus.Registerer, pool string, sched *scheduler.Schedul
 			Help:    "Time from the request's arrival at the picker to the model server's response headers (queueing, prefill for non-streamed responses).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
 		}),
+		queueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "aigw_epp_flow_control_queue_duration_seconds",
+			Help:    "Time requests waited in flow control's queue, by outcome (dispatched, rejected, cancelled); only requests that found the pool saturated wait.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"outcome"}),
 		scores: map[string]float64{},
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.schedLatency, m.picks, m.servedOther, m.tokens, m.firstByte, (*poolCollector)(m)} {
+	for _, c := range []prometheus.Collector{m.requests, m.schedLatency, m.picks, m.servedOther, m.tokens, m.firstByte, m.queueWait, (*poolCollector)(m)} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("eppserver: register metrics: %w", err)
 		}
@@ -125,6 +132,13 @@ func (m *Metrics) observePick(d time.Duration, res scheduler.Result) {
 		m.scores[addr] = score
 	}
 	m.mu.Unlock()
+}
+
+// observeAdmission records a request's time in flow control's queue.
+func (m *Metrics) observeAdmission(d time.Duration, outcome string) {
+	if m != nil {
+		m.queueWait.WithLabelValues(outcome).Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) servedElsewhere() {
@@ -169,11 +183,12 @@ var (
 	descQueue     = prometheus.NewDesc("aigw_epp_endpoint_queue_size", "Waiting queue scraped from the endpoint (absent when stale).", []string{"endpoint"}, nil)
 	descKV        = prometheus.NewDesc("aigw_epp_endpoint_kv_cache_utilization", "KV-cache utilisation scraped from the endpoint (absent when stale).", []string{"endpoint"}, nil)
 	descUp        = prometheus.NewDesc("aigw_epp_endpoint_metrics_fresh", "1 when the endpoint's scraped metrics are fresh, 0 when stale or failing.", []string{"endpoint"}, nil)
+	descFlowQueue = prometheus.NewDesc("aigw_epp_flow_control_queue_size", "Requests flow control holds while the pool is saturated, by priority.", []string{"priority"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReadyPods, descAvgKV, descAvgQueue, descSat, descScore, descInFlight, descQueue, descKV, descUp} {
+	for _, d := range []*prometheus.Desc{descReadyPods, descAvgKV, descAvgQueue, descSat, descScore, descInFlight, descQueue, descKV, descUp, descFlowQueue} {
 		ch <- d
 	}
 }
@@ -205,6 +220,9 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAvgQueue, prometheus.GaugeValue, queue/float64(fresh), c.pool)
 	}
 	ch <- prometheus.MustNewConstMetric(descSat, prometheus.GaugeValue, c.sched.Saturation(), c.pool)
+	for priority, n := range c.sched.Queued() {
+		ch <- prometheus.MustNewConstMetric(descFlowQueue, prometheus.GaugeValue, float64(n), strconv.Itoa(priority))
+	}
 	c.mu.Lock()
 	for addr, score := range c.scores {
 		if !live[addr] {

@@ -5,35 +5,6 @@ import (
 	"encoding/json"
 )
 
-// modelRestorer replaces the rewritten model name in a response with the
-// name the client sent, in the two spellings model servers write
-// ("model":"x" and "model": "x"), as GAIE's EPP does. Its patterns are
-// built once per request, not per chunk.
-type modelRestorer struct {
-	old, new [2][]byte
-}
-
-func newModelRestorer(target, incoming string) *modelRestorer {
-	t, _ := json.Marshal(target) // strings always marshal
-	in, _ := json.Marshal(incoming)
-	r := &modelRestorer{}
-	for i, sep := range [...]string{`"model":`, `"model": `} {
-		r.old[i] = append([]byte(sep), t...)
-		r.new[i] = append([]byte(sep), in...)
-	}
-	return r
-}
-
-// restore returns b with the target's name replaced.
-func (r *modelRestorer) restore(b []byte) []byte {
-	for i := range r.old {
-		if bytes.Contains(b, r.old[i]) {
-			b = bytes.ReplaceAll(b, r.old[i], r.new[i])
-		}
-	}
-	return b
-}
-
 // maxUsageTail bounds what the usage scanner keeps of a non-streamed
 // response (usage comes last in OpenAI-shaped bodies) and of a partial SSE
 // line.

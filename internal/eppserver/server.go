@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -144,6 +144,8 @@ const (
 	outcomeBadRequest = "bad_request"
 	outcomeTooLarge   = "too_large"
 	outcomeSaturated  = "saturated"
+	outcomeQueueFull  = "queue_full"
+	outcomeQueueTTL   = "queue_timeout"
 	outcomeNoEndpoint = "no_endpoint"
 	outcomeCancelled  = "cancelled"
 )
@@ -164,15 +166,14 @@ type exchange struct {
 	echo    bool // answer the request body with replacements
 	picked  bool
 
-	incoming, target string         // model names; differ when rewritten
-	restorer         *modelRestorer // set when the body's model was rewritten
+	incoming, target string              // model names; differ when rewritten
+	restorer         *modelname.Restorer // set when the body's model was rewritten
 	primary          string
 	served           string
 	done             func() // ends the in-flight count
 	outcome          string
 
 	sse       bool
-	respBuf   []byte // non-streamed response held for the model rewrite
 	usage     usageScanner
 	firstByte time.Duration
 }
@@ -296,14 +297,26 @@ func (x *exchange) decide(body []byte) error {
 			r.Subset = []string{}
 		}
 	}
+	r.FairnessID = x.headers[epp.FairnessIDHeader]
+	r.Bytes = int64(len(body))
 	t0 := time.Now()
+	admitted, err := x.srv.opts.Scheduler.Admit(x.ctx, &r)
+	if d := time.Since(t0); err != nil || d > time.Millisecond { // only requests that waited
+		x.srv.opts.Metrics.observeAdmission(d, admissionOutcome(err))
+	}
+	if err != nil {
+		return x.admissionFailed(err)
+	}
+	t0 = time.Now()
 	res, err := x.srv.opts.Scheduler.Pick(x.ctx, &r)
 	x.srv.opts.Metrics.observePick(time.Since(t0), res)
+	if err == nil {
+		x.done = x.srv.opts.Scheduler.Started(res.Endpoints[0])
+	}
+	admitted() // flow control counts this pick before it lets the next one through
 	switch {
 	case errors.Is(err, scheduler.ErrSaturated):
-		x.outcome = outcomeSaturated
-		return x.immediate(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit, Code: "pool_saturated",
-			Message: "the inference pool is saturated; sheddable request dropped"})
+		return x.admissionFailed(err)
 	case errors.Is(err, scheduler.ErrNoEndpoints):
 		x.outcome = outcomeNoEndpoint
 		msg := "no ready endpoint in the inference pool"
@@ -317,12 +330,11 @@ func (x *exchange) decide(body []byte) error {
 	}
 	x.outcome = outcomePicked
 	x.primary = res.Endpoints[0]
-	x.done = x.srv.opts.Scheduler.Started(x.primary)
 
 	out := body
 	if body != nil && x.target != x.incoming {
 		out = withModel(body, &parsed, x.target)
-		x.restorer = newModelRestorer(x.target, x.incoming)
+		x.restorer = modelname.NewRestorer(x.target, x.incoming)
 	}
 	dest := strings.Join(res.Endpoints, ",")
 	set := []*corev3.HeaderValueOption{header(epp.DestinationKey, dest)}
@@ -402,20 +414,13 @@ func (x *exchange) responseHeaders(h *extprocv3.HttpHeaders, md *corev3.Metadata
 	return x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: resp}})
 }
 
-// responseBody echoes each chunk at once (streamed responses, or when no
-// model was rewritten), restoring the client's model name; a non-streamed
-// rewritten response is held to its end so the name cannot straddle chunks.
+// responseBody echoes each chunk at once, restoring the client's model
+// name when it was rewritten (the restorer holds back at most the start of
+// a name that straddles two chunks).
 func (x *exchange) responseBody(chunk []byte, eos bool) error {
 	x.usage.feed(chunk, eos)
-	if x.restorer != nil && !x.sse {
-		x.respBuf = append(x.respBuf, chunk...)
-		if !eos {
-			return nil
-		}
-		chunk = x.respBuf
-	}
 	if x.restorer != nil {
-		chunk = x.restorer.restore(chunk)
+		chunk = x.restorer.Restore(chunk, eos)
 	}
 	if err := x.sendBody(chunk, eos, false); err != nil {
 		return err
@@ -424,6 +429,36 @@ func (x *exchange) responseBody(chunk []byte, eos bool) error {
 		x.srv.opts.Metrics.observeUsage(x.usage.prompt, x.usage.completion)
 	}
 	return nil
+}
+
+// admissionFailed answers a request flow control or the saturation check
+// turned away ([scheduler.Refusal]); a cancelled request ends the stream.
+func (x *exchange) admissionFailed(err error) error {
+	refusal := scheduler.Refusal(err)
+	switch {
+	case refusal == nil:
+		x.outcome = outcomeCancelled
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, scheduler.ErrQueueFull):
+		x.outcome = outcomeQueueFull
+	case errors.Is(err, scheduler.ErrQueueTimeout):
+		x.outcome = outcomeQueueTTL
+	default:
+		x.outcome = outcomeSaturated
+	}
+	return x.immediate(refusal)
+}
+
+// admissionOutcome labels a wait in flow control's queue.
+func admissionOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "dispatched"
+	case scheduler.Refusal(err) != nil:
+		return "rejected"
+	default:
+		return "cancelled"
+	}
 }
 
 func (x *exchange) send(resp *extprocv3.ProcessingResponse) error {

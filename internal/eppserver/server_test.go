@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -379,13 +380,19 @@ func TestModelRewriteAndResponsePhase(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r, err := s.Recv()
-		if err != nil {
-			t.Fatal(err)
+		// The first chunk goes out at once without the start of the name,
+		// held until the second shows it is the rewritten one.
+		var got []string
+		for eos := false; !eos; {
+			r, err := s.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr := r.GetResponseBody().GetResponse().GetBodyMutation().GetStreamedResponse()
+			got, eos = append(got, string(sr.GetBody())), sr.GetEndOfStream()
 		}
-		sr := r.GetResponseBody().GetResponse().GetBodyMutation().GetStreamedResponse()
-		if got := string(sr.GetBody()); got != strings.Replace(resp, "llama-v3", "llama", 1) || !sr.GetEndOfStream() {
-			t.Errorf("response body %q (eos %v), want the client's model name", got, sr.GetEndOfStream())
+		if want := []string{`{"id":"x",`, strings.Replace(resp[10:], "llama-v3", "llama", 1)}; !slices.Equal(got, want) {
+			t.Errorf("response body chunks %q, want %q", got, want)
 		}
 		_ = s.CloseSend()
 		if _, err := s.Recv(); err != io.EOF {

@@ -47,6 +47,9 @@ type requestState struct {
 	// failed holds the pool endpoints that failed this request, so a retry
 	// on the same pool excludes them (a subset hint to its picker).
 	failed map[string]bool
+	// admitted, while set, tells the pool's flow control that this
+	// request's pick is done (see finishAdmission).
+	admitted func()
 
 	// Set as the response goes out.
 	status    int
@@ -170,6 +173,15 @@ func (st *requestState) markFailed(addr string) {
 		st.failed = map[string]bool{}
 	}
 	st.failed[addr] = true
+}
+
+// finishAdmission tells the pool's flow control, once, that this request's
+// pick is done and counted in flight: the next queued request may go.
+func (st *requestState) finishAdmission() {
+	if st.admitted != nil {
+		st.admitted()
+		st.admitted = nil
+	}
 }
 
 // closeExchange ends the picker stream of the current attempt, if any.

@@ -184,6 +184,9 @@ func (p *poolRuntime) resolve(ep epp.Endpoint) *poolEndpoint {
 // send runs one attempt on the pool: ask the picker (or pick), then try the
 // picked endpoints in order until one answers without a retriable failure.
 func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.Attempt, t *config.Timeouts, policy *config.RetryPolicy) (*http.Response, error) {
+	// Flow control lets the next queued request through once this one's
+	// pick is counted in flight (or there is none).
+	defer st.finishAdmission()
 	targets, x, resp, err := p.decide(ctx, st, a)
 	if err != nil || resp != nil {
 		return resp, err
@@ -195,6 +198,7 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 		}
 		last := i == len(targets)-1
 		release := p.start(ep)
+		st.finishAdmission()
 		resp, err := sendTo(ctx, p.transport, upstreamEndpoint{baseURL: "http://" + ep.addr}, a, t)
 		if err != nil {
 			release()
@@ -319,13 +323,21 @@ func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *pro
 		}
 		// vLLM serves LoRA adapters under their own model names.
 		req.Model, req.LoRA = a.RequestModel, a.RequestModel
+		req.FairnessID = a.Upstream.Header.Get(epp.FairnessIDHeader)
+		req.Bytes = int64(len(a.Upstream.Body))
+		admitted, err := p.sched.Admit(ctx, req)
+		if err != nil {
+			if refusal := scheduler.Refusal(err); refusal != nil {
+				// As a picker answers (the next tier, if any, gets it).
+				return nil, nil, errorResponse(refusal), nil
+			}
+			return nil, nil, nil, err // cancelled
+		}
+		st.admitted = admitted
 		res, err := p.sched.Pick(ctx, req)
 		switch {
 		case errors.Is(err, scheduler.ErrSaturated):
-			// As a picker answers a sheddable request (the next tier, if
-			// any, gets it).
-			return nil, nil, errorResponse(&apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit,
-				Code: "pool_saturated", Message: "the inference pool is saturated; sheddable request dropped"}), nil
+			return nil, nil, errorResponse(scheduler.Refusal(err)), nil
 		case err == nil:
 			targets := make([]*poolEndpoint, 0, len(res.Endpoints))
 			for _, addr := range res.Endpoints {
@@ -353,8 +365,8 @@ func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *pro
 // attempt, as a picker would: a rule for the model in the upstream body
 // wins, else the x-gateway-model-name-rewrite header (when a route sets it
 // or the pool lets clients send it). The body's "model" is replaced and the
-// attempt's RequestModel follows; responses keep the upstream's name, as
-// with a backendRef's modelNameOverride.
+// attempt's RequestModel follows; ClientModel keeps the name responses get
+// back (unlike a backendRef's modelNameOverride, whose name responses keep).
 func (p *poolRuntime) rewriteModel(a *processor.Attempt) error {
 	if a.RequestModel == "" { // not a model request (or not JSON)
 		return nil
@@ -373,7 +385,7 @@ func (p *poolRuntime) rewriteModel(a *processor.Attempt) error {
 	m, _ := json.Marshal(target)
 	obj.Set("model", m)
 	a.Upstream.Body = obj.Bytes()
-	a.RequestModel = target
+	a.ClientModel, a.RequestModel = a.RequestModel, target
 	return nil
 }
 

@@ -436,9 +436,9 @@ func TestPoolOwnPickPolicy(t *testing.T) {
 		HeaderMutation: &config.HeaderMutation{Set: []config.HeaderValue{{Name: "x-gateway-inference-objective", Value: "batch"}}}})
 	cfg.Routes[0].Rules = append(cfg.Routes[0].Rules, shed)
 	tg := newTestGateway(t, cfg)
-	post := func(model string, hdr map[string]string) (*http.Response, string) {
+	postBody := func(body string, hdr map[string]string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, tg.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"`+model+`","messages":[]}`))
+		req, _ := http.NewRequest(http.MethodPost, tg.srv.URL+"/v1/chat/completions", strings.NewReader(body))
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
@@ -448,17 +448,28 @@ func TestPoolOwnPickPolicy(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
+	post := func(model string, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		return postBody(`{"model":"`+model+`","messages":[]}`, hdr)
+	}
 
-	resp, _ := post("m", map[string]string{"X-Gateway-Model-Name-Rewrite": "other"})
+	resp, body := post("m", map[string]string{"X-Gateway-Model-Name-Rewrite": "other"})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "m-v2", a.requests()[0].Body["model"], "the rule rewrote the model")
+	require.Contains(t, body, `"model":"m"`, "the client gets its model name back, as from GAIE's picker")
+	require.NotContains(t, body, "m-v2")
+	resp, body = postBody(`{"model":"m","messages":[],"stream":true}`, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "m-v2", a.requests()[1].Body["model"])
+	require.Contains(t, body, `"model":"m"`, "in every event of a stream")
+	require.NotContains(t, body, "m-v2")
 
 	a.setWaiting(50) // every endpoint saturated (GAIE's default queue threshold is 5)
 	require.Eventually(t, func() bool {
 		resp, _ := post("batch-m", nil)
 		return resp.StatusCode == http.StatusTooManyRequests
 	}, 10*time.Second, 20*time.Millisecond, "the sheddable route was never shed")
-	resp, body := post("batch-m", nil)
+	resp, body = post("batch-m", nil)
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	require.Contains(t, body, `"type":"rate_limit_error"`)
 	require.Contains(t, body, "sheddable request dropped")
@@ -514,4 +525,54 @@ func TestBodyModel(t *testing.T) {
 	} {
 		require.Equal(t, want, bodyModel([]byte(body)), body)
 	}
+}
+
+// TestPoolOwnPickFlowControl checks the gateway's own picking with GAIE's
+// flowControl feature gate: while every endpoint is saturated a request
+// waits instead of piling onto a server, a full queue answers 429, and the
+// waiting request is served once the server drains.
+func TestPoolOwnPickFlowControl(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	a.setWaiting(50)
+	backend := poolOf("default/pool", nil, a)
+	backend.Pool.SchedulerConfig = `featureGates: [flowControl]
+flowControl: {maxRequests: 1}
+plugins: [{type: queue-scorer}, {type: kv-cache-utilization-scorer}]
+`
+	tg := newTestGateway(t, poolConfig(backend))
+	post := func() (*http.Response, string) {
+		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	held := make(chan int, 1)
+	require.Eventually(t, func() bool {
+		// Once the gateway has scraped the saturated server, a request waits.
+		go func() { r, _ := post(); held <- r.StatusCode }()
+		select {
+		case code := <-held: // served before the first scrape
+			if code != http.StatusOK {
+				t.Errorf("status %d before the pool was seen saturated", code)
+			}
+			return false
+		case <-time.After(100 * time.Millisecond):
+			return true
+		}
+	}, 10*time.Second, time.Millisecond, "no request was ever held")
+	served := len(a.requests())
+
+	resp, body := post()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, body)
+	require.Contains(t, body, `"code":"queue_full"`)
+
+	a.setWaiting(0)
+	select {
+	case code := <-held:
+		require.Equal(t, http.StatusOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held request was never served")
+	}
+	require.Len(t, a.requests(), served+1)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/processor"
 )
 
@@ -313,6 +314,13 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 			resp.Header.Del("Content-Length")
 			resp.ContentLength = -1
 		}
+	}
+	if a := st.attempt; a.ClientModel != "" {
+		// The pool's own picking rewrote the model: the client gets its
+		// name back, as from a picker.
+		resp.Body = modelname.Reader(resp.Body, modelname.NewRestorer(a.RequestModel, a.ClientModel))
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
 	}
 	tr := st.attempt.Translator
 	if err := tr.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {

@@ -198,6 +198,9 @@ func send(ctx context.Context, o *Options, url string, start time.Time, a *Arriv
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	for k, v := range a.Request.Headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := o.Client.Do(req)
 	if err != nil {
 		r.Err = fmt.Errorf("loadgen: %w", err)

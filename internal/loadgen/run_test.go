@@ -245,3 +245,16 @@ func TestTPOT(t *testing.T) {
 		require.Equal(t, tc.want, tpot(tc.first, tc.last, tc.tokens), "%+v", tc)
 	}
 }
+
+func TestRunSendsRequestHeaders(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("X-Gateway-Inference-Objective"))
+		sseHandler(t, tokenChunk("a"), "[DONE]")(w, r)
+	}))
+	defer srv.Close()
+	plan := []Arrival{{Request: Request{Model: "m", MaxTokens: 1, Headers: map[string]string{"x-gateway-inference-objective": "interactive"}}}}
+	res := Run(context.Background(), Options{URL: srv.URL}, plan)
+	require.NoError(t, res[0].Err)
+	require.Equal(t, "interactive", got.Load())
+}

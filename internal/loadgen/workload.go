@@ -20,6 +20,9 @@ type Request struct {
 	Messages []Message
 	// MaxTokens is max_tokens: the output length the request asks for.
 	MaxTokens int
+	// Headers are extra request headers (an x-gateway-inference-objective,
+	// say); nil for none.
+	Headers map[string]string
 }
 
 // Workload draws the requests of a run.
@@ -33,7 +36,25 @@ var (
 	_ Workload = Mixed{}
 	_ Workload = SharedPrefix{}
 	_ Workload = LoRA{}
+	_ Workload = Tagged{}
 )
+
+// Tagged sends a Fraction of Workload's requests with the header Name set to
+// Value: a class of traffic, such as the requests of an objective.
+type Tagged struct {
+	Workload    Workload
+	Name, Value string
+	Fraction    float64
+}
+
+// Next implements [Workload.Next].
+func (w Tagged) Next(rng *rand.Rand) Request {
+	r := w.Workload.Next(rng)
+	if rng.Float64() < w.Fraction {
+		r.Headers = map[string]string{w.Name: w.Value}
+	}
+	return r
+}
 
 // LogNormal is a distribution of token counts: log-normal with the given
 // median and standard deviation of the logarithm, rounded and clipped to

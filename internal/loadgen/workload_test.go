@@ -144,3 +144,20 @@ func TestLoRAPopularity(t *testing.T) {
 		require.InDeltaSlice(t, tc.want, p, 1e-12, "skew %v", tc.skew)
 	}
 }
+
+func TestTagged(t *testing.T) {
+	w := Tagged{Workload: Mixed{Model: "m", PromptTokens: LogNormal{Median: 10}, OutputTokens: LogNormal{Median: 5}},
+		Name: "x-gateway-inference-objective", Value: "interactive", Fraction: 0.25}
+	plan := Plan(w, 1000, 4*time.Second, 1)
+	tagged := 0
+	for _, a := range plan {
+		switch a.Request.Headers["x-gateway-inference-objective"] {
+		case "interactive":
+			tagged++
+		case "":
+			require.Nil(t, a.Request.Headers)
+		}
+	}
+	require.InDelta(t, 0.25, float64(tagged)/float64(len(plan)), 0.03)
+	require.Equal(t, plan, Plan(w, 1000, 4*time.Second, 1), "deterministic")
+}

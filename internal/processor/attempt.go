@@ -44,6 +44,10 @@ type Attempt struct {
 	Ref *config.BackendRef
 	// RequestModel is the model sent upstream (after modelNameOverride).
 	RequestModel string
+	// ClientModel, when set, is the model name the client asked for before a
+	// pool's rewrite rule replaced it with RequestModel: responses carry it
+	// in RequestModel's place, as GAIE's endpoint picker restores it.
+	ClientModel string
 	// Upstream is the request to send.
 	Upstream *UpstreamRequest
 	// Translator translates this attempt's response.

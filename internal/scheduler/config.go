@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/aigw-dev/aigw/internal/flowcontrol"
 )
 
 // Config configures a [Scheduler]. Start from [DefaultConfig].
@@ -27,6 +29,9 @@ type Config struct {
 	KVCacheThreshold float64
 	// Prefix configures prefix hashing and the prefix index.
 	Prefix PrefixConfig
+	// FlowControl, when set, holds requests in [Scheduler.Admit] while
+	// every endpoint is saturated (GAIE's flowControl feature gate).
+	FlowControl *flowcontrol.Config
 	// HTTPClient scrapes the metrics; nil means a client with short
 	// timeouts built from ScrapeTimeout.
 	HTTPClient *http.Client
@@ -105,6 +110,11 @@ func (c *Config) validate() error {
 		}
 		if ws.Weight < 0 {
 			errs = append(errs, fmt.Errorf("Profile.Scorers[%d].Weight %v must not be negative", i, ws.Weight))
+		}
+	}
+	if c.FlowControl != nil {
+		if err := c.FlowControl.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

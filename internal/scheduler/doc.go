@@ -19,6 +19,12 @@
 //   - Errors: [ErrNoEndpoints] (no candidate: the caller answers 503) and
 //     [ErrSaturated] (a sheddable request while every candidate is
 //     saturated: the caller answers 429), always wrapped with %w.
+//   - Callers ask [Scheduler.Admit] before each pick and call its done
+//     after the pick is counted in flight ([Scheduler.Started]). Without
+//     [Config.FlowControl] it returns at once; with it (GAIE's flowControl
+//     feature gate, internal/flowcontrol) requests wait while every
+//     endpoint is saturated, and fail with [ErrQueueFull] (429) or
+//     [ErrQueueTimeout] (503).
 //   - A [Policy] (InferenceObjective priorities, InferenceModelRewrite
 //     rules with GAIE's precedence) is compiled once by [CompilePolicy] and
 //     consulted by the caller before a pick: the request's priority and the

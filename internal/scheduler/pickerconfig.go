@@ -9,7 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-dev/aigw/internal/flowcontrol"
 )
 
 // PickerConfigAPIVersion and PickerConfigKind identify GAIE's
@@ -34,7 +38,16 @@ const (
 	PluginRoundRobinPicker      = "round-robin-picker"
 	PluginUtilizationDetector   = "utilization-detector"
 	PluginPrefixProducer        = "approx-prefix-cache-producer"
+	// Flow-control policies (with featureGates: [flowControl]).
+	PluginGlobalStrictFairness = flowcontrol.GlobalStrict
+	PluginRoundRobinFairness   = flowcontrol.RoundRobin
+	PluginFCFSOrdering         = "fcfs-ordering-policy"
+	PluginStaticUsageLimit     = "static-usage-limit-policy"
 )
+
+// FeatureFlowControl is the feature gate that turns flow control on, as in
+// GAIE.
+const FeatureFlowControl = "flowControl"
 
 // acceptedPlugins are GAIE plugin types whose job the scheduler does
 // built-in (parsing, scraping, profile handling): accepted so that GAIE
@@ -55,6 +68,25 @@ type pickerConfigFile struct {
 	Parser             *pluginRefSpec   `json:"parser,omitempty"`
 	DataLayer          json.RawMessage  `json:"dataLayer,omitempty"`
 	FlowControl        json.RawMessage  `json:"flowControl,omitempty"`
+}
+
+// flowControlSpec is GAIE's FlowControlConfig.
+type flowControlSpec struct {
+	MaxBytes                  *resource.Quantity `json:"maxBytes,omitempty"`
+	MaxRequests               *resource.Quantity `json:"maxRequests,omitempty"`
+	DefaultRequestTTL         *metav1.Duration   `json:"defaultRequestTTL,omitempty"`
+	DefaultPriorityBand       *priorityBandSpec  `json:"defaultPriorityBand,omitempty"`
+	PriorityBands             []priorityBandSpec `json:"priorityBands,omitempty"`
+	UsageLimitPolicyPluginRef string             `json:"usageLimitPolicyPluginRef,omitempty"`
+}
+
+// priorityBandSpec is GAIE's PriorityBandConfig.
+type priorityBandSpec struct {
+	Priority          int                `json:"priority"`
+	MaxBytes          *resource.Quantity `json:"maxBytes,omitempty"`
+	MaxRequests       *resource.Quantity `json:"maxRequests,omitempty"`
+	FairnessPolicyRef string             `json:"fairnessPolicyRef,omitempty"`
+	OrderingPolicyRef string             `json:"orderingPolicyRef,omitempty"`
 }
 
 type pluginSpec struct {
@@ -154,10 +186,9 @@ func (p *configParser) parse(f *pickerConfigFile) {
 		p.errorf("kind: %q is not %q", f.Kind, PickerConfigKind)
 	}
 	for _, g := range f.FeatureGates {
-		p.warnings = append(p.warnings, fmt.Sprintf("featureGates: %q has no effect here", g))
-	}
-	if len(f.FlowControl) > 0 {
-		p.warnings = append(p.warnings, "flowControl: not supported; requests are scheduled as they arrive")
+		if g != FeatureFlowControl {
+			p.warnings = append(p.warnings, fmt.Sprintf("featureGates: %q has no effect here", g))
+		}
 	}
 	p.specs = f.Plugins
 	for i, s := range f.Plugins {
@@ -172,6 +203,7 @@ func (p *configParser) parse(f *pickerConfigFile) {
 		p.byName[name] = i
 		p.configurePlugin(i, s)
 	}
+	p.flowControl(f)
 	if f.SaturationDetector != nil && f.SaturationDetector.PluginRef != "" {
 		i, ok := p.byName[f.SaturationDetector.PluginRef]
 		switch {
@@ -209,6 +241,12 @@ func (p *configParser) configurePlugin(i int, s pluginSpec) {
 			return
 		}
 		p.prefix(field, pp)
+	case PluginGlobalStrictFairness, PluginRoundRobinFairness, PluginFCFSOrdering:
+		p.noParams(field, s)
+	case PluginStaticUsageLimit:
+		if len(s.Parameters) > 0 && string(s.Parameters) != "null" && string(s.Parameters) != "{}" {
+			p.warnings = append(p.warnings, field+".parameters: "+s.Type+": dispatch is gated on every endpoint being saturated; its parameters have no effect")
+		}
 	case PluginUtilizationDetector:
 		var up utilizationParams
 		if !p.params(field, s, &up) {
@@ -240,6 +278,100 @@ func (p *configParser) configurePlugin(i int, s pluginSpec) {
 		}
 		p.errorf("%s.type: unknown plugin type %q (supported: %s)", field, s.Type, strings.Join(supportedPlugins(), ", "))
 	}
+}
+
+// flowControl reads the flowControl section when the flowControl feature
+// gate is on; as in GAIE, the section is ignored otherwise.
+func (p *configParser) flowControl(f *pickerConfigFile) {
+	if !slices.Contains(f.FeatureGates, FeatureFlowControl) {
+		if len(f.FlowControl) > 0 && string(f.FlowControl) != "null" {
+			p.warnings = append(p.warnings, "flowControl: ignored without featureGates: [flowControl]")
+		}
+		return
+	}
+	var spec flowControlSpec
+	if len(f.FlowControl) > 0 && string(f.FlowControl) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(f.FlowControl))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&spec); err != nil {
+			p.errorf("flowControl: %w", err)
+			return
+		}
+	}
+	cfg := &flowcontrol.Config{
+		Limits: flowcontrol.Limits{
+			MaxRequests: int(p.quantity("flowControl.maxRequests", spec.MaxRequests)),
+			MaxBytes:    p.quantity("flowControl.maxBytes", spec.MaxBytes),
+		},
+		Bands: map[int]flowcontrol.BandConfig{},
+	}
+	if d := spec.DefaultRequestTTL; d != nil {
+		if d.Duration < 0 {
+			p.errorf("flowControl.defaultRequestTTL: %v must not be negative", d.Duration)
+		}
+		cfg.DefaultTTL = d.Duration
+	}
+	if b := spec.DefaultPriorityBand; b != nil {
+		cfg.DefaultBand = p.band("flowControl.defaultPriorityBand", b)
+	}
+	for i := range spec.PriorityBands {
+		b := &spec.PriorityBands[i]
+		field := fmt.Sprintf("flowControl.priorityBands[%d]", i)
+		if _, dup := cfg.Bands[b.Priority]; dup {
+			p.errorf("%s.priority: priority %d is configured twice", field, b.Priority)
+			continue
+		}
+		cfg.Bands[b.Priority] = p.band(field, b)
+	}
+	if ref := spec.UsageLimitPolicyPluginRef; ref != "" {
+		p.policyRef("flowControl.usageLimitPolicyPluginRef", ref, PluginStaticUsageLimit)
+	}
+	p.cfg.FlowControl = cfg
+}
+
+// band reads one priority band.
+func (p *configParser) band(field string, b *priorityBandSpec) flowcontrol.BandConfig {
+	out := flowcontrol.BandConfig{
+		Limits: flowcontrol.Limits{
+			MaxRequests: int(p.quantity(field+".maxRequests", b.MaxRequests)),
+			MaxBytes:    p.quantity(field+".maxBytes", b.MaxBytes),
+		},
+		Fairness: flowcontrol.GlobalStrict,
+	}
+	if b.FairnessPolicyRef != "" {
+		out.Fairness = p.policyRef(field+".fairnessPolicyRef", b.FairnessPolicyRef, PluginGlobalStrictFairness, PluginRoundRobinFairness)
+	}
+	if b.OrderingPolicyRef != "" {
+		p.policyRef(field+".orderingPolicyRef", b.OrderingPolicyRef, PluginFCFSOrdering)
+	}
+	return out
+}
+
+// policyRef resolves a reference to a flow-control policy: a plugin's name,
+// or a policy type itself (GAIE registers its defaults under their type
+// names). It returns the policy's type, which must be one of types.
+func (p *configParser) policyRef(field, ref string, types ...string) string {
+	typ := ref
+	if i, ok := p.byName[ref]; ok {
+		typ = p.specs[i].Type
+	}
+	if !slices.Contains(types, typ) {
+		p.errorf("%s: %q is not a plugin of a supported type (supported: %s)", field, ref, strings.Join(types, ", "))
+	}
+	return typ
+}
+
+// quantity returns q's value, 0 when unset; negative values are errors.
+func (p *configParser) quantity(field string, q *resource.Quantity) int64 {
+	if q == nil {
+		return 0
+	}
+	v := q.Value()
+	if v < 0 {
+		p.errorf("%s: %s must not be negative", field, q.String())
+		return 0
+	}
+	return v
 }
 
 func (p *configParser) prefix(field string, pp prefixParams) {
@@ -424,6 +556,7 @@ func supportedPlugins() []string {
 		PluginQueueScorer, PluginKVCacheScorer, PluginPrefixScorer, PluginLoRAAffinityScorer,
 		PluginRunningRequestsScorer, PluginLeastRequestScorer, PluginMaxScorePicker, PluginRandomPicker,
 		PluginRoundRobinPicker, PluginUtilizationDetector, PluginPrefixProducer,
+		PluginGlobalStrictFairness, PluginRoundRobinFairness, PluginFCFSOrdering, PluginStaticUsageLimit,
 	}
 	return append(out, acceptedPlugins...)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aigw-dev/aigw/internal/flowcontrol"
 )
 
 // profileShape is a comparable summary of a profile.
@@ -140,6 +142,87 @@ schedulingProfiles:
 			name:      "negative weight",
 			yaml:      "plugins: [{type: queue-scorer}]\nschedulingProfiles: [{name: p, plugins: [{pluginRef: queue-scorer, weight: -1}]}]\n",
 			wantError: "schedulingProfiles[0].plugins[0].weight: -1 must not be negative",
+		},
+		{
+			name: "flow control, GAIE's FlowControlConfig",
+			yaml: `
+featureGates: [flowControl]
+plugins:
+- type: queue-scorer
+- {name: rr, type: round-robin-fairness-policy}
+- type: fcfs-ordering-policy
+- type: static-usage-limit-policy
+flowControl:
+  maxRequests: 1k
+  maxBytes: 1Gi
+  defaultRequestTTL: 30s
+  usageLimitPolicyPluginRef: static-usage-limit-policy
+  defaultPriorityBand: {maxRequests: "100", fairnessPolicyRef: rr}
+  priorityBands:
+  - {priority: 10, maxBytes: 500M, orderingPolicyRef: fcfs-ordering-policy}
+  - {priority: -1, maxRequests: 5, fairnessPolicyRef: global-strict-fairness-policy}
+`,
+			want: profileShape{scorers: []string{"scheduler.QueueScorer=1"}, picker: "*scheduler.MaxScorePicker"},
+			check: func(t *testing.T, c Config) {
+				want := &flowcontrol.Config{
+					Limits:      flowcontrol.Limits{MaxRequests: 1000, MaxBytes: 1 << 30},
+					DefaultTTL:  30 * time.Second,
+					DefaultBand: flowcontrol.BandConfig{Limits: flowcontrol.Limits{MaxRequests: 100}, Fairness: flowcontrol.RoundRobin},
+					Bands: map[int]flowcontrol.BandConfig{
+						10: {Limits: flowcontrol.Limits{MaxBytes: 500_000_000}, Fairness: flowcontrol.GlobalStrict},
+						-1: {Limits: flowcontrol.Limits{MaxRequests: 5}, Fairness: flowcontrol.GlobalStrict},
+					},
+				}
+				if !reflect.DeepEqual(c.FlowControl, want) {
+					t.Errorf("flow control = %+v, want %+v", c.FlowControl, want)
+				}
+			},
+		},
+		{
+			name: "flow control gate without a section: defaults",
+			yaml: "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\n",
+			want: profileShape{scorers: []string{"scheduler.QueueScorer=1"}, picker: "*scheduler.MaxScorePicker"},
+			check: func(t *testing.T, c Config) {
+				if c.FlowControl == nil || c.FlowControl.MaxRequests != 0 || c.FlowControl.DefaultTTL != 0 {
+					t.Errorf("flow control = %+v, want on with no limits", c.FlowControl)
+				}
+			},
+		},
+		{
+			name:     "flow control section without the gate is ignored, as in GAIE",
+			yaml:     "plugins: [{type: queue-scorer}]\nflowControl: {maxRequests: 10}\n",
+			want:     profileShape{scorers: []string{"scheduler.QueueScorer=1"}, picker: "*scheduler.MaxScorePicker"},
+			warnings: 1,
+			check: func(t *testing.T, c Config) {
+				if c.FlowControl != nil {
+					t.Errorf("flow control = %+v, want off", c.FlowControl)
+				}
+			},
+		},
+		{
+			name:      "flow control: unsupported ordering policy",
+			yaml:      "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\nflowControl: {priorityBands: [{priority: 1, orderingPolicyRef: edf-ordering-policy}]}\n",
+			wantError: `flowControl.priorityBands[0].orderingPolicyRef: "edf-ordering-policy" is not a plugin of a supported type (supported: fcfs-ordering-policy)`,
+		},
+		{
+			name:      "flow control: fairness ref naming a scorer",
+			yaml:      "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\nflowControl: {defaultPriorityBand: {fairnessPolicyRef: queue-scorer}}\n",
+			wantError: `flowControl.defaultPriorityBand.fairnessPolicyRef: "queue-scorer" is not a plugin of a supported type`,
+		},
+		{
+			name:      "flow control: negative limit",
+			yaml:      "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\nflowControl: {maxRequests: -3}\n",
+			wantError: "flowControl.maxRequests: -3 must not be negative",
+		},
+		{
+			name:      "flow control: duplicate band",
+			yaml:      "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\nflowControl: {priorityBands: [{priority: 1}, {priority: 1}]}\n",
+			wantError: "flowControl.priorityBands[1].priority: priority 1 is configured twice",
+		},
+		{
+			name:      "flow control: unknown field",
+			yaml:      "featureGates: [flowControl]\nplugins: [{type: queue-scorer}]\nflowControl: {maxQueue: 3}\n",
+			wantError: `flowControl: json: unknown field "maxQueue"`,
 		},
 		{
 			name:      "invalid saturation threshold",

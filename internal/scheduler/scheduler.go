@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aigw-dev/aigw/internal/flowcontrol"
 )
 
 // Scheduler picks endpoints for requests from scraped metrics, its own
@@ -36,6 +39,8 @@ type Scheduler struct {
 	changed chan struct{} // capacity 1: endpoints changed, the scraper reconciles
 	started atomic.Bool
 	bufs    sync.Pool // *pickBuf: per-pick scratch, reused to keep Pick off the GC
+
+	flow *flowcontrol.Controller // nil without flow control
 }
 
 // pickBuf is one pick's scratch space. Plugins must not retain the slices
@@ -103,7 +108,59 @@ func New(cfg Config, logger *slog.Logger) (*Scheduler, error) {
 		}
 	}
 	s.snap.Store(&snapshot{byAddr: map[string]int{}})
+	if cfg.FlowControl != nil {
+		fc, err := flowcontrol.New(*cfg.FlowControl, s.poolSaturated)
+		if err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
+		s.flow = fc
+	}
 	return s, nil
+}
+
+// Admit returns when r may be picked for, with done to call after the
+// pick. Without flow control it returns at once. With it, a request waits
+// while every endpoint is saturated (the highest priority first, fair
+// across flows within one), and fails with [ErrSaturated] (sheddable),
+// [ErrQueueFull], [ErrQueueTimeout] or its context's error.
+func (s *Scheduler) Admit(ctx context.Context, r *Request) (done func(), err error) {
+	if s.flow == nil {
+		return func() {}, nil
+	}
+	done, err = s.flow.Admit(ctx, flowcontrol.Request{Priority: r.Priority, FlowID: r.FairnessID, Bytes: r.Bytes})
+	if errors.Is(err, flowcontrol.ErrSheddable) {
+		return nil, fmt.Errorf("%w: %w", ErrSaturated, err)
+	}
+	return done, err
+}
+
+// Queued returns how many requests flow control holds, per priority; nil
+// without flow control.
+func (s *Scheduler) Queued() map[int]int {
+	if s.flow == nil {
+		return nil
+	}
+	return s.flow.Queued()
+}
+
+// poolSaturated is flow control's gate: whether no endpoint can take
+// another request, each being saturated with the requests picked for it
+// since its last scrape counted as queued (so that one scrape interval
+// does not let a whole queue through). It holds requests only on evidence:
+// an endpoint whose metrics are unknown does not count as saturated (a
+// broken metrics endpoint must not stall a pool), nor does an empty pool
+// (Pick answers that).
+func (s *Scheduler) poolSaturated() bool {
+	snap := s.snap.Load()
+	now := time.Now()
+	for _, st := range snap.list {
+		c := s.candidate(st, now)
+		m := c.Metrics
+		if m == nil || (int64(m.WaitingQueue)+c.PickedSinceScrape < int64(s.cfg.QueueThreshold) && m.KVCacheUsage < s.cfg.KVCacheThreshold) {
+			return false
+		}
+	}
+	return len(snap.list) > 0
 }
 
 // SetEndpoints replaces the endpoint set. Endpoints whose address stays keep

@@ -64,6 +64,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		}
 	}
 	reconcile()
+	if s.flow != nil {
+		wg.Go(func() { s.flow.Run(ctx) })
+	}
 	for {
 		select {
 		case <-ctx.Done():

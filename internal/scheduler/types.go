@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/aigw-dev/aigw/internal/flowcontrol"
 )
 
 // ErrNoEndpoints is returned by [Scheduler.Pick] when no endpoint is a
@@ -14,6 +16,17 @@ var ErrNoEndpoints = errors.New("scheduler: no eligible endpoints")
 // ErrSaturated is returned by [Scheduler.Pick] for a sheddable request
 // (priority < 0) when every candidate is saturated. The caller answers 429.
 var ErrSaturated = errors.New("scheduler: all endpoints saturated")
+
+// Errors of [Scheduler.Admit] when flow control is on, besides
+// [ErrSaturated] for a sheddable request.
+var (
+	// ErrQueueFull: the request would exceed a queue limit. The caller
+	// answers 429.
+	ErrQueueFull = flowcontrol.ErrQueueFull
+	// ErrQueueTimeout: the request waited its whole TTL. The caller
+	// answers 503.
+	ErrQueueTimeout = flowcontrol.ErrTTLExpired
+)
 
 // EngineTypeLabel is the Pod label GAIE uses to name a model server's engine
 // (§7 of the GAIE notes); see [EngineVLLM] and its siblings. Without it the
@@ -82,6 +95,10 @@ type Request struct {
 	LoRA string
 	// Priority is the objective's priority; negative means sheddable.
 	Priority int
+	// FairnessID is the request's flow (x-gateway-inference-fairness-id)
+	// and Bytes its size, for flow control's fairness and limits.
+	FairnessID string
+	Bytes      int64
 	// Subset is the proxy's subset hint: nil means no hint; otherwise only
 	// endpoints listed ("ip:port" exactly, or a bare IP for all its ports)
 	// are candidates, and an empty non-nil subset matches nothing.

@@ -57,7 +57,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--lora-modules", "=/p"}, "has no name"},
 		{[]string{"--served-model-name", "x", "--lora-modules", "x"}, `"x" is served twice`},
 		{[]string{"--inter-token-latency", "fast"}, "invalid value"},
-		{[]string{"--decode-time-per-context-token", "-1ns"}, "--decode-time-per-context-token must not be negative"},
+		{[]string{"--decode-time-per-context-token", "-1ns"}, "negative duration"},
 		{[]string{"stray"}, "unexpected argument"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

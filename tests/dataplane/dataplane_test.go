@@ -101,14 +101,18 @@ func (g *gateway) client() openai.Client {
 	return openai.NewClient(option.WithBaseURL(g.url+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 }
 
-const configTemplate = `apiVersion: gateway.networking.k8s.io/v1
+// gatewayDoc is the Gateway document the configurations start with: one
+// HTTP listener on the port given as the first formatting argument.
+const gatewayDoc = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw}
 spec:
   gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: %d}]
+  listeners: [{name: http, protocol: HTTP, port: %[1]d}]
 ---
-apiVersion: aigateway.envoyproxy.io/v1beta1
+`
+
+const configTemplate = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIGatewayRoute
 metadata: {name: route}
 spec:

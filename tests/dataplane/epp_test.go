@@ -22,14 +22,7 @@ import (
 
 // eppPoolTemplate routes two models to a pool of two simulator ranks whose
 // endpoint picker is `aigw epp`, reached over TLS (the default) or not.
-const eppPoolTemplate = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: %[1]d}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
+const eppPoolTemplate = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIGatewayRoute
 metadata: {name: route}
 spec:

@@ -12,19 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/epp/epptest"
 )
 
-const poolTemplate = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: %[1]d}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
+const poolTemplate = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIGatewayRoute
 metadata: {name: route}
 spec:
@@ -153,4 +147,66 @@ func TestInferencePoolFailOpenFromYAML(t *testing.T) {
 	}
 	require.NotContains(t, g.stdout.String(), `"backend":"default/provider"`, "fail-open serves from the pool itself")
 	require.Contains(t, g.stderr.String(), "failing open")
+}
+
+const ownPickRewriteTemplate = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: assistant}]}]
+      backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: vllm}]
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: vllm}
+spec:
+  selector: {matchLabels: {app: vllm}}
+  targetPorts: [{number: %[2]s}, {number: %[3]s}]
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: assistant}
+spec:
+  poolRef: {name: vllm}
+  rules:
+    - matches: [{model: {value: assistant}}]
+      targets: [{modelRewrite: %[4]s}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vllm-0, labels: {app: vllm}}
+status: {phase: Running, podIP: 127.0.0.1, conditions: [{type: Ready, status: "True"}]}
+`
+
+// TestInferencePoolOwnPickRewritesModel runs a pool the gateway picks for
+// itself with an InferenceModelRewrite: the servers only know the target
+// model, and the client (openai-go) gets the name it asked for back, in a
+// response and in every chunk of a stream, as GAIE's picker restores it.
+func TestInferencePoolOwnPickRewritesModel(t *testing.T) {
+	sims := startSims(t, 2, model)
+	_, rank0, _ := net.SplitHostPort(sims[0])
+	_, rank1, _ := net.SplitHostPort(sims[1])
+	port := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, ownPickRewriteTemplate, port, rank0, rank1, model), 0o600))
+	g := startGateway(t, cfg, port)
+	c := g.client()
+	ctx := context.Background()
+
+	resp, err := c.Chat.Completions.New(ctx, chat("assistant"))
+	require.NoError(t, err, "the simulators answer 404 to a model they do not serve")
+	require.Equal(t, "assistant", resp.Model)
+	require.NotEmpty(t, resp.Choices[0].Message.Content)
+
+	p := chat("assistant")
+	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	s := c.Chat.Completions.NewStreaming(ctx, p)
+	chunks := 0
+	for s.Next() {
+		chunks++
+		require.Equal(t, "assistant", s.Current().Model, "chunk %d", chunks)
+	}
+	require.NoError(t, s.Err())
+	require.Greater(t, chunks, 2)
 }
