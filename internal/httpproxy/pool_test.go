@@ -210,6 +210,11 @@ func TestPoolWithoutPickerBalances(t *testing.T) {
 	b.setFault("slow-first-byte=2s")
 	tg := newTestGateway(t, poolConfig(poolOf("default/pool", nil, a, b)))
 	c := tg.client()
+	// Both endpoints' metrics known (and fresh scrapes after the held pick
+	// keep it counted in flight): an endpoint not yet scraped scores
+	// neutral, which can lose to a scraped idle one that is busy with the
+	// held request.
+	awaitScrapes(t, 2, a, b)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Chat.Completions.New(context.Background(), chatParams("m"))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,27 @@ type fakeOpenAI struct {
 	chunks int    // stream content chunks
 	// waiting is the queue length /metrics reports (vLLM names).
 	waiting int
+	// scrapes counts the /metrics requests served.
+	scrapes atomic.Int64
+}
+
+// awaitScrapes waits until every fake has served n more /metrics requests
+// (the gateway's scheduler then knows them all, as when it has run a
+// while).
+func awaitScrapes(t *testing.T, n int64, fakes ...*fakeOpenAI) {
+	t.Helper()
+	want := make([]int64, len(fakes))
+	for i, f := range fakes {
+		want[i] = f.scrapes.Load() + n
+	}
+	require.Eventually(t, func() bool {
+		for i, f := range fakes {
+			if f.scrapes.Load() < want[i] {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "the scheduler did not scrape every endpoint")
 }
 
 type seenRequest struct {
@@ -69,6 +91,7 @@ func (f *fakeOpenAI) setWaiting(n int) {
 func (f *fakeOpenAI) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/metrics" {
 		// Scraped by the gateway's scheduler; not recorded as a request.
+		defer f.scrapes.Add(1)
 		f.mu.Lock()
 		n := f.waiting
 		f.mu.Unlock()
