@@ -50,7 +50,7 @@ bench-epp: ## aigw epp under open-loop picker streams (2000/5000/7000 decisions/
 bench-sched: ## scheduling quality (issue #5): random, round-robin, least-request, ours and GAIE's EPP v1.5.0 on simulated servers (~22 min; AIGW_SCHED_BENCH_QUICK=1: ~5 min smoke run)
 	$(GO) test ./tests/k8s -run '^$$' -bench Scheduling -benchtime 1x -timeout 60m
 
-bench-flow: ## flow control (GAIE's flowControl gate) at 90/100/120 % of saturation: an interactive class's TTFT with and without it (~4 min)
+bench-flow: ## flow control (GAIE's flowControl gate) at 90/100/120 % of saturation: an interactive class's TTFT without it, with GAIE's thresholds, with the queue gate (~6 min)
 	$(GO) test ./tests/k8s -run '^$$' -bench FlowControl -benchtime 1x -timeout 30m
 
 clean:

@@ -7,10 +7,12 @@
 // and per priority, and wait at most a TTL; when the overall bound is
 // reached, a request displaces the newest requests of lower priorities.
 //
-// A [Controller] knows nothing of endpoints: it asks a saturation function
-// whether the pool can take one more request, and lets one queued request
-// through at a time, each after the previous one's pick is done, so that
-// the picks it releases are counted before the next check.
+// A [Controller] knows nothing of endpoints: it asks a [Gate] whether the
+// pool can take one more request. While nothing waits, a request goes
+// through unless the pool is saturated by its last scrapes; once requests
+// wait, they leave one at a time, each after the previous one's pick is
+// done and counted, so that the queue is paced into the pool rather than
+// released into whichever server looked free at its last scrape.
 package flowcontrol
 
 import (
@@ -145,11 +147,21 @@ type band struct {
 	bytes    int64
 }
 
+// Gate tells a [Controller] whether the pool is saturated.
+type Gate interface {
+	// Saturated reports whether the endpoints' last scraped state leaves
+	// no room: no request should go straight through.
+	Saturated() bool
+	// Full reports whether there is no room once the requests already sent
+	// since those scrapes are counted: no queued request should leave.
+	Full() bool
+}
+
 // Controller queues requests while the pool is saturated. It is safe for
 // concurrent use; [Controller.Run] must run for queued requests to leave.
 type Controller struct {
-	cfg       Config
-	saturated func() bool
+	cfg  Config
+	gate Gate
 
 	// busy counts the queued requests plus a dispatched one still picking:
 	// while it is 0 an unsaturated pool admits without taking mu.
@@ -163,16 +175,16 @@ type Controller struct {
 	wake    chan struct{}
 }
 
-// New returns a controller that asks saturated whether the pool can take
-// no more requests.
-func New(cfg Config, saturated func() bool) (*Controller, error) {
+// New returns a controller that asks gate whether the pool can take more
+// requests.
+func New(cfg Config, gate Gate) (*Controller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 5 * time.Millisecond
 	}
-	return &Controller{cfg: cfg, saturated: saturated, wake: make(chan struct{}, 1)}, nil
+	return &Controller{cfg: cfg, gate: gate, wake: make(chan struct{}, 1)}, nil
 }
 
 // Admit returns when r may be scheduled, with done to call once its pick is
@@ -183,15 +195,15 @@ func New(cfg Config, saturated func() bool) (*Controller, error) {
 func (c *Controller) Admit(ctx context.Context, r Request) (done func(), err error) {
 	// Fast path: nothing waits and the pool has room. (A request enqueued
 	// concurrently may be overtaken, as without flow control.)
-	if c.busy.Load() == 0 && !c.saturated() {
+	if c.busy.Load() == 0 && !c.gate.Saturated() {
 		return func() {}, nil
 	}
 	c.mu.Lock()
-	if c.queued == 0 && !c.handoff && !c.saturated() {
+	if c.queued == 0 && !c.handoff && !c.gate.Saturated() {
 		c.mu.Unlock()
 		return func() {}, nil
 	}
-	if r.Priority < 0 && c.saturated() {
+	if r.Priority < 0 && c.gate.Saturated() {
 		c.mu.Unlock()
 		return nil, ErrSheddable
 	}
@@ -273,7 +285,7 @@ func (c *Controller) Run(ctx context.Context) {
 func (c *Controller) dispatch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.queued == 0 || c.handoff || c.saturated() {
+	if c.queued == 0 || c.handoff || c.gate.Full() {
 		return
 	}
 	for _, b := range c.bands {

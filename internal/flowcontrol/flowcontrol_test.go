@@ -11,15 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pool is a saturation switch.
+// pool is a saturation switch, the same for both questions of a Gate.
 type pool struct{ full atomic.Bool }
 
-func (p *pool) saturated() bool { return p.full.Load() }
+func (p *pool) Saturated() bool { return p.full.Load() }
+func (p *pool) Full() bool      { return p.full.Load() }
 
 func newController(t *testing.T, cfg Config) (*Controller, *pool) {
 	t.Helper()
 	p := &pool{}
-	c, err := New(cfg, p.saturated)
+	c, err := New(cfg, p)
 	require.NoError(t, err)
 	return c, p
 }
@@ -285,7 +286,7 @@ func TestValidate(t *testing.T) {
 		{Config{Bands: map[int]BandConfig{3: {Fairness: "lottery"}}}, `priority 3: fairness policy "lottery"`},
 		{Config{DefaultBand: BandConfig{Limits: Limits{MaxBytes: -1}}}, "default band"},
 	} {
-		_, err := New(tc.cfg, func() bool { return false })
+		_, err := New(tc.cfg, &pool{})
 		require.ErrorContains(t, err, tc.want)
 	}
 }

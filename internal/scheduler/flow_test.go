@@ -38,32 +38,41 @@ func TestFlowControlHoldsWhileEveryEndpointIsSaturated(t *testing.T) {
 	s := newTestScheduler(t, cfg, a, b)
 	go s.flow.Run(t.Context()) // Start would scrape these addresses
 
-	// a has room for two more requests before its queue counts as full:
-	// the picks since its scrape count, so the third waits.
+	// While nothing waits, the last scrapes decide: a has room (a queue of
+	// 3 < 5), so requests go straight through whatever was picked since.
 	setMetrics(t, s, a, Metrics{WaitingQueue: 3})
 	setMetrics(t, s, b, Metrics{WaitingQueue: 7})
-	for range 2 {
+	for range 4 {
 		require.NoError(t, <-admitAsync(s, &Request{}))
 	}
-	held := admitAsync(s, &Request{})
-	require.Eventually(t, func() bool { return s.Queued()[0] == 1 }, 5*time.Second, time.Millisecond)
 
-	// A sheddable request is dropped, not queued.
+	// Every endpoint saturated: requests wait; a sheddable one is dropped.
+	setMetrics(t, s, a, Metrics{WaitingQueue: 5})
+	var held []<-chan error
+	for i := range 3 {
+		held = append(held, admitAsync(s, &Request{}))
+		require.Eventually(t, func() bool { return s.Queued()[0] == i+1 }, 5*time.Second, time.Millisecond)
+	}
 	_, err := s.Admit(t.Context(), &Request{Priority: -1})
 	require.ErrorIs(t, err, ErrSaturated)
 
-	// A higher priority arriving later leaves first once b scrapes idle.
+	// A higher priority arriving later leaves first.
 	high := admitAsync(s, &Request{Priority: 2})
 	require.Eventually(t, func() bool { return s.Queued()[2] == 1 }, 5*time.Second, time.Millisecond)
-	setMetrics(t, s, b, Metrics{WaitingQueue: 4}) // room for one
+	// a scrapes a queue of 3: room for two, counting what is sent to it
+	// from now on, so the queue drains by two (the high one and the oldest)
+	// and the rest waits for the next scrape.
+	setMetrics(t, s, a, Metrics{WaitingQueue: 3})
 	require.NoError(t, <-high)
+	require.NoError(t, <-held[0])
 	select {
-	case err := <-held:
-		t.Fatalf("the priority-0 request left with b full again: %v", err)
+	case err := <-held[1]:
+		t.Fatalf("a third request left before a's next scrape: %v", err)
 	case <-time.After(30 * time.Millisecond):
 	}
 	setMetrics(t, s, a, Metrics{WaitingQueue: 0})
-	require.NoError(t, <-held)
+	require.NoError(t, <-held[1])
+	require.NoError(t, <-held[2])
 	require.Equal(t, map[int]int{0: 0, 2: 0}, s.Queued())
 }
 

@@ -109,7 +109,7 @@ func New(cfg Config, logger *slog.Logger) (*Scheduler, error) {
 	}
 	s.snap.Store(&snapshot{byAddr: map[string]int{}})
 	if cfg.FlowControl != nil {
-		fc, err := flowcontrol.New(*cfg.FlowControl, s.poolSaturated)
+		fc, err := flowcontrol.New(*cfg.FlowControl, flowGate{s})
 		if err != nil {
 			return nil, fmt.Errorf("scheduler: %w", err)
 		}
@@ -143,20 +143,37 @@ func (s *Scheduler) Queued() map[int]int {
 	return s.flow.Queued()
 }
 
-// poolSaturated is flow control's gate: whether no endpoint can take
-// another request, each being saturated with the requests picked for it
-// since its last scrape counted as queued (so that one scrape interval
-// does not let a whole queue through). It holds requests only on evidence:
-// an endpoint whose metrics are unknown does not count as saturated (a
-// broken metrics endpoint must not stall a pool), nor does an empty pool
-// (Pick answers that).
-func (s *Scheduler) poolSaturated() bool {
+// flowGate is flow control's view of the pool: an endpoint has room
+// unless its waiting queue reaches QueueThreshold or its KV cache
+// KVCacheThreshold (the utilization-detector's thresholds). It holds
+// requests only on evidence: an endpoint whose metrics are unknown has room
+// (a broken metrics endpoint must not stall a pool), and so does an empty
+// pool (Pick answers that).
+type flowGate struct{ s *Scheduler }
+
+// Saturated judges by the last scrapes alone, so that an unsaturated pool
+// admits at any rate.
+func (g flowGate) Saturated() bool { return g.s.poolSaturated(false) }
+
+// Full also counts as queued the requests picked for each endpoint since
+// its last scrape, so that a drained queue goes out at most
+// QueueThreshold − waiting requests per endpoint per scrape interval.
+func (g flowGate) Full() bool { return g.s.poolSaturated(true) }
+
+func (s *Scheduler) poolSaturated(countPicks bool) bool {
 	snap := s.snap.Load()
 	now := time.Now()
 	for _, st := range snap.list {
 		c := s.candidate(st, now)
 		m := c.Metrics
-		if m == nil || (int64(m.WaitingQueue)+c.PickedSinceScrape < int64(s.cfg.QueueThreshold) && m.KVCacheUsage < s.cfg.KVCacheThreshold) {
+		if m == nil {
+			return false
+		}
+		queue := int64(m.WaitingQueue)
+		if countPicks {
+			queue += c.PickedSinceScrape
+		}
+		if queue < int64(s.cfg.QueueThreshold) && m.KVCacheUsage < s.cfg.KVCacheThreshold {
 			return false
 		}
 	}

@@ -14,8 +14,10 @@ import (
 
 // flowControlConfig is our default profile (GAIE's: queue 2, KV cache 2,
 // prefix 3) with GAIE's flowControl feature gate and its default policies
-// (global-strict fairness, first come first served), no queue limits.
-const flowControlConfig = `apiVersion: inference.networking.x-k8s.io/v1alpha1
+// (global-strict fairness, first come first served), no queue limits, and
+// the given utilization-detector parameters ("" for GAIE's thresholds).
+func flowControlConfig(detector string) string {
+	c := `apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 featureGates: [flowControl]
 plugins:
@@ -23,7 +25,11 @@ plugins:
 - type: kv-cache-utilization-scorer
 - type: prefix-cache-scorer
 - type: max-score-picker
-schedulingProfiles:
+`
+	if detector != "" {
+		c += "- type: utilization-detector\n  parameters: " + detector + "\n"
+	}
+	return c + `schedulingProfiles:
 - name: default
   plugins:
   - {pluginRef: queue-scorer, weight: 2}
@@ -31,23 +37,29 @@ schedulingProfiles:
   - {pluginRef: prefix-cache-scorer, weight: 3}
   - {pluginRef: max-score-picker}
 `
+}
+
+// queueGate holds a request only once every server has one waiting.
+const queueGate = "{queueDepthThreshold: 1, kvCacheUtilThreshold: 1}"
 
 // BenchmarkFlowControl shows what flow control (GAIE's `featureGates:
 // [flowControl]`) does for a pool driven to and past saturation: the
 // servers and the mixed workload of BenchmarkScheduling (saturation
 // measured the same way), a quarter of the requests sent under the
 // objective "interactive" (priority 10, the rest priority 0), through
-// `aigw epp` with our default profile, without and with flow control, the
-// same planned requests for both. Without it every request goes to a
+// `aigw epp` with our default profile, without flow control, with it at
+// GAIE's default saturation thresholds, and with it gating on the servers'
+// queues alone (queueGate), the same planned requests for
+// all. Without it every request goes to a
 // server at once and waits in that server's first-come-first-served queue
 // beside all the others; with it the picker holds requests while every
 // server is saturated and lets the interactive ones through first. It
 // prints per load and class p50/p90/mean TTFT, p90 NTPOT and completions,
-// and the interactive class's p90 TTFT with flow control over without.
+// and each class's TTFT with flow control over without.
 //
 //	go test ./tests/k8s -run '^$' -bench FlowControl -benchtime 1x -timeout 30m
 //
-// (about 4 minutes; `make bench-flow`). AIGW_SCHED_BENCH_LOADS,
+// (about 6 minutes; `make bench-flow`). AIGW_SCHED_BENCH_LOADS,
 // AIGW_SCHED_BENCH_DURATION and AIGW_SCHED_BENCH_CANDIDATE apply as to
 // BenchmarkScheduling; the default loads are 90, 100 and 120 % of
 // saturation.
@@ -65,7 +77,8 @@ func BenchmarkFlowControl(b *testing.B) {
 	tagged := loadgen.Tagged{Workload: w.w, Name: epp.ObjectiveHeader, Value: objective, Fraction: 0.25}
 	strategies := []strategy{
 		{name: "ours"},
-		{name: "ours+flow-control", config: flowControlConfig},
+		{name: "ours+flow-control", config: flowControlConfig("")},
+		{name: "ours+flow-control-queue-gate", config: flowControlConfig(queueGate)},
 	}
 	if c := os.Getenv("AIGW_SCHED_BENCH_CANDIDATE"); c != "" {
 		strategies = append(strategies, strategy{name: "candidate", config: c})
@@ -115,10 +128,13 @@ func BenchmarkFlowControl(b *testing.B) {
 			}
 		}
 		_ = tw.Flush()
-		with, without := rows["ours+flow-control"], rows["ours"]
-		fmt.Fprintf(&report, "flow control / none: %s p90 TTFT %.2f×, mean %.2f×; standard p90 TTFT %.2f×, mean %.2f×\n", objective,
-			ratio(with[0].TTFTP90, without[0].TTFTP90), ratio(with[0].TTFTMean, without[0].TTFTMean),
-			ratio(with[1].TTFTP90, without[1].TTFTP90), ratio(with[1].TTFTMean, without[1].TTFTMean))
+		without := rows["ours"]
+		for _, st := range strategies[1:] {
+			with := rows[st.name]
+			fmt.Fprintf(&report, "%s / none: %s p90 TTFT %.2f×, mean %.2f×; standard p90 TTFT %.2f×, mean %.2f×\n", st.name, objective,
+				ratio(with[0].TTFTP90, without[0].TTFTP90), ratio(with[0].TTFTMean, without[0].TTFTMean),
+				ratio(with[1].TTFTP90, without[1].TTFTP90), ratio(with[1].TTFTMean, without[1].TTFTMean))
+		}
 	}
 	fmt.Print(report.String())
 }
