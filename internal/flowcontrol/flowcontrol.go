@@ -199,11 +199,12 @@ func (c *Controller) Admit(ctx context.Context, r Request) (done func(), err err
 		return func() {}, nil
 	}
 	c.mu.Lock()
-	if c.queued == 0 && !c.handoff && !c.gate.Saturated() {
+	saturated := c.gate.Saturated()
+	if c.queued == 0 && !c.handoff && !saturated {
 		c.mu.Unlock()
 		return func() {}, nil
 	}
-	if r.Priority < 0 && c.gate.Saturated() {
+	if r.Priority < 0 && saturated {
 		c.mu.Unlock()
 		return nil, ErrSheddable
 	}
@@ -213,10 +214,6 @@ func (c *Controller) Admit(ctx context.Context, r Request) (done func(), err err
 		return nil, err
 	}
 	c.displaceFor(r)
-	if err := c.fitsGlobal(r); err != nil {
-		c.mu.Unlock()
-		return nil, err
-	}
 	it := &item{r: r, enqueued: time.Now(), ready: make(chan struct{})}
 	c.push(b, it)
 	c.mu.Unlock()
@@ -340,16 +337,12 @@ func over(l Limits, n int, held, bytes int64) bool {
 }
 
 // fits checks r against its band's limits (a band never displaces its own
-// requests) and, when nothing of a lower priority could make room, the
-// global limits.
+// requests) and against the global limits, counting as room what lower
+// priorities hold (displaceFor frees it).
 func (c *Controller) fits(b *band, r Request) error {
 	if over(b.cfg.Limits, b.queued, b.bytes, r.Bytes) {
 		return fmt.Errorf("%w: %d requests, %d bytes queued at priority %d", ErrQueueFull, b.queued, b.bytes, b.priority)
 	}
-	if !over(c.cfg.Limits, c.queued, c.bytes, r.Bytes) {
-		return nil
-	}
-	// What lower priorities hold, r may displace.
 	n, held := c.queued, c.bytes
 	for _, lb := range c.bands {
 		if lb.priority < r.Priority {
@@ -358,13 +351,6 @@ func (c *Controller) fits(b *band, r Request) error {
 		}
 	}
 	if over(c.cfg.Limits, n, held, r.Bytes) {
-		return c.fitsGlobal(r)
-	}
-	return nil
-}
-
-func (c *Controller) fitsGlobal(r Request) error {
-	if over(c.cfg.Limits, c.queued, c.bytes, r.Bytes) {
 		return fmt.Errorf("%w: %d requests, %d bytes queued in all", ErrQueueFull, c.queued, c.bytes)
 	}
 	return nil
