@@ -3,17 +3,28 @@ GO ?= go
 BIN := bin/aigw
 export GOFLAGS := -buildvcs=false
 
-.PHONY: setup build demo test unit lint fuzz bench bench-epp bench-sched bench-flow clean
+# What `aigw version` prints, stamped at link time (VCS stamping is off
+# above). Outside a git checkout both are empty and the binary falls back to
+# its build information: "(devel)", commit "unknown".
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS = -X github.com/aigw-dev/aigw/internal/app.buildVersion=$(VERSION) -X github.com/aigw-dev/aigw/internal/app.buildCommit=$(COMMIT)
+
+.PHONY: setup build demo components test unit lint fuzz bench bench-epp bench-sched bench-flow clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
-	hack/components.sh
+	$(MAKE) components
 
-build:
-	$(GO) build -o $(BIN) ./cmd/aigw
+build: ## bin/aigw (modules are downloaded as needed)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/aigw
 
 demo: build ## simulated model servers behind the gateway, no API key needed
 	./$(BIN) demo
+
+# hack/components.sh returns at once when everything is cached.
+components: ## kube-apiserver, etcd and GAIE's pickers for tests/k8s (~25 min cold, cached by version); SKIP_K8S_TESTS=1 skips them
+	@if [ "$(SKIP_K8S_TESTS)" = 1 ]; then echo "SKIP_K8S_TESTS=1: not building the Kubernetes test components"; else hack/components.sh; fi
 
 lint: ## gofmt and go vet must be clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -22,7 +33,7 @@ lint: ## gofmt and go vet must be clean
 unit:
 	$(GO) test -race -count=1 ./internal/... ./api/...
 
-test: lint ## everything CI runs: lint, then every test tier with the race detector
+test: lint components ## everything CI runs: lint, the components tests/k8s needs, then every test tier with the race detector
 	$(GO) test -race -count=1 ./...
 
 # Each fuzz target runs for FUZZTIME (the seed corpus always runs in `make test`).

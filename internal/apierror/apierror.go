@@ -7,7 +7,22 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
+
+// maxQuotedBytes bounds a client's value quoted back in an error message.
+const maxQuotedBytes = 256
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 // StatusClientClosedRequest is the non-standard status (nginx's 499) recorded
 // when the client goes away before the response is complete. It is logged
@@ -63,6 +78,9 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	// ErrUpstreamTimeout is the cause of a per-attempt or stream-idle timeout.
 	ErrUpstreamTimeout = errors.New("upstream timed out")
+	// ErrShutdown is the cause of a request cut because the gateway shut
+	// down before it finished (the drain time ran out).
+	ErrShutdown = errors.New("the gateway is shutting down")
 )
 
 // InvalidRequest is a 400 about a malformed request.
@@ -70,8 +88,10 @@ func InvalidRequest(param, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: "invalid_request", Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
-// ModelNotFound is the 404 for a request that no route matches.
+// ModelNotFound is the 404 for a request that no route matches. The
+// client's model name is quoted cut to 256 bytes.
 func ModelNotFound(model string) *Error {
+	model = truncate(model, maxQuotedBytes)
 	return &Error{
 		Status: http.StatusNotFound, Type: TypeNotFound, Code: "model_not_found", Param: "model",
 		Message: fmt.Sprintf("No matching route found for model %q. It is likely because the model specified in your request is not configured in the Gateway.", model),
@@ -113,6 +133,36 @@ func Unavailable(message string, err error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "service_unavailable", Message: message, Err: err}
 }
 
+// Overloaded is a 503 for a request the gateway sheds to protect itself
+// (too many request bodies held at once).
+func Overloaded(message string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "overloaded", Message: message}
+}
+
+// RequestBodyTimeout is the 408 for a request body that did not arrive in
+// time (no progress for too long, or past the request's receive deadline).
+func RequestBodyTimeout() *Error {
+	return &Error{Status: http.StatusRequestTimeout, Type: TypeTimeout, Code: "request_timeout", Message: "the request body did not arrive in time"}
+}
+
+// HeadersTooLarge is the 431 for a request whose header section is over
+// the listener's limits (size or count).
+func HeadersTooLarge(message string) *Error {
+	return &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Type: TypeInvalidRequest, Code: "request_header_fields_too_large", Message: message}
+}
+
+// UpstreamEventTooLarge is a 502 for a streamed response one of whose
+// events grew past the gateway's limit.
+func UpstreamEventTooLarge(err error) *Error {
+	return &Error{Status: http.StatusBadGateway, Type: TypeUpstream, Code: "upstream_event_too_large", Message: "an event of the upstream's stream exceeded the gateway's size limit", Err: err}
+}
+
+// Shutdown is a 503 for a request cut because the gateway is shutting
+// down and its drain time ran out.
+func Shutdown(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "shutting_down", Message: "the gateway is shutting down", Err: err}
+}
+
 // Internal is a 500 whose cause is hidden from the client.
 func Internal(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Code: "internal_error", Message: "internal error", Err: err}
@@ -141,6 +191,8 @@ func Classify(err error) *Error {
 		return e
 	}
 	switch {
+	case errors.Is(err, ErrShutdown):
+		return Shutdown(err)
 	case errors.Is(err, context.Canceled):
 		return &Error{Status: StatusClientClosedRequest, Type: TypeInvalidRequest, Code: "client_closed_request", Message: "client closed request", Err: err}
 	case errors.Is(err, context.DeadlineExceeded):

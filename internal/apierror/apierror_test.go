@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,10 @@ func TestMessageOf(t *testing.T) {
 			t.Errorf("MessageOf(%s) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+func TestModelNotFoundQuotesACutName(t *testing.T) {
+	_, body := Render(ModelNotFound(strings.Repeat("m", 1<<20)))
+	require.Less(t, len(body), 1024, "a 1 MB model name is not echoed whole")
+	require.Contains(t, string(body), strings.Repeat("m", 256)+`\"`)
 }

@@ -7,19 +7,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
+	"os"
 	"strings"
 
+	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/sim"
 )
 
-// ErrUsage is returned for a command line that cannot be run.
-var ErrUsage = errors.New("usage error")
+// ErrUsage is returned for a command line that cannot be run (cmd/aigw
+// exits with status 2 for it).
+var ErrUsage = cli.ErrUsage
 
 const usage = `Usage: aigw <command> [flags] [args]
 
 Commands:
   run [FILE|DIR...]   serve AI traffic from Envoy AI Gateway resources (YAML)
+  validate FILE|DIR...
+                      check a configuration without serving it
   epp                 serve GAIE's endpoint picker protocol for a pool of model servers
   sim                 run simulated vLLM-compatible model servers
   demo                run simulated model servers and a gateway in front of them
@@ -29,16 +33,25 @@ Run 'aigw <command> -h' for the flags of a command.
 `
 
 // Main runs the aigw command line args (without the program name) until ctx
-// ends or the command fails.
+// ends or the command fails. -h and --help succeed after printing the usage
+// on stdout; a command line that cannot be run returns an error wrapping
+// [ErrUsage].
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return mainEnv(ctx, args, os.LookupEnv, stdout, stderr)
+}
+
+// mainEnv is Main reading the environment through lookupEnv.
+func mainEnv(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return ErrUsage
+		return fmt.Errorf("%w: no command given", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return runCommand(ctx, rest, stdout, stderr)
+		return runCommand(ctx, rest, lookupEnv, stdout, stderr)
+	case "validate":
+		return validateCommand(ctx, rest, lookupEnv, stdout, stderr)
 	case "epp":
 		return eppCommand(ctx, rest, stdout, stderr)
 	case "sim":
@@ -46,8 +59,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "demo":
 		return demoCommand(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "aigw", version())
-		return nil
+		return versionCommand(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -57,11 +69,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+// ignoreHelp turns the end of -h or --help into success.
+func ignoreHelp(err error) error {
+	if errors.Is(err, cli.ErrHelp) {
+		return nil
 	}
-	return "(devel)"
+	return err
 }
 
 // logFlags are the logging flags shared by the commands.

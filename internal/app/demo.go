@@ -13,6 +13,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/sim"
 	"github.com/aigw-dev/aigw/internal/standalone"
 )
@@ -55,9 +56,29 @@ func renderDemoConfig(port int, addrs []string) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+const demoUsage = `Usage: aigw demo [flags]
+
+Runs the gateway on a working example, with nothing to set up: no API key,
+no GPU, no Kubernetes. It starts --instances simulated vLLM servers (as
+'aigw sim' runs them) on free ports of 127.0.0.1: all but the last are the
+model servers of one InferencePool, whose endpoint the gateway picks for
+each request by queue depth, KV-cache use and prompt-prefix affinity; the
+last is a fallback tier the route turns to when the pool fails. The gateway
+serves the OpenAI API for the model ` + demoModel + `
+on 127.0.0.1 (--port), with /metrics, /healthz and /readyz on --admin-port,
+prints copy-paste examples and runs until Ctrl-C.
+--print-config prints the configuration ('aigw run' reads the same
+resources) and exits without starting anything.
+
+Flags:
+`
+
+// demoPlaceholderPort is the first simulator port --print-config shows:
+// the ports 'aigw sim' listens on by default.
+const demoPlaceholderPort = 8000
+
 func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aigw demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o runOptions
 	o.log.register(fs)
 	port := fs.Int("port", 1975, "gateway port")
@@ -65,12 +86,19 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	instances := fs.Int("instances", 3, "simulated model servers (the last one is the fallback tier)")
 	timeScale := fs.Float64("time-scale", 1, "simulated latency multiplier (0: no latency)")
 	fs.StringVar(&o.accessLog, "access-log", "-", `access log: "-" for stdout, "off", or a file path`)
-	printConfig := fs.Bool("print-config", false, "print the generated configuration and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	printConfig := fs.Bool("print-config", false, "print the configuration, with placeholder simulator ports (8000 and up), and exit without starting anything")
+	rest, err := cli.Parse(fs, demoUsage, args, stdout)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if len(rest) > 0 {
+		return cli.Usagef("unexpected arguments %q (aigw demo takes only flags)", rest)
+	}
+	if *instances < 2 {
+		return cli.Usagef("--instances must be at least 2: the pool needs one server and the fallback tier the last one")
+	}
+	if *printConfig {
+		return printDemoConfig(stdout, *port, *instances)
 	}
 	logger, err := o.log.logger(stderr)
 	if err != nil {
@@ -80,7 +108,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer cancel()
 	so := sim.DefaultOptions()
 	so.Port = 0
-	so.Instances = max(*instances, 2)
+	so.Instances = *instances
 	so.Model = demoModel
 	so.TimeScale = *timeScale
 	cluster, err := sim.Start(ctx, so, logger.With("component", "sim"))
@@ -89,10 +117,6 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	yaml, err := renderDemoConfig(*port, cluster.Addrs())
 	if err != nil {
-		return err
-	}
-	if *printConfig {
-		_, err := stdout.Write(yaml)
 		return err
 	}
 	res, err := standalone.LoadBytes(ctx, "<demo>", yaml)
@@ -116,6 +140,23 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stderr, demoBanner, cluster.Addrs(), ls[0], ls[0], demoModel, ls[0], demoModel, ls[0], admin)
 		},
 	})
+}
+
+// printDemoConfig prints the demo's configuration with the simulators on
+// placeholder ports, the ones `aigw sim --instances n` listens on.
+func printDemoConfig(w io.Writer, port, n int) error {
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(demoPlaceholderPort+i))
+	}
+	yaml, err := renderDemoConfig(port, addrs)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "# aigw demo picks free ports for its simulated servers when it starts; the\n"+
+		"# ports below are those of `aigw sim --instances %d`, so that command and\n"+
+		"# `aigw run` with this file reproduce the demo.\n%s", n, yaml)
+	return err
 }
 
 const demoBanner = `

@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/eppserver"
 	"github.com/aigw-dev/aigw/internal/podsource"
 	"github.com/aigw-dev/aigw/internal/policysource"
@@ -118,23 +119,16 @@ type eppParams struct {
 	logger *slog.Logger
 }
 
-func eppCommand(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) error {
+func eppCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aigw epp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, eppUsage)
-		fs.PrintDefaults()
-	}
 	var o eppOptions
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	rest, err := cli.Parse(fs, eppUsage, args, stdout)
+	if err != nil {
+		return ignoreHelp(err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	if len(rest) > 0 {
+		return cli.Usagef("unexpected arguments %q", rest)
 	}
 	logger, err := o.log.logger(stderr)
 	if err != nil {

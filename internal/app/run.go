@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aigw-dev/aigw/internal/cli"
+	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/standalone"
 )
 
@@ -24,17 +25,26 @@ type runOptions struct {
 	shutdownTimeout time.Duration
 	watch           bool
 	configHome      string
+	// port is the generated listener's port when no file is given.
+	port int
+	// maxModelLabels bounds the distinct values of each gen_ai model label.
+	maxModelLabels int
+	// limits bound what clients can make the gateway hold.
+	limits limitFlags
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
 	o.log.register(fs)
+	o.limits.register(fs)
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
 	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
-	fs.StringVar(&o.listenAddr, "listen-address", "", "address the Gateway's listeners bind (default: all interfaces)")
+	fs.StringVar(&o.listenAddr, "listen-address", "", "address the Gateway's listeners bind (default: the Gateway's spec.addresses, else all interfaces; 127.0.0.1 when configured from the environment)")
 	fs.StringVar(&o.accessLog, "access-log", "-", `where access logs go (JSON lines): "-" for stdout, "off", or a file path`)
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may drain on shutdown")
 	fs.BoolVar(&o.watch, "watch", true, "reload the configuration when its files change")
-	fs.StringVar(&o.configHome, "config-home", envOr("AIGW_CONFIG_HOME", defaultConfigHome()), "directory holding config.yaml used when no file is given")
+	fs.StringVar(&o.configHome, "config-home", o.configHome, "directory holding config.yaml used when no file is given (default $AIGW_CONFIG_HOME, else ~/.config/aigw)")
+	fs.IntVar(&o.port, "port", 0, "port of the listener configured from the environment when no file is given (default 1975)")
+	fs.IntVar(&o.maxModelLabels, "metrics-max-model-labels", metrics.DefaultMaxModelLabels, "distinct values kept per gen_ai model label (original, request, response model); later ones are recorded as __other__")
 }
 
 func envOr(key, def string) string {
@@ -44,7 +54,11 @@ func envOr(key, def string) string {
 	return def
 }
 
-func defaultConfigHome() string {
+// defaultConfigHome is $AIGW_CONFIG_HOME, else ~/.config/aigw.
+func defaultConfigHome(lookupEnv func(string) (string, bool)) string {
+	if v, _ := lookupEnv("AIGW_CONFIG_HOME"); v != "" {
+		return v
+	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return ""
@@ -52,56 +66,66 @@ func defaultConfigHome() string {
 	return filepath.Join(home, ".config", "aigw")
 }
 
-func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+const runUsage = `Usage: aigw run [flags] [FILE|DIR...]
+
+Serves AI traffic from Envoy AI Gateway resources (YAML files, or every
+*.yaml of a directory). Without a file it reads $AIGW_CONFIG_HOME/config.yaml,
+or configures itself from OPENAI_API_KEY, AZURE_OPENAI_API_KEY or
+ANTHROPIC_API_KEY and then listens on 127.0.0.1 only. 'aigw validate' checks
+a configuration without serving it.
+
+Flags:
+`
+
+func runCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aigw run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: aigw run [flags] [FILE|DIR...]\n\nServes AI traffic from Envoy AI Gateway resources. Without a file it reads\n$AIGW_CONFIG_HOME/config.yaml, or configures itself from OPENAI_API_KEY,\nAZURE_OPENAI_API_KEY or ANTHROPIC_API_KEY.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	var o runOptions
+	o := runOptions{configHome: defaultConfigHome(lookupEnv)}
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	paths, err := cli.Parse(fs, runUsage, args, stdout)
+	if err != nil {
+		return ignoreHelp(err)
 	}
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if o.port < 0 || o.port > 65535 {
+		return cli.Usagef("--port %d is not a TCP port", o.port)
+	}
+	loader := &standalone.Loader{LookupEnv: lookupEnv}
+	var load func(context.Context) (*standalone.Result, error)
+	switch {
+	case len(paths) > 0:
+		load = func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, paths...) }
+	case o.configHome != "" && fileExists(filepath.Join(o.configHome, "config.yaml")):
+		p := filepath.Join(o.configHome, "config.yaml")
+		paths = []string{p}
+		load = func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, p) }
+	default:
+		getenv := func(k string) string { v, _ := lookupEnv(k); return v }
+		generated, err := standalone.Autoconfig(getenv, o.port)
+		if err != nil {
+			return fmt.Errorf("no configuration file given and none could be generated from the environment: %w\n(pass a file, or run `aigw demo` for a local example that needs no API key)", err)
+		}
+		logger.Info("no configuration file given: configured from the environment")
+		load = func(ctx context.Context) (*standalone.Result, error) {
+			return loader.LoadBytes(ctx, "<autoconfig>", generated)
+		}
+		o.watch = false
+	}
+	if o.port != 0 && len(paths) > 0 {
+		return cli.Usagef("--port applies only to the configuration generated from the environment; %s sets its own listeners", paths[0])
+	}
+	res, err := load(ctx)
+	logWarnings(logger, res)
+	if err != nil {
+		return invalidConfig(err)
 	}
 	accessLog, closeLog, err := openAccessLog(o.accessLog, stdout)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-
-	paths := fs.Args()
-	var load func(context.Context) (*standalone.Result, error)
-	switch {
-	case len(paths) > 0:
-		load = func(ctx context.Context) (*standalone.Result, error) { return standalone.Load(ctx, paths...) }
-	case o.configHome != "" && fileExists(filepath.Join(o.configHome, "config.yaml")):
-		p := filepath.Join(o.configHome, "config.yaml")
-		paths = []string{p}
-		load = func(ctx context.Context) (*standalone.Result, error) { return standalone.Load(ctx, p) }
-	default:
-		generated, err := standalone.Autoconfig(os.Getenv)
-		if err != nil {
-			return fmt.Errorf("no configuration file given and none could be generated from the environment: %w\n(pass a file, or run `aigw demo` for a local example that needs no API key)", err)
-		}
-		logger.Info("no configuration file given: configured from the environment")
-		load = func(ctx context.Context) (*standalone.Result, error) {
-			return standalone.LoadBytes(ctx, "<autoconfig>", generated)
-		}
-		o.watch = false
-	}
-	res, err := load(ctx)
-	logWarnings(logger, res)
-	if err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
-	}
 	p := gatewayParams{
 		initial:         res.Config,
 		logger:          logger,
@@ -109,12 +133,20 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		adminAddr:       joinAddr(o.adminAddr, o.adminPort),
 		listenHost:      o.listenAddr,
 		shutdownTimeout: o.shutdownTimeout,
+		limits:          o.limits,
+		metrics:         metrics.Options{MaxModelLabels: o.maxModelLabels},
 	}
 	if o.watch {
 		p.reload = load
 		p.watchFiles = res.Files
 	}
 	return runGateway(ctx, p)
+}
+
+// invalidConfig is the error of a configuration that failed to load, the
+// same for `aigw run` and `aigw validate`.
+func invalidConfig(err error) error {
+	return fmt.Errorf("invalid configuration:\n%w", err)
 }
 
 func fileExists(p string) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
+	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/httpproxy"
 	"github.com/aigw-dev/aigw/internal/metrics"
@@ -33,11 +36,15 @@ type gatewayParams struct {
 	// listenHost, when set, replaces every listener's bind address.
 	listenHost      string
 	shutdownTimeout time.Duration
+	// limits bound what clients can make the gateway hold, and drain.
+	limits limitFlags
 	// reload and watchFiles enable hot reload; reload nil disables it.
 	reload     func(context.Context) (*standalone.Result, error)
 	watchFiles []string
 	// ready, when set, is called with the bound addresses once serving.
 	ready func(listeners []net.Addr, admin net.Addr)
+	// metrics configure the GenAI metrics (zero: the defaults).
+	metrics metrics.Options
 }
 
 // runGateway serves until ctx ends, then drains in-flight requests for up
@@ -45,19 +52,16 @@ type gatewayParams struct {
 func runGateway(ctx context.Context, p gatewayParams) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rec, err := metrics.NewPrometheus(reg)
+	rec, err := metrics.NewPrometheus(reg, p.metrics)
 	if err != nil {
 		return err
 	}
-	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec})
+	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits()})
 	defer gw.Close()
 	if err := gw.Apply(p.initial); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
-	listeners := p.initial.Listeners
-	if len(listeners) == 0 {
-		listeners = []config.Listener{{Name: "default", Port: 1975}}
-	}
+	listeners := servedListeners(p.initial)
 
 	var ready atomic.Bool
 	admin := &http.Server{Handler: adminHandler(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
@@ -65,11 +69,17 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	if err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}
+	// Requests' contexts derive from base: cancelling it with
+	// apierror.ErrShutdown when the drain time runs out tells what cut
+	// them (logged 503 shutting_down, not a client's 499).
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(nil)
+	var handlers inFlight
 	var servers []*http.Server
 	var lns []net.Listener
 	var addrs []net.Addr
 	for _, l := range listeners {
-		srv, ln, err := listen(l, p.listenHost, gw)
+		srv, ln, err := listen(l, listenSettings{host: p.listenHost, limits: p.limits, client: p.initial.Client, base: base}, handlers.track(gw))
 		if err != nil {
 			_ = adminLn.Close()
 			for _, ln := range lns {
@@ -104,6 +114,10 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		serveOn(servers[i], lns[i])
 	}
 	p.logger.Info("admin listening", "address", adminLn.Addr().String(), "paths", "/metrics /healthz /readyz")
+	p.logger.Info("configuration loaded", summarize(p.initial).attrs()...)
+	if e, exposed := credentialExposure(listeners, p.listenHost, p.initial); exposed {
+		warnExposure(p.logger, e)
+	}
 	ready.Store(true)
 	if p.ready != nil {
 		p.ready(addrs, adminLn.Addr())
@@ -129,24 +143,57 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	// As Envoy drains: first tell load balancers (readyz 503) while still
+	// accepting, and ask clients to reconnect elsewhere (HTTP/1
+	// "Connection: close", HTTP/2 GOAWAY on shutdown), then stop accepting
+	// and let in-flight requests finish.
 	ready.Store(false)
+	if d := p.limits.drainDelay; d > 0 && runErr == nil {
+		p.logger.Info("shutting down: readiness is 503, still accepting for the drain delay", "drain_delay", d)
+		for _, srv := range servers {
+			srv.SetKeepAlivesEnabled(false)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case runErr = <-errc:
+		}
+		t.Stop()
+	}
 	p.logger.Info("shutting down: draining in-flight requests", "timeout", p.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.shutdownTimeout)
 	defer cancel()
+	var wgShut sync.WaitGroup
 	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil {
-			p.logger.Warn("drain deadline passed: closing remaining connections", "error", err)
-			_ = srv.Close()
-		}
+		wgShut.Add(1)
+		go func() {
+			defer wgShut.Done()
+			if err := srv.Shutdown(sctx); err != nil {
+				p.logger.Warn("drain deadline passed: closing remaining connections", "error", err)
+				cancelBase(apierror.ErrShutdown)
+				_ = srv.Close()
+			}
+		}()
+	}
+	wgShut.Wait()
+	// Closing connections does not wait for their handlers: let them
+	// finish writing their access-log lines before the process ends.
+	if !handlers.wait(handlerExitWait) {
+		p.logger.Warn("some requests were still running at exit", "waited", handlerExitWait)
 	}
 	_ = admin.Shutdown(sctx)
 	wg.Wait()
 	return runErr
 }
 
+// reloadConfig loads the configuration again and applies it, or logs why
+// not and keeps the running one. It logs the summary of what now runs, and
+// warns when the reload removed every route or started lending upstream
+// credentials to other hosts.
 func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 	res, err := p.reload(ctx)
 	logWarnings(p.logger, res)
+	running := gw.Config()
 	if err == nil {
 		err = gw.Apply(res.Config)
 	}
@@ -154,10 +201,21 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 		p.logger.Error("configuration rejected: keeping the running configuration", "error", err.Error())
 		return
 	}
-	if !sameListeners(p.initial.Listeners, res.Config.Listeners) {
+	next := res.Config
+	if !sameListeners(p.initial.Listeners, next.Listeners) {
 		p.logger.Warn("listener changes take effect after a restart")
 	}
-	p.logger.Info("configuration reloaded", "routes", len(res.Config.Routes), "backends", len(res.Config.Backends))
+	p.logger.Info("configuration reloaded", summarize(next).attrs()...)
+	if len(next.Routes) == 0 && len(running.Routes) > 0 {
+		p.logger.Warn("the reloaded configuration has no routes: every request now gets 404", "removed", boundedList(routeNames(running)))
+	}
+	// Listeners stay as bound at start.
+	listeners := servedListeners(p.initial)
+	if e, exposed := credentialExposure(listeners, p.listenHost, next); exposed {
+		if _, was := credentialExposure(listeners, p.listenHost, running); !was {
+			warnExposure(p.logger, e)
+		}
+	}
 }
 
 func sameListeners(a, b []config.Listener) bool {
@@ -172,28 +230,95 @@ func sameListeners(a, b []config.Listener) bool {
 	return true
 }
 
-// listen opens one client-facing listener.
-func listen(l config.Listener, hostOverride string, h http.Handler) (*http.Server, net.Listener, error) {
+// handlerExitWait bounds the wait for handlers cut by a forced shutdown.
+const handlerExitWait = 5 * time.Second
+
+// inFlight counts the client requests being handled.
+type inFlight struct{ wg sync.WaitGroup }
+
+// track returns h counting its requests.
+func (f *inFlight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.wg.Add(1)
+		defer f.wg.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait waits, up to d, until no request is being handled; the listeners
+// must be closed (no request starts any more).
+func (f *inFlight) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		f.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// listenSettings are what every client-facing listener shares.
+type listenSettings struct {
+	// host, when set, replaces every listener's bind address.
+	host   string
+	limits limitFlags
+	client config.ClientSettings
+	// base is the context requests derive from.
+	base context.Context //nolint:containedctx // the servers' base context, cancelled on a forced shutdown
+}
+
+// listen opens one client-facing listener: HTTP/1.1 and HTTP/2 (h2c with
+// prior knowledge on plain listeners, ALPN with TLS), with Envoy's header
+// limits, the header read timeout, and the ClientTrafficPolicy's idle
+// timeout and connection limit.
+func listen(l config.Listener, s listenSettings, h http.Handler) (*http.Server, net.Listener, error) {
 	host := l.Address
-	if hostOverride != "" {
-		host = hostOverride
+	if s.host != "" {
+		host = s.host
+	}
+	idle := 5 * time.Minute
+	if d := s.client.IdleTimeout.Std(); d > 0 {
+		idle = d
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          nil,
+		ReadHeaderTimeout: s.limits.headerReadTimeout,
+		IdleTimeout:       idle,
+		// net/http allows 4 KiB over this; the handler enforces the exact
+		// limit and the header count.
+		MaxHeaderBytes: s.limits.maxHeaderBytes,
+		Protocols:      new(http.Protocols),
+		BaseContext:    func(net.Listener) context.Context { return s.base },
 	}
+	if srv.ReadHeaderTimeout <= 0 {
+		srv.ReadHeaderTimeout = defaultHeaderReadTimeout
+	}
+	srv.Protocols.SetHTTP1(true)
 	if l.TLS != nil {
 		tc, err := serverTLS(l.TLS)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
 		srv.TLSConfig = tc
+		srv.Protocols.SetHTTP2(true)
+	} else {
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	if srv.MaxHeaderBytes <= 0 {
+		srv.MaxHeaderBytes = httpproxy.DefaultMaxRequestHeaderBytes
 	}
 	ln, err := net.Listen("tcp", joinAddr(host, int(l.Port)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
+	if n := s.client.ConnectionLimit; n > 0 {
+		ln = netutil.LimitListener(ln, int(min(n, math.MaxInt32)))
 	}
 	return srv, ln, nil
 }

@@ -11,7 +11,8 @@ import (
 
 // apiKey sends a static key in the header its type prescribes: APIKey as
 // "Authorization: Bearer", AzureAPIKey as "api-key", AnthropicAPIKey as
-// "x-api-key". Any client-sent value of that header is replaced.
+// "x-api-key". The client's credential headers are removed before it
+// runs ([processor.NewAttempt]).
 type apiKey struct {
 	header string
 	value  string
@@ -38,8 +39,6 @@ func newAPIKey(a *config.Auth) (*apiKey, error) {
 
 // Authenticate implements [processor.Authenticator.Authenticate].
 func (k *apiKey) Authenticate(_ context.Context, req *processor.UpstreamRequest) error {
-	// The client's own credentials are for the gateway, not the upstream.
-	req.Header.Del("Authorization")
 	req.Header.Set(k.header, k.value)
 	return nil
 }

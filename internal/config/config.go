@@ -28,6 +28,27 @@ type Config struct {
 	// MaxRequestBodyBytes bounds the request body read by the gateway; zero
 	// means the data plane's default.
 	MaxRequestBodyBytes int64 `json:"maxRequestBodyBytes,omitempty"`
+	// Client holds the settings of client connections (Envoy Gateway's
+	// ClientTrafficPolicy on the Gateway).
+	Client ClientSettings `json:"client,omitzero"`
+}
+
+// ClientSettings bound what clients may make the gateway hold, as Envoy
+// Gateway's ClientTrafficPolicy sets them for Envoy. Zero values mean the
+// data plane's defaults.
+type ClientSettings struct {
+	// RequestReceivedTimeout bounds the time from the start of a request
+	// until its whole body has arrived (timeout.http.requestReceivedTimeout);
+	// zero means no overall bound (a read that makes no progress is still
+	// cut by the data plane's body read timeout).
+	RequestReceivedTimeout Duration `json:"requestReceivedTimeout,omitempty"`
+	// IdleTimeout closes a client connection without requests for this long
+	// (timeout.http.idleTimeout). Applied when listeners start.
+	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+	// ConnectionLimit bounds the open client connections of each listener
+	// (connection.connectionLimit.value); zero means no limit. Applied when
+	// listeners start.
+	ConnectionLimit int64 `json:"connectionLimit,omitempty"`
 }
 
 // Listener is one client-facing listener.

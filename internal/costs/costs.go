@@ -95,10 +95,34 @@ func New(list []config.RequestCost) (*Calculator, error) {
 	}
 	// Test-evaluate, as Envoy AI Gateway does, so runtime errors such as a
 	// negative result surface now.
-	if _, err := c.Calculate(Input{Model: "dummy", Backend: "dummy.dummy", Route: "dummy/dummy"}); err != nil {
-		return nil, err
+	if _, err := c.Calculate(testInput()); err != nil {
+		return nil, fmt.Errorf("%w, with every token count 0", err)
 	}
 	return c, nil
+}
+
+// CheckCEL reports what is wrong with expr as the expression of a CEL cost:
+// what [New] would reject it for, without the cost's name. It compiles and
+// test-evaluates expr as New does, so that the configuration loader reports
+// the error with the file and field that hold expr, before anything runs.
+func CheckCEL(expr string) error {
+	env, err := newEnv()
+	if err != nil {
+		return fmt.Errorf("creating the CEL environment: %w", err)
+	}
+	prog, err := compile(env, expr)
+	if err != nil {
+		return err
+	}
+	if _, err := eval(prog, testInput().vars()); err != nil {
+		return fmt.Errorf("%w, with every token count 0", err)
+	}
+	return nil
+}
+
+// testInput is the all-zero input expressions are test-evaluated on.
+func testInput() Input {
+	return Input{Model: "dummy", Backend: "dummy.dummy", Route: "dummy/dummy"}
 }
 
 func compile(env *cel.Env, expr string) (cel.Program, error) {
@@ -107,7 +131,7 @@ func compile(env *cel.Env, expr string) (cel.Program, error) {
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("invalid CEL expression %q: %w", expr, iss.Err())
+		return nil, fmt.Errorf("invalid CEL expression %q: %s", expr, issues(iss))
 	}
 	if t := ast.OutputType(); !t.IsExactType(types.IntType) && !t.IsExactType(types.UintType) && !t.IsExactType(types.DynType) {
 		return nil, fmt.Errorf("CEL expression %q must evaluate to int or uint, not %s", expr, t)
@@ -147,34 +171,64 @@ func (c *Calculator) Calculate(in Input) ([]Value, error) {
 			v = nonNeg(u.ReasoningTokens)
 		case config.CostCEL:
 			if vars == nil {
-				vars = map[string]any{
-					"model": in.Model, "backend": in.Backend, "route_name": in.Route,
-					"input_tokens": nonNeg(u.InputTokens), "cached_input_tokens": nonNeg(u.CachedInputTokens),
-					"cache_creation_input_tokens": nonNeg(u.CacheCreationInputTokens), "output_tokens": nonNeg(u.OutputTokens),
-					"total_tokens": nonNeg(u.TotalTokens), "reasoning_tokens": nonNeg(u.ReasoningTokens),
-				}
+				vars = in.vars()
 			}
-			res, _, err := ct.prog.Eval(vars)
+			n, err := eval(ct.prog, vars)
 			if err != nil {
-				return nil, fmt.Errorf("cost %q: evaluating CEL: %w", ct.key, err)
+				return nil, fmt.Errorf("cost %q: %w", ct.key, err)
 			}
-			switch n := res.Value().(type) {
-			case int64:
-				if n < 0 {
-					return nil, fmt.Errorf("cost %q: CEL result %d is negative", ct.key, n)
-				}
-				v = uint64(n)
-			case uint64:
-				v = n
-			default:
-				return nil, fmt.Errorf("cost %q: CEL result %v is a %T, not an int or uint", ct.key, res.Value(), res.Value())
-			}
+			v = n
 		default:
 			return nil, fmt.Errorf("cost %q: unknown type %q", ct.key, ct.typ)
 		}
 		out = append(out, Value{Key: ct.key, Value: v})
 	}
 	return out, nil
+}
+
+// vars are the CEL variables of in.
+func (in Input) vars() map[string]any {
+	u := in.Usage
+	return map[string]any{
+		"model": in.Model, "backend": in.Backend, "route_name": in.Route,
+		"input_tokens": nonNeg(u.InputTokens), "cached_input_tokens": nonNeg(u.CachedInputTokens),
+		"cache_creation_input_tokens": nonNeg(u.CacheCreationInputTokens), "output_tokens": nonNeg(u.OutputTokens),
+		"total_tokens": nonNeg(u.TotalTokens), "reasoning_tokens": nonNeg(u.ReasoningTokens),
+	}
+}
+
+// issues formats CEL compile errors on one line, each as "line:column:
+// message", without the copy of the expression and the caret cel-go puts on
+// lines of their own (the expression is quoted before them).
+func issues(iss *cel.Issues) string {
+	errs := iss.Errors()
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msg := strings.TrimSuffix(e.Message, " (in container '')")
+		if loc := e.Location; loc != nil && loc.Line() > 0 {
+			msg = fmt.Sprintf("%d:%d: %s", loc.Line(), loc.Column()+1, msg)
+		}
+		msgs = append(msgs, msg)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// eval runs a compiled CEL cost expression.
+func eval(prog cel.Program, vars map[string]any) (uint64, error) {
+	res, _, err := prog.Eval(vars)
+	if err != nil {
+		return 0, fmt.Errorf("evaluating CEL: %w", err)
+	}
+	switch n := res.Value().(type) {
+	case int64:
+		if n < 0 {
+			return 0, fmt.Errorf("CEL result %d is negative", n)
+		}
+		return uint64(n), nil
+	case uint64:
+		return n, nil
+	}
+	return 0, fmt.Errorf("CEL result %v is a %T, not an int or uint", res.Value(), res.Value())
 }
 
 func nonNeg(n int64) uint64 {

@@ -45,8 +45,15 @@ func TestCompileErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New([]config.RequestCost{{MetadataKey: "k", Type: config.CostCEL, CEL: tc.expr}})
 			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, `cost "k": `)
+			// The loader's check rejects the same expressions, for the
+			// same reason, without the cost's name.
+			checkErr := CheckCEL(tc.expr)
+			require.ErrorContains(t, checkErr, tc.want)
+			require.Equal(t, `cost "k": `+checkErr.Error(), err.Error())
 		})
 	}
+	require.NoError(t, CheckCEL("uint(input_tokens) * 2u + output_tokens"))
 }
 
 func TestRuntimeNegative(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -28,47 +29,13 @@ type Metrics struct {
 	firstByte    prometheus.Histogram
 	queueWait    *prometheus.HistogramVec
 
-	models modelLabels
+	// models bounds the model label values: names come from request
+	// bodies and headers, which behind a proxy that forwards any model
+	// name are the clients' choice.
+	models *labels.Set
 
 	mu     sync.Mutex
 	scores map[string]float64 // endpoint → total score of its last pick
-}
-
-// MaxModelLabels bounds the model names aigw_epp_requests_total keeps as
-// label values: names come from request bodies and headers, which behind a
-// proxy that forwards any model name are the clients' choice. The first
-// MaxModelLabels distinct names are kept; later ones are counted as
-// [OtherModelLabel].
-const MaxModelLabels = 200
-
-// OtherModelLabel stands for model names beyond [MaxModelLabels].
-const OtherModelLabel = "__other__"
-
-// modelLabels admits the first MaxModelLabels distinct model names as
-// label values.
-type modelLabels struct {
-	seen sync.Map // name → struct{}
-	mu   sync.Mutex
-	n    int
-}
-
-// label returns name if it is (or can become) a label value, else
-// OtherModelLabel.
-func (l *modelLabels) label(name string) string {
-	if _, ok := l.seen.Load(name); ok || name == "" {
-		return name
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.seen.Load(name); ok {
-		return name
-	}
-	if l.n >= MaxModelLabels {
-		return OtherModelLabel
-	}
-	l.seen.Store(name, struct{}{})
-	l.n++
-	return name
 }
 
 // NewMetrics registers the picker's metrics for pool (a label value, e.g.
@@ -79,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer, pool string, sched *scheduler.Schedul
 		pool:  pool,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigw_epp_requests_total",
-			Help: "Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, queue_full, queue_timeout, no_endpoint, cancelled), model and target model (the first 200 distinct names; later ones as __other__).",
+			Help: fmt.Sprintf("Requests the endpoint picker decided, by outcome (picked, bad_request, too_large, saturated, queue_full, queue_timeout, no_endpoint, cancelled), model and target model (the first %d distinct names, cut to %d bytes; later ones as %s).", labels.DefaultMaxValues, labels.MaxValueBytes, labels.Other),
 		}, []string{"outcome", "model", "target_model"}),
 		schedLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "aigw_epp_scheduling_duration_seconds",
@@ -109,6 +76,7 @@ func NewMetrics(reg prometheus.Registerer, pool string, sched *scheduler.Schedul
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"outcome"}),
 		scores: map[string]float64{},
+		models: labels.NewSet(labels.DefaultMaxValues),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.schedLatency, m.picks, m.servedOther, m.tokens, m.firstByte, m.queueWait, (*poolCollector)(m)} {
 		if err := reg.Register(c); err != nil {
@@ -163,7 +131,7 @@ func (m *Metrics) observeRequest(outcome, model, target string, firstByte time.D
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(outcome, m.models.label(model), m.models.label(target)).Inc()
+	m.requests.WithLabelValues(outcome, m.models.Value(model), m.models.Value(target)).Inc()
 	if firstByte > 0 {
 		m.firstByte.Observe(firstByte.Seconds())
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
@@ -494,7 +495,9 @@ func (x *exchange) sendBody(body []byte, eos, request bool) error {
 // stream.
 func (x *exchange) immediate(e *apierror.Error) error {
 	code, body := apierror.Render(e)
-	x.srv.logger.Debug("endpoint picker answered the client", "status", code, "request_id", x.headers[headerRequestID], "error", e.Message)
+	// The request ID and the message may carry what the client sent: cut.
+	x.srv.logger.Debug("endpoint picker answered the client", "status", code,
+		"request_id", labels.Truncate(x.headers[headerRequestID], labels.MaxLogValueBytes), "error", labels.Truncate(e.Message, labels.MaxLogErrorBytes))
 	err := x.send(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
 		Status: &typev3.HttpStatus{Code: typev3.StatusCode(code)},
 		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{

@@ -67,7 +67,7 @@ func BenchmarkProxy(b *testing.B) {
 		for _, c := range port {
 			p = p*10 + c - '0'
 		}
-		m, _ := metrics.NewPrometheus(prometheus.NewRegistry())
+		m, _ := metrics.NewPrometheus(prometheus.NewRegistry(), metrics.Options{})
 		g := New(Options{Metrics: m})
 		cfg := &config.Config{Version: config.Version,
 			Backends: []config.Backend{{Name: "default/a", Schema: config.Schema{Name: config.SchemaOpenAI}, Endpoints: []config.Endpoint{{Host: host, Port: p}}}},

@@ -1,12 +1,14 @@
 package httpproxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/sse"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
@@ -56,13 +58,13 @@ func (b *responseBody) Read(p []byte) (int, error) {
 				b.done, b.st.completed = true, true
 				return 0, io.EOF
 			}
-			return b.fail(p, err)
+			return b.fail(p, nil, err)
 		}
 		// out may alias the read buffer or the translator's own buffer:
 		// both stay untouched until pending is consumed.
 		out, terr := b.tr.ResponseBody((*b.buf)[:n], eof)
 		if terr != nil {
-			return b.fail(p, terr)
+			return b.fail(p, out, terr)
 		}
 		if len(out) > 0 {
 			b.pending = out
@@ -83,20 +85,19 @@ func (b *responseBody) Read(p []byte) (int, error) {
 }
 
 // fail records err and, for an event stream, sends one error event in the
-// OpenAI shape before ending the stream cleanly.
-func (b *responseBody) fail(p []byte, err error) (int, error) {
-	b.st.err = err
+// OpenAI shape (after out, the events translated before the failure)
+// before ending the stream cleanly; other bodies end with err, which makes
+// the proxy abort the client's connection.
+func (b *responseBody) fail(p, out []byte, err error) (int, error) {
+	e := streamError(err)
+	b.st.err = e
 	b.done = true
 	if !b.sse {
 		return 0, err
 	}
-	if errors.Is(err, apierror.ErrUpstreamTimeout) {
-		err = apierror.UpstreamTimeout(err)
-	} else {
-		err = apierror.Upstream(err)
-	}
-	_, body := apierror.Render(err)
-	event := make([]byte, 0, len(body)+8)
+	_, body := apierror.Render(e)
+	event := make([]byte, 0, len(out)+len(body)+8)
+	event = append(event, out...)
 	event = append(event, "data: "...)
 	event = append(event, body...)
 	event = append(event, '\n', '\n')
@@ -104,6 +105,30 @@ func (b *responseBody) fail(p []byte, err error) (int, error) {
 	n := copy(p, b.pending)
 	b.pending = b.pending[n:]
 	return n, nil
+}
+
+// streamError maps the failure of a response already under way to the
+// client-facing error it is reported as: the route's timeout, the
+// gateway's shutdown, an upstream silent too long, an oversized event, or
+// an upstream failure.
+func streamError(err error) *apierror.Error {
+	var e *apierror.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, context.Canceled):
+		return apierror.Classify(err) // the client went away: 499
+	case errors.Is(err, apierror.ErrShutdown):
+		return apierror.Shutdown(err)
+	case errors.Is(err, errRequestTimeout):
+		return apierror.RequestTimeout(err)
+	case errors.Is(err, apierror.ErrUpstreamTimeout):
+		return apierror.UpstreamTimeout(err)
+	case errors.Is(err, sse.ErrEventTooLarge):
+		return apierror.UpstreamEventTooLarge(err)
+	default:
+		return apierror.Upstream(err)
+	}
 }
 
 func (b *responseBody) Close() error {

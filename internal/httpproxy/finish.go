@@ -9,6 +9,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/costs"
+	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
@@ -25,16 +26,20 @@ func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 	}
 	// A client that hangs up after the response reached its end (as SDKs
 	// do on [DONE]) lost nothing; before that it cancelled the request.
+	// The cause tells a client's hang-up from the gateway's shutdown.
 	if st.err == nil && r.Context().Err() != nil && !st.completed && st.attempt != nil {
-		st.err = r.Context().Err()
+		st.err = context.Cause(r.Context())
 	}
 	if st.completed && errors.Is(st.err, context.Canceled) {
 		st.err = nil
 	}
 	failed := st.err != nil || st.status >= 400
 	status := st.status
-	if st.err != nil && errors.Is(st.err, context.Canceled) {
-		status = apierror.StatusClientClosedRequest
+	if st.err != nil {
+		// Also when the response had started well: what the client got
+		// was cut (an aborted body, or a stream ended by an error event),
+		// and the log and metrics say why, not the status line it saw.
+		status = apierror.Classify(st.err).Status
 	}
 	duration := st.end.Sub(st.start)
 	var attrs metrics.Attributes
@@ -45,7 +50,10 @@ func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 		attrs.Provider = st.backend.provider
 		attrs.RequestModel = st.attempt.RequestModel
 	}
-	if g.metrics != nil && st.req != nil && st.op != translator.OperationPassThrough {
+	// Only requests that matched a route are recorded: a model name that
+	// matched nothing is the client's free choice and would create series
+	// at will (the labels of matched ones are bounded by the recorder).
+	if g.metrics != nil && st.rule != nil && st.req != nil && st.op != translator.OperationPassThrough {
 		errType := ""
 		if failed {
 			errType = metrics.ErrorTypeOther
@@ -89,17 +97,20 @@ func (g *Gateway) costAttrs(rc *runtimeConfig, st *requestState) []slog.Attr {
 	return out
 }
 
+// accessAttrs are the access-log attributes of a request. The strings the
+// client or the upstream chose (request ID, method, path, model names,
+// error) are cut, so that no request can make its line unbounded.
 func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, duration time.Duration) []slog.Attr {
 	a := make([]slog.Attr, 0, 20)
 	a = append(a,
-		slog.String("request_id", st.requestID),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("request_id", labels.Truncate(st.requestID, labels.MaxLogValueBytes)),
+		slog.String("method", labels.Truncate(r.Method, labels.MaxLogValueBytes)),
+		slog.String("path", labels.Truncate(r.URL.Path, labels.MaxLogValueBytes)),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", ms(duration)),
 	)
 	if st.req != nil {
-		a = append(a, slog.String("model", st.req.Model), slog.Bool("stream", st.req.Stream))
+		a = append(a, slog.String("model", labels.Truncate(st.req.Model, labels.MaxLogValueBytes)), slog.Bool("stream", st.req.Stream))
 	}
 	if st.rule != nil {
 		a = append(a, slog.String("route", st.rule.Route.Name), slog.String("rule", st.rule.Name))
@@ -107,8 +118,8 @@ func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, dur
 	if st.attempt != nil {
 		a = append(a,
 			slog.String("backend", st.backend.pipeline.Name),
-			slog.String("request_model", st.attempt.RequestModel),
-			slog.String("response_model", st.respModel),
+			slog.String("request_model", labels.Truncate(st.attempt.RequestModel, labels.MaxLogValueBytes)),
+			slog.String("response_model", labels.Truncate(st.respModel, labels.MaxLogValueBytes)),
 			slog.Int("attempts", st.plan.Attempts()),
 			slog.Int64("input_tokens", st.usage.InputTokens),
 			slog.Int64("output_tokens", st.usage.OutputTokens),
@@ -122,7 +133,7 @@ func (g *Gateway) accessAttrs(r *http.Request, st *requestState, status int, dur
 		}
 	}
 	if st.err != nil {
-		a = append(a, slog.String("error", st.err.Error()))
+		a = append(a, slog.String("error", labels.Truncate(st.err.Error(), labels.MaxLogErrorBytes)))
 	}
 	return a
 }

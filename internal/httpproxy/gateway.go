@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/config"
@@ -27,6 +28,46 @@ type Options struct {
 	AccessLog *slog.Logger
 	// Metrics records GenAI metrics; nil records nothing.
 	Metrics metrics.Recorder
+	// Limits bound what clients can make the gateway hold.
+	Limits Limits
+}
+
+// Limits bound the resources one client can make the gateway hold,
+// whatever it declares. Zero values mean the defaults.
+type Limits struct {
+	// BodyBudget bounds the bytes of request bodies held at once across
+	// every connection; a request that does not fit gets 503 overloaded
+	// (DefaultBodyBudget).
+	BodyBudget int64
+	// BodyReadTimeout bounds the time a request body may make no progress
+	// (DefaultBodyReadTimeout); negative disables it.
+	BodyReadTimeout time.Duration
+	// MaxEventBytes bounds one event of a streamed response
+	// (translator.DefaultMaxEventBytes).
+	MaxEventBytes int
+	// MaxRequestHeaders bounds the header fields of a request, and
+	// MaxRequestHeaderBytes their size (names, values and separators), as
+	// Envoy's max_headers_count and max_request_headers_kb: over either,
+	// 431 (DefaultMaxRequestHeaders, DefaultMaxRequestHeaderBytes).
+	MaxRequestHeaders     int
+	MaxRequestHeaderBytes int
+}
+
+// withDefaults returns l with its zero values replaced by the defaults.
+func (l Limits) withDefaults() Limits {
+	if l.BodyBudget <= 0 {
+		l.BodyBudget = DefaultBodyBudget
+	}
+	if l.BodyReadTimeout == 0 {
+		l.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if l.MaxRequestHeaders <= 0 {
+		l.MaxRequestHeaders = DefaultMaxRequestHeaders
+	}
+	if l.MaxRequestHeaderBytes <= 0 {
+		l.MaxRequestHeaderBytes = DefaultMaxRequestHeaderBytes
+	}
+	return l
 }
 
 // Gateway serves AI traffic from a configuration swapped atomically by
@@ -40,6 +81,8 @@ type Gateway struct {
 	pickers    *epp.Conns
 	schedulers *schedulers
 	proxy      *proxy
+	limits     Limits
+	budget     *bodyBudget
 }
 
 // runtimeConfig is the compiled, immutable form of one config.Config.
@@ -49,6 +92,9 @@ type runtimeConfig struct {
 	costs    map[*router.Route]*costs.Calculator
 	backends map[string]*backend
 	maxBody  int64
+	// requestReceived bounds the time to receive a whole request; zero:
+	// no bound but the body read timeout.
+	requestReceived time.Duration
 }
 
 // New returns a Gateway with no routes: every request gets 404 until Apply.
@@ -58,7 +104,9 @@ func New(opts Options) *Gateway {
 		accessLog:  orDiscard(opts.AccessLog),
 		metrics:    opts.Metrics,
 		transports: newTransportCache(),
+		limits:     opts.Limits.withDefaults(),
 	}
+	g.budget = &bodyBudget{limit: g.limits.BodyBudget}
 	g.pickers = epp.NewConns(g.logger)
 	g.schedulers = newSchedulers(g.logger)
 	g.proxy = newProxy(g)
@@ -182,7 +230,8 @@ func (g *Gateway) compile(cfg *config.Config) (*runtimeConfig, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
-	return &runtimeConfig{source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody}, nil
+	return &runtimeConfig{source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
+		requestReceived: cfg.Client.RequestReceivedTimeout.Std()}, nil
 }
 
 // backend is the data plane's handle for a config.Backend.

@@ -30,7 +30,7 @@ type testGateway struct {
 func newTestGateway(t *testing.T, cfg *config.Config) *testGateway {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := metrics.NewPrometheus(reg)
+	m, err := metrics.NewPrometheus(reg, metrics.Options{})
 	require.NoError(t, err)
 	logBuf := &lockedWriter{b: &strings.Builder{}}
 	g := New(Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(logBuf, nil))})

@@ -1,10 +1,10 @@
 package httpproxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -25,6 +25,9 @@ const (
 	// client must never choose the pod, so inbound copies are dropped.
 	destinationPrefix = "X-Gateway-Destination-Endpoint"
 )
+
+// errRequestTimeout is the cause of a request cut by its route's timeout.
+var errRequestTimeout = fmt.Errorf("%w: the route's request timeout passed", context.DeadlineExceeded)
 
 // requestState is everything one request carries through the pipeline.
 type requestState struct {
@@ -50,6 +53,9 @@ type requestState struct {
 	// admitted, while set, tells the pool's flow control that this
 	// request's pick is done (see finishAdmission).
 	admitted func()
+	// bodyCharge is what the request body holds of the gateway's body
+	// budget, returned when the request ends.
+	bodyCharge int64
 
 	// Set as the response goes out.
 	status    int
@@ -71,10 +77,24 @@ func stateFrom(ctx context.Context) *requestState {
 
 // ServeHTTP implements [http.Handler].
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: a request with both Content-Length and
+		// Transfer-Encoding must be answered on a connection that closes
+		// after the response. net/http drops Content-Length before a
+		// handler can see whether both were sent, so every HTTP/1
+		// request with a Transfer-Encoding closes its connection (SDKs
+		// send a Content-Length).
+		w.Header().Set("Connection", "close")
+	}
 	rc := g.current.Load()
 	path := r.URL.Path
 	modelRouted := rc.table.HasModelRoutes()
 	if path == "/v1/models" && (modelRouted || !g.hasPassThrough(rc, r)) {
+		if err := g.checkHeaders(r); err != nil {
+			closeAfter(w, r)
+			apierror.Write(w, err)
+			return
+		}
 		g.serveModels(w, r, rc)
 		return
 	}
@@ -83,7 +103,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st.requestID == "" {
 		st.requestID = newRequestID()
 	}
+	defer func() { g.budget.release(st.bodyCharge) }()
 	defer g.finish(r, rc, st)
+	if err := g.checkHeaders(r); err != nil {
+		closeAfter(w, r)
+		st.fail(w, err)
+		return
+	}
 	for name := range r.Header {
 		if strings.HasPrefix(name, destinationPrefix) {
 			delete(r.Header, name)
@@ -109,7 +135,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.fail(w, apierror.MethodNotAllowed(r.Method))
 		return
 	}
-	body, err := readBody(w, r, rc.maxBody)
+	body, err := g.readBody(w, r, rc, st)
 	if err != nil {
 		st.fail(w, err)
 		return
@@ -135,12 +161,67 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.proxyRequest(w, r, st)
 }
 
+// checkHeaders enforces the header limits as Envoy does
+// (max_headers_count, max_request_headers_kb): over either, 431. The
+// server's MaxHeaderBytes already bounds what is read; this makes the
+// limit exact and counts fields.
+func (g *Gateway) checkHeaders(r *http.Request) error {
+	fields, size := 1, len("host")+len(r.Host)+4 // ": " and CRLF
+	for name, values := range r.Header {
+		fields += len(values)
+		for _, v := range values {
+			size += len(name) + len(v) + 4
+		}
+	}
+	if fields > g.limits.MaxRequestHeaders {
+		return apierror.HeadersTooLarge(fmt.Sprintf("the request has %d header fields, over the limit of %d", fields, g.limits.MaxRequestHeaders))
+	}
+	if size > g.limits.MaxRequestHeaderBytes {
+		return apierror.HeadersTooLarge(fmt.Sprintf("the request headers exceed the limit of %d bytes", g.limits.MaxRequestHeaderBytes))
+	}
+	return nil
+}
+
+// closeAfter makes an HTTP/1 connection close after the response: the
+// request was refused before its body was read, or its framing cannot be
+// trusted. (HTTP/2 streams are independent; a "Connection" header would
+// shut the whole connection down.)
+func closeAfter(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+// readBody reads the request body within the gateway's body budget and the
+// time limits, recording the budget charge in st for release when the
+// request ends. A refused or timed-out body closes the connection.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, rc *runtimeConfig, st *requestState) ([]byte, error) {
+	if r.ContentLength != 0 && g.budget.exhausted() {
+		closeAfter(w, r)
+		return nil, apierror.Overloaded("the gateway holds too many request bodies; retry later")
+	}
+	rd := bodyRead{budget: g.budget, limit: rc.maxBody, progress: max(g.limits.BodyReadTimeout, 0)}
+	if rc.requestReceived > 0 {
+		rd.deadline = st.start.Add(rc.requestReceived)
+	}
+	body, charged, err := readBody(w, r, rd)
+	st.bodyCharge += charged
+	if err != nil {
+		var e *apierror.Error
+		if errors.As(err, &e) && e.Status != http.StatusBadRequest {
+			closeAfter(w, r)
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
 // servePassThrough forwards a request of an HTTPRoute rule as it came;
 // body is nil when it was not read yet.
 func (g *Gateway) servePassThrough(w http.ResponseWriter, r *http.Request, rc *runtimeConfig, st *requestState, rule *router.Rule[*backend], body []byte) {
 	if body == nil && r.ContentLength != 0 {
 		var err error
-		if body, err = readBody(w, r, rc.maxBody); err != nil {
+		if body, err = g.readBody(w, r, rc, st); err != nil {
 			st.fail(w, err)
 			return
 		}
@@ -157,7 +238,7 @@ func (g *Gateway) proxyRequest(w http.ResponseWriter, r *http.Request, st *reque
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	if d := st.rule.Timeouts.Request.Std(); d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errRequestTimeout)
 		defer cancel()
 	}
 	g.proxy.rp.ServeHTTP(w, r.WithContext(ctx))
@@ -197,29 +278,6 @@ func (st *requestState) fail(w http.ResponseWriter, err error) {
 	st.err = err
 	st.status = apierror.Write(w, err)
 	st.end = time.Now()
-}
-
-// readBody reads the whole request body, up to limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, apierror.BodyTooLarge(limit)
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, apierror.BodyTooLarge(limit)
-		}
-		if ctxErr := r.Context().Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, apierror.InvalidRequest("", "reading the request body failed")
-	}
-	return buf.Bytes(), nil
 }
 
 // modelList is the /v1/models answer.

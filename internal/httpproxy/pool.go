@@ -188,6 +188,10 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 	// pick is counted in flight (or there is none).
 	defer st.finishAdmission()
 	targets, x, resp, err := p.decide(ctx, st, a)
+	debug := p.logger.Enabled(ctx, slog.LevelDebug)
+	if debug {
+		p.logPick(ctx, st, x != nil, targets, resp, err)
+	}
 	if err != nil || resp != nil {
 		return resp, err
 	}
@@ -197,6 +201,10 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 			continue
 		}
 		last := i == len(targets)-1
+		if debug && i > 0 {
+			p.logger.LogAttrs(ctx, slog.LevelDebug, "pool: trying the pick's next endpoint", slog.String("request_id", st.requestID),
+				slog.String("pool", p.name), slog.String("endpoint", ep.addr), slog.String("after", lastErr.Error()))
+		}
 		release := p.start(ep)
 		st.finishAdmission()
 		resp, err := sendTo(ctx, p.transport, upstreamEndpoint{baseURL: "http://" + ep.addr}, a, t)
@@ -234,6 +242,35 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 		return nil, apierror.UpstreamTimeout(fmt.Errorf("%w: %w", errPoolUnavailable, lastErr))
 	}
 	return nil, apierror.Unavailable("no endpoint of the inference pool could serve the request", fmt.Errorf("%w: %w", errPoolUnavailable, lastErr))
+}
+
+// logPick logs, at debug level, what the pool decided for an attempt.
+func (p *poolRuntime) logPick(ctx context.Context, st *requestState, byPicker bool, targets []*poolEndpoint, resp *http.Response, err error) {
+	attrs := []slog.Attr{slog.String("request_id", st.requestID), slog.String("pool", p.name)}
+	switch {
+	case err != nil:
+		attrs = append(attrs, slog.String("error", err.Error()))
+		p.logger.LogAttrs(ctx, slog.LevelDebug, "pool: no pick", attrs...)
+	case resp != nil:
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+		p.logger.LogAttrs(ctx, slog.LevelDebug, "pool: request refused before any endpoint (picker's answer or own pick shedding)", attrs...)
+	default:
+		addrs := make([]string, 0, len(targets))
+		for _, t := range targets {
+			if t != nil {
+				addrs = append(addrs, t.addr)
+			}
+		}
+		by := "gateway's own pick (no picker, or FailOpen after its failure)"
+		if byPicker {
+			by = "endpoint picker"
+		}
+		attrs = append(attrs, slog.String("by", by), slog.Any("endpoints", addrs))
+		if len(st.failed) > 0 {
+			attrs = append(attrs, slog.Int("excluded_failed", len(st.failed)))
+		}
+		p.logger.LogAttrs(ctx, slog.LevelDebug, "pool: pick", attrs...)
+	}
 }
 
 // decide returns the endpoints to try, the picker exchange for the

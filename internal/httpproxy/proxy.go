@@ -21,6 +21,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // proxy runs requests through httputil.ReverseProxy, whose transport is the
@@ -35,13 +36,14 @@ type proxy struct {
 
 func newProxy(g *Gateway) *proxy {
 	p := &proxy{buffers: newReadBufferPool(), logger: g.logger}
+	loop := &attemptLoop{logger: g.logger, opts: processor.AttemptOptions{MaxEventBytes: g.limits.MaxEventBytes}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The attempt loop builds the real URL per backend.
 			pr.Out.URL = &url.URL{Scheme: "http", Host: "upstream.invalid", Path: pr.In.URL.Path}
 			pr.Out.Host = ""
 		},
-		Transport:      attemptLoop{},
+		Transport:      loop,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
@@ -52,16 +54,22 @@ func newProxy(g *Gateway) *proxy {
 
 // attemptLoop is the ReverseProxy transport: it sends the request to the
 // backends of the request's plan until one answers or the plan ends.
-type attemptLoop struct{}
+type attemptLoop struct {
+	logger *slog.Logger
+	opts   processor.AttemptOptions
+}
 
 // RoundTrip implements [http.RoundTripper].
-func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
+func (l *attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 	ctx := out.Context()
 	st := stateFrom(ctx)
 	if st == nil {
 		return nil, errors.New("httpproxy: request without state")
 	}
+	debug := l.logger.Enabled(ctx, slog.LevelDebug)
 	policy := &st.rule.Retry
+	opts := l.opts
+	opts.ForceUsage = st.force
 	var lastErr error
 	for {
 		ref, ok := st.plan.Next()
@@ -71,13 +79,18 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			}
 			return nil, lastErr
 		}
-		if n := st.plan.Attempts(); n > 1 {
+		n := st.plan.Attempts()
+		if n > 1 {
 			if err := backOff(ctx, policy, n-1); err != nil {
 				return nil, err
 			}
 		}
 		b := ref.Backend
-		attempt, err := processor.NewAttempt(ctx, st.req, out.Header, &b.pipeline, &ref.Config, st.force)
+		if debug {
+			l.logger.LogAttrs(ctx, slog.LevelDebug, "attempt", slog.String("request_id", st.requestID),
+				slog.Int("attempt", n), slog.String("backend", b.pipeline.Name), slog.Uint64("priority", uint64(ref.Config.Priority)))
+		}
+		attempt, err := processor.NewAttempt(ctx, st.req, out.Header, &b.pipeline, &ref.Config, opts)
 		if err != nil {
 			return nil, apierror.Internal(err)
 		}
@@ -94,7 +107,13 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 				return nil, ctxErr
 			}
 			lastErr = upstreamError(err)
-			if hasNext && retriableError(policy, err) {
+			retry := hasNext && retriableError(policy, err)
+			if debug {
+				l.logger.LogAttrs(ctx, slog.LevelDebug, "attempt failed", slog.String("request_id", st.requestID),
+					slog.Int("attempt", n), slog.String("backend", b.pipeline.Name), slog.String("error", err.Error()),
+					slog.String("next", nextStep(retry, hasNext)))
+			}
+			if retry {
 				continue
 			}
 			return nil, lastErr
@@ -103,6 +122,11 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			resp.Request = out // an answer made by the gateway or a picker
 		}
 		if hasNext && retriableStatus(policy, resp.StatusCode) {
+			if debug {
+				l.logger.LogAttrs(ctx, slog.LevelDebug, "attempt failed", slog.String("request_id", st.requestID),
+					slog.Int("attempt", n), slog.String("backend", b.pipeline.Name), slog.Int("status", resp.StatusCode),
+					slog.String("next", nextStep(true, true)))
+			}
 			// Drain a little so the connection can be reused.
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			_ = resp.Body.Close()
@@ -114,7 +138,27 @@ func (attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			lastErr = apierror.Upstream(fmt.Errorf("backend %s answered %d", b.pipeline.Name, resp.StatusCode))
 			continue
 		}
+		if debug {
+			attrs := []slog.Attr{slog.String("request_id", st.requestID), slog.Int("attempt", n),
+				slog.String("backend", b.pipeline.Name), slog.Int("status", resp.StatusCode)}
+			if st.endpoint != "" {
+				attrs = append(attrs, slog.String("endpoint", st.endpoint))
+			}
+			l.logger.LogAttrs(ctx, slog.LevelDebug, "attempt answered", attrs...)
+		}
 		return resp, nil
+	}
+}
+
+// nextStep says, for the debug log, what follows a failed attempt.
+func nextStep(retry, hasNext bool) string {
+	switch {
+	case retry:
+		return "retry (the plan picks the backend: the same tier until its attempts are spent, then the next)"
+	case hasNext:
+		return "give up: the failure is not retriable under the route's retry policy"
+	default:
+		return "give up: no attempt left"
 	}
 }
 
@@ -163,7 +207,68 @@ func sendTo(ctx context.Context, rt roundTripper, ep upstreamEndpoint, a *proces
 		return nil, err
 	}
 	resp.Body = &attemptBody{ReadCloser: resp.Body, ctx: actx, cancel: cancel, idle: t.StreamIdle.Std()}
+	if err := prefetch(resp); err != nil {
+		return nil, err
+	}
 	return resp, nil
+}
+
+// prefetchLimit is the largest non-streamed response body read whole
+// before its response is handed on.
+const prefetchLimit = 1 << 20
+
+// prefetch reads a non-streamed response body of up to prefetchLimit bytes
+// whole before anything reaches the client, so that an upstream that
+// breaks off its body (fewer bytes than its Content-Length, a reset) fails
+// the attempt, which may then be retried, instead of reaching the client
+// as a truncated answer. The client waits for the whole body of such a
+// response anyway. Event streams go on at once; a larger body streams, and
+// a failure in it aborts the client's response.
+func prefetch(resp *http.Response) error {
+	if isEventStream(resp.Header) || resp.ContentLength > prefetchLimit || resp.Body == http.NoBody {
+		return nil
+	}
+	size := int64(16 << 10)
+	if resp.ContentLength >= 0 {
+		size = resp.ContentLength + 1 // room to see the end in one read
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > prefetchLimit {
+				// Too long to hold: the rest streams after what was read.
+				resp.Body = &prefixedBody{prefix: buf, ReadCloser: resp.Body}
+				return nil
+			}
+			buf = slices.Grow(buf, min(cap(buf), prefetchLimit+1-len(buf)))
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			resp.Body = &prefixedBody{prefix: buf, ReadCloser: resp.Body}
+			return nil
+		}
+		_ = resp.Body.Close()
+		return fmt.Errorf("the upstream's response body broke off after %d bytes: %w", len(buf), err)
+	}
+}
+
+// prefixedBody returns the bytes read ahead, then the rest of the body.
+type prefixedBody struct {
+	prefix []byte
+	io.ReadCloser
+}
+
+func (b *prefixedBody) Read(p []byte) (int, error) {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		b.prefix = b.prefix[n:]
+		return n, nil
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // attemptBody ends the attempt's context with its body and enforces the
@@ -322,6 +427,9 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
+	if st.op != translator.OperationPassThrough {
+		wrapNonJSONError(resp)
+	}
 	tr := st.attempt.Translator
 	if err := tr.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
 		return apierror.Upstream(err)
@@ -342,8 +450,13 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		apierror.Write(w, err)
 		return
 	}
-	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil && errors.Is(context.Cause(r.Context()), context.DeadlineExceeded) {
-		err = apierror.RequestTimeout(err)
+	if r.Context().Err() != nil {
+		switch cause := context.Cause(r.Context()); {
+		case errors.Is(cause, apierror.ErrShutdown):
+			err = apierror.Shutdown(cause)
+		case errors.Is(cause, context.DeadlineExceeded):
+			err = apierror.RequestTimeout(cause)
+		}
 	}
 	st.fail(w, err)
 }

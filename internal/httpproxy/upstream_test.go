@@ -122,6 +122,28 @@ func (f *fakeOpenAI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case fault == "reset":
 		panic(http.ErrAbortHandler)
+	case strings.HasPrefix(fault, "short-body="):
+		// Declares more than it sends, then closes.
+		n, _ := strconv.Atoi(strings.TrimPrefix(fault, "short-body="))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(n+1000))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(strings.Repeat(" ", n)))
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	case fault == "html-503":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>")
+		return
+	case strings.HasPrefix(fault, "big-event="):
+		n, _ := strconv.Atoi(strings.TrimPrefix(fault, "big-event="))
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"first\"},\"finish_reason\":null}]}\n\n")
+		_, _ = w.Write([]byte("data: " + strings.Repeat("x", n) + "\n\n"))
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		return
 	case strings.HasPrefix(fault, "slow-first-byte="):
 		d, _ := time.ParseDuration(strings.TrimPrefix(fault, "slow-first-byte="))
 		select {

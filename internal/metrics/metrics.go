@@ -5,6 +5,11 @@
 // gen_ai_server_time_per_output_token_seconds), on a Prometheus registerer
 // passed in by the caller: this package registers nothing globally.
 //
+// The model labels come from clients and upstreams: each keeps at most
+// [Options.MaxModelLabels] distinct values (later ones are recorded as
+// "__other__"), each cut to 128 bytes, so that no client can grow the
+// number or the size of series without bound.
+//
 // This package must not import the HTTP front end or control-plane packages.
 package metrics
 
@@ -14,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
@@ -29,10 +35,6 @@ type Attributes struct {
 	RequestModel string
 	// ResponseModel is the model the response reports.
 	ResponseModel string
-}
-
-func (a Attributes) values() []string {
-	return []string{a.Operation, a.Provider, a.OriginalModel, a.RequestModel, a.ResponseModel}
 }
 
 // Recorder records one request's metrics. Implementations are safe for
@@ -54,19 +56,38 @@ const ErrorTypeOther = "_OTHER"
 
 var baseLabels = []string{"gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_original_model", "gen_ai_request_model", "gen_ai_response_model"}
 
+// DefaultMaxModelLabels is [Options.MaxModelLabels] when it is not set.
+const DefaultMaxModelLabels = labels.DefaultMaxValues
+
+// Options configure [NewPrometheus].
+type Options struct {
+	// MaxModelLabels bounds the distinct values of each of the
+	// gen_ai_original_model, gen_ai_request_model and
+	// gen_ai_response_model labels: the first MaxModelLabels values seen
+	// are kept, later ones are recorded as "__other__". Zero or less means
+	// [DefaultMaxModelLabels].
+	MaxModelLabels int
+}
+
 // Prometheus is the Recorder backed by Prometheus histograms.
 type Prometheus struct {
 	tokenUsage *prometheus.HistogramVec
 	duration   *prometheus.HistogramVec
 	ttft       *prometheus.HistogramVec
 	tpot       *prometheus.HistogramVec
+
+	// Bounded value sets of the client- and upstream-chosen labels.
+	originalModels, requestModels, responseModels *labels.Set
 }
 
 var _ Recorder = (*Prometheus)(nil)
 
 // NewPrometheus registers the GenAI histograms on reg.
-func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
+func NewPrometheus(reg prometheus.Registerer, opts Options) (*Prometheus, error) {
 	p := &Prometheus{
+		originalModels: labels.NewSet(opts.MaxModelLabels),
+		requestModels:  labels.NewSet(opts.MaxModelLabels),
+		responseModels: labels.NewSet(opts.MaxModelLabels),
 		tokenUsage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gen_ai_client_token_usage",
 			Help:    "Number of tokens used per request (gen_ai.client.token.usage).",
@@ -96,15 +117,26 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 	return p, nil
 }
 
+// values returns the label values of a, the model names bounded, with
+// room for one more label (the vectors copy the values they keep).
+func (p *Prometheus) values(a Attributes) []string {
+	v := make([]string, 5, 6)
+	v[0], v[1] = a.Operation, a.Provider
+	v[2] = p.originalModels.Value(a.OriginalModel)
+	v[3] = p.requestModels.Value(a.RequestModel)
+	v[4] = p.responseModels.Value(a.ResponseModel)
+	return v
+}
+
 // RequestDone implements [Recorder.RequestDone].
 func (p *Prometheus) RequestDone(a Attributes, errorType string, d time.Duration) {
-	p.duration.WithLabelValues(append(a.values(), errorType)...).Observe(d.Seconds())
+	p.duration.WithLabelValues(append(p.values(a), errorType)...).Observe(d.Seconds())
 }
 
 // Tokens implements [Recorder.Tokens]. One observation per token type that
 // the response reported; gen_ai.token.type has no "total".
 func (p *Prometheus) Tokens(a Attributes, u translator.Usage) {
-	v := a.values()
+	v := p.values(a)
 	observe := func(kind string, n int64, always bool) {
 		if n > 0 || always {
 			p.tokenUsage.WithLabelValues(append(v, kind)...).Observe(float64(n))
@@ -119,7 +151,7 @@ func (p *Prometheus) Tokens(a Attributes, u translator.Usage) {
 
 // StreamTimings implements [Recorder.StreamTimings].
 func (p *Prometheus) StreamTimings(a Attributes, ttft, total time.Duration, outputTokens int64) {
-	v := a.values()
+	v := p.values(a)
 	p.ttft.WithLabelValues(v...).Observe(ttft.Seconds())
 	if outputTokens > 1 {
 		p.tpot.WithLabelValues(v...).Observe((total - ttft).Seconds() / float64(outputTokens-1))

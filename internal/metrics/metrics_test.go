@@ -17,7 +17,7 @@ import (
 // testdata/exposition.golden (names, labels, buckets).
 func TestExposition(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	p, err := NewPrometheus(reg)
+	p, err := NewPrometheus(reg, Options{})
 	require.NoError(t, err)
 	a := Attributes{Operation: "chat", Provider: "openai", OriginalModel: "gpt", RequestModel: "gpt-override", ResponseModel: "gpt-2025"}
 	p.RequestDone(a, "", 300*time.Millisecond)
@@ -34,8 +34,8 @@ func TestExposition(t *testing.T) {
 
 func TestRegisterTwiceFails(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	_, err := NewPrometheus(reg)
+	_, err := NewPrometheus(reg, Options{})
 	require.NoError(t, err)
-	_, err = NewPrometheus(reg)
+	_, err = NewPrometheus(reg, Options{})
 	require.Error(t, err)
 }

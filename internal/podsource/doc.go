@@ -8,8 +8,9 @@
 //
 //   - An endpoint is "podIP:port" for every Pod in the pool's namespace whose
 //     labels match the pool's selector, that is Ready (condition PodReady
-//     True), not terminating (no deletionTimestamp) and has a status.podIP,
-//     times each of the pool's target ports (v1: spec.targetPorts[].number;
+//     True), not terminating (no deletionTimestamp), has a status.podIP and
+//     no status.phase other than Running (internal/podready, shared with
+//     standalone mode), times each of the pool's target ports (v1: spec.targetPorts[].number;
 //     v1alpha2: spec.targetPortNumber). The Pod's name and labels go with it.
 //   - The pool is watched too: a changed selector or port list recomputes the
 //     set; a missing or deleted pool, or one with an empty selector, yields

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/aigw-dev/aigw/internal/podready"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -20,19 +21,21 @@ type target struct {
 }
 
 // endpointsOf returns the endpoints of the given Pods (already selected by
-// label) on ports: the ready, non-terminating Pods with an IP, each port of
-// each one, sorted by address. An address that two Pods share (host-network
+// label) on ports: the Pods that serve by [podready.Address] (Ready, not
+// terminating, an IP, no phase other than Running), each port of each one,
+// sorted by address. An address that two Pods share (host-network
 // Pods on one node) is kept once, for the Pod whose name sorts first.
 func endpointsOf(pods []corev1.Pod, ports []int) []scheduler.Endpoint {
 	eps := make([]scheduler.Endpoint, 0, len(pods)*len(ports))
 	for i := range pods {
 		p := &pods[i]
-		if !serving(p) {
+		ip, notServing := podready.Address(p)
+		if notServing != "" {
 			continue
 		}
 		for _, port := range ports {
 			eps = append(eps, scheduler.Endpoint{
-				Address: net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)),
+				Address: net.JoinHostPort(ip, strconv.Itoa(port)),
 				PodName: p.Name,
 				Labels:  maps.Clone(p.Labels),
 			})
@@ -42,20 +45,6 @@ func endpointsOf(pods []corev1.Pod, ports []int) []scheduler.Endpoint {
 		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.PodName, b.PodName))
 	})
 	return slices.CompactFunc(eps, func(a, b scheduler.Endpoint) bool { return a.Address == b.Address })
-}
-
-// serving reports whether p counts as an endpoint: not terminating, an IP,
-// and condition Ready True (what GAIE's EPP and kube-proxy go by).
-func serving(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil || p.Status.PodIP == "" {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // equalEndpoints reports whether a and b hold the same endpoints in the same

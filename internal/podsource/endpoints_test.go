@@ -27,6 +27,12 @@ func TestEndpointsOf(t *testing.T) {
 	vllm := map[string]string{"app": "vllm"}
 	terminating := pod("terminating", "10.0.0.9", corev1.ConditionTrue, vllm)
 	terminating.DeletionTimestamp = &metav1.Time{}
+	failed := pod("failed", "10.0.0.5", corev1.ConditionTrue, vllm)
+	failed.Status.Phase = corev1.PodFailed
+	runningUnready := pod("running-unready", "10.0.0.6", corev1.ConditionFalse, vllm)
+	runningUnready.Status.Phase = corev1.PodRunning
+	running := pod("running", "10.0.0.7", corev1.ConditionTrue, vllm)
+	running.Status.Phase = corev1.PodRunning
 
 	tests := []struct {
 		name  string
@@ -51,6 +57,12 @@ func TestEndpointsOf(t *testing.T) {
 			},
 			ports: []int{8000},
 			want:  []scheduler.Endpoint{{Address: "10.0.0.1:8000", PodName: "ready", Labels: vllm}},
+		},
+		{
+			name:  "the phase, when given, must be Running (the standalone loader's rule too)",
+			pods:  []corev1.Pod{failed, runningUnready, running},
+			ports: []int{8000},
+			want:  []scheduler.Endpoint{{Address: "10.0.0.7:8000", PodName: "running", Labels: vllm}},
 		},
 		{
 			name: "each port of each pod, sorted by address, IPv6 bracketed",

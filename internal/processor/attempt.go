@@ -12,7 +12,9 @@ import (
 )
 
 // Authenticator injects a backend's credentials into an upstream request.
-// It runs last, so that a signature covers the final headers and body.
+// It runs last, so that a signature covers the final headers and body. The
+// client's credential headers are already removed when it runs (see
+// clientCredentialHeaders).
 type Authenticator interface {
 	Authenticate(ctx context.Context, req *UpstreamRequest) error
 }
@@ -59,6 +61,13 @@ type Attempt struct {
 // (x-aigw-*) are for the gateway only.
 var stripHeaders = []string{"Content-Length", "Accept-Encoding", "Host"}
 
+// clientCredentialHeaders are the client's credential headers, none of
+// which reaches a backend whose credentials the gateway injects (a
+// BackendSecurityPolicy): they are meant for the gateway, and a backend
+// that found its own header missing could otherwise fall back to one the
+// client chose. Without an Authenticator they pass through.
+var clientCredentialHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "Cookie"}
+
 // reservedHeader reports whether name is owned by the gateway and so never
 // mutated (Envoy AI Gateway API §17).
 func reservedHeader(name string) bool {
@@ -66,16 +75,24 @@ func reservedHeader(name string) bool {
 	return strings.HasPrefix(name, ":") || strings.HasPrefix(name, "x-ai-eg-") || name == "x-envoy-original-path"
 }
 
+// AttemptOptions tune how attempts are built.
+type AttemptOptions struct {
+	// ForceUsage asks a stream for usage (when costs are configured).
+	ForceUsage bool
+	// MaxEventBytes bounds one event of a streamed response; zero means
+	// [translator.DefaultMaxEventBytes].
+	MaxEventBytes int
+}
+
 // NewAttempt builds the attempt of req on backend b through ref, from the
 // original client headers and body: translate, mutate headers (remove then
-// set), mutate the body (remove then set), then authenticate. forceUsage
-// asks a stream for usage (when costs are configured).
-func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, forceUsage bool) (*Attempt, error) {
+// set), mutate the body (remove then set), then authenticate.
+func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, opts AttemptOptions) (*Attempt, error) {
 	model := req.Model
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
 	}
-	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: forceUsage})
+	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage, MaxEventBytes: opts.MaxEventBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +107,11 @@ func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.
 	for name := range h {
 		if strings.HasPrefix(strings.ToLower(name), "x-aigw-") {
 			delete(h, name)
+		}
+	}
+	if b.Auth != nil {
+		for _, name := range clientCredentialHeaders {
+			h.Del(name)
 		}
 	}
 	for _, sh := range up.SetHeaders {

@@ -4,6 +4,8 @@
 package promtest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"testing"
 
@@ -20,16 +22,7 @@ func Sum(t testing.TB, url, name string, labels ...string) float64 {
 	if len(labels)%2 != 0 {
 		t.Fatalf("promtest.Sum: labels must be name/value pairs, got %q", labels)
 	}
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("promtest.Sum: %v", err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("promtest.Sum: parsing %s: %v", url, err)
-	}
+	families := Scrape(t, url).Families
 	sum := 0.0
 	for _, m := range families[name].GetMetric() {
 		if matches(m, labels) {
@@ -37,6 +30,51 @@ func Sum(t testing.TB, url, name string, labels ...string) float64 {
 		}
 	}
 	return sum
+}
+
+// Exposition is one scrape of a /metrics endpoint.
+type Exposition struct {
+	// Bytes is the size of the text exposition.
+	Bytes int
+	// Families are the metric families by name.
+	Families map[string]*dto.MetricFamily
+}
+
+// Series returns the number of series of family name (a histogram or
+// summary counts once per label set).
+func (e Exposition) Series(name string) int { return len(e.Families[name].GetMetric()) }
+
+// LabelValues returns the values of label in the series of family name.
+func (e Exposition) LabelValues(name, label string) []string {
+	var out []string
+	for _, m := range e.Families[name].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == label {
+				out = append(out, lp.GetValue())
+			}
+		}
+	}
+	return out
+}
+
+// Scrape fetches url and parses its text exposition.
+func Scrape(t testing.TB, url string) Exposition {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("promtest: reading %s: %v", url, err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("promtest: parsing %s: %v", url, err)
+	}
+	return Exposition{Bytes: len(body), Families: families}
 }
 
 func matches(m *dto.Metric, labels []string) bool {

@@ -29,3 +29,23 @@ func TestSum(t *testing.T) {
 		}
 	}
 }
+
+func TestScrape(t *testing.T) {
+	const text = "# TYPE h histogram\nh_bucket{m=\"a\",le=\"1\"} 1\nh_bucket{m=\"a\",le=\"+Inf\"} 1\nh_sum{m=\"a\"} 1\nh_count{m=\"a\"} 1\n" +
+		"h_bucket{m=\"b\",le=\"1\"} 0\nh_bucket{m=\"b\",le=\"+Inf\"} 1\nh_sum{m=\"b\"} 2\nh_count{m=\"b\"} 1\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, text) }))
+	defer srv.Close()
+	e := Scrape(t, srv.URL)
+	if e.Bytes != len(text) {
+		t.Errorf("Bytes = %d, want %d", e.Bytes, len(text))
+	}
+	if got := e.Series("h"); got != 2 {
+		t.Errorf("Series(h) = %d, want 2", got)
+	}
+	if got := e.Series("absent"); got != 0 {
+		t.Errorf("Series(absent) = %d, want 0", got)
+	}
+	if got := fmt.Sprint(e.LabelValues("h", "m")); got != "[a b]" {
+		t.Errorf("LabelValues(h, m) = %s, want [a b]", got)
+	}
+}

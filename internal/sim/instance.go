@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aigw-dev/aigw/internal/labels"
 )
 
 // Response headers the simulator adds. Durations are simulated milliseconds.
@@ -166,7 +168,8 @@ func (in *Instance) resolveModel(name string) (responseModel, lora string, err e
 func (in *Instance) writeError(w http.ResponseWriter, err error) {
 	status, body := errorBody(err, in.opts.LegacyErrorFormat)
 	if status >= http.StatusInternalServerError {
-		in.logger.Debug("request failed", "status", status, "error", err)
+		// The message may quote the client's model name: cut.
+		in.logger.Debug("request failed", "status", status, "error", labels.Truncate(err.Error(), labels.MaxLogErrorBytes))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -9,13 +9,17 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/aigw-dev/aigw/internal/cli"
 )
 
 // Main runs `aigw sim` with the given command-line arguments (without the
-// program and sub-command names). It serves until ctx ends.
+// program and sub-command names). It serves until ctx ends. -h prints the
+// usage on stdout; a bad command line returns an error wrapping
+// [cli.ErrUsage].
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts, level, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	opts, level, err := parseFlags(args, stdout)
+	if errors.Is(err, cli.ErrHelp) {
 		return nil
 	}
 	if err != nil {
@@ -37,17 +41,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parseFlags turns the command line into Options.
-func parseFlags(args []string, stderr io.Writer) (Options, slog.Level, error) {
+const simUsage = "Usage: aigw sim [flags]\n\n" +
+	"A vLLM-compatible model-server simulator. Latencies are simulated time; --time-scale maps them to wall time.\n" +
+	"Flags take one or two dashes; list flags also take several space-separated values.\n\nFlags:\n"
+
+// parseFlags turns the command line into Options; -h prints the usage on
+// stdout and returns [cli.ErrHelp]. Other errors wrap [cli.ErrUsage].
+func parseFlags(args []string, stdout io.Writer) (Options, slog.Level, error) {
 	o := DefaultOptions()
 	fs := flag.NewFlagSet("aigw sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: aigw sim [flags]\n\n"+
-			"A vLLM-compatible model-server simulator. Latencies are simulated time; --time-scale maps them to wall time.\n"+
-			"Flags take one or two dashes; list flags also take several space-separated values.\n\n")
-		fs.PrintDefaults()
-	}
 
 	fs.StringVar(&o.Host, "host", o.Host, "address to bind")
 	fs.IntVar(&o.Port, "port", o.Port, "first port; instance i listens on port+i (0 picks free ports)")
@@ -86,11 +88,12 @@ func parseFlags(args []string, stderr io.Writer) (Options, slog.Level, error) {
 	level := slog.LevelInfo
 	fs.TextVar(&level, "log-level", level, "debug, info, warn or error")
 
-	if err := fs.Parse(expandMultiValue(args)); err != nil {
-		return o, level, fmt.Errorf("parse flags: %w", err)
+	rest, err := cli.Parse(fs, simUsage, expandMultiValue(args), stdout)
+	if err != nil {
+		return o, level, err
 	}
-	if fs.NArg() > 0 {
-		return o, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if len(rest) > 0 {
+		return o, level, cli.Usagef("unexpected argument %q", rest[0])
 	}
 	o.Mode = Mode(mode)
 	o.ServedModelNames = splitList(served)
@@ -100,12 +103,12 @@ func parseFlags(args []string, stderr io.Writer) (Options, slog.Level, error) {
 	for _, v := range loraModules {
 		m, err := ParseLoRAModule(v)
 		if err != nil {
-			return o, level, fmt.Errorf("--lora-modules: %w", err)
+			return o, level, cli.Usagef("--lora-modules: %v", err)
 		}
 		o.LoRAModules = append(o.LoRAModules, m)
 	}
 	if err := o.Validate(); err != nil {
-		return o, level, err
+		return o, level, fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	return o, level, nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/cli"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -125,16 +127,26 @@ func TestMainServesInstancesAndRanksUntilCancelled(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
+// TestMainHelp checks that -h prints the usage on stdout (so that `aigw
+// sim -h | less` shows it) and succeeds.
 func TestMainHelp(t *testing.T) {
-	var stderr bytes.Buffer
-	require.NoError(t, Main(t.Context(), []string{"--help"}, io.Discard, &stderr))
-	assert.Contains(t, stderr.String(), "-max-num-seqs int")
-	assert.Contains(t, stderr.String(), "-time-scale float")
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, Main(t.Context(), []string{"--help"}, &stdout, &stderr))
+	assert.Contains(t, stdout.String(), "Usage: aigw sim [flags]")
+	assert.Contains(t, stdout.String(), "-max-num-seqs int")
+	assert.Contains(t, stdout.String(), "-time-scale float")
+	assert.Empty(t, stderr.String())
 }
 
+// TestMainRejectsBadFlags checks that bad flags and values are usage errors
+// (exit status 2).
 func TestMainRejectsBadFlags(t *testing.T) {
 	err := Main(t.Context(), []string{"--instances", "0"}, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "--instances must be at least 1")
+	require.ErrorIs(t, err, cli.ErrUsage)
+	for _, args := range [][]string{{"--nope"}, {"stray"}, {"--lora-modules", "=/p"}, {"--time-scale", "fast"}} {
+		require.ErrorIs(t, Main(t.Context(), args, io.Discard, io.Discard), cli.ErrUsage, "%v", args)
+	}
 }
 
 func TestStartOnConsecutivePorts(t *testing.T) {

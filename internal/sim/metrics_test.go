@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// labels are the labels vLLM puts on engine series.
-const labels = `engine="0",model_name="m"`
+// engineLabels are the labels vLLM puts on engine series.
+const engineLabels = `engine="0",model_name="m"`
 
 func TestMetricFamiliesMatchVLLM(t *testing.T) {
 	in := newTestInstance(t, func(o *Options) { o.LoRAModules = []LoRAModule{{Name: "a"}} })
@@ -112,7 +112,7 @@ vllm:request_success_total{engine="0",finished_reason="abort",model_name="m"} 0
 vllm:request_success_total{engine="0",finished_reason="error",model_name="m"} 0
 vllm:request_success_total{engine="0",finished_reason="length",model_name="m"} 2
 vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 0
-`, labels, 2*prompt, hits)
+`, engineLabels, 2*prompt, hits)
 	require.NoError(t, testutil.GatherAndCompare(in.Gatherer(), strings.NewReader(expected),
 		"vllm:cache_config_info", "vllm:generation_tokens_total", "vllm:kv_cache_usage_perc",
 		"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:prefix_cache_hits_total",
@@ -151,7 +151,7 @@ vllm:request_success_total{engine="0",finished_reason="abort",model_name="m"} %[
 vllm:request_success_total{engine="0",finished_reason="error",model_name="m"} 0
 vllm:request_success_total{engine="0",finished_reason="length",model_name="m"} 0
 vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 0
-`, labels, running, waiting, strconv.FormatFloat(usage, 'g', -1, 64), aborted)
+`, engineLabels, running, waiting, strconv.FormatFloat(usage, 'g', -1, 64), aborted)
 	}
 	names := []string{"vllm:kv_cache_usage_perc", "vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:request_success_total"}
 

@@ -5,51 +5,89 @@
 // This package must not import any other package of this module.
 package sse
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// ErrEventTooLarge is returned by [Splitter.Feed] when the event in
+// progress grows past the splitter's limit.
+var ErrEventTooLarge = errors.New("sse: event too large")
+
+// lookBehind is how many bytes before the end of the data an unfinished
+// scan must look at again: a blank line can only be recognised once the
+// byte after it is known ("\r" may yet become "\r\n").
+const lookBehind = 3
 
 // Splitter cuts a byte stream into whole events. The zero value is ready to
-// use; a Splitter is not safe for concurrent use.
+// use and has no limit; a Splitter is not safe for concurrent use.
+//
+// Feeding n bytes costs O(n) whatever the size of the events: the scan for
+// an event's end resumes where the previous Feed stopped instead of starting
+// again at the beginning of the event.
 type Splitter struct {
+	// Limit, when positive, bounds the bytes of one event; an event that
+	// grows past it makes Feed fail with ErrEventTooLarge.
+	Limit int
+
 	buf []byte
+	// scanned is how many bytes of buf are known not to hold an event end
+	// (bar the last lookBehind, which are scanned again).
+	scanned int
 }
 
 // Feed appends p to the bytes in progress and calls fn with each complete
 // event, terminator included. The slice passed to fn is valid only during
-// the call.
-func (s *Splitter) Feed(p []byte, fn func(event []byte)) {
+// the call. After an error the Splitter must not be fed again.
+func (s *Splitter) Feed(p []byte, fn func(event []byte)) error {
 	data := p
+	from := 0
 	if len(s.buf) > 0 {
+		from = max(0, s.scanned-lookBehind)
 		s.buf = append(s.buf, p...)
 		data = s.buf
 	}
 	for {
-		end := eventEnd(data)
+		end := eventEnd(data, from)
 		if end < 0 {
 			break
 		}
 		fn(data[:end])
 		data = data[end:]
+		from = 0
 	}
+	if s.Limit > 0 && len(data) > s.Limit {
+		s.buf, s.scanned = nil, 0
+		return fmt.Errorf("%w: more than %d bytes without an event end", ErrEventTooLarge, s.Limit)
+	}
+	s.scanned = len(data)
 	if len(data) == 0 {
 		s.buf = s.buf[:0]
-		return
+		return nil
 	}
 	if len(s.buf) > 0 {
+		if &data[0] == &s.buf[0] {
+			return nil // the event in progress already starts buf
+		}
 		// data aliases s.buf: move the rest to the front.
 		n := copy(s.buf, data)
 		s.buf = s.buf[:n]
-		return
+		return nil
 	}
 	s.buf = append(s.buf[:0], data...)
+	return nil
 }
 
 // Pending returns the bytes of an incomplete event, if any.
 func (s *Splitter) Pending() []byte { return s.buf }
 
 // eventEnd returns the index just past the blank line ending the first
-// event in b, or -1. Lines end in "\n", "\r\n" or "\r".
-func eventEnd(b []byte) int {
-	for i := 0; i < len(b); i++ {
+// event in b, or -1, looking for line ends from index from on (the bytes
+// before it are known to hold none that ends an event). Lines end in "\n",
+// "\r\n" or "\r".
+func eventEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
 		c := b[i]
 		if c != '\n' && c != '\r' {
 			continue

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,8 +16,8 @@ func TestSplitterFeed(t *testing.T) {
 		var s Splitter
 		var got []string
 		fn := func(ev []byte) { got = append(got, string(ev)) }
-		s.Feed([]byte(stream[:cut]), fn)
-		s.Feed([]byte(stream[cut:]), fn)
+		require.NoError(t, s.Feed([]byte(stream[:cut]), fn))
+		require.NoError(t, s.Feed([]byte(stream[cut:]), fn))
 		require.Equal(t, want, got, "cut at %d", cut)
 		require.Equal(t, "data: tail", string(s.Pending()), "cut at %d", cut)
 	}
@@ -69,16 +70,87 @@ func FuzzSplitter(f *testing.F) {
 		if cut < 0 || cut > len(stream) {
 			cut = len(stream) / 2
 		}
-		var whole, split Splitter
-		var a, b []string
-		whole.Feed(stream, func(ev []byte) { a = append(a, string(ev)) })
-		split.Feed(stream[:cut], func(ev []byte) { b = append(b, string(ev)) })
-		split.Feed(stream[cut:], func(ev []byte) { b = append(b, string(ev)) })
+		var whole, split, bytewise Splitter
+		var a, b, c []string
+		require.NoError(t, whole.Feed(stream, func(ev []byte) { a = append(a, string(ev)) }))
+		require.NoError(t, split.Feed(stream[:cut], func(ev []byte) { b = append(b, string(ev)) }))
+		require.NoError(t, split.Feed(stream[cut:], func(ev []byte) { b = append(b, string(ev)) }))
+		for i := range stream {
+			require.NoError(t, bytewise.Feed(stream[i:i+1], func(ev []byte) { c = append(c, string(ev)) }))
+		}
 		// A trailing "\r" is ambiguous until more bytes come; compare only
 		// what both emitted plus what is pending.
 		require.Equal(t, strings.Join(a, "")+string(whole.Pending()), strings.Join(b, "")+string(split.Pending()))
+		require.Equal(t, strings.Join(a, "")+string(whole.Pending()), strings.Join(c, "")+string(bytewise.Pending()))
+		// Resuming a scan must find each event end exactly where a scan
+		// of the whole stream does.
+		require.Equal(t, a, b[:min(len(a), len(b))])
+		require.Equal(t, a, c[:min(len(a), len(c))])
 		for _, ev := range a {
 			_ = Data([]byte(ev))
 		}
 	})
+}
+
+func TestSplitterLimit(t *testing.T) {
+	s := Splitter{Limit: 10}
+	var got []string
+	fn := func(ev []byte) { got = append(got, string(ev)) }
+	require.NoError(t, s.Feed([]byte("data: 12\n\nda"), fn))
+	require.Equal(t, []string{"data: 12\n\n"}, got)
+	require.NoError(t, s.Feed([]byte("ta: 1234"), fn), "10 bytes pending is within the limit")
+	err := s.Feed([]byte("5"), fn)
+	require.ErrorIs(t, err, ErrEventTooLarge)
+	require.Empty(t, s.Pending(), "the oversized event is dropped")
+
+	// A whole event in one feed is not held back, whatever its size.
+	s = Splitter{Limit: 10}
+	got = nil
+	require.NoError(t, s.Feed([]byte("data: 0123456789\n\n"), fn))
+	require.Equal(t, []string{"data: 0123456789\n\n"}, got)
+}
+
+// TestSplitterLargeEventChunked feeds one large event in small chunks, as
+// an upstream body arrives, with line ends of every kind cut at every
+// chunk boundary.
+func TestSplitterLargeEventChunked(t *testing.T) {
+	for _, sep := range []string{"\n\n", "\r\n\r\n", "\r\r", "\n\r\n"} {
+		event := "data: " + strings.Repeat("x", 100_000) + sep
+		stream := event + "data: after" + sep
+		for _, chunk := range []int{1, 7, 4096} {
+			var s Splitter
+			var got []string
+			for i := 0; i < len(stream); i += chunk {
+				require.NoError(t, s.Feed([]byte(stream[i:min(i+chunk, len(stream))]), func(ev []byte) { got = append(got, string(ev)) }))
+			}
+			if sep == "\r\r" {
+				// The last "\r" could still be followed by "\n".
+				require.Equal(t, []string{event}, got, "chunk %d", chunk)
+				continue
+			}
+			require.Equal(t, []string{event, "data: after" + sep}, got, "sep %q chunk %d", sep, chunk)
+		}
+	}
+}
+
+// BenchmarkSplitterLargeEvent feeds one event of each size in 16 KiB
+// chunks (an upstream read): the cost per byte must not grow with the
+// event's size.
+func BenchmarkSplitterLargeEvent(b *testing.B) {
+	for _, size := range []int{2 << 20, 8 << 20, 32 << 20} {
+		event := []byte("data: " + strings.Repeat("x", size) + "\n\n")
+		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {
+			b.SetBytes(int64(len(event)))
+			for b.Loop() {
+				var s Splitter
+				n := 0
+				for i := 0; i < len(event); i += 16 << 10 {
+					_ = s.Feed(event[i:min(i+16<<10, len(event))], func([]byte) { n++ })
+				}
+				if n != 1 {
+					b.Fatalf("%d events", n)
+				}
+			}
+		})
+	}
 }

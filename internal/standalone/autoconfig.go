@@ -27,6 +27,11 @@ const (
 	defaultOpenAIURL     = "https://api.openai.com/v1"
 	defaultAnthropicURL  = "https://api.anthropic.com/v1"
 	autoconfigBufferSize = "50Mi"
+	// autoconfigAddress is the address the generated Gateway binds: the
+	// gateway injects the operator's key into whatever it forwards and asks
+	// clients for none, so it serves this host only unless told otherwise
+	// (`aigw run --listen-address`).
+	autoconfigAddress = "127.0.0.1"
 )
 
 // Autoconfig generates the configuration `aigw run` uses when it is given no
@@ -50,7 +55,8 @@ const (
 //     /v1/messages).
 //
 // The result is YAML of the same resources a user would write: Gateway
-// aigw-run listening on port 1975, one AIGatewayRoute sending every model
+// aigw-run listening on 127.0.0.1 (spec.addresses) and port (1975 when
+// zero), one AIGatewayRoute sending every model
 // to the backend with a 120s request timeout and the llm_input_token,
 // llm_output_token and llm_reasoning_token costs, an AIServiceBackend with
 // its Backend (and TLS for https), a BackendSecurityPolicy, a
@@ -61,7 +67,13 @@ const (
 // with the substitution.aigw.run/env/apiKey annotation, resolved when the
 // output is loaded with [Loader.LoadBytes]. Errors never quote a variable's
 // value.
-func Autoconfig(env func(string) string) ([]byte, error) {
+func Autoconfig(env func(string) string, port int) ([]byte, error) {
+	if port == 0 {
+		port = defaultListenerPort
+	}
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("invalid listener port %d", port)
+	}
 	var (
 		a   autoconfigData
 		err error
@@ -106,6 +118,7 @@ func Autoconfig(env func(string) string) ([]byte, error) {
 		return nil, err
 	}
 	a.BufferLimit = autoconfigBufferSize
+	a.ListenAddress, a.ListenPort = autoconfigAddress, port
 	a.DefaultPrefix = a.Prefix == "v1"
 	var out bytes.Buffer
 	if err := autoconfigTemplate().Execute(&out, &a); err != nil {
@@ -120,6 +133,8 @@ type autoconfigData struct {
 	Name, Schema, Version, Prefix, Auth, KeyEnv, BufferLimit string
 	DefaultPrefix                                            bool
 	Headers                                                  []autoconfigHeader
+	ListenAddress                                            string
+	ListenPort                                               int
 }
 
 type autoconfigHeader struct{ Name, Value string }
@@ -197,10 +212,15 @@ metadata:
   namespace: default
 spec:
   gatewayClassName: aigw-run
+  # This host only: the gateway adds the API key to every request it
+  # forwards and asks clients for no credentials.
+  addresses:
+    - type: IPAddress
+      value: {{ .ListenAddress }}
   listeners:
     - name: http
       protocol: HTTP
-      port: 1975
+      port: {{ .ListenPort }}
 ---
 # Large AI requests: raise the request body limit.
 apiVersion: gateway.envoyproxy.io/v1alpha1

@@ -42,7 +42,7 @@ func TestAutoconfigGolden(t *testing.T) {
 		base := strings.TrimSuffix(envFile, ".env")
 		t.Run(filepath.Base(base), func(t *testing.T) {
 			env := readEnvFile(t, envFile)
-			gen, err := Autoconfig(func(k string) string { return env[k] })
+			gen, err := Autoconfig(func(k string) string { return env[k] }, 0)
 			require.NoError(t, err)
 			compareGolden(t, base+".gen.yaml", gen)
 
@@ -120,7 +120,7 @@ func TestAutoconfigErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Autoconfig(func(k string) string { return tc.env[k] })
+			out, err := Autoconfig(func(k string) string { return tc.env[k] }, 0)
 			require.Error(t, err)
 			require.Nil(t, out)
 			require.Contains(t, err.Error(), tc.wantErr)
@@ -145,12 +145,33 @@ func TestAutoconfigPrefix(t *testing.T) {
 		{map[string]string{"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": "https://openrouter.ai/api"}, "api/v1"},
 		{map[string]string{"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": "https://proxy.example.com/x/v1"}, "x/v1"},
 	} {
-		gen, err := Autoconfig(func(k string) string { return tc.env[k] })
+		gen, err := Autoconfig(func(k string) string { return tc.env[k] }, 0)
 		require.NoError(t, err)
 		res, err := (&Loader{LookupEnv: lookupIn(tc.env)}).LoadBytes(context.Background(), "autoconfig", gen)
 		require.NoError(t, err)
 		require.Len(t, res.Config.Backends, 1)
 		require.Equal(t, tc.want, res.Config.Backends[0].Schema.Prefix, "%v", tc.env)
 		require.Equal(t, config.Duration(120e9), res.Config.Routes[0].Rules[0].Timeouts.Request)
+	}
+}
+
+// TestAutoconfigListensOnLoopback checks that the generated gateway, which
+// forwards with the operator's key and asks clients for none, binds
+// 127.0.0.1, on the port asked for (1975 by default).
+func TestAutoconfigListensOnLoopback(t *testing.T) {
+	env := map[string]string{"OPENAI_API_KEY": "sk-test"}
+	for _, tc := range []struct {
+		port, want int
+	}{{0, 1975}, {18080, 18080}} {
+		gen, err := Autoconfig(func(k string) string { return env[k] }, tc.port)
+		require.NoError(t, err)
+		res, err := (&Loader{LookupEnv: lookupIn(env)}).LoadBytes(context.Background(), "autoconfig", gen)
+		require.NoError(t, err)
+		require.Empty(t, res.Warnings)
+		require.Equal(t, []config.Listener{{Name: "default/aigw-run/http", Address: "127.0.0.1", Port: int32(tc.want)}}, res.Config.Listeners)
+	}
+	for _, port := range []int{-1, 65536} {
+		_, err := Autoconfig(func(k string) string { return env[k] }, port)
+		require.ErrorContains(t, err, "invalid listener port")
 	}
 }

@@ -86,7 +86,7 @@ func compile(d *diag, s *store) *config.Config {
 	cfg := &config.Config{Version: config.Version}
 	cfg.Listeners = c.listeners()
 	cfg.RequestCosts = c.globalCosts()
-	cfg.MaxRequestBodyBytes = c.clientTrafficPolicies()
+	cfg.MaxRequestBodyBytes, cfg.Client = c.clientTrafficPolicies()
 	c.auth, c.poolAuth = c.securityPolicies()
 	c.tlsPolicies = c.indexTLSPolicies()
 	for _, b := range sortedValues(s.backends) {
@@ -202,13 +202,25 @@ func (c *compiler) namedBackends() map[nsName]bool {
 
 // attached reports whether the route attaches to the gateway: with a Gateway
 // resource, a parentRef must name it; with none, every route attaches to the
-// default listener.
+// default listener, with a warning when a parentRef names a Gateway (which
+// no file defines, then: a forgotten file, or a typo in a file's Gateway).
 func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) bool {
 	gw := c.gateway
+	refs := field.NewPath("spec", "parentRefs")
 	if gw == nil {
+		for i, pr := range parentRefs {
+			if (pr.Group != nil && *pr.Group != groupGatewayAPI) || (pr.Kind != nil && *pr.Kind != "Gateway") {
+				continue
+			}
+			ns := src.Namespace
+			if pr.Namespace != nil {
+				ns = string(*pr.Namespace)
+			}
+			c.d.warnf(src, refs.Index(i), "no file defines Gateway %s/%s: the route is served on the default listener (port %d)",
+				ns, pr.Name, defaultListenerPort)
+		}
 		return true
 	}
-	refs := field.NewPath("spec", "parentRefs")
 	if len(parentRefs) == 0 {
 		c.d.warnf(src, refs, "empty: the route is attached to %s, the only Gateway", gw.src.ref())
 		return true

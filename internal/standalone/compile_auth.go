@@ -21,6 +21,8 @@ const apiKeyDataKey = "apiKey"
 // pool (a route's direct reference, and AIServiceBackends whose backendRef
 // is the pool and that no policy of their own targets: an
 // AIServiceBackend's own policy wins), on the request to the picked pod.
+// A targetRef that matches nothing is an error, not a warning: a misspelled
+// name would otherwise leave the intended backend called without its key.
 func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*config.Auth) {
 	out := map[nsName]*config.Auth{}
 	pools := map[poolKey]*config.Auth{}
@@ -32,7 +34,7 @@ func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*con
 		}
 		auth := c.policyAuth(pol)
 		if len(pol.obj.Spec.TargetRefs) == 0 {
-			c.d.warnf(pol.src, field.NewPath("spec", "targetRefs"), "empty: the policy applies to nothing")
+			c.d.errorf(pol.src, field.NewPath("spec", "targetRefs"), "required: without a target the credential would be sent to no backend")
 		}
 		for i, t := range pol.obj.Spec.TargetRefs {
 			p := field.NewPath("spec", "targetRefs").Index(i)
@@ -44,7 +46,7 @@ func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*con
 				}
 				poolOwner[key] = pol.key()
 				if _, ok := c.s.pools[key]; !ok {
-					c.d.warnf(pol.src, p, "ignored: %s not found", key)
+					c.d.errorf(pol.src, p, "%s not found: the credential would be sent to no backend", key)
 					continue
 				}
 				if auth != nil {
@@ -59,7 +61,7 @@ func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*con
 			}
 			owner[key] = pol.key()
 			if _, ok := c.s.backends[key]; !ok {
-				c.d.warnf(pol.src, p, "ignored: AIServiceBackend %s not found", key)
+				c.d.errorf(pol.src, p, "AIServiceBackend %s not found: the credential would be sent to no backend", key)
 				continue
 			}
 			if auth != nil {

@@ -116,18 +116,22 @@ func (c *compiler) listenerTLS(gw *resource[gwapiv1.Gateway], p *field.Path, t *
 	return out
 }
 
-// clientTrafficPolicies reads connection.bufferLimit of the Envoy Gateway
-// ClientTrafficPolicy attached to the Gateway (Envoy AI Gateway's autoconfig
-// sets it to 50Mi so that large AI requests fit) as the request body limit.
-func (c *compiler) clientTrafficPolicies() int64 {
+// clientTrafficPolicies compiles the Envoy Gateway ClientTrafficPolicy
+// attached to the Gateway: connection.bufferLimit is the request body limit
+// (Envoy AI Gateway's autoconfig sets it to 50Mi so that large AI requests
+// fit), connection.connectionLimit.value bounds each listener's
+// connections, timeout.http.requestReceivedTimeout the time to receive a
+// whole request and timeout.http.idleTimeout a connection's idle time.
+func (c *compiler) clientTrafficPolicies() (int64, config.ClientSettings) {
 	gwName := nsName{defaultNamespace, defaultGatewayName}
 	if c.gateway != nil {
 		gwName = c.gateway.key()
 	}
 	var limit int64
+	var settings config.ClientSettings
 	var owner *resource[egv1a1.ClientTrafficPolicy]
 	for _, p := range byName(c.s.clientPolicies) {
-		c.specFieldsIgnored(p.src, p.specKeys, "targetRef", "targetRefs", "targetSelectors", "connection")
+		c.specFieldsIgnored(p.src, p.specKeys, "targetRef", "targetRefs", "targetSelectors", "connection", "timeout")
 		attached := false
 		for _, t := range policyTargets(p.obj.Spec.PolicyTargetReferences) {
 			if t.ref.Group != groupGatewayAPI || t.ref.Kind != "Gateway" || (nsName{p.src.Namespace, string(t.ref.Name)}) != gwName {
@@ -147,20 +151,70 @@ func (c *compiler) clientTrafficPolicies() int64 {
 			continue
 		}
 		owner = p
-		conn := p.obj.Spec.Connection
-		if conn == nil {
-			continue
-		}
-		cp := field.NewPath("spec", "connection")
-		if conn.BufferLimit != nil {
-			limit = conn.BufferLimit.Value()
-			if limit <= 0 {
-				c.d.errorf(p.src, cp.Child("bufferLimit"), "must be positive")
-			}
-		}
-		if conn.ConnectionLimit != nil || conn.SocketBufferLimit != nil || conn.MaxAcceptPerSocketEvent != nil {
-			c.d.ignored(p.src, cp, "only bufferLimit is supported in standalone mode")
+		limit = c.clientConnection(p, &settings)
+		c.clientTimeouts(p, &settings)
+	}
+	return limit, settings
+}
+
+// clientConnection compiles a ClientTrafficPolicy's connection block and
+// returns its bufferLimit.
+func (c *compiler) clientConnection(p *resource[egv1a1.ClientTrafficPolicy], settings *config.ClientSettings) int64 {
+	conn := p.obj.Spec.Connection
+	if conn == nil {
+		return 0
+	}
+	var limit int64
+	cp := field.NewPath("spec", "connection")
+	if conn.BufferLimit != nil {
+		limit = conn.BufferLimit.Value()
+		if limit <= 0 {
+			c.d.errorf(p.src, cp.Child("bufferLimit"), "must be positive")
 		}
 	}
+	if cl := conn.ConnectionLimit; cl != nil {
+		lp := cp.Child("connectionLimit")
+		switch {
+		case cl.Value == nil:
+			c.d.errorf(p.src, lp.Child("value"), "required")
+		case *cl.Value <= 0:
+			c.d.errorf(p.src, lp.Child("value"), "must be positive, got %d", *cl.Value)
+		default:
+			settings.ConnectionLimit = *cl.Value
+		}
+		if cl.CloseDelay != nil || cl.MaxConnectionDuration != nil || cl.MaxRequestsPerConnection != nil || cl.MaxStreamDuration != nil {
+			c.d.ignored(p.src, lp, "only value is supported in standalone mode")
+		}
+	}
+	if conn.SocketBufferLimit != nil || conn.MaxAcceptPerSocketEvent != nil {
+		c.d.ignored(p.src, cp, "only bufferLimit and connectionLimit are supported in standalone mode")
+	}
 	return limit
+}
+
+// clientTimeouts compiles a ClientTrafficPolicy's timeout block.
+func (c *compiler) clientTimeouts(p *resource[egv1a1.ClientTrafficPolicy], settings *config.ClientSettings) {
+	to := p.obj.Spec.Timeout
+	if to == nil {
+		return
+	}
+	tp := field.NewPath("spec", "timeout")
+	if to.TCP != nil {
+		c.d.ignored(p.src, tp.Child("tcp"), "not supported in standalone mode (HTTP listeners only)")
+	}
+	h := to.HTTP
+	if h == nil {
+		return
+	}
+	hp := tp.Child("http")
+	chk := checker{d: c.d, src: p.src}
+	if d, ok := chk.duration(hp.Child("requestReceivedTimeout"), h.RequestReceivedTimeout); ok {
+		settings.RequestReceivedTimeout = config.Duration(d)
+	}
+	if d, ok := chk.duration(hp.Child("idleTimeout"), h.IdleTimeout); ok {
+		settings.IdleTimeout = config.Duration(d)
+	}
+	if h.StreamIdleTimeout != nil {
+		c.d.ignored(p.src, hp.Child("streamIdleTimeout"), "set the route's streamIdleTimeout or a BackendTrafficPolicy instead")
+	}
 }

@@ -98,7 +98,7 @@ func (c *compiler) poolEndpoints(r *resource[inferencePool], spec poolSpec) []co
 		c.d.warnf(r.src, spec.selectorPath, "selected Pods share a status.podIP: their duplicate endpoints are dropped")
 	}
 	if len(out) == 0 {
-		c.d.warnf(r.src, spec.selectorPath, "no Running and Ready Pod with a status.podIP matches the selector: the pool has no endpoint")
+		c.d.warnf(r.src, spec.selectorPath, "no selected Pod is an endpoint (Ready, not terminating, with a status.podIP): the pool has no endpoint")
 	}
 	return out
 }

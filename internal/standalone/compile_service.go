@@ -11,12 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/podready"
 )
 
 // In standalone mode, core Pods declare model servers (and endpoint pickers)
 // and core Services group them, as in a cluster: a selector picks the Pods
-// of its own namespace by label, and only a Pod that is Running, Ready and
-// has an IP receives traffic. Nothing here watches anything: the addresses
+// of its own namespace by label, and only a Pod that serves by GAIE's rule
+// (podready.Address: Ready, not terminating, an IP, no status.phase other
+// than Running) receives traffic. Nothing here watches anything: the addresses
 // are those of the files.
 
 // selects reports whether a non-empty selector selects labels.
@@ -30,38 +32,6 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// podIP returns the IP of a Pod that can receive traffic, or why it cannot:
-// it must be Running and Ready, not terminating, and have status.podIP (or
-// status.podIPs).
-func podIP(p *corev1.Pod) (ip, notReady string) {
-	st := &p.Status
-	switch {
-	case p.DeletionTimestamp != nil:
-		return "", "it is terminating (metadata.deletionTimestamp is set)"
-	case st.Phase != corev1.PodRunning:
-		if st.Phase == "" {
-			return "", "it has no status.phase (Running is needed)"
-		}
-		return "", fmt.Sprintf("its status.phase is %s (Running is needed)", st.Phase)
-	}
-	ready := false
-	for _, cond := range st.Conditions {
-		if cond.Type == corev1.PodReady {
-			ready = cond.Status == corev1.ConditionTrue
-		}
-	}
-	if !ready {
-		return "", "it has no Ready condition with status \"True\""
-	}
-	switch {
-	case st.PodIP != "":
-		return st.PodIP, ""
-	case len(st.PodIPs) > 0:
-		return st.PodIPs[0].IP, ""
-	}
-	return "", "it has no status.podIP"
 }
 
 // readyPod is a Pod that can receive traffic.
@@ -82,7 +52,7 @@ func (c *compiler) readyPods(src Source, p *field.Path, ns string, selector map[
 		if pod.invalid {
 			continue // reported on the Pod
 		}
-		ip, why := podIP(pod.obj)
+		ip, why := podready.Address(pod.obj)
 		if why != "" {
 			c.d.warnf(src, p, "Pod %s, selected by %s, is not an endpoint: %s", pod.key(), what, why)
 			continue

@@ -26,7 +26,20 @@
 // they are [Warning]s in the [Result]. Errors about valid configuration that
 // standalone mode cannot serve yet (cloud credentials, HTTPRoute filters, …)
 // wrap [ErrNotSupported]. No message ever holds a credential or a header
-// value.
+// value, nor a Go type name: a value of the wrong type is reported as
+// "spec.rules[0].backendRefs[1].priority: must be a non-negative integer
+// (uint32), got -1".
+//
+// Some mistakes would otherwise silently drop routes or credentials, so
+// they are errors even where a cluster would accept them: a file set with no
+// resource at all (an editor's file between truncate and write), an unknown
+// kind of aigateway.envoyproxy.io (an unknown kind of another group is a
+// warning), a BackendSecurityPolicy targetRef that matches no
+// AIServiceBackend or InferencePool, and a CEL cost expression that the data
+// plane would not compile (checked here with its own function). When a file
+// or document does not parse, the others are validated one by one but not
+// compiled, so that its error is not buried under reports about references
+// to what it defines.
 //
 // # Kinds
 //
@@ -54,9 +67,11 @@
 // # InferencePools
 //
 // A pool's selector picks the Pods of its namespace exactly as in a
-// cluster; only a Running, Ready, non-terminating Pod with a podIP is an
-// endpoint, and every podIP × targetPort is one config.PoolEndpoint (sorted
-// by IP, then port). A pool with no endpoint is valid, with a warning. A
+// cluster; a Pod is an endpoint by GAIE's rule (internal/podready: Ready
+// condition True, no deletionTimestamp, a podIP, and no status.phase other
+// than Running; a Pod without a phase is judged by its Ready condition),
+// and every podIP × targetPort is one config.PoolEndpoint (sorted by IP,
+// then port). A pool with no endpoint is valid, with a warning. A
 // v1alpha2 pool is read as v1 (selector → matchLabels, targetPortNumber →
 // one target port, extensionRef → endpointPickerRef with port 9002 by
 // default, appProtocol http).
@@ -150,5 +165,8 @@
 // Service and failureMode FailClose; v1alpha2 extensionRef portNumber 9002.
 //
 // This package reads files but serves nothing; it must not import the data
-// plane. It holds no package state: a [Loader] carries what a load needs.
+// plane (internal/httpproxy, internal/processor). It shares with it only the
+// checks a configuration must pass there: CEL costs (internal/costs) and
+// Pod readiness (internal/podready). It holds no package state: a [Loader]
+// carries what a load needs.
 package standalone

@@ -144,13 +144,19 @@ func readHeader(js []byte) (docHeader, error) {
 }
 
 // decodeStrict decodes js into a new T, reporting unknown fields (such as a
-// misspelled one), duplicate fields and case mismatches, each with its path.
+// misspelled one), duplicate fields and case mismatches, each with its path,
+// and a value of the wrong type with its path and the type the schema wants
+// (see typeError). It is the one place documents are decoded.
 // It returns nil when anything is wrong.
 func decodeStrict[T any](d *diag, src Source, js []byte) *T {
 	obj := new(T)
 	strictErrs, err := sigsjson.UnmarshalStrict(js, obj)
 	if err != nil {
-		d.errField(src, "", errors.New(strings.TrimPrefix(err.Error(), "json: ")))
+		if path, msg, ok := typeError(js, err); ok {
+			d.errField(src, path, msg)
+		} else {
+			d.errField(src, "", errors.New(strings.TrimPrefix(err.Error(), "json: ")))
+		}
 		return nil
 	}
 	for _, e := range strictErrs {
@@ -176,11 +182,14 @@ func decodeStrict[T any](d *diag, src Source, js []byte) *T {
 func convertVersion[In, Out any](in *In) (*Out, error) {
 	b, err := json.Marshal(in)
 	if err != nil {
-		return nil, fmt.Errorf("converting %T: %w", in, err)
+		return nil, fmt.Errorf("converting to v1beta1: %w", err)
 	}
 	out := new(Out)
 	if err := json.Unmarshal(b, out); err != nil {
-		return nil, fmt.Errorf("converting %T to %T: %w", in, out, err)
+		if path, msg, ok := typeError(b, err); ok {
+			return nil, fmt.Errorf("converting to v1beta1: %s: %w", path, msg)
+		}
+		return nil, fmt.Errorf("converting to v1beta1: %w", err)
 	}
 	return out, nil
 }

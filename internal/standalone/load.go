@@ -75,6 +75,7 @@ func (l *Loader) Load(ctx context.Context, paths ...string) (*Result, error) {
 		data, err := l.readFile(f)
 		if err != nil {
 			ls.d.err(Source{File: f}, nil, err)
+			ls.unparsed = true
 			continue
 		}
 		ls.files = append(ls.files, f)
@@ -99,6 +100,12 @@ type loadState struct {
 	d      *diag
 	store  *store
 	files  []string
+	// documents counts the documents read, parsed or not.
+	documents int
+	// unparsed is set when a file or document could not be read or parsed
+	// at all: the resources are then incomplete, and checks across them
+	// would report references to what the broken part defines.
+	unparsed bool
 }
 
 func (l *Loader) newState() *loadState {
@@ -136,6 +143,7 @@ func (ls *loadState) addFile(ctx context.Context, name string, data []byte) {
 		} else {
 			ls.d.err(Source{File: name}, nil, err)
 		}
+		ls.unparsed = true
 		return
 	}
 	for _, doc := range splitDocuments(out) {
@@ -146,18 +154,45 @@ func (ls *loadState) addFile(ctx context.Context, name string, data []byte) {
 	}
 }
 
-// finish validates and compiles everything decoded so far.
+// finish validates and compiles everything decoded so far. When a file or
+// document could not be parsed, each resource is still validated on its
+// own, but nothing is compiled: its errors come alone, not after warnings
+// and errors about references to resources the broken part defines.
 func (ls *loadState) finish(ctx context.Context) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return ls.result(nil), fmt.Errorf("loading configuration: %w", err)
 	}
 	ls.validate()
-	cfg := compile(ls.d, ls.store)
+	var cfg *config.Config
+	if !ls.unparsed {
+		cfg = compile(ls.d, ls.store)
+	}
+	ls.checkNotEmpty()
 	ls.sortDiagnostics()
 	if ls.d.failed() {
 		return ls.result(nil), errors.Join(ls.d.errs...)
 	}
 	return ls.result(cfg), nil
+}
+
+// checkNotEmpty rejects a configuration that defines no resource: an empty
+// file is what a watcher sees between an editor's truncate and write, and
+// serving it would drop every route until the write lands. A resource that
+// fails validation counts (its own error is reported).
+func (ls *loadState) checkNotEmpty() {
+	if ls.d.failed() || len(ls.store.seen) > 0 {
+		return
+	}
+	src := Source{File: strings.Join(ls.files, ", ")}
+	files := "the file is empty or holds only comments"
+	if len(ls.files) > 1 {
+		files = "the files are empty or hold only comments"
+	}
+	if ls.documents == 0 {
+		ls.d.errorf(src, nil, "no resources: %s (is it being written?); a configuration needs at least one resource", files)
+		return
+	}
+	ls.d.errorf(src, nil, "no resources: every document is ignored (see the warnings); a configuration needs at least one resource")
 }
 
 // sortDiagnostics orders errors and warnings by input position (file, then

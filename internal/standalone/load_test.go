@@ -275,3 +275,65 @@ func TestSplitDocuments(t *testing.T) {
 	require.Equal(t, "\nb: 2\r\n", string(docs[1].data))
 	require.Equal(t, rawDoc{index: 3, line: 10, data: []byte("{c: 3}\n")}, docs[2])
 }
+
+// TestEmptyConfigurationIsAnError checks that a file set defining no
+// resource is rejected, naming the files: an editor's truncate before its
+// write must not reload into a configuration without routes.
+func TestEmptyConfigurationIsAnError(t *testing.T) {
+	const empty = "no resources: the file is empty or holds only comments (is it being written?); a configuration needs at least one resource"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string // with "DIR/" for the directory
+	}{
+		{"empty file", map[string]string{"a.yaml": ""}, "DIR/a.yaml: " + empty},
+		{"comments and separators", map[string]string{"a.yaml": "# nothing yet\n---\n---\n"}, "DIR/a.yaml: " + empty},
+		{
+			"every file of a directory empty", map[string]string{"a.yaml": "", "b.yml": "# later\n"},
+			"DIR/a.yaml, DIR/b.yml: no resources: the files are empty or hold only comments (is it being written?); a configuration needs at least one resource",
+		},
+		{
+			"only ignored documents", map[string]string{"a.yaml": "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g}\n"},
+			"DIR/a.yaml: no resources: every document is ignored (see the warnings); a configuration needs at least one resource",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, tc.files)
+			res, err := testLoader().Load(context.Background(), dir)
+			require.EqualError(t, err, strings.ReplaceAll(tc.want, "DIR/", dir+string(filepath.Separator)))
+			require.Nil(t, res.Config)
+		})
+	}
+
+	// One resource is enough, even when it is not a route.
+	res, err := testLoader().LoadBytes(context.Background(), "cm.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"))
+	require.NoError(t, err)
+	require.NotNil(t, res.Config)
+	// An invalid resource counts as one: its own error is the only one.
+	_, err = testLoader().LoadBytes(context.Background(), "bad.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad}\n"))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "no resources")
+}
+
+// TestParentRefToUndefinedGateway checks the warning for a route attached
+// to a Gateway that no file defines: it is served on the default listener.
+func TestParentRefToUndefinedGateway(t *testing.T) {
+	route := strings.Replace(minimalRoute, "spec:\n", "spec:\n  parentRefs: [{name: gw}, {name: edge, namespace: infra}, {name: other, group: example.com, kind: Gateway}]\n", 1)
+	res, err := testLoader().LoadBytes(context.Background(), "r.yaml", []byte(route+"---\n"+minimalBackend))
+	require.NoError(t, err)
+	require.Len(t, res.Config.Routes, 1)
+	require.Equal(t, int32(1975), res.Config.Listeners[0].Port)
+	var got []string
+	for _, w := range res.Warnings {
+		got = append(got, w.String())
+	}
+	require.Equal(t, []string{
+		"r.yaml: document 1: AIGatewayRoute default/chat: spec.parentRefs[0]: no file defines Gateway default/gw: the route is served on the default listener (port 1975)",
+		"r.yaml: document 1: AIGatewayRoute default/chat: spec.parentRefs[1]: no file defines Gateway infra/edge: the route is served on the default listener (port 1975)",
+	}, got)
+
+	// Without parentRefs, the default listener is what the route asks for.
+	res, err = testLoader().LoadBytes(context.Background(), "r.yaml", []byte(minimalRoute+"---\n"+minimalBackend))
+	require.NoError(t, err)
+	require.Empty(t, res.Warnings)
+}

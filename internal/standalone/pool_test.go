@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/aigw-dev/aigw/internal/config"
@@ -45,33 +44,91 @@ func TestSortPoolEndpoints(t *testing.T) {
 	}, got)
 }
 
-func TestPodIP(t *testing.T) {
-	ready := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-	now := metav1.Now()
+// TestPoolPodReadiness loads a pool with one Pod and checks that the Pod
+// is an endpoint by GAIE's rule (Ready, not terminating, an IP; a phase,
+// when given, must be Running), and the warning about a Pod that is not.
+func TestPoolPodReadiness(t *testing.T) {
+	const pool = `apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: pool}
+spec:
+  selector: {matchLabels: {app: vllm}}
+  targetPorts: [{number: 8000}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: r}
+spec:
+  rules: [{backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: pool}]}]
+---
+apiVersion: v1
+kind: Pod
+spec: {containers: [{name: vllm, image: vllm}]}
+`
+	const meta = "metadata: {name: vllm-0, labels: {app: vllm}}\n"
+	const warnPrefix = "pods.yaml: document 1: InferencePool default/pool: spec.selector.matchLabels: Pod default/vllm-0, selected by the pool, is not an endpoint: "
 	for _, tc := range []struct {
-		name   string
-		pod    corev1.Pod
-		ip     string
-		reason string
+		name    string
+		pod     string // metadata and status of the Pod
+		want    []config.PoolEndpoint
+		warning string // "" when the Pod is an endpoint
 	}{
-		{"ready", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1", Conditions: ready}}, "10.0.0.1", ""},
-		{"podIPs only", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "fd00::1"}}, Conditions: ready}}, "fd00::1", ""},
-		{"no IP", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: ready}}, "", "no status.podIP"},
-		{"pending", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending, PodIP: "10.0.0.1", Conditions: ready}}, "", "Pending"},
-		{"no phase", corev1.Pod{Status: corev1.PodStatus{PodIP: "10.0.0.1", Conditions: ready}}, "", "no status.phase"},
-		{"not ready", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1",
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}}}, "", "Ready"},
-		{"terminating", corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1", Conditions: ready}}, "", "terminating"},
+		{
+			name: "Ready without a phase is used",
+			pod:  meta + `status: {podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}`,
+			want: []config.PoolEndpoint{{Pod: "default/vllm-0", IP: "10.0.0.1", Port: 8000}},
+		},
+		{
+			name: "Running and Ready is used",
+			pod:  meta + `status: {phase: Running, podIPs: [{ip: "fd00::1"}], conditions: [{type: Ready, status: "True"}]}`,
+			want: []config.PoolEndpoint{{Pod: "default/vllm-0", IP: "fd00::1", Port: 8000}},
+		},
+		{
+			name:    "Running but not Ready is not",
+			pod:     meta + `status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready, status: "False"}]}`,
+			warning: `it has no Ready condition with status "True"`,
+		},
+		{
+			name:    "Failed and Ready is not",
+			pod:     meta + `status: {phase: Failed, podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}`,
+			warning: "its status.phase is Failed, not Running",
+		},
+		{
+			name:    "Pending and Ready is not",
+			pod:     meta + `status: {phase: Pending, podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}`,
+			warning: "its status.phase is Pending, not Running",
+		},
+		{
+			name: "a deletionTimestamp excludes a Ready Pod",
+			pod: `metadata: {name: vllm-0, labels: {app: vllm}, deletionTimestamp: "2026-01-01T00:00:00Z"}
+status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready, status: "True"}]}`,
+			warning: "it is terminating (metadata.deletionTimestamp is set)",
+		},
+		{
+			name:    "no podIP is not",
+			pod:     meta + `status: {conditions: [{type: Ready, status: "True"}]}`,
+			warning: "it has no status.podIP",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ip, why := podIP(&tc.pod)
-			require.Equal(t, tc.ip, ip)
-			if tc.reason == "" {
-				require.Empty(t, why)
-			} else {
-				require.Contains(t, why, tc.reason)
+			res, err := testLoader().LoadBytes(context.Background(), "pods.yaml", []byte(pool+tc.pod+"\n"))
+			require.NoError(t, err)
+			var warnings []string
+			for _, w := range res.Warnings {
+				warnings = append(warnings, w.String())
 			}
+			require.Len(t, res.Config.Backends, 1)
+			require.NotNil(t, res.Config.Backends[0].Pool)
+			if tc.warning == "" {
+				require.Empty(t, warnings)
+				require.Equal(t, tc.want, res.Config.Backends[0].Pool.Endpoints)
+				return
+			}
+			require.Equal(t, []string{
+				warnPrefix + tc.warning,
+				"pods.yaml: document 1: InferencePool default/pool: spec.selector.matchLabels: no selected Pod is an endpoint (Ready, not terminating, with a status.podIP): the pool has no endpoint",
+			}, warnings)
+			require.Empty(t, res.Config.Backends[0].Pool.Endpoints)
 		})
 	}
 }

@@ -149,14 +149,17 @@ func (s *store) claim(d *diag, group string, src Source) bool {
 
 // decodeDocument decodes one document and files it in the store.
 func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
+	ls.documents++
 	js, err := decodeYAML(doc)
 	if err != nil {
 		ls.d.err(src, nil, err)
+		ls.unparsed = true
 		return
 	}
 	h, err := readHeader(js)
 	if err != nil {
 		ls.d.err(src, nil, err)
+		ls.unparsed = true
 		return
 	}
 	src.APIVersion, src.Kind, src.Name = h.apiVersion, h.kind, h.name
@@ -261,9 +264,14 @@ func (ls *loadState) decodeAIGateway(src Source, version string, js []byte) {
 	case "MCPRoute":
 		ls.unknown(src, "MCP routes are not supported yet in standalone mode")
 	default:
-		ls.unknown(src, "")
+		// A misspelled kind of this API (AIGatewayRoutes) would otherwise
+		// drop its routes with only a warning.
+		ls.d.errField(src, "kind", fmt.Errorf("unknown kind %q in group %s: the kinds are %s", src.Kind, groupAIGateway, aiGatewayKinds))
 	}
 }
+
+// aiGatewayKinds are the kinds of the aigateway.envoyproxy.io group.
+const aiGatewayKinds = "AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy, GatewayConfig, QuotaPolicy, MCPRoute"
 
 // decodeVersioned decodes a kind of this project's API in either version,
 // converting v1alpha1 to v1beta1.

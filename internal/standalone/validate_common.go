@@ -11,6 +11,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	reqcosts "github.com/aigw-dev/aigw/internal/costs"
 )
 
 // Patterns of the Gateway API and Envoy Gateway CRDs.
@@ -259,7 +260,13 @@ func (c checker) costs(p *field.Path, costs []aigv1b1.LLMRequestCost, listMap bo
 		switch {
 		case cost.Type == aigv1b1.LLMRequestCostTypeCEL && (cost.CEL == nil || strings.TrimSpace(*cost.CEL) == ""):
 			c.errorf(cp.Child("cel"), "required when type is CEL")
-		case cost.Type != aigv1b1.LLMRequestCostTypeCEL && cost.CEL != nil:
+		case cost.Type == aigv1b1.LLMRequestCostTypeCEL:
+			// The data plane's own check, so that a broken expression
+			// fails the load (and `aigw validate`, and a reload) here.
+			if err := reqcosts.CheckCEL(*cost.CEL); err != nil {
+				c.d.err(c.src, cp.Child("cel"), err)
+			}
+		case cost.CEL != nil:
 			c.d.ignored(c.src, cp.Child("cel"), "cel is only used when type is CEL")
 		}
 	}

@@ -146,8 +146,18 @@ func validateAIServiceBackend(c checker, b *aigv1b1.AIServiceBackend) {
 	spec := field.NewPath("spec")
 	c.enum(spec.Child("schema", "name"), string(b.Spec.APISchema.Name), schemaNames...)
 
-	ref := b.Spec.BackendRef
-	rp := spec.Child("backendRef")
+	if ref := b.Spec.BackendRef; ref == (gwapiv1.BackendObjectReference{}) {
+		// Absent (or empty): one clear error, not one per defaulted field.
+		c.errorf(spec.Child("backendRef"), "required")
+	} else {
+		validateBackendRef(c, spec.Child("backendRef"), ref)
+	}
+	c.headerMutation(spec.Child("headerMutation"), b.Spec.HeaderMutation)
+	c.bodyMutation(spec.Child("bodyMutation"), b.Spec.BodyMutation)
+}
+
+// validateBackendRef checks an AIServiceBackend's spec.backendRef (at rp).
+func validateBackendRef(c checker, rp *field.Path, ref gwapiv1.BackendObjectReference) {
 	c.objectName(rp.Child("name"), string(ref.Name))
 	c.group(rp.Child("group"), ref.Group)
 	c.kind(rp.Child("kind"), ref.Kind)
@@ -164,8 +174,6 @@ func validateAIServiceBackend(c checker, b *aigv1b1.AIServiceBackend) {
 	default:
 		c.errorf(rp, "BackendRef must be a Backend resource of Envoy Gateway (group gateway.envoyproxy.io, kind Backend), a Service, or an InferencePool (group inference.networking.k8s.io or inference.networking.x-k8s.io)")
 	}
-	c.headerMutation(spec.Child("headerMutation"), b.Spec.HeaderMutation)
-	c.bodyMutation(spec.Child("bodyMutation"), b.Spec.BodyMutation)
 }
 
 // Kinds an AIServiceBackend's backendRef may point at.

@@ -47,7 +47,12 @@ func newOpenAIToOpenAI(op Operation, schema config.Schema, opts Options) (*openA
 	if prefix == "" {
 		prefix = "v1"
 	}
-	return &openAIToOpenAI{op: op, prefix: prefix, opts: opts}, nil
+	t := &openAIToOpenAI{op: op, prefix: prefix, opts: opts}
+	t.splitter.Limit = opts.MaxEventBytes
+	if t.splitter.Limit <= 0 {
+		t.splitter.Limit = DefaultMaxEventBytes
+	}
+	return t, nil
 }
 
 // Request implements [Translator.Request].
@@ -116,7 +121,7 @@ func (t *openAIToOpenAI) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, error) {
 	if t.stream {
-		return t.streamBody(chunk, endOfStream), nil
+		return t.streamBody(chunk, endOfStream)
 	}
 	if !t.bodyTooBig {
 		if len(t.body)+len(chunk) > maxAccountedBody {
@@ -141,13 +146,16 @@ func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, e
 // streamBody frames the SSE stream so that each complete event goes out as
 // soon as it is whole, reading usage on the way and dropping the usage-only
 // chunk the gateway asked for on the client's behalf.
-func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) []byte {
+func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) ([]byte, error) {
 	t.out = t.out[:0]
-	t.splitter.Feed(chunk, t.event)
+	if err := t.splitter.Feed(chunk, t.event); err != nil {
+		// The events before the oversized one still go out.
+		return t.out, err
+	}
 	if endOfStream {
 		t.out = append(t.out, t.splitter.Pending()...)
 	}
-	return t.out
+	return t.out, nil
 }
 
 var (

@@ -45,7 +45,16 @@ type Options struct {
 	// ForceUsage makes a stream carry usage even when the client did not
 	// ask for it; the extra usage-only chunk is then not sent to the client.
 	ForceUsage bool
+	// MaxEventBytes bounds one event of a streamed response: a stream whose
+	// event grows past it fails with an error wrapping
+	// [sse.ErrEventTooLarge]. Zero means DefaultMaxEventBytes.
+	MaxEventBytes int
 }
+
+// DefaultMaxEventBytes bounds one event of a streamed response when the
+// options set no limit (16 MiB: a chunk of text is a few hundred bytes, a
+// streamed partial image a few MiB).
+const DefaultMaxEventBytes = 16 << 20
 
 // Upstream is the translated request of one attempt.
 type Upstream struct {

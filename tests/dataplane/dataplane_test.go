@@ -71,7 +71,9 @@ type gateway struct {
 	done       chan error
 }
 
-func startGateway(t *testing.T, configPath string, port int) *gateway {
+// startGateway runs `aigw run` with flags on configPath, whose listener is
+// port.
+func startGateway(t *testing.T, configPath string, port int, flags ...string) *gateway {
 	t.Helper()
 	adminPort := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,7 +82,8 @@ func startGateway(t *testing.T, configPath string, port int) *gateway {
 		stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1),
 	}
 	go func() {
-		g.done <- app.Main(ctx, []string{"run", "--listen-address=127.0.0.1", fmt.Sprintf("--admin-port=%d", adminPort), "--shutdown-timeout=10s", configPath}, g.stdout, g.stderr)
+		args := append([]string{"run", "--listen-address=127.0.0.1", fmt.Sprintf("--admin-port=%d", adminPort), "--shutdown-timeout=10s", "--drain-delay=0"}, flags...)
+		g.done <- app.Main(ctx, append(args, configPath), g.stdout, g.stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

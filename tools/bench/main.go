@@ -69,7 +69,7 @@ func child(args []string) error {
 	}
 	switch args[0] {
 	case "gateway":
-		return app.Main(ctx, []string{"run", "--access-log=off", "--log-level=warn", "--watch=false", "--admin-port=" + args[2], args[1]}, os.Stdout, os.Stderr)
+		return app.Main(ctx, []string{"run", "--access-log=off", "--log-level=warn", "--watch=false", "--drain-delay=0", "--admin-port=" + args[2], args[1]}, os.Stdout, os.Stderr)
 	case "reverseproxy":
 		target, err := url.Parse(args[2])
 		if err != nil {
