@@ -63,7 +63,11 @@ func TestAigwEPPInKubernetesMode(t *testing.T) {
 		}
 	}
 	send(10)
-	require.Equal(t, float64(10), promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "outcome", "picked"))
+	// A request is counted when its picker stream ends, which the gateway
+	// closes after answering the client.
+	require.Eventually(t, func() bool {
+		return promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "outcome", "picked") == 10
+	}, 10*time.Second, 10*time.Millisecond, "10 requests counted picked")
 
 	// vllm-1 turns unready: the picker drops it and every pick goes to vllm-0.
 	var pod corev1.Pod
