@@ -37,8 +37,9 @@ func attempt(t *testing.T, a *config.Auth, ref *config.BackendRef) *processor.At
 	if ref == nil {
 		ref = &config.BackendRef{Backend: "default/b"}
 	}
-	at, err := processor.NewAttempt(context.Background(), req, clientHeader, b, ref, processor.AttemptOptions{})
+	at, err := processor.NewAttempt(req, clientHeader, b, ref, processor.AttemptOptions{})
 	require.NoError(t, err)
+	require.NoError(t, at.Authenticate(context.Background()))
 	return at
 }
 

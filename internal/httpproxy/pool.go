@@ -195,6 +195,12 @@ func (p *poolRuntime) send(ctx context.Context, st *requestState, a *processor.A
 	if err != nil || resp != nil {
 		return resp, err
 	}
+	// Credentials go on last, over the picker's and the rewrite's edits,
+	// and no picker sees them.
+	if err := a.Authenticate(ctx); err != nil {
+		closeExchange(x)
+		return nil, apierror.Internal(err)
+	}
 	var lastErr error
 	for i, ep := range targets {
 		if ep == nil {

@@ -90,7 +90,7 @@ func (l *attemptLoop) RoundTrip(out *http.Request) (*http.Response, error) {
 			l.logger.LogAttrs(ctx, slog.LevelDebug, "attempt", slog.String("request_id", st.requestID),
 				slog.Int("attempt", n), slog.String("backend", b.pipeline.Name), slog.Uint64("priority", uint64(ref.Config.Priority)))
 		}
-		attempt, err := processor.NewAttempt(ctx, st.req, out.Header, &b.pipeline, &ref.Config, opts)
+		attempt, err := processor.NewAttempt(st.req, out.Header, &b.pipeline, &ref.Config, opts)
 		if err != nil {
 			return nil, apierror.Internal(err)
 		}
@@ -172,6 +172,9 @@ var errStreamIdle = fmt.Errorf("%w: no data within the stream idle timeout", api
 // is the shorter of the per-attempt and stream-idle timeouts; after the
 // headers the stream-idle timeout is enforced by the response body.
 func send(ctx context.Context, b *backend, a *processor.Attempt, t *config.Timeouts) (*http.Response, error) {
+	if err := a.Authenticate(ctx); err != nil {
+		return nil, apierror.Internal(err)
+	}
 	return sendTo(ctx, b.transport, b.pick(), a, t)
 }
 

@@ -55,6 +55,7 @@ type seenRequest struct {
 	Path   string
 	Header http.Header
 	Body   map[string]any
+	Raw    []byte
 }
 
 func newFakeOpenAI(t *testing.T, name string) *fakeOpenAI {
@@ -103,7 +104,7 @@ func (f *fakeOpenAI) serve(w http.ResponseWriter, r *http.Request) {
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
 	f.mu.Lock()
-	f.seen = append(f.seen, seenRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	f.seen = append(f.seen, seenRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Raw: raw})
 	fault := f.fault
 	f.mu.Unlock()
 	if h := r.Header.Get("X-Test-Fault"); h != "" {

@@ -54,6 +54,8 @@ type Attempt struct {
 	Upstream *UpstreamRequest
 	// Translator translates this attempt's response.
 	Translator translator.Translator
+
+	authenticated bool
 }
 
 // stripHeaders are client headers never sent upstream: the transport sets
@@ -86,8 +88,9 @@ type AttemptOptions struct {
 
 // NewAttempt builds the attempt of req on backend b through ref, from the
 // original client headers and body: translate, mutate headers (remove then
-// set), mutate the body (remove then set), then authenticate.
-func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, opts AttemptOptions) (*Attempt, error) {
+// set), mutate the body (remove then set). The transport authenticates it
+// ([Attempt.Authenticate]) after a pool's edits, just before sending.
+func NewAttempt(req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, opts AttemptOptions) (*Attempt, error) {
 	model := req.Model
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
@@ -151,12 +154,23 @@ func NewAttempt(ctx context.Context, req *translator.Request, clientHeader http.
 		method = http.MethodPost
 	}
 	out := &UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
-	if b.Auth != nil {
-		if err := b.Auth.Authenticate(ctx, out); err != nil {
-			return nil, fmt.Errorf("authenticating to backend %s: %w", b.Name, err)
-		}
-	}
 	return &Attempt{Backend: b, Ref: ref, RequestModel: model, Upstream: out, Translator: tr}, nil
+}
+
+// Authenticate applies the backend's credentials to the upstream request.
+// It must run last, after every edit of the request — a pool's endpoint
+// picker and its model rewrite included — so that a signature covers the
+// bytes sent and no picker sees the backend's credentials. It runs once;
+// later calls do nothing.
+func (a *Attempt) Authenticate(ctx context.Context) error {
+	if a.authenticated || a.Backend.Auth == nil {
+		return nil
+	}
+	a.authenticated = true
+	if err := a.Backend.Auth.Authenticate(ctx, a.Upstream); err != nil {
+		return fmt.Errorf("authenticating to backend %s: %w", a.Backend.Name, err)
+	}
+	return nil
 }
 
 // ProviderName is the gen_ai.provider.name of a schema.

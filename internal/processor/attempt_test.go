@@ -52,8 +52,9 @@ func TestClientCredentialHeaders(t *testing.T) {
 				b.Auth = auth
 			}
 			req := &translator.Request{Operation: tc.op, Method: http.MethodPost, Path: "/v1/chat/completions", Model: "m", Body: []byte(`{"model":"m","messages":[]}`)}
-			at, err := NewAttempt(context.Background(), req, client.Clone(), b, &config.BackendRef{Backend: "default/b"}, AttemptOptions{})
+			at, err := NewAttempt(req, client.Clone(), b, &config.BackendRef{Backend: "default/b"}, AttemptOptions{})
 			require.NoError(t, err)
+			require.NoError(t, at.Authenticate(context.Background()))
 			got := http.Header{}
 			for _, name := range clientCredentialHeaders {
 				if v := at.Upstream.Header.Values(name); len(v) > 0 {
