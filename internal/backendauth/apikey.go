@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // apiKey sends a static key in the header its type prescribes: APIKey as
@@ -18,7 +18,7 @@ type apiKey struct {
 	value  string
 }
 
-var _ processor.Authenticator = (*apiKey)(nil)
+var _ llm.Authenticator = (*apiKey)(nil)
 
 func newAPIKey(a *config.Auth) (*apiKey, error) {
 	if a.APIKey == nil || a.APIKey.Key == "" {
@@ -37,8 +37,8 @@ func newAPIKey(a *config.Auth) (*apiKey, error) {
 	}
 }
 
-// Authenticate implements [processor.Authenticator.Authenticate].
-func (k *apiKey) Authenticate(_ context.Context, req *processor.UpstreamRequest) error {
+// Authenticate implements [llm.Authenticator.Authenticate].
+func (k *apiKey) Authenticate(_ context.Context, req *llm.UpstreamRequest) error {
 	req.Header.Set(k.header, k.value)
 	return nil
 }

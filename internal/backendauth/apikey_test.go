@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/processor"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // clientCredentials are credential headers a client may send the gateway.
@@ -32,7 +32,7 @@ func attempt(t *testing.T, a *config.Auth, ref *config.BackendRef) *processor.At
 	b := &processor.Backend{Name: "default/b", Schema: config.Schema{Name: config.SchemaOpenAI}, Auth: h}
 	clientHeader := clientCredentials.Clone()
 	clientHeader.Set("X-Trace", "t1")
-	req := &translator.Request{Operation: translator.OperationChat, Model: "m",
+	req := &llm.Request{Operation: llm.OperationChat, Model: "m",
 		Body: []byte(`{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`)}
 	if ref == nil {
 		ref = &config.BackendRef{Backend: "default/b"}

@@ -6,7 +6,9 @@
 // applied, so a type error rejects the configuration instead of failing
 // requests. A Calculator is immutable and safe for concurrent use.
 //
-// This package must not import the HTTP front end or control-plane packages.
+// This package must not import the HTTP front end, the request pipeline
+// (internal/processor), the translator or control-plane packages; the
+// types it shares with them live in internal/llm.
 package costs
 
 import (
@@ -19,7 +21,7 @@ import (
 	"github.com/google/cel-go/common/types"
 
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // Value is one computed cost.
@@ -31,7 +33,7 @@ type Value struct {
 
 // Input is what a cost is computed from.
 type Input struct {
-	Usage translator.Usage
+	Usage llm.Usage
 	// Model is the model sent upstream (after modelNameOverride).
 	Model string
 	// Backend is the AIServiceBackend as "name.namespace".

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 func TestCalculate(t *testing.T) {
@@ -23,7 +23,7 @@ func TestCalculate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 8, c.Len())
 	got, err := c.Calculate(Input{
-		Usage: translator.Usage{InputTokens: 10, OutputTokens: 3, TotalTokens: 13, CachedInputTokens: 4, ReasoningTokens: 1},
+		Usage: llm.Usage{InputTokens: 10, OutputTokens: 3, TotalTokens: 13, CachedInputTokens: 4, ReasoningTokens: 1},
 		Model: "gpt-4o", Backend: BackendName("default/openai"), Route: "default/chat",
 	})
 	require.NoError(t, err)
@@ -59,6 +59,6 @@ func TestCompileErrors(t *testing.T) {
 func TestRuntimeNegative(t *testing.T) {
 	c, err := New([]config.RequestCost{{MetadataKey: "k", Type: config.CostCEL, CEL: "10 - int(output_tokens)"}})
 	require.NoError(t, err)
-	_, err = c.Calculate(Input{Usage: translator.Usage{OutputTokens: 11}})
+	_, err = c.Calculate(Input{Usage: llm.Usage{OutputTokens: 11}})
 	require.ErrorContains(t, err, "is negative")
 }

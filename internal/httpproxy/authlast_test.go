@@ -13,16 +13,16 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/epp/epptest"
-	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // signingAuth signs the final request as a signing scheme (AWS SigV4)
 // does: a hash of the body it is given, and a credential header.
 type signingAuth struct{}
 
-var _ processor.Authenticator = signingAuth{}
+var _ llm.Authenticator = signingAuth{}
 
-func (signingAuth) Authenticate(_ context.Context, req *processor.UpstreamRequest) error {
+func (signingAuth) Authenticate(_ context.Context, req *llm.UpstreamRequest) error {
 	sum := sha256.Sum256(req.Body)
 	req.Header.Set("X-Body-Sha256", hex.EncodeToString(sum[:]))
 	req.Header.Set("Authorization", "Bearer backend-secret")
@@ -30,7 +30,7 @@ func (signingAuth) Authenticate(_ context.Context, req *processor.UpstreamReques
 }
 
 // withAuth replaces the authenticator of the named backend in force.
-func withAuth(t *testing.T, g *Gateway, name string, a processor.Authenticator) {
+func withAuth(t *testing.T, g *Gateway, name string, a llm.Authenticator) {
 	t.Helper()
 	b, ok := g.current.Load().backends[name]
 	require.True(t, ok)

@@ -10,8 +10,8 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/labels"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/metrics"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // finish records the request's metrics and access-log line. It runs
@@ -53,7 +53,7 @@ func (g *Gateway) finish(r *http.Request, rc *runtimeConfig, st *requestState) {
 	// Only requests that matched a route are recorded: a model name that
 	// matched nothing is the client's free choice and would create series
 	// at will (the labels of matched ones are bounded by the recorder).
-	if g.metrics != nil && st.rule != nil && st.req != nil && st.op != translator.OperationPassThrough {
+	if g.metrics != nil && st.rule != nil && st.req != nil && st.op != llm.OperationPassThrough {
 		errType := ""
 		if failed {
 			errType = metrics.ErrorTypeOther

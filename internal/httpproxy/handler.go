@@ -13,9 +13,9 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/epp"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/router"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // Headers the gateway owns on the way in.
@@ -33,8 +33,8 @@ var errRequestTimeout = fmt.Errorf("%w: the route's request timeout passed", con
 type requestState struct {
 	start     time.Time
 	requestID string
-	op        translator.Operation
-	req       *translator.Request
+	op        llm.Operation
+	req       *llm.Request
 	rule      *router.Rule[*backend]
 	plan      *router.Plan[*backend]
 	force     bool
@@ -63,7 +63,7 @@ type requestState struct {
 	firstByte time.Time
 	end       time.Time
 	err       error
-	usage     translator.Usage
+	usage     llm.Usage
 	respModel string
 	completed bool
 }
@@ -226,8 +226,8 @@ func (g *Gateway) servePassThrough(w http.ResponseWriter, r *http.Request, rc *r
 			return
 		}
 	}
-	st.op = translator.OperationPassThrough
-	st.req = &translator.Request{Operation: translator.OperationPassThrough, Method: r.Method, Path: r.URL.RequestURI(), Body: body}
+	st.op = llm.OperationPassThrough
+	st.req = &llm.Request{Operation: llm.OperationPassThrough, Method: r.Method, Path: r.URL.RequestURI(), Body: body}
 	st.rule = rule
 	g.proxyRequest(w, r, st)
 }

@@ -21,9 +21,9 @@ import (
 	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/scheduler"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // errPoolUnavailable marks a pool that cannot serve a request: its picker
@@ -347,7 +347,7 @@ func (p *poolRuntime) subsetWithout(failed map[string]bool) []string {
 func (p *poolRuntime) ownPickOrErr(ctx context.Context, st *requestState, a *processor.Attempt) ([]*poolEndpoint, *epp.Exchange, *http.Response, error) {
 	skip := st.failed
 	if p.sched != nil {
-		if a.RequestModel == "" && st.op == translator.OperationPassThrough {
+		if a.RequestModel == "" && st.op == llm.OperationPassThrough {
 			// An HTTPRoute's request is not parsed; the picker still wants
 			// its model (LoRA affinity, rewrite rules), as GAIE's reads it.
 			a.RequestModel = bodyModel(a.Upstream.Body)

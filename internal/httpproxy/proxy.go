@@ -19,9 +19,9 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/processor"
-	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // proxy runs requests through httputil.ReverseProxy, whose transport is the
@@ -430,7 +430,7 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	if st.op != translator.OperationPassThrough {
+	if st.op != llm.OperationPassThrough {
 		wrapNonJSONError(resp)
 	}
 	tr := st.attempt.Translator

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/labels"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // record records one successful streamed request of model, echoed by the
@@ -19,7 +19,7 @@ import (
 func record(p *Prometheus, model string) {
 	a := Attributes{Operation: "chat", Provider: "openai", OriginalModel: model, RequestModel: model, ResponseModel: model}
 	p.RequestDone(a, "", 10*time.Millisecond)
-	p.Tokens(a, translator.Usage{InputTokens: 3, OutputTokens: 2, TotalTokens: 5})
+	p.Tokens(a, llm.Usage{InputTokens: 3, OutputTokens: 2, TotalTokens: 5})
 	p.StreamTimings(a, 5*time.Millisecond, 10*time.Millisecond, 2)
 }
 

@@ -10,7 +10,9 @@
 // "__other__"), each cut to 128 bytes, so that no client can grow the
 // number or the size of series without bound.
 //
-// This package must not import the HTTP front end or control-plane packages.
+// This package must not import the HTTP front end, the request pipeline
+// (internal/processor), the translator or control-plane packages; the
+// types it shares with them live in internal/llm.
 package metrics
 
 import (
@@ -20,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigw-dev/aigw/internal/labels"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // Attributes are the labels shared by every GenAI metric of one request.
@@ -44,7 +46,7 @@ type Recorder interface {
 	// success.
 	RequestDone(a Attributes, errorType string, d time.Duration)
 	// Tokens records the token usage of a successful response.
-	Tokens(a Attributes, u translator.Usage)
+	Tokens(a Attributes, u llm.Usage)
 	// StreamTimings records a stream's time to first token and, when more
 	// than one output token was produced, its time per output token.
 	StreamTimings(a Attributes, ttft, total time.Duration, outputTokens int64)
@@ -135,7 +137,7 @@ func (p *Prometheus) RequestDone(a Attributes, errorType string, d time.Duration
 
 // Tokens implements [Recorder.Tokens]. One observation per token type that
 // the response reported; gen_ai.token.type has no "total".
-func (p *Prometheus) Tokens(a Attributes, u translator.Usage) {
+func (p *Prometheus) Tokens(a Attributes, u llm.Usage) {
 	v := p.values(a)
 	observe := func(kind string, n int64, always bool) {
 		if n > 0 || always {

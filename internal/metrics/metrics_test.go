@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // TestExposition checks the Prometheus exposition against
@@ -22,9 +22,9 @@ func TestExposition(t *testing.T) {
 	a := Attributes{Operation: "chat", Provider: "openai", OriginalModel: "gpt", RequestModel: "gpt-override", ResponseModel: "gpt-2025"}
 	p.RequestDone(a, "", 300*time.Millisecond)
 	p.RequestDone(a, ErrorTypeOther, 20*time.Millisecond)
-	p.Tokens(a, translator.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15, CachedInputTokens: 2})
+	p.Tokens(a, llm.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15, CachedInputTokens: 2})
 	p.StreamTimings(a, 50*time.Millisecond, 250*time.Millisecond, 5)
-	p.Tokens(Attributes{Operation: "embeddings", Provider: "openai", OriginalModel: "e", RequestModel: "e", ResponseModel: "e"}, translator.Usage{InputTokens: 3, TotalTokens: 3})
+	p.Tokens(Attributes{Operation: "embeddings", Provider: "openai", OriginalModel: "e", RequestModel: "e", ResponseModel: "e"}, llm.Usage{InputTokens: 3, TotalTokens: 3})
 
 	f, err := os.Open(filepath.Join("testdata", "exposition.golden"))
 	require.NoError(t, err)

@@ -8,16 +8,9 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
-
-// Authenticator injects a backend's credentials into an upstream request.
-// It runs last, so that a signature covers the final headers and body. The
-// client's credential headers are already removed when it runs (see
-// clientCredentialHeaders).
-type Authenticator interface {
-	Authenticate(ctx context.Context, req *UpstreamRequest) error
-}
 
 // Backend is what the pipeline needs to know about a backend.
 type Backend struct {
@@ -26,16 +19,7 @@ type Backend struct {
 	// Schema is the backend's API schema.
 	Schema config.Schema
 	// Auth is nil for a backend without credentials.
-	Auth Authenticator
-}
-
-// UpstreamRequest is one attempt's request, before the transport sends it.
-type UpstreamRequest struct {
-	Method string
-	// Path is the upstream path with its query.
-	Path   string
-	Header http.Header
-	Body   []byte
+	Auth llm.Authenticator
 }
 
 // Attempt is one try of a request on one backend. It is not safe for
@@ -51,7 +35,7 @@ type Attempt struct {
 	// in RequestModel's place, as GAIE's endpoint picker restores it.
 	ClientModel string
 	// Upstream is the request to send.
-	Upstream *UpstreamRequest
+	Upstream *llm.UpstreamRequest
 	// Translator translates this attempt's response.
 	Translator translator.Translator
 
@@ -90,7 +74,7 @@ type AttemptOptions struct {
 // original client headers and body: translate, mutate headers (remove then
 // set), mutate the body (remove then set). The transport authenticates it
 // ([Attempt.Authenticate]) after a pool's edits, just before sending.
-func NewAttempt(req *translator.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, opts AttemptOptions) (*Attempt, error) {
+func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *config.BackendRef, opts AttemptOptions) (*Attempt, error) {
 	model := req.Model
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
@@ -120,7 +104,7 @@ func NewAttempt(req *translator.Request, clientHeader http.Header, b *Backend, r
 	for _, sh := range up.SetHeaders {
 		h.Set(sh.Name, sh.Value)
 	}
-	if h.Get("Content-Type") == "" && req.Operation != translator.OperationPassThrough {
+	if h.Get("Content-Type") == "" && req.Operation != llm.OperationPassThrough {
 		h.Set("Content-Type", "application/json")
 	}
 	if m := ref.HeaderMutation; m != nil {
@@ -153,7 +137,7 @@ func NewAttempt(req *translator.Request, clientHeader http.Header, b *Backend, r
 	if method == "" {
 		method = http.MethodPost
 	}
-	out := &UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
+	out := &llm.UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
 	return &Attempt{Backend: b, Ref: ref, RequestModel: model, Upstream: out, Translator: tr}, nil
 }
 

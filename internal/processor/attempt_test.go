@@ -8,15 +8,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // seenAuth records the headers it is given and sets one credential.
 type seenAuth struct{ seen http.Header }
 
-var _ Authenticator = (*seenAuth)(nil)
+var _ llm.Authenticator = (*seenAuth)(nil)
 
-func (a *seenAuth) Authenticate(_ context.Context, req *UpstreamRequest) error {
+func (a *seenAuth) Authenticate(_ context.Context, req *llm.UpstreamRequest) error {
 	a.seen = req.Header.Clone()
 	req.Header.Set("X-Api-Key", "gateway-key")
 	return nil
@@ -33,16 +33,16 @@ func TestClientCredentialHeaders(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		op   translator.Operation
+		op   llm.Operation
 		auth bool
 		// want are the credential headers upstream; nil means none.
 		want http.Header
 	}{
-		{name: "chat without auth passes them", op: translator.OperationChat, want: http.Header{
+		{name: "chat without auth passes them", op: llm.OperationChat, want: http.Header{
 			"Authorization": {"Bearer client"}, "Proxy-Authorization": {"Basic abc"}, "X-Api-Key": {"client-x"}, "Api-Key": {"client-api"}, "Cookie": {"session=1"},
 		}},
-		{name: "chat with auth drops them", op: translator.OperationChat, auth: true, want: http.Header{"X-Api-Key": {"gateway-key"}}},
-		{name: "pass-through with auth drops them", op: translator.OperationPassThrough, auth: true, want: http.Header{"X-Api-Key": {"gateway-key"}}},
+		{name: "chat with auth drops them", op: llm.OperationChat, auth: true, want: http.Header{"X-Api-Key": {"gateway-key"}}},
+		{name: "pass-through with auth drops them", op: llm.OperationPassThrough, auth: true, want: http.Header{"X-Api-Key": {"gateway-key"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestClientCredentialHeaders(t *testing.T) {
 			if tc.auth {
 				b.Auth = auth
 			}
-			req := &translator.Request{Operation: tc.op, Method: http.MethodPost, Path: "/v1/chat/completions", Model: "m", Body: []byte(`{"model":"m","messages":[]}`)}
+			req := &llm.Request{Operation: tc.op, Method: http.MethodPost, Path: "/v1/chat/completions", Model: "m", Body: []byte(`{"model":"m","messages":[]}`)}
 			at, err := NewAttempt(req, client.Clone(), b, &config.BackendRef{Backend: "default/b"}, AttemptOptions{})
 			require.NoError(t, err)
 			require.NoError(t, at.Authenticate(context.Background()))

@@ -5,19 +5,19 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // OperationFor returns the operation of an AI endpoint path, or false for
 // a path that is not one.
-func OperationFor(path string) (translator.Operation, bool) {
+func OperationFor(path string) (llm.Operation, bool) {
 	switch path {
 	case "/v1/chat/completions":
-		return translator.OperationChat, true
+		return llm.OperationChat, true
 	case "/v1/completions":
-		return translator.OperationCompletion, true
+		return llm.OperationCompletion, true
 	case "/v1/embeddings":
-		return translator.OperationEmbeddings, true
+		return llm.OperationEmbeddings, true
 	default:
 		return "", false
 	}
@@ -26,7 +26,7 @@ func OperationFor(path string) (translator.Operation, bool) {
 // ParseRequest reads what routing and accounting need from a client body:
 // it must be a JSON object with a non-empty string model. The returned
 // error is an *apierror.Error (400).
-func ParseRequest(op translator.Operation, body []byte) (*translator.Request, error) {
+func ParseRequest(op llm.Operation, body []byte) (*llm.Request, error) {
 	if len(body) == 0 {
 		return nil, apierror.InvalidRequest("", "request body is empty; expected a JSON object")
 	}
@@ -37,7 +37,7 @@ func ParseRequest(op translator.Operation, body []byte) (*translator.Request, er
 	if !h.hasModel || h.model == "" {
 		return nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
-	req := &translator.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != translator.OperationEmbeddings, IncludeUsage: h.includeUsage}
+	req := &llm.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != llm.OperationEmbeddings, IncludeUsage: h.includeUsage}
 	return req, nil
 }
 

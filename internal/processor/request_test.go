@@ -8,30 +8,30 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
-	"github.com/aigw-dev/aigw/internal/translator"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 func TestParseRequest(t *testing.T) {
 	tests := []struct {
 		name      string
-		op        translator.Operation
+		op        llm.Operation
 		body      string
-		want      *translator.Request
+		want      *llm.Request
 		wantParam string
 		wantMsg   string
 	}{
-		{name: "chat", op: translator.OperationChat, body: `{"model":"m","messages":[]}`, want: &translator.Request{Model: "m"}},
-		{name: "stream with usage", op: translator.OperationChat, body: `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, want: &translator.Request{Model: "m", Stream: true, IncludeUsage: true}},
-		{name: "embeddings never stream", op: translator.OperationEmbeddings, body: `{"model":"e","stream":true,"input":"x"}`, want: &translator.Request{Model: "e"}},
-		{name: "unicode model", op: translator.OperationChat, body: `{"model":"mod\u00e8le"}`, want: &translator.Request{Model: "modèle"}},
-		{name: "empty", op: translator.OperationChat, body: ``, wantMsg: "request body is empty; expected a JSON object"},
-		{name: "truncated", op: translator.OperationChat, body: `{"model":`, wantMsg: "request body is not valid JSON: unexpected end of JSON input at byte 9"},
-		{name: "array", op: translator.OperationChat, body: `[]`, wantMsg: "request body must be a JSON object"},
-		{name: "no model", op: translator.OperationChat, body: `{}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
-		{name: "empty model", op: translator.OperationChat, body: `{"model":""}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
-		{name: "null model", op: translator.OperationChat, body: `{"model":null}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
-		{name: "numeric model", op: translator.OperationChat, body: `{"model":1}`, wantParam: "model", wantMsg: `field "model" must be a string`},
-		{name: "stream not bool", op: translator.OperationChat, body: `{"model":"m","stream":"yes"}`, wantParam: "stream", wantMsg: `field "stream" must be a bool`},
+		{name: "chat", op: llm.OperationChat, body: `{"model":"m","messages":[]}`, want: &llm.Request{Model: "m"}},
+		{name: "stream with usage", op: llm.OperationChat, body: `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, want: &llm.Request{Model: "m", Stream: true, IncludeUsage: true}},
+		{name: "embeddings never stream", op: llm.OperationEmbeddings, body: `{"model":"e","stream":true,"input":"x"}`, want: &llm.Request{Model: "e"}},
+		{name: "unicode model", op: llm.OperationChat, body: `{"model":"mod\u00e8le"}`, want: &llm.Request{Model: "modèle"}},
+		{name: "empty", op: llm.OperationChat, body: ``, wantMsg: "request body is empty; expected a JSON object"},
+		{name: "truncated", op: llm.OperationChat, body: `{"model":`, wantMsg: "request body is not valid JSON: unexpected end of JSON input at byte 9"},
+		{name: "array", op: llm.OperationChat, body: `[]`, wantMsg: "request body must be a JSON object"},
+		{name: "no model", op: llm.OperationChat, body: `{}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "empty model", op: llm.OperationChat, body: `{"model":""}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "null model", op: llm.OperationChat, body: `{"model":null}`, wantParam: "model", wantMsg: `the request has no model; set the "model" field`},
+		{name: "numeric model", op: llm.OperationChat, body: `{"model":1}`, wantParam: "model", wantMsg: `field "model" must be a string`},
+		{name: "stream not bool", op: llm.OperationChat, body: `{"model":"m","stream":"yes"}`, wantParam: "stream", wantMsg: `field "stream" must be a bool`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,7 +57,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := ParseRequest(translator.OperationChat, body)
+		req, err := ParseRequest(llm.OperationChat, body)
 		if err != nil {
 			var e *apierror.Error
 			require.True(t, errors.As(err, &e), "every parse error is a client error: %v", err)

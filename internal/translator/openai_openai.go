@@ -10,6 +10,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/sse"
 )
 
@@ -21,7 +22,7 @@ const maxAccountedBody = 32 << 20
 // (OpenAI, vLLM, Ollama, Groq, …): the path gets the schema prefix, the model
 // may be overridden, and usage is read from the response.
 type openAIToOpenAI struct {
-	op     Operation
+	op     llm.Operation
 	prefix string
 	opts   Options
 
@@ -32,14 +33,14 @@ type openAIToOpenAI struct {
 	out        []byte
 	body       []byte
 	bodyTooBig bool
-	usage      Usage
+	usage      llm.Usage
 	model      string
 	complete   bool
 }
 
-func newOpenAIToOpenAI(op Operation, schema config.Schema, opts Options) (*openAIToOpenAI, error) {
+func newOpenAIToOpenAI(op llm.Operation, schema config.Schema, opts Options) (*openAIToOpenAI, error) {
 	switch op {
-	case OperationChat, OperationCompletion, OperationEmbeddings:
+	case llm.OperationChat, llm.OperationCompletion, llm.OperationEmbeddings:
 	default:
 		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 	}
@@ -56,19 +57,19 @@ func newOpenAIToOpenAI(op Operation, schema config.Schema, opts Options) (*openA
 }
 
 // Request implements [Translator.Request].
-func (t *openAIToOpenAI) Request(req *Request) (*Upstream, error) {
+func (t *openAIToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	var suffix string
 	switch t.op {
-	case OperationChat:
+	case llm.OperationChat:
 		suffix = openai.PathChatCompletions
-	case OperationCompletion:
+	case llm.OperationCompletion:
 		suffix = openai.PathCompletions
-	case OperationEmbeddings:
+	case llm.OperationEmbeddings:
 		suffix = openai.PathEmbeddings
 	}
 	up := &Upstream{Path: "/" + t.prefix + "/" + suffix, Body: req.Body}
 	t.stream = req.Stream
-	forceUsage := t.opts.ForceUsage && req.Stream && !req.IncludeUsage && t.op != OperationEmbeddings
+	forceUsage := t.opts.ForceUsage && req.Stream && !req.IncludeUsage && t.op != llm.OperationEmbeddings
 	override := t.opts.ModelOverride != "" && t.opts.ModelOverride != req.Model
 	if !forceUsage && !override {
 		return up, nil
@@ -192,7 +193,7 @@ func (t *openAIToOpenAI) observe(head *openai.ResponseHead) {
 	if u == nil {
 		return
 	}
-	t.usage = Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	t.usage = llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
 	if u.PromptTokensDetails != nil {
 		t.usage.CachedInputTokens = u.PromptTokensDetails.CachedTokens
 	}
@@ -202,7 +203,7 @@ func (t *openAIToOpenAI) observe(head *openai.ResponseHead) {
 }
 
 // Usage implements [Translator.Usage].
-func (t *openAIToOpenAI) Usage() Usage { return t.usage }
+func (t *openAIToOpenAI) Usage() llm.Usage { return t.usage }
 
 // ResponseModel implements [Translator.ResponseModel].
 func (t *openAIToOpenAI) ResponseModel() string { return t.model }

@@ -1,6 +1,10 @@
 package translator
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/aigw-dev/aigw/internal/llm"
+)
 
 // passThrough forwards a request of a Gateway API HTTPRoute untouched: the
 // client's method, path and body, and the response as it comes. It reads no
@@ -10,7 +14,7 @@ type passThrough struct {
 }
 
 // Request implements [Translator.Request].
-func (*passThrough) Request(req *Request) (*Upstream, error) {
+func (*passThrough) Request(req *llm.Request) (*Upstream, error) {
 	return &Upstream{Path: req.Path, Body: req.Body}, nil
 }
 
@@ -26,7 +30,7 @@ func (t *passThrough) ResponseBody(chunk []byte, endOfStream bool) ([]byte, erro
 }
 
 // Usage implements [Translator.Usage].
-func (*passThrough) Usage() Usage { return Usage{} }
+func (*passThrough) Usage() llm.Usage { return llm.Usage{} }
 
 // ResponseModel implements [Translator.ResponseModel].
 func (*passThrough) ResponseModel() string { return "" }

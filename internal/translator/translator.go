@@ -5,38 +5,8 @@ import (
 	"net/http"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
-
-// Operation is an input endpoint's operation, named as the OTel GenAI
-// attribute gen_ai.operation.name.
-type Operation string
-
-// Operations served today.
-const (
-	OperationChat       Operation = "chat"
-	OperationCompletion Operation = "completion"
-	OperationEmbeddings Operation = "embeddings"
-	// OperationPassThrough is a request of a Gateway API HTTPRoute,
-	// forwarded as it came (any path, any method).
-	OperationPassThrough Operation = "passthrough"
-)
-
-// Request is the client's parsed request, shared read-only by every attempt.
-type Request struct {
-	Operation Operation
-	// Method and Path (with the query) are the client's; translations of
-	// AI operations build their own path.
-	Method string
-	Path   string
-	// Body is the client's body as received.
-	Body []byte
-	// Model is the body's model.
-	Model string
-	// Stream is true when the client asked for a streamed response.
-	Stream bool
-	// IncludeUsage is true when the client asked for usage in the stream.
-	IncludeUsage bool
-}
 
 // Options tune one attempt's translation.
 type Options struct {
@@ -60,27 +30,16 @@ const DefaultMaxEventBytes = 16 << 20
 type Upstream struct {
 	// Path is the upstream path with its query.
 	Path string
-	// Body is the upstream body; it may alias Request.Body.
+	// Body is the upstream body; it may alias [llm.Request.Body].
 	Body []byte
 	// SetHeaders are headers the translation sets (e.g. content-type).
 	SetHeaders []config.HeaderValue
 }
 
-// Usage is the token usage of one response. Counts absent from the
-// response are zero.
-type Usage struct {
-	InputTokens              int64
-	OutputTokens             int64
-	TotalTokens              int64
-	CachedInputTokens        int64
-	CacheCreationInputTokens int64
-	ReasoningTokens          int64
-}
-
 // Translator translates one attempt.
 type Translator interface {
 	// Request returns the upstream request for req.
-	Request(req *Request) (*Upstream, error)
+	Request(req *llm.Request) (*Upstream, error)
 	// ResponseHeaders sees the upstream status and headers before the body
 	// and may edit the headers sent to the client.
 	ResponseHeaders(status int, h http.Header) error
@@ -90,7 +49,7 @@ type Translator interface {
 	ResponseBody(chunk []byte, endOfStream bool) ([]byte, error)
 	// Usage returns the usage read so far; the last value reported in a
 	// stream wins.
-	Usage() Usage
+	Usage() llm.Usage
 	// ResponseModel returns the model the response reports, if any.
 	ResponseModel() string
 	// Complete reports whether the response has reached its protocol-level
@@ -101,8 +60,8 @@ type Translator interface {
 
 // New returns the translator for op from the OpenAI input schema to the
 // backend schema.
-func New(op Operation, schema config.Schema, opts Options) (Translator, error) {
-	if op == OperationPassThrough {
+func New(op llm.Operation, schema config.Schema, opts Options) (Translator, error) {
+	if op == llm.OperationPassThrough {
 		return &passThrough{}, nil
 	}
 	switch schema.Name {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -28,7 +29,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func openAI(t *testing.T, op Operation, prefix string, opts Options) Translator {
+func openAI(t *testing.T, op llm.Operation, prefix string, opts Options) Translator {
 	tr, err := New(op, config.Schema{Name: config.SchemaOpenAI, Prefix: prefix}, opts)
 	require.NoError(t, err)
 	return tr
@@ -38,26 +39,26 @@ func TestOpenAIRequest(t *testing.T) {
 	body := []byte(`{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false},"messages":[{"role":"user","content":"hi"}]}`)
 	tests := []struct {
 		name     string
-		op       Operation
+		op       llm.Operation
 		prefix   string
 		opts     Options
-		req      Request
+		req      llm.Request
 		wantPath string
 		wantBody string
 	}{
-		{name: "passthrough keeps the bytes", op: OperationChat, prefix: "", req: Request{Body: body, Model: "m", Stream: true},
+		{name: "passthrough keeps the bytes", op: llm.OperationChat, prefix: "", req: llm.Request{Body: body, Model: "m", Stream: true},
 			wantPath: "/v1/chat/completions", wantBody: string(body)},
-		{name: "prefix", op: OperationCompletion, prefix: "/openai/v1/", req: Request{Body: body, Model: "m"},
+		{name: "prefix", op: llm.OperationCompletion, prefix: "/openai/v1/", req: llm.Request{Body: body, Model: "m"},
 			wantPath: "/openai/v1/completions", wantBody: string(body)},
-		{name: "embeddings", op: OperationEmbeddings, prefix: "v1", req: Request{Body: body, Model: "m"},
+		{name: "embeddings", op: llm.OperationEmbeddings, prefix: "v1", req: llm.Request{Body: body, Model: "m"},
 			wantPath: "/v1/embeddings", wantBody: string(body)},
-		{name: "override", op: OperationChat, opts: Options{ModelOverride: "up"}, req: Request{Body: body, Model: "m", Stream: true},
+		{name: "override", op: llm.OperationChat, opts: Options{ModelOverride: "up"}, req: llm.Request{Body: body, Model: "m", Stream: true},
 			wantPath: "/v1/chat/completions", wantBody: `{"model":"up","stream":true,"stream_options":{"continuous_usage_stats":false},"messages":[{"role":"user","content":"hi"}]}`},
-		{name: "forced usage keeps other stream options", op: OperationChat, opts: Options{ForceUsage: true}, req: Request{Body: body, Model: "m", Stream: true},
+		{name: "forced usage keeps other stream options", op: llm.OperationChat, opts: Options{ForceUsage: true}, req: llm.Request{Body: body, Model: "m", Stream: true},
 			wantPath: "/v1/chat/completions", wantBody: `{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
-		{name: "forced usage not needed when asked", op: OperationChat, opts: Options{ForceUsage: true}, req: Request{Body: body, Model: "m", Stream: true, IncludeUsage: true},
+		{name: "forced usage not needed when asked", op: llm.OperationChat, opts: Options{ForceUsage: true}, req: llm.Request{Body: body, Model: "m", Stream: true, IncludeUsage: true},
 			wantPath: "/v1/chat/completions", wantBody: string(body)},
-		{name: "forced usage not for non-stream", op: OperationChat, opts: Options{ForceUsage: true}, req: Request{Body: body, Model: "m"},
+		{name: "forced usage not for non-stream", op: llm.OperationChat, opts: Options{ForceUsage: true}, req: llm.Request{Body: body, Model: "m"},
 			wantPath: "/v1/chat/completions", wantBody: string(body)},
 	}
 	for _, tc := range tests {
@@ -88,8 +89,8 @@ func TestOpenAIStream(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, size := range []int{1, 7, 64, len(in)} {
-				tr := openAI(t, OperationChat, "", Options{ForceUsage: tc.force})
-				_, err := tr.Request(&Request{Operation: OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true, IncludeUsage: tc.askedUsage})
+				tr := openAI(t, llm.OperationChat, "", Options{ForceUsage: tc.force})
+				_, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true, IncludeUsage: tc.askedUsage})
 				require.NoError(t, err)
 				require.NoError(t, tr.ResponseHeaders(200, map[string][]string{"Content-Type": {"text/event-stream"}}))
 				var out []byte
@@ -100,7 +101,7 @@ func TestOpenAIStream(t *testing.T) {
 					out = append(out, chunk...)
 				}
 				golden(t, tc.golden, out)
-				require.Equal(t, Usage{InputTokens: 7, OutputTokens: 2, TotalTokens: 9, CachedInputTokens: 4, ReasoningTokens: 1}, tr.Usage())
+				require.Equal(t, llm.Usage{InputTokens: 7, OutputTokens: 2, TotalTokens: 9, CachedInputTokens: 4, ReasoningTokens: 1}, tr.Usage())
 				require.Equal(t, "served-model", tr.ResponseModel())
 				require.True(t, tr.Complete())
 			}
@@ -110,8 +111,8 @@ func TestOpenAIStream(t *testing.T) {
 
 func TestOpenAINonStreamUsage(t *testing.T) {
 	body := []byte(`{"id":"x","object":"chat.completion","model":"served","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}`)
-	tr := openAI(t, OperationChat, "", Options{})
-	_, err := tr.Request(&Request{Operation: OperationChat, Body: []byte(`{"model":"m"}`), Model: "m"})
+	tr := openAI(t, llm.OperationChat, "", Options{})
+	_, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(`{"model":"m"}`), Model: "m"})
 	require.NoError(t, err)
 	require.NoError(t, tr.ResponseHeaders(200, map[string][]string{"Content-Type": {"application/json"}}))
 	a, err := tr.ResponseBody(body[:10], false)
@@ -119,24 +120,24 @@ func TestOpenAINonStreamUsage(t *testing.T) {
 	b, err := tr.ResponseBody(body[10:], true)
 	require.NoError(t, err)
 	require.Equal(t, string(body), string(a)+string(b), "non-streamed bodies pass through unchanged")
-	require.Equal(t, Usage{InputTokens: 3, OutputTokens: 5, TotalTokens: 8}, tr.Usage())
+	require.Equal(t, llm.Usage{InputTokens: 3, OutputTokens: 5, TotalTokens: 8}, tr.Usage())
 	require.Equal(t, "served", tr.ResponseModel())
 }
 
 func TestOpenAIErrorResponseNotAccounted(t *testing.T) {
-	tr := openAI(t, OperationChat, "", Options{})
-	_, err := tr.Request(&Request{Operation: OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true})
+	tr := openAI(t, llm.OperationChat, "", Options{})
+	_, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true})
 	require.NoError(t, err)
 	// An error answer to a stream request is JSON, not SSE.
 	require.NoError(t, tr.ResponseHeaders(429, map[string][]string{"Content-Type": {"application/json"}}))
 	out, err := tr.ResponseBody([]byte(`{"error":{"message":"slow down","usage":{"total_tokens":5}}}`), true)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"error":{"message":"slow down","usage":{"total_tokens":5}}}`, string(out))
-	require.Equal(t, Usage{}, tr.Usage())
+	require.Equal(t, llm.Usage{}, tr.Usage())
 }
 
 func TestUnsupportedSchema(t *testing.T) {
-	_, err := New(OperationChat, config.Schema{Name: config.SchemaAWSBedrock}, Options{})
+	_, err := New(llm.OperationChat, config.Schema{Name: config.SchemaAWSBedrock}, Options{})
 	require.ErrorIs(t, err, ErrUnsupported)
 }
 
@@ -144,9 +145,9 @@ func FuzzOpenAIStream(f *testing.F) {
 	in, _ := os.ReadFile(filepath.Join("testdata", "stream_basic.in.sse"))
 	f.Add(in, uint8(5), true)
 	f.Fuzz(func(t *testing.T, data []byte, size uint8, force bool) {
-		tr, err := New(OperationChat, config.Schema{Name: config.SchemaOpenAI}, Options{ForceUsage: force})
+		tr, err := New(llm.OperationChat, config.Schema{Name: config.SchemaOpenAI}, Options{ForceUsage: force})
 		require.NoError(t, err)
-		_, err = tr.Request(&Request{Operation: OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true})
+		_, err = tr.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(`{"model":"m","stream":true}`), Model: "m", Stream: true})
 		require.NoError(t, err)
 		require.NoError(t, tr.ResponseHeaders(200, map[string][]string{"Content-Type": {"text/event-stream"}}))
 		step := int(size) + 1

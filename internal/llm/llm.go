@@ -1,0 +1,64 @@
+package llm
+
+import (
+	"context"
+	"net/http"
+)
+
+// Operation is an input endpoint's operation, named as the OTel GenAI
+// attribute gen_ai.operation.name.
+type Operation string
+
+// Operations served today.
+const (
+	OperationChat       Operation = "chat"
+	OperationCompletion Operation = "completion"
+	OperationEmbeddings Operation = "embeddings"
+	// OperationPassThrough is a request of a Gateway API HTTPRoute,
+	// forwarded as it came (any path, any method).
+	OperationPassThrough Operation = "passthrough"
+)
+
+// Request is the client's parsed request, shared read-only by every attempt.
+type Request struct {
+	Operation Operation
+	// Method and Path (with the query) are the client's; translations of
+	// AI operations build their own path.
+	Method string
+	Path   string
+	// Body is the client's body as received.
+	Body []byte
+	// Model is the body's model.
+	Model string
+	// Stream is true when the client asked for a streamed response.
+	Stream bool
+	// IncludeUsage is true when the client asked for usage in the stream.
+	IncludeUsage bool
+}
+
+// UpstreamRequest is one attempt's request, before the transport sends it.
+type UpstreamRequest struct {
+	Method string
+	// Path is the upstream path with its query.
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Authenticator injects a backend's credentials into an upstream request.
+// It runs last, so that a signature covers the final headers and body. The
+// pipeline removes the client's credential headers before it runs.
+type Authenticator interface {
+	Authenticate(ctx context.Context, req *UpstreamRequest) error
+}
+
+// Usage is the token usage of one response. Counts absent from the
+// response are zero.
+type Usage struct {
+	InputTokens              int64
+	OutputTokens             int64
+	TotalTokens              int64
+	CachedInputTokens        int64
+	CacheCreationInputTokens int64
+	ReasoningTokens          int64
+}
