@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/labels"
 )
 
 // maxErrorText bounds the upstream text kept in a wrapped error message.
@@ -87,11 +87,7 @@ func errorText(raw []byte, contentType string) string {
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > maxErrorText {
-		cut := maxErrorText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+		s = labels.Truncate(s, maxErrorText) + "…"
 	}
 	return s
 }
