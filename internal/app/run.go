@@ -139,6 +139,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if o.watch {
 		p.reload = load
 		p.watchFiles = res.Files
+		p.guard = newTruncationGuard(res)
 	}
 	return runGateway(ctx, p)
 }

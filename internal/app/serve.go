@@ -41,6 +41,9 @@ type gatewayParams struct {
 	// reload and watchFiles enable hot reload; reload nil disables it.
 	reload     func(context.Context) (*standalone.Result, error)
 	watchFiles []string
+	// guard, when set, rejects a reload that empties a file (see
+	// truncationGuard).
+	guard *truncationGuard
 	// ready, when set, is called with the bound addresses once serving.
 	ready func(listeners []net.Addr, admin net.Addr)
 	// metrics configure the GenAI metrics (zero: the defaults).
@@ -194,12 +197,18 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 	res, err := p.reload(ctx)
 	logWarnings(p.logger, res)
 	running := gw.Config()
+	if err == nil && p.guard != nil {
+		err = p.guard.check(res)
+	}
 	if err == nil {
 		err = gw.Apply(res.Config)
 	}
 	if err != nil {
 		p.logger.Error("configuration rejected: keeping the running configuration", "error", err.Error())
 		return
+	}
+	if p.guard != nil {
+		p.guard.accept(res)
 	}
 	next := res.Config
 	if !sameListeners(p.initial.Listeners, next.Listeners) {

@@ -22,6 +22,10 @@ type Result struct {
 	Warnings []Warning
 	// Files are the files read, in the order read (for a file watcher).
 	Files []string
+	// EmptyFiles are the files of Files that hold no document (empty, or
+	// only comments and separators): what a watcher sees of a file an
+	// editor has truncated and not yet written.
+	EmptyFiles []string
 }
 
 // Loader loads configuration files. The zero value reads the process
@@ -100,6 +104,8 @@ type loadState struct {
 	d      *diag
 	store  *store
 	files  []string
+	// empty lists the files without any document.
+	empty []string
 	// documents counts the documents read, parsed or not.
 	documents int
 	// unparsed is set when a file or document could not be read or parsed
@@ -146,7 +152,11 @@ func (ls *loadState) addFile(ctx context.Context, name string, data []byte) {
 		ls.unparsed = true
 		return
 	}
-	for _, doc := range splitDocuments(out) {
+	docs := splitDocuments(out)
+	if len(docs) == 0 {
+		ls.empty = append(ls.empty, name)
+	}
+	for _, doc := range docs {
 		if ctx.Err() != nil {
 			return
 		}
@@ -223,7 +233,7 @@ func (ls *loadState) sortDiagnostics() {
 }
 
 func (ls *loadState) result(cfg *config.Config) *Result {
-	return &Result{Config: cfg, Warnings: ls.d.warns, Files: ls.files}
+	return &Result{Config: cfg, Warnings: ls.d.warns, Files: ls.files, EmptyFiles: ls.empty}
 }
 
 // expandPaths turns the arguments into the list of files to read.

@@ -61,6 +61,9 @@ func TestLoadDirectory(t *testing.T) {
 		filepath.Join(dir, "a-route.yaml"), filepath.Join(dir, "b-backend.yml"), filepath.Join(dir, "c-extra.YAML"),
 		filepath.Join(dir, "d-unused.yaml"), filepath.Join(dir, "e-nothing.yaml"), filepath.Join(dir, "f-separators.yaml"),
 	}, res.Files)
+	require.Equal(t, []string{
+		filepath.Join(dir, "c-extra.YAML"), filepath.Join(dir, "e-nothing.yaml"), filepath.Join(dir, "f-separators.yaml"),
+	}, res.EmptyFiles, "files without a document, as a watcher sees a truncated one")
 	require.Len(t, res.Config.Routes, 1)
 	require.Len(t, res.Config.Backends, 1)
 	require.Empty(t, res.Warnings)

@@ -136,3 +136,53 @@ func TestEditorRewritesNeverDropRoutes(t *testing.T) {
 	require.Contains(t, log, cfg+": "+rejectedEmpty)
 	require.NotContains(t, log, "has no routes")
 }
+
+// TestEmptiedFileInDirectoryKeepsItsRoutes: in a directory of files, a
+// file that an editor has truncated (the others still hold resources)
+// rejects the reload, so its routes keep serving until the write lands;
+// deleting the file is how its resources are removed.
+func TestEmptiedFileInDirectoryKeepsItsRoutes(t *testing.T) {
+	sims := startSims(t, 1, model)
+	dir := t.TempDir()
+	port := freePort(t)
+	host, simPort, err := net.SplitHostPort(sims[0])
+	require.NoError(t, err)
+	all := string(fmt.Appendf(nil, configTemplate, port, model, model, model, host, simPort, host, simPort))
+	// The route in one file, everything else in another.
+	docs := strings.Split(all, "\n---\n")
+	var routeDoc string
+	var rest []string
+	for _, d := range docs {
+		if strings.Contains(d, "kind: AIGatewayRoute") {
+			routeDoc = d
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	require.NotEmpty(t, routeDoc)
+	routes := filepath.Join(dir, "routes.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "backends.yaml"), []byte(strings.Join(rest, "\n---\n")), 0o644))
+	require.NoError(t, os.WriteFile(routes, []byte(routeDoc), 0o644))
+	g := startGateway(t, dir, port)
+	c := g.client()
+	_, err = c.Chat.Completions.New(t.Context(), chat(model))
+	require.NoError(t, err)
+
+	const rejected = "now empty, its resources would all be dropped"
+	require.NoError(t, os.Truncate(routes, 0))
+	require.Eventually(t, func() bool { return strings.Contains(g.stderr.String(), rejected) }, 20*time.Second, 5*time.Millisecond,
+		"the reload of the emptied file was not rejected:\n%s", g.stderr)
+	_, err = c.Chat.Completions.New(t.Context(), chat(model))
+	require.NoError(t, err, "the emptied file's route still serves")
+
+	// The write lands: reloaded.
+	reloads := strings.Count(g.stderr.String(), "configuration reloaded")
+	require.NoError(t, os.WriteFile(routes, []byte(routeDoc), 0o644))
+	require.Eventually(t, func() bool { return strings.Count(g.stderr.String(), "configuration reloaded") > reloads }, 20*time.Second, 5*time.Millisecond)
+
+	// Deleting the file removes its route on purpose.
+	require.NoError(t, os.Remove(routes))
+	require.Eventually(t, func() bool { return strings.Contains(g.stderr.String(), "has no routes") }, 20*time.Second, 5*time.Millisecond, "%s", g.stderr)
+	_, err = c.Chat.Completions.New(t.Context(), chat(model))
+	require.Error(t, err, "no route once the file is deleted")
+}
