@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // TestHelpOnStdout checks that every command's -h and --help print its
@@ -20,22 +21,22 @@ func TestHelpOnStdout(t *testing.T) {
 	for _, cmd := range []string{"run", "epp", "sim", "demo", "validate", "version"} {
 		for _, flag := range []string{"-h", "--help"} {
 			t.Run(cmd+" "+flag, func(t *testing.T) {
-				stdout, stderr := &syncBuffer{}, &syncBuffer{}
+				stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 				require.NoError(t, mainEnv(t.Context(), []string{cmd, flag}, envOf(nil), stdout, stderr))
 				require.Contains(t, stdout.String(), "Usage: aigw "+cmd)
 				require.Empty(t, stderr.String())
 			})
 		}
 	}
-	stdout := &syncBuffer{}
-	require.NoError(t, mainEnv(t.Context(), []string{"help"}, envOf(nil), stdout, &syncBuffer{}))
+	stdout := &syncbuf.Buffer{}
+	require.NoError(t, mainEnv(t.Context(), []string{"help"}, envOf(nil), stdout, &syncbuf.Buffer{}))
 	require.Contains(t, stdout.String(), "validate FILE|DIR...")
 }
 
 // TestDemoHelpExplains checks that `aigw demo -h` says what the demo runs.
 func TestDemoHelpExplains(t *testing.T) {
-	stdout := &syncBuffer{}
-	require.NoError(t, mainEnv(t.Context(), []string{"demo", "-h"}, envOf(nil), stdout, &syncBuffer{}))
+	stdout := &syncbuf.Buffer{}
+	require.NoError(t, mainEnv(t.Context(), []string{"demo", "-h"}, envOf(nil), stdout, &syncbuf.Buffer{}))
 	for _, want := range []string{"simulated vLLM servers", "InferencePool", "fallback tier", "no API key", "no GPU", "-instances int", "-print-config"} {
 		require.Contains(t, stdout.String(), want)
 	}
@@ -61,13 +62,13 @@ func TestUsageErrors(t *testing.T) {
 		{"version", "extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			stdout := &syncBuffer{}
-			err := mainEnv(t.Context(), args, envOf(nil), stdout, &syncBuffer{})
+			stdout := &syncbuf.Buffer{}
+			err := mainEnv(t.Context(), args, envOf(nil), stdout, &syncbuf.Buffer{})
 			require.ErrorIs(t, err, ErrUsage)
 			require.Empty(t, stdout.String())
 		})
 	}
-	err := mainEnv(t.Context(), []string{"demo", "--instances=1"}, envOf(nil), &syncBuffer{}, &syncBuffer{})
+	err := mainEnv(t.Context(), []string{"demo", "--instances=1"}, envOf(nil), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.ErrorContains(t, err, "--instances must be at least 2")
 }
 
@@ -75,7 +76,7 @@ func TestUsageErrors(t *testing.T) {
 // simulators on placeholder ports (8000 and up, where `aigw sim` listens)
 // instead of starting them on free ports, and that the output loads.
 func TestDemoPrintConfigStartsNothing(t *testing.T) {
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	require.NoError(t, mainEnv(t.Context(), []string{"demo", "--print-config", "--instances", "4", "--port=2000"}, envOf(nil), stdout, stderr))
 	require.Empty(t, stderr.String(), "nothing started, nothing logged")
 	res, err := standalone.LoadBytes(t.Context(), "demo.yaml", []byte(stdout.String()))
@@ -113,30 +114,30 @@ spec:
 
 func TestValidate(t *testing.T) {
 	valid := writeConfig(t, fmt.Sprintf(validConfig, 1975))
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	require.NoError(t, mainEnv(t.Context(), []string{"validate", valid}, envOf(nil), stdout, stderr))
 	require.Equal(t, "configuration valid: listeners=1 routes=1 backends=1 pools=0 models=[gpt-4o-mini]\n", stdout.String())
 	require.Contains(t, stderr.String(), "warning: "+valid+": document 1: GatewayClass default/aigw")
 
 	// A directory, with flags after it; ${VAR} from the environment.
 	dir := filepath.Dir(writeConfig(t, fmt.Sprintf(plainConfig, 1975)+credentialsDocs))
-	stdout = &syncBuffer{}
-	require.NoError(t, mainEnv(t.Context(), []string{"validate", dir, "--"}, envOf(map[string]string{"UPSTREAM_KEY": "k"}), stdout, &syncBuffer{}))
+	stdout = &syncbuf.Buffer{}
+	require.NoError(t, mainEnv(t.Context(), []string{"validate", dir, "--"}, envOf(map[string]string{"UPSTREAM_KEY": "k"}), stdout, &syncbuf.Buffer{}))
 	require.Contains(t, stdout.String(), "configuration valid: listeners=1 routes=1")
 
 	// Invalid: the error `aigw run` gives, not a usage error (exit status 1).
 	broken := writeConfig(t, brokenConfig)
-	stdout = &syncBuffer{}
-	validateErr := mainEnv(t.Context(), []string{"validate", broken}, envOf(nil), stdout, &syncBuffer{})
+	stdout = &syncbuf.Buffer{}
+	validateErr := mainEnv(t.Context(), []string{"validate", broken}, envOf(nil), stdout, &syncbuf.Buffer{})
 	require.Error(t, validateErr)
 	require.NotErrorIs(t, validateErr, ErrUsage)
 	require.Empty(t, stdout.String())
 	require.Contains(t, validateErr.Error(), broken+": document 1: AIGatewayRoute default/bad")
-	runErr := mainEnv(t.Context(), []string{"run", broken}, envOf(nil), &syncBuffer{}, &syncBuffer{})
+	runErr := mainEnv(t.Context(), []string{"run", broken}, envOf(nil), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.Equal(t, runErr.Error(), validateErr.Error())
 
 	// A file that is not there.
-	err := mainEnv(t.Context(), []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, envOf(nil), &syncBuffer{}, &syncBuffer{})
+	err := mainEnv(t.Context(), []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, envOf(nil), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.ErrorContains(t, err, "invalid configuration")
 }
 
@@ -176,8 +177,8 @@ func TestVersionFormat(t *testing.T) {
 
 func TestVersionCommand(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
-		stdout := &syncBuffer{}
-		require.NoError(t, mainEnv(t.Context(), args, envOf(nil), stdout, &syncBuffer{}))
+		stdout := &syncbuf.Buffer{}
+		require.NoError(t, mainEnv(t.Context(), args, envOf(nil), stdout, &syncbuf.Buffer{}))
 		require.Regexp(t, regexp.MustCompile(`^aigw \S+ \(commit \S+(, modified)?, go\S+ \S+/\S+\)\n$`), stdout.String())
 	}
 }
@@ -186,9 +187,9 @@ func TestVersionCommand(t *testing.T) {
 // config home and no API key in the environment.
 func TestRunWithoutAnything(t *testing.T) {
 	home := t.TempDir()
-	err := mainEnv(t.Context(), []string{"run"}, envOf(map[string]string{"AIGW_CONFIG_HOME": home}), &syncBuffer{}, &syncBuffer{})
+	err := mainEnv(t.Context(), []string{"run"}, envOf(map[string]string{"AIGW_CONFIG_HOME": home}), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.ErrorContains(t, err, "no configuration file given and none could be generated from the environment")
 	require.NoError(t, os.WriteFile(filepath.Join(home, "config.yaml"), []byte(brokenConfig), 0o600))
-	err = mainEnv(t.Context(), []string{"run"}, envOf(map[string]string{"AIGW_CONFIG_HOME": home}), &syncBuffer{}, &syncBuffer{})
+	err = mainEnv(t.Context(), []string{"run"}, envOf(map[string]string{"AIGW_CONFIG_HOME": home}), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.ErrorContains(t, err, filepath.Join(home, "config.yaml")+": document 1: AIGatewayRoute default/bad", "the config home is read from the given environment")
 }

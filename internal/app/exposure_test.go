@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // plainConfig is one route to one upstream without credentials, served on
@@ -153,7 +154,7 @@ func TestRunFileExposureWarning(t *testing.T) {
 // Gateway has its own listeners.
 func TestRunPortOnlyForAutoconfig(t *testing.T) {
 	file := writeConfig(t, fmt.Sprintf(plainConfig, 1975))
-	err := mainEnv(t.Context(), []string{"run", file, "--port=2000"}, envOf(nil), &syncBuffer{}, &syncBuffer{})
+	err := mainEnv(t.Context(), []string{"run", file, "--port=2000"}, envOf(nil), &syncbuf.Buffer{}, &syncbuf.Buffer{})
 	require.ErrorIs(t, err, ErrUsage)
 	require.ErrorContains(t, err, "--port applies only")
 }

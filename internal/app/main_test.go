@@ -1,38 +1,19 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the command writing and the test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // envOf is a lookupEnv over vars, and nothing of the process environment.
 func envOf(vars map[string]string) func(string) (string, bool) {
@@ -63,7 +44,7 @@ func writeConfig(t *testing.T, yaml string) string {
 // (without a drain delay) and returns what it logged.
 func serveOnce(t *testing.T, env map[string]string, adminPort int, args ...string) string {
 	t.Helper()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // TestDebugLogTellsEachStep: at debug level every attempt, its failure and
@@ -28,7 +29,7 @@ func TestDebugLogTellsEachStep(t *testing.T) {
 	}
 	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
 		t.Run(level.String(), func(t *testing.T) {
-			logs := &lockedWriter{b: &strings.Builder{}}
+			logs := &syncbuf.Buffer{}
 			g := New(Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))})
 			require.NoError(t, g.Apply(cfg))
 			t.Cleanup(g.Close)

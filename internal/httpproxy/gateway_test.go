@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // testGateway is a Gateway served by httptest with a Prometheus registry.
@@ -24,7 +24,7 @@ type testGateway struct {
 	*Gateway
 	srv *httptest.Server
 	reg *prometheus.Registry
-	log *lockedWriter
+	log *syncbuf.Buffer
 }
 
 func newTestGateway(t *testing.T, cfg *config.Config) *testGateway {
@@ -32,7 +32,7 @@ func newTestGateway(t *testing.T, cfg *config.Config) *testGateway {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.NewPrometheus(reg, metrics.Options{})
 	require.NoError(t, err)
-	logBuf := &lockedWriter{b: &strings.Builder{}}
+	logBuf := &syncbuf.Buffer{}
 	g := New(Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(logBuf, nil))})
 	require.NoError(t, g.Apply(cfg))
 	srv := httptest.NewServer(g)

@@ -14,6 +14,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // newBoundedGateway is newTestGateway with a model-label bound of
@@ -23,7 +24,7 @@ func newBoundedGateway(t *testing.T, cfg *config.Config, maxModelLabels int) *te
 	reg := prometheus.NewRegistry()
 	m, err := metrics.NewPrometheus(reg, metrics.Options{MaxModelLabels: maxModelLabels})
 	require.NoError(t, err)
-	logBuf := &lockedWriter{b: &strings.Builder{}}
+	logBuf := &syncbuf.Buffer{}
 	g := New(Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(logBuf, nil))})
 	require.NoError(t, g.Apply(cfg))
 	srv := httptest.NewServer(g)

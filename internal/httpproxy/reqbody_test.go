@@ -15,12 +15,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // newLimitedGateway serves cfg with limits, over a real HTTP/1 server.
-func newLimitedGateway(t *testing.T, cfg *config.Config, limits Limits) (*Gateway, *lockedWriter, string) {
+func newLimitedGateway(t *testing.T, cfg *config.Config, limits Limits) (*Gateway, *syncbuf.Buffer, string) {
 	t.Helper()
-	log := &lockedWriter{b: &strings.Builder{}}
+	log := &syncbuf.Buffer{}
 	g := New(Options{Limits: limits, AccessLog: newJSONLogger(log)})
 	require.NoError(t, g.Apply(cfg))
 	srv := httptest.NewServer(g)

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,25 +19,8 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/sim"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
-
-// syncBuffer is a goroutine-safe bytes.Buffer for captured output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,8 +46,8 @@ func startSims(t *testing.T, n int, model string) []string {
 // gateway is an `aigw run` started in-process.
 type gateway struct {
 	url, admin string
-	stdout     *syncBuffer
-	stderr     *syncBuffer
+	stdout     *syncbuf.Buffer
+	stderr     *syncbuf.Buffer
 	cancel     context.CancelFunc
 	done       chan error
 }
@@ -79,7 +60,7 @@ func startGateway(t *testing.T, configPath string, port int, flags ...string) *g
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gateway{
 		url: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1),
+		stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1),
 	}
 	go func() {
 		args := append([]string{"run", "--listen-address=127.0.0.1", fmt.Sprintf("--admin-port=%d", adminPort), "--shutdown-timeout=10s", "--drain-delay=0"}, flags...)

@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // TestDemo runs the README's quick-start command, `aigw demo`, and uses it
 // as the README says.
 func TestDemo(t *testing.T) {
 	port, adminPort := freePort(t), freePort(t)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -54,7 +55,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestDemoPrintConfig(t *testing.T) {
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	require.NoError(t, app.Main(context.Background(), []string{"demo", "--print-config", "--port=1975"}, stdout, stderr))
 	require.Contains(t, stdout.String(), "kind: AIGatewayRoute")
 	require.Contains(t, stdout.String(), "port: 1975")
@@ -62,14 +63,14 @@ func TestDemoPrintConfig(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"nope"}, {"run", "--log-format=xml", "x.yaml"}, {"run", "--no-such-flag"}} {
-		err := app.Main(context.Background(), args, &syncBuffer{}, &syncBuffer{})
+		err := app.Main(context.Background(), args, &syncbuf.Buffer{}, &syncbuf.Buffer{})
 		require.ErrorIs(t, err, app.ErrUsage, "%v", args)
 	}
 }
 
 func TestRunRejectsBrokenConfig(t *testing.T) {
-	stderr := &syncBuffer{}
-	err := app.Main(context.Background(), []string{"run", "testdata/broken.yaml"}, &syncBuffer{}, stderr)
+	stderr := &syncbuf.Buffer{}
+	err := app.Main(context.Background(), []string{"run", "testdata/broken.yaml"}, &syncbuf.Buffer{}, stderr)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "testdata/broken.yaml: document 1: AIGatewayRoute default/bad")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/promtest"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
 // eppPoolTemplate routes two models to a pool of two simulator ranks whose
@@ -60,12 +61,12 @@ spec:
 type eppProcess struct {
 	grpcPort, healthPort int
 	metricsURL           string
-	stderr               *syncBuffer
+	stderr               *syncbuf.Buffer
 }
 
 func startEPP(t *testing.T, args ...string) *eppProcess {
 	t.Helper()
-	e := &eppProcess{grpcPort: freePort(t), healthPort: freePort(t), stderr: &syncBuffer{}}
+	e := &eppProcess{grpcPort: freePort(t), healthPort: freePort(t), stderr: &syncbuf.Buffer{}}
 	metricsPort := freePort(t)
 	e.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +74,7 @@ func startEPP(t *testing.T, args ...string) *eppProcess {
 	all := append([]string{"epp", "--listen-address=127.0.0.1",
 		"--grpc-port=" + strconv.Itoa(e.grpcPort), "--grpc-health-port=" + strconv.Itoa(e.healthPort), "--metrics-port=" + strconv.Itoa(metricsPort),
 		"--refresh-metrics-interval=20ms"}, args...)
-	go func() { done <- app.Main(ctx, all, &syncBuffer{}, e.stderr) }()
+	go func() { done <- app.Main(ctx, all, &syncbuf.Buffer{}, e.stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
@@ -167,7 +168,7 @@ func TestEPPRejectsBadFlags(t *testing.T) {
 		{[]string{"epp", "--endpoints=10.0.0.1:8000", "--model-rewrite=a=b:0"}, "positive integer"},
 		{[]string{"epp", "--endpoints=10.0.0.1:8000", "--config-text=plugins: [{type: magic}]"}, `plugins[0].type: unknown plugin type "magic"`},
 	} {
-		err := app.Main(context.Background(), tc.args, &syncBuffer{}, &syncBuffer{})
+		err := app.Main(context.Background(), tc.args, &syncbuf.Buffer{}, &syncbuf.Buffer{})
 		require.Error(t, err, "%v", tc.args)
 		require.Contains(t, err.Error(), tc.want, "%v", tc.args)
 	}
