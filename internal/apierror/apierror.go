@@ -59,6 +59,9 @@ type Error struct {
 	Param string
 	// Message is shown to the client.
 	Message string
+	// Allow, for a 405, lists the methods the path accepts (the Allow
+	// header).
+	Allow string
 	// Err is the cause, kept for logs and errors.Is; never shown.
 	Err error
 }
@@ -103,9 +106,10 @@ func UnsupportedPath(path string) *Error {
 	return &Error{Status: http.StatusNotFound, Type: TypeNotFound, Code: "unsupported_path", Message: "unsupported path: " + path}
 }
 
-// MethodNotAllowed is the 405 for a wrong method on a known path.
-func MethodNotAllowed(method string) *Error {
-	return &Error{Status: http.StatusMethodNotAllowed, Type: TypeInvalidRequest, Code: "method_not_allowed", Message: "method not allowed: " + method}
+// MethodNotAllowed is the 405 for a wrong method on a known path that
+// accepts the methods in allow (e.g. "GET, HEAD").
+func MethodNotAllowed(method, allow string) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Type: TypeInvalidRequest, Code: "method_not_allowed", Message: "method not allowed: " + method, Allow: allow}
 }
 
 // BodyTooLarge is the 413 for a request body over the limit.
@@ -239,6 +243,9 @@ func Write(w http.ResponseWriter, err error) int {
 		return status
 	}
 	h := w.Header()
+	if e := Classify(err); e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	h.Del("Content-Encoding")

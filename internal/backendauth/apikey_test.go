@@ -1,4 +1,4 @@
-package backendauth
+package backendauth_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/processor"
@@ -27,7 +28,7 @@ var clientCredentials = http.Header{
 // The auth types do not depend on the schema.
 func attempt(t *testing.T, a *config.Auth, ref *config.BackendRef) *processor.Attempt {
 	t.Helper()
-	h, err := New(a)
+	h, err := backendauth.New(a)
 	require.NoError(t, err)
 	b := &processor.Backend{Name: "default/b", Schema: config.Schema{Name: config.SchemaOpenAI}, Auth: h}
 	clientHeader := clientCredentials.Clone()
@@ -89,11 +90,11 @@ func TestRouteHeaderMutationKeepsItsCredential(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	h, err := New(nil)
+	h, err := backendauth.New(nil)
 	require.NoError(t, err)
 	require.Nil(t, h)
-	_, err = New(&config.Auth{Policy: "default/p", Type: config.AuthAPIKey})
+	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAPIKey})
 	require.ErrorContains(t, err, "policy default/p: APIKey has no key")
-	_, err = New(&config.Auth{Policy: "default/p", Type: config.AuthAWSCredentials})
-	require.ErrorIs(t, err, ErrUnsupported)
+	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAWSCredentials})
+	require.ErrorIs(t, err, backendauth.ErrUnsupported)
 }

@@ -273,10 +273,14 @@ func (x *exchange) readSubset(md *corev3.Metadata) {
 	x.hinted, x.subset = true, subset
 }
 
-// decide runs the request phase's end: parse, rewrite, pick, answer.
+// decide runs the request phase's end: parse, then the scheduler's admit →
+// rewrite → pick sequence, then answer.
 func (x *exchange) decide(body []byte) error {
 	x.picked = true
-	var r scheduler.Request
+	in := scheduler.Incoming{
+		Objective: x.headers[epp.ObjectiveHeader], FairnessID: x.headers[epp.FairnessIDHeader],
+		RewriteHeader: x.headers[epp.ModelRewriteHeader], Bytes: int64(len(body)), Rand: x.srv.opts.Rand(),
+	}
 	var parsed parsedRequest
 	if body != nil {
 		var err error
@@ -286,37 +290,31 @@ func (x *exchange) decide(body []byte) error {
 			return x.immediate(apierror.InvalidRequest("", "%s", strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")))
 		}
 		x.incoming = parsed.model
-		x.target = x.rewriteTarget(parsed.model)
-		r.Model, r.Prompt, r.CacheSalt, r.LoRA = x.target, parsed.prompt, parsed.cacheSalt, x.target
-	}
-	if name := x.headers[epp.ObjectiveHeader]; name != "" {
-		r.Priority = x.policy.Priority(name)
+		in.Model, in.Prompt, in.CacheSalt = parsed.model, parsed.prompt, parsed.cacheSalt
 	}
 	if x.hinted {
-		r.Subset = x.subset
-		if r.Subset == nil {
-			r.Subset = []string{}
+		in.Subset = x.subset
+		if in.Subset == nil {
+			in.Subset = []string{}
 		}
 	}
-	r.FairnessID = x.headers[epp.FairnessIDHeader]
-	r.Bytes = int64(len(body))
-	t0 := time.Now()
-	admitted, err := x.srv.opts.Scheduler.Admit(x.ctx, &r)
-	if d := time.Since(t0); err != nil || d > time.Millisecond { // only requests that waited
-		x.srv.opts.Metrics.observeAdmission(d, admissionOutcome(err))
+	sched, err := x.srv.opts.Scheduler.Schedule(x.ctx, x.policy, in)
+	x.target = sched.Model
+	if !sched.Admitted || sched.AdmitWait > time.Millisecond { // only requests that waited
+		var admitErr error
+		if !sched.Admitted {
+			admitErr = err
+		}
+		x.srv.opts.Metrics.observeAdmission(sched.AdmitWait, admissionOutcome(admitErr))
 	}
-	if err != nil {
-		return x.admissionFailed(err)
+	if sched.Admitted {
+		x.srv.opts.Metrics.observePick(sched.PickTime, sched.Result)
 	}
-	t0 = time.Now()
-	res, err := x.srv.opts.Scheduler.Pick(x.ctx, &r)
-	x.srv.opts.Metrics.observePick(time.Since(t0), res)
-	if err == nil {
-		x.done = x.srv.opts.Scheduler.Started(res.Endpoints[0])
+	if sched.Done != nil {
+		x.done = sched.Done
 	}
-	admitted() // flow control counts this pick before it lets the next one through
 	switch {
-	case errors.Is(err, scheduler.ErrSaturated):
+	case !sched.Admitted, errors.Is(err, scheduler.ErrSaturated):
 		return x.admissionFailed(err)
 	case errors.Is(err, scheduler.ErrNoEndpoints):
 		x.outcome = outcomeNoEndpoint
@@ -329,6 +327,7 @@ func (x *exchange) decide(body []byte) error {
 		x.outcome = outcomeCancelled
 		return status.Error(codes.Canceled, err.Error())
 	}
+	res := sched.Result
 	x.outcome = outcomePicked
 	x.primary = res.Endpoints[0]
 
@@ -372,20 +371,6 @@ func (x *exchange) path() string {
 		}
 	}
 	return ""
-}
-
-// rewriteTarget returns the model to send upstream: a rewrite rule's
-// target for the incoming name if one matches, else the
-// x-gateway-model-name-rewrite header, else the incoming name (GAIE's
-// order).
-func (x *exchange) rewriteTarget(incoming string) string {
-	if target, ok := x.policy.Rewrite(incoming, x.srv.opts.Rand()); ok {
-		return target
-	}
-	if h := strings.TrimSpace(x.headers[epp.ModelRewriteHeader]); h != "" {
-		return h
-	}
-	return incoming
 }
 
 // responseHeaders reads the served endpoint and moves the in-flight count

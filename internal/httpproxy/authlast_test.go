@@ -32,9 +32,13 @@ func (signingAuth) Authenticate(_ context.Context, req *llm.UpstreamRequest) err
 // withAuth replaces the authenticator of the named backend in force.
 func withAuth(t *testing.T, g *Gateway, name string, a llm.Authenticator) {
 	t.Helper()
-	b, ok := g.current.Load().backends[name]
-	require.True(t, ok)
-	b.pipeline.Auth = a
+	for _, b := range g.current.Load().Backends() {
+		if b.Name == name {
+			b.Auth = a
+			return
+		}
+	}
+	t.Fatalf("no backend %s", name)
 }
 
 // TestAuthLastOnPools: credentials are applied after every edit of the

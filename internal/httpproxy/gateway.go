@@ -1,24 +1,16 @@
 package httpproxy
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httputil"
 	"sync/atomic"
 	"time"
 
-	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/costs"
-	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
-	"github.com/aigw-dev/aigw/internal/router"
 )
-
-// DefaultMaxRequestBodyBytes bounds request bodies when the configuration
-// sets no limit (50 MiB, as Envoy AI Gateway's standalone mode).
-const DefaultMaxRequestBodyBytes = 50 << 20
 
 // Options configure a Gateway.
 type Options struct {
@@ -74,44 +66,32 @@ func (l Limits) withDefaults() Limits {
 // Apply. It is safe for concurrent use.
 type Gateway struct {
 	logger     *slog.Logger
-	accessLog  *slog.Logger
-	metrics    metrics.Recorder
+	pipeline   *processor.Pipeline
 	current    atomic.Pointer[runtimeConfig]
 	transports *transportCache
-	pickers    *epp.Conns
-	schedulers *schedulers
-	proxy      *proxy
+	proxy      *httputil.ReverseProxy
 	limits     Limits
 	budget     *bodyBudget
 }
 
-// runtimeConfig is the compiled, immutable form of one config.Config.
+// runtimeConfig is one compiled configuration with the transport of each
+// backend.
 type runtimeConfig struct {
-	source   *config.Config
-	table    *router.Table[*backend]
-	costs    map[*router.Route]*costs.Calculator
-	backends map[string]*backend
-	maxBody  int64
-	// requestReceived bounds the time to receive a whole request; zero:
-	// no bound but the body read timeout.
-	requestReceived time.Duration
+	*processor.Runtime
+	transports map[*processor.Backend]roundTripper
 }
 
 // New returns a Gateway with no routes: every request gets 404 until Apply.
 func New(opts Options) *Gateway {
 	g := &Gateway{
 		logger:     orDiscard(opts.Logger),
-		accessLog:  orDiscard(opts.AccessLog),
-		metrics:    opts.Metrics,
 		transports: newTransportCache(),
 		limits:     opts.Limits.withDefaults(),
 	}
+	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics, MaxEventBytes: g.limits.MaxEventBytes})
 	g.budget = &bodyBudget{limit: g.limits.BodyBudget}
-	g.pickers = epp.NewConns(g.logger)
-	g.schedulers = newSchedulers(g.logger)
-	g.proxy = newProxy(g)
-	empty := &config.Config{Version: config.Version}
-	rc, _ := g.compile(empty) // an empty config always compiles
+	g.proxy = newReverseProxy(g.logger)
+	rc, _ := g.compile(&config.Config{Version: config.Version}) // an empty config always compiles
 	g.current.Store(rc)
 	return g
 }
@@ -130,44 +110,19 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	if err == nil {
 		g.current.Store(rc)
 	}
-	// Keep the schedulers of the pools in force (the old configuration's
-	// when the new one was rejected).
-	inForce := g.current.Load().source
-	g.schedulers.retain(schedulerKeys(inForce))
-	g.pickers.Retain(pickerConfigs(inForce))
+	// Keep the pool state of the configuration in force (the old one when
+	// the new one was rejected).
+	g.pipeline.Retain(g.current.Load().Config())
 	return err
 }
 
-// pickerConfigs returns the endpoint pickers cfg's pools use.
-func pickerConfigs(cfg *config.Config) []*config.EndpointPicker {
-	var out []*config.EndpointPicker
-	for _, b := range cfg.Backends {
-		if b.Pool != nil && b.Pool.EndpointPicker != nil {
-			out = append(out, b.Pool.EndpointPicker)
-		}
-	}
-	return out
-}
-
-// schedulerKeys returns the scheduler keys of cfg's pools.
-func schedulerKeys(cfg *config.Config) map[string]bool {
-	keys := map[string]bool{}
-	for _, b := range cfg.Backends {
-		if b.Pool != nil {
-			keys[schedKey(b.Pool)] = true
-		}
-	}
-	return keys
-}
-
 // Config returns the configuration in force.
-func (g *Gateway) Config() *config.Config { return g.current.Load().source }
+func (g *Gateway) Config() *config.Config { return g.current.Load().Config() }
 
-// Close releases idle upstream connections and picker connections.
+// Close releases idle upstream connections and the pools' state.
 func (g *Gateway) Close() {
 	g.transports.closeIdle()
-	g.pickers.Close()
-	g.schedulers.close()
+	g.pipeline.Close()
 }
 
 // SetPoolEndpoints replaces the ready endpoints of the InferencePool named
@@ -175,130 +130,27 @@ func (g *Gateway) Close() {
 // that watches Pods keeps endpoints fresh between configurations. It
 // reports whether the pool exists.
 func (g *Gateway) SetPoolEndpoints(pool string, eps []config.PoolEndpoint) bool {
-	found := false
-	for _, b := range g.current.Load().backends {
-		if b.pool != nil && b.pool.name == pool {
-			b.pool.setEndpoints(eps)
-			found = true
-		}
-	}
-	return found
+	return g.current.Load().SetPoolEndpoints(pool, eps)
 }
 
 func (g *Gateway) compile(cfg *config.Config) (*runtimeConfig, error) {
-	if cfg.Version != config.Version {
-		return nil, fmt.Errorf("configuration version %q is not supported (want %q)", cfg.Version, config.Version)
-	}
-	backends := make(map[string]*backend, len(cfg.Backends))
-	var errs []error
-	for i := range cfg.Backends {
-		cb := &cfg.Backends[i]
-		if _, dup := backends[cb.Name]; dup {
-			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
-			continue
-		}
-		b, err := g.newBackend(cb)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
-			continue
-		}
-		backends[cb.Name] = b
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	table, err := router.New(cfg, func(name string) (*backend, bool) {
-		b, ok := backends[name]
-		return b, ok
-	})
+	rt, err := g.pipeline.Compile(cfg)
 	if err != nil {
 		return nil, err
 	}
-	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
-	for _, r := range table.Routes() {
-		c, err := costs.New(r.RequestCosts)
+	rc := &runtimeConfig{Runtime: rt, transports: make(map[*processor.Backend]roundTripper, len(rt.Backends()))}
+	for _, b := range rt.Backends() {
+		var t roundTripper
+		var err error
+		if b.Pool != nil {
+			t, err = g.transports.get(nil, b.Pool.H2C())
+		} else {
+			t, err = g.transports.get(b.Config.TLS, b.Config.HTTP2)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
-			continue
+			return nil, fmt.Errorf("backend %s: %w", b.Name, err)
 		}
-		calcs[r] = c
+		rc.transports[b] = t
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	maxBody := cfg.MaxRequestBodyBytes
-	if maxBody <= 0 {
-		maxBody = DefaultMaxRequestBodyBytes
-	}
-	return &runtimeConfig{source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
-		requestReceived: cfg.Client.RequestReceivedTimeout.Std()}, nil
-}
-
-// backend is the data plane's handle for a config.Backend.
-type backend struct {
-	pipeline  processor.Backend
-	provider  string
-	endpoints []upstreamEndpoint
-	next      atomic.Uint32
-	transport roundTripper
-	// pool is set for an InferencePool backend.
-	pool *poolRuntime
-}
-
-type upstreamEndpoint struct {
-	baseURL    string // scheme://host:port
-	hostHeader string
-}
-
-func (g *Gateway) newBackend(cb *config.Backend) (*backend, error) {
-	tc := g.transports
-	auth, err := backendauth.New(cb.Auth)
-	if err != nil {
-		return nil, err
-	}
-	if cb.Pool != nil {
-		pool, err := newPoolRuntime(cb.Pool, g.logger, tc, g.pickers, g.schedulers)
-		if err != nil {
-			return nil, fmt.Errorf("pool %s: %w", cb.Pool.Name, err)
-		}
-		return &backend{
-			pipeline: processor.Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth},
-			provider: processor.ProviderName(cb.Schema.Name),
-			pool:     pool,
-		}, nil
-	}
-	if len(cb.Endpoints) == 0 {
-		return nil, errors.New("no endpoints")
-	}
-	rt, err := tc.get(cb.TLS, cb.HTTP2)
-	if err != nil {
-		return nil, err
-	}
-	b := &backend{
-		pipeline:  processor.Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth},
-		provider:  processor.ProviderName(cb.Schema.Name),
-		transport: rt,
-	}
-	scheme := "http"
-	if cb.TLS != nil {
-		scheme = "https"
-	}
-	for _, ep := range cb.Endpoints {
-		if ep.Host == "" || ep.Port <= 0 || ep.Port > 65535 {
-			return nil, fmt.Errorf("invalid endpoint %q port %d", ep.Host, ep.Port)
-		}
-		b.endpoints = append(b.endpoints, upstreamEndpoint{
-			baseURL:    scheme + "://" + joinHostPort(ep.Host, ep.Port),
-			hostHeader: ep.HostHeader,
-		})
-	}
-	return b, nil
-}
-
-// pick returns the next endpoint, round robin.
-func (b *backend) pick() upstreamEndpoint {
-	if len(b.endpoints) == 1 {
-		return b.endpoints[0]
-	}
-	return b.endpoints[int(b.next.Add(1)-1)%len(b.endpoints)]
+	return rc, nil
 }

@@ -372,10 +372,10 @@ func TestReloadRetiresPickerConnections(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
 	send()
-	require.Equal(t, 1, tg.pickers.Len())
+	require.Equal(t, 1, tg.pipeline.Pools().PickerConns())
 
 	require.NoError(t, tg.Apply(poolConfig(poolOf("default/pool", pickerAt(p2, config.FailClose), a))))
-	require.Equal(t, 1, tg.pickers.Len(), "the first picker's connection is retired")
+	require.Equal(t, 1, tg.pipeline.Pools().PickerConns(), "the first picker's connection is retired")
 	send()
 	require.Equal(t, 1, p1.Requests())
 	require.Equal(t, 1, p2.Requests())
@@ -383,12 +383,12 @@ func TestReloadRetiresPickerConnections(t *testing.T) {
 	broken := poolConfig(poolOf("default/pool", pickerAt(p1, config.FailClose), a))
 	broken.Routes[0].Rules[0].BackendRefs[0].Backend = "default/missing"
 	require.Error(t, tg.Apply(broken))
-	require.Equal(t, 1, tg.pickers.Len(), "a rejected configuration's pickers are not kept")
+	require.Equal(t, 1, tg.pipeline.Pools().PickerConns(), "a rejected configuration's pickers are not kept")
 	send()
 	require.Equal(t, 2, p2.Requests())
 
 	require.NoError(t, tg.Apply(poolConfig(poolOf("default/pool", nil, a))))
-	require.Zero(t, tg.pickers.Len())
+	require.Zero(t, tg.pipeline.Pools().PickerConns())
 	send()
 }
 
@@ -484,54 +484,6 @@ func TestPoolOwnPickPolicy(t *testing.T) {
 	require.Equal(t, http.StatusOK, func() int { r, _ := post("m", nil); return r.StatusCode }(), "priority 0 is served while saturated")
 }
 
-// TestPoolOwnPickReadsUnparsedModel checks that a request of an HTTPRoute
-// (forwarded without parsing) still gets the pool's rewrite rules and LoRA
-// affinity: the gateway reads the body's model for its own pick.
-func TestPoolOwnPickReadsUnparsedModel(t *testing.T) {
-	a := newFakeOpenAI(t, "a")
-	backend := poolOf("default/pool", nil, a)
-	backend.Pool.ModelRewrites = []config.ModelRewrite{{Targets: []config.ModelRewriteTarget{{Model: "base"}}}} // generic
-	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{backend},
-		Routes: []config.Route{{Name: "default/httproute", PassThrough: true, Rules: []config.Rule{{
-			Name:        "all",
-			Matches:     []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
-			BackendRefs: []config.BackendRef{{Backend: backend.Name, Weight: 1}},
-			Retry:       config.RetryPolicy{NumAttemptsPerPriority: 1},
-		}}}}}
-	tg := newTestGateway(t, cfg)
-	for _, body := range []string{
-		`{"messages":[{"role":"user","content":"hi"}],"model":"adapter-1"}`,
-		`{"model":"adapter-2","messages":[]}`,
-	} {
-		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-	}
-	resp, err := http.Post(tg.srv.URL+"/v1/completions", "text/plain", strings.NewReader("not json"))
-	require.NoError(t, err)
-	resp.Body.Close()
-	reqs := a.requests()
-	require.Len(t, reqs, 3)
-	require.Equal(t, "base", reqs[0].Body["model"])
-	require.Equal(t, "base", reqs[1].Body["model"])
-	require.Nil(t, reqs[2].Body, "a body without a model is forwarded as it came")
-}
-
-func TestBodyModel(t *testing.T) {
-	for body, want := range map[string]string{
-		`{"model":"m"}`: "m",
-		`{"x":[1,{"model":"inner"}],"model":"outer"}`: "outer",
-		`{"model":"first","model":"second"}`:          "first",
-		`{"model":42}`:                                "",
-		`{"model":"caf\u00e9"}`:                       "café",
-		`not json`:                                    "",
-		`{"x":1}`:                                     "",
-	} {
-		require.Equal(t, want, bodyModel([]byte(body)), body)
-	}
-}
-
 // TestPoolOwnPickFlowControl checks the gateway's own picking with GAIE's
 // flowControl feature gate: while every endpoint is saturated a request
 // waits instead of piling onto a server, a full queue answers 429, and the
@@ -580,4 +532,38 @@ plugins: [{type: queue-scorer}, {type: kv-cache-utilization-scorer}]
 		t.Fatal("the held request was never served")
 	}
 	require.Len(t, a.requests(), served+1)
+}
+
+// TestPoolOwnPickReadsUnparsedModel checks that a request of an HTTPRoute
+// (forwarded without parsing) still gets the pool's rewrite rules and LoRA
+// affinity: the gateway reads the body's model for its own pick.
+func TestPoolOwnPickReadsUnparsedModel(t *testing.T) {
+	a := newFakeOpenAI(t, "a")
+	backend := poolOf("default/pool", nil, a)
+	backend.Pool.ModelRewrites = []config.ModelRewrite{{Targets: []config.ModelRewriteTarget{{Model: "base"}}}} // generic
+	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{backend},
+		Routes: []config.Route{{Name: "default/httproute", PassThrough: true, Rules: []config.Rule{{
+			Name:        "all",
+			Matches:     []config.Match{{Path: &config.PathMatch{Type: config.PathMatchPathPrefix, Value: "/"}}},
+			BackendRefs: []config.BackendRef{{Backend: backend.Name, Weight: 1}},
+			Retry:       config.RetryPolicy{NumAttemptsPerPriority: 1},
+		}}}}}
+	tg := newTestGateway(t, cfg)
+	for _, body := range []string{
+		`{"messages":[{"role":"user","content":"hi"}],"model":"adapter-1"}`,
+		`{"model":"adapter-2","messages":[]}`,
+	} {
+		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	resp, err := http.Post(tg.srv.URL+"/v1/completions", "text/plain", strings.NewReader("not json"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	reqs := a.requests()
+	require.Len(t, reqs, 3)
+	require.Equal(t, "base", reqs[0].Body["model"])
+	require.Equal(t, "base", reqs[1].Body["model"])
+	require.Nil(t, reqs[2].Body, "a body without a model is forwarded as it came")
 }

@@ -40,6 +40,27 @@ func TestImportBoundaries(t *testing.T) {
 			}
 		})
 	}
+	t.Run("internal/pool", func(t *testing.T) {
+		for _, dep := range deps(t, module+"internal/pool", "{{.ImportPath}}") {
+			for _, forbidden := range []string{"internal/processor", "internal/httpproxy"} {
+				require.NotEqual(t, module+forbidden, dep, "internal/pool must not import %s", forbidden)
+			}
+		}
+	})
+	t.Run("internal/processor", func(t *testing.T) {
+		// The pipeline is transport-agnostic: it imports no server, no
+		// protobuf or gRPC (the pool's picker client keeps those to
+		// itself) and no control plane.
+		out, err := exec.CommandContext(t.Context(), goCmd, "list", "-f", `{{join .Imports " "}}`, module+"internal/processor").Output()
+		require.NoError(t, err)
+		direct := strings.Fields(string(out))
+		require.Contains(t, direct, module+"internal/router", "the listing is of the pipeline's imports")
+		for _, imp := range direct {
+			for _, forbidden := range []string{"net/http/httputil", "google.golang.org/", "github.com/envoyproxy/", "k8s.io/", "sigs.k8s.io/", module + "internal/httpproxy", module + "internal/standalone", module + "internal/app"} {
+				require.False(t, strings.HasPrefix(imp, forbidden), "internal/processor must not import %s", imp)
+			}
+		}
+	})
 	t.Run("internal/llm", func(t *testing.T) {
 		nonStandard := deps(t, module+"internal/llm", "{{if not .Standard}}{{.ImportPath}}{{end}}")
 		require.Equal(t, []string{module + "internal/llm"}, nonStandard, "internal/llm must import only the standard library")

@@ -12,16 +12,6 @@ import (
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
-// Backend is what the pipeline needs to know about a backend.
-type Backend struct {
-	// Name is "namespace/name" of the AIServiceBackend.
-	Name string
-	// Schema is the backend's API schema.
-	Schema config.Schema
-	// Auth is nil for a backend without credentials.
-	Auth llm.Authenticator
-}
-
 // Attempt is one try of a request on one backend. It is not safe for
 // concurrent use.
 type Attempt struct {
@@ -38,6 +28,8 @@ type Attempt struct {
 	Upstream *llm.UpstreamRequest
 	// Translator translates this attempt's response.
 	Translator translator.Translator
+	// Endpoint is where the attempt goes.
+	Endpoint Endpoint
 
 	authenticated bool
 }

@@ -1,8 +1,6 @@
-package httpproxy
+package processor
 
 import (
-	"bytes"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -19,31 +17,21 @@ const maxErrorText = 256
 // find that text.
 const maxErrorBodyRead = 16 << 10
 
-// wrapNonJSONError replaces a non-JSON error body of an upstream (an HTML
-// 503 page from a load balancer, a plain-text 502) with an OpenAI-shaped
-// error that keeps the status and quotes the start of the text, so clients
-// always get the error shape the API promises. JSON error bodies (OpenAI
-// compatible servers' own) pass unchanged.
-func wrapNonJSONError(resp *http.Response) {
-	if resp.StatusCode < 400 || isJSON(resp.Header.Get("Content-Type")) {
-		return
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyRead))
-	_ = resp.Body.Close()
-	text := errorText(raw, resp.Header.Get("Content-Type"))
-	msg := "the upstream answered " + strconv.Itoa(resp.StatusCode)
+// wrappedError is the OpenAI-shaped error that replaces a non-JSON error
+// body of an upstream (an HTML 503 page from a load balancer, a plain-text
+// 502): it keeps the status and quotes the start of the text raw, of
+// content type contentType, so clients always get the error shape the API
+// promises. JSON error bodies (OpenAI compatible servers' own) are not
+// wrapped.
+func wrappedError(status int, raw []byte, contentType string) []byte {
+	text := errorText(raw, contentType)
+	msg := "the upstream answered " + strconv.Itoa(status)
 	if text != "" {
 		msg += ": " + text
 	}
-	e := &apierror.Error{Status: resp.StatusCode, Type: upstreamErrorType(resp.StatusCode), Code: "upstream_" + strconv.Itoa(resp.StatusCode), Message: msg}
+	e := &apierror.Error{Status: status, Type: upstreamErrorType(status), Code: "upstream_" + strconv.Itoa(status), Message: msg}
 	_, body := apierror.Render(e)
-	for _, h := range []string{"Content-Length", "Content-Encoding", "Content-Type", "Transfer-Encoding", "Etag", "Last-Modified"} {
-		resp.Header.Del(h)
-	}
-	resp.Header.Set("Content-Type", "application/json")
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	resp.ContentLength = int64(len(body))
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return body
 }
 
 // upstreamErrorType is the OpenAI error type of an upstream status.

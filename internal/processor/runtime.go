@@ -1,0 +1,250 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/backendauth"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/costs"
+	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/pool"
+	"github.com/aigw-dev/aigw/internal/router"
+)
+
+// DefaultMaxRequestBodyBytes bounds request bodies when the configuration
+// sets no limit (50 MiB, as Envoy AI Gateway's standalone mode).
+const DefaultMaxRequestBodyBytes = 50 << 20
+
+// Options configure a [Pipeline].
+type Options struct {
+	// Logger receives operational logs; AccessLog one line per request.
+	// Either may be nil to discard.
+	Logger    *slog.Logger
+	AccessLog *slog.Logger
+	// Metrics records GenAI metrics; nil records nothing.
+	Metrics metrics.Recorder
+	// Pools keeps pool schedulers and picker connections across
+	// configurations; nil makes one (closed by [Pipeline.Close]).
+	Pools *pool.Registry
+	// MaxEventBytes bounds one event of a streamed response; zero means
+	// the translator's default.
+	MaxEventBytes int
+}
+
+// Pipeline is what outlives one configuration: logs, metrics, pool state.
+// It compiles configurations into [Runtime]s. It is safe for concurrent
+// use.
+type Pipeline struct {
+	logger    *slog.Logger
+	accessLog *slog.Logger
+	metrics   metrics.Recorder
+	pools     *pool.Registry
+	ownPools  bool
+	attempt   AttemptOptions
+	buffers   sync.Pool
+}
+
+// New returns a pipeline.
+func New(opts Options) *Pipeline {
+	p := &Pipeline{
+		logger:    orDiscard(opts.Logger),
+		accessLog: orDiscard(opts.AccessLog),
+		metrics:   opts.Metrics,
+		pools:     opts.Pools,
+		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
+	}
+	if p.pools == nil {
+		p.pools, p.ownPools = pool.NewRegistry(p.logger), true
+	}
+	p.buffers.New = func() any { b := make([]byte, readBufferSize); return &b }
+	return p
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Retain keeps the pool state of the configuration in force (cfg) and
+// releases the rest: call it after each configuration change, also a
+// rejected one.
+func (p *Pipeline) Retain(cfg *config.Config) { p.pools.Retain(cfg) }
+
+// Close releases the pool state, when the pipeline made it.
+func (p *Pipeline) Close() {
+	if p.ownPools {
+		p.pools.Close()
+	}
+}
+
+// Runtime is one compiled configuration: immutable, safe for concurrent
+// use. Requests [Runtime.Start] sessions on it.
+type Runtime struct {
+	p        *Pipeline
+	source   *config.Config
+	table    *router.Table[*Backend]
+	costs    map[*router.Route]*costs.Calculator
+	backends []*Backend
+	maxBody  int64
+	// requestReceived bounds the time to receive a whole request; zero: no
+	// bound.
+	requestReceived time.Duration
+}
+
+// Backend is the pipeline's handle for one configured backend.
+type Backend struct {
+	// Name is "namespace/name" of the AIServiceBackend.
+	Name string
+	// Schema is the backend's API schema.
+	Schema config.Schema
+	// Auth is nil for a backend without credentials.
+	Auth llm.Authenticator
+	// Config is the backend as configured (TLS and protocol for transports).
+	Config *config.Backend
+	// Pool is set for an InferencePool backend.
+	Pool *pool.Pool
+
+	provider  string
+	endpoints []Endpoint
+	next      atomic.Uint32
+}
+
+// Endpoint is where one attempt goes.
+type Endpoint struct {
+	// BaseURL is "scheme://host:port".
+	BaseURL string
+	// HostHeader, when set, is the Host the upstream expects.
+	HostHeader string
+	// PoolAddress is the "ip:port" of an InferencePool endpoint.
+	PoolAddress string
+}
+
+// nextEndpoint returns a static backend's next endpoint, round robin.
+func (b *Backend) nextEndpoint() Endpoint {
+	if len(b.endpoints) == 1 {
+		return b.endpoints[0]
+	}
+	return b.endpoints[int(b.next.Add(1)-1)%len(b.endpoints)]
+}
+
+// Compile compiles cfg. The result shares the pipeline's pool state.
+func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
+	if cfg.Version != config.Version {
+		return nil, fmt.Errorf("configuration version %q is not supported (want %q)", cfg.Version, config.Version)
+	}
+	byName := make(map[string]*Backend, len(cfg.Backends))
+	backends := make([]*Backend, 0, len(cfg.Backends))
+	var errs []error
+	for i := range cfg.Backends {
+		cb := &cfg.Backends[i]
+		if _, dup := byName[cb.Name]; dup {
+			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
+			continue
+		}
+		b, err := p.newBackend(cb)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+			continue
+		}
+		byName[cb.Name] = b
+		backends = append(backends, b)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	table, err := router.New(cfg, func(name string) (*Backend, bool) {
+		b, ok := byName[name]
+		return b, ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
+	for _, r := range table.Routes() {
+		c, err := costs.New(r.RequestCosts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
+			continue
+		}
+		calcs[r] = c
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	maxBody := cfg.MaxRequestBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxRequestBodyBytes
+	}
+	return &Runtime{p: p, source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
+		requestReceived: cfg.Client.RequestReceivedTimeout.Std()}, nil
+}
+
+func (p *Pipeline) newBackend(cb *config.Backend) (*Backend, error) {
+	auth, err := backendauth.New(cb.Auth)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth, Config: cb, provider: ProviderName(cb.Schema.Name)}
+	if cb.Pool != nil {
+		if b.Pool, err = p.pools.New(cb.Pool); err != nil {
+			return nil, fmt.Errorf("pool %s: %w", cb.Pool.Name, err)
+		}
+		return b, nil
+	}
+	if len(cb.Endpoints) == 0 {
+		return nil, errors.New("no endpoints")
+	}
+	scheme := "http"
+	if cb.TLS != nil {
+		scheme = "https"
+	}
+	for _, ep := range cb.Endpoints {
+		if ep.Host == "" || ep.Port <= 0 || ep.Port > 65535 {
+			return nil, fmt.Errorf("invalid endpoint %q port %d", ep.Host, ep.Port)
+		}
+		b.endpoints = append(b.endpoints, Endpoint{
+			BaseURL:    scheme + "://" + net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))),
+			HostHeader: ep.HostHeader,
+		})
+	}
+	return b, nil
+}
+
+// Config returns the configuration compiled.
+func (rt *Runtime) Config() *config.Config { return rt.source }
+
+// Backends returns the compiled backends, in configuration order.
+func (rt *Runtime) Backends() []*Backend { return rt.backends }
+
+// MaxRequestBodyBytes is the largest request body accepted (413 beyond).
+func (rt *Runtime) MaxRequestBodyBytes() int64 { return rt.maxBody }
+
+// RequestReceivedTimeout bounds the time to receive a whole request (the
+// Gateway's ClientTrafficPolicy); zero means no bound.
+func (rt *Runtime) RequestReceivedTimeout() time.Duration { return rt.requestReceived }
+
+// SetPoolEndpoints replaces the ready endpoints of the InferencePool named
+// "namespace/name"; it reports whether the pool exists.
+func (rt *Runtime) SetPoolEndpoints(name string, eps []config.PoolEndpoint) bool {
+	found := false
+	for _, b := range rt.backends {
+		if b.Pool != nil && b.Pool.Name() == name {
+			b.Pool.SetEndpoints(eps)
+			found = true
+		}
+	}
+	return found
+}
+
+// Pools returns the pool state the pipeline keeps.
+func (p *Pipeline) Pools() *pool.Registry { return p.pools }

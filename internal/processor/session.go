@@ -1,0 +1,495 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/modelname"
+	"github.com/aigw-dev/aigw/internal/pool"
+	"github.com/aigw-dev/aigw/internal/router"
+)
+
+// Headers the pipeline owns on the way in.
+const (
+	// HeaderRequestID carries the request's ID, the client's or a new one.
+	HeaderRequestID = "X-Request-Id"
+	// destinationPrefix is the GAIE endpoint-picker header family; a
+	// client must never choose the pod, so inbound copies are dropped.
+	destinationPrefix = "X-Gateway-Destination-Endpoint"
+)
+
+// ErrRequestTimeout is the cause of a request cut by its route's timeout.
+var ErrRequestTimeout = fmt.Errorf("%w: the route's request timeout passed", context.DeadlineExceeded)
+
+// RequestInfo is what a transport knows of a request before its body.
+type RequestInfo struct {
+	// Method and Path are the request's; URI is the path with its query.
+	Method, Path, URI string
+	// Host is the request's authority.
+	Host string
+	// Header are the request headers; the session owns and edits them
+	// (request ID, routing headers, dropped picker headers).
+	Header http.Header
+	// Start is when the request arrived.
+	Start time.Time
+}
+
+// Session is one request's way through the pipeline, driven by a
+// transport in this order: [Session.RequestHeaders], [Session.RequestBody],
+// then [Session.NextAttempt] until an attempt's response is taken (after
+// each failed attempt [Session.Failed] or [Session.RetryStatus] says
+// whether to go on), [Session.ResponseHeaders], [Session.ResponseBody] for
+// each chunk, and [Session.Finish] once, whatever happened. A transport
+// that answers an error itself calls [Session.Fail]. A Session is not safe
+// for concurrent use, except that Finish may follow a body read on another
+// goroutine once that read returned.
+type Session struct {
+	rt   *Runtime
+	info RequestInfo
+	// RequestID is the request's ID (the client's X-Request-Id or a new one).
+	RequestID string
+	debug     bool
+
+	op    llm.Operation
+	req   *llm.Request
+	rule  *router.Rule[*Backend]
+	plan  *router.Plan[*Backend]
+	force bool
+	// passThrough is the HTTPRoute rule found before the body was read.
+	passThrough *router.Rule[*Backend]
+	// local is the answer the gateway gives itself (/v1/models).
+	local *LocalResponse
+
+	attempt *Attempt
+	backend *Backend
+	// pick is the current attempt's pool pick, next the index of its next
+	// endpoint, and inPick set when the next attempt is that endpoint.
+	pick   *pool.Pick
+	next   int
+	inPick bool
+	// endpoint is the pool endpoint of the current attempt.
+	endpoint string
+	// failed holds the pool endpoints that failed this request, so a retry
+	// on the same pool excludes them.
+	failed  map[string]bool
+	lastErr error
+	// poolErr is the last endpoint failure of the current pick.
+	poolErr error
+
+	// Response state.
+	status    int
+	streamed  bool
+	restorer  *modelname.Restorer
+	wrapError bool
+	errorBody []byte
+	errorType string
+	firstByte time.Time
+	end       time.Time
+	err       error
+	completed bool
+	done      bool
+	finished  bool
+}
+
+// Start begins a request's session on this configuration.
+func (rt *Runtime) Start(in RequestInfo) *Session {
+	s := &Session{rt: rt, info: in, RequestID: in.Header.Get(HeaderRequestID)}
+	s.op, _ = OperationFor(in.Path)
+	if s.RequestID == "" {
+		s.RequestID = newRequestID()
+	}
+	s.debug = rt.p.logger.Enabled(context.Background(), slog.LevelDebug)
+	return s
+}
+
+// LocalResponse is an answer the gateway gives itself.
+type LocalResponse struct {
+	Status int
+	Header http.Header
+	// Body is omitted for a HEAD request by the transport.
+	Body []byte
+}
+
+// RequestHeaders runs the headers phase: it answers /v1/models itself
+// (a non-nil LocalResponse), routes a request that cannot be routed by
+// model (another path, or no AIGatewayRoute) to its HTTPRoute, and checks
+// the method. An error is the answer for the client ([Session.Fail]).
+// Otherwise the transport reads the body, if any, and calls RequestBody.
+func (s *Session) RequestHeaders() (*LocalResponse, error) {
+	t := s.rt.table
+	h := s.info.Header
+	modelRouted := t.HasModelRoutes()
+	if s.info.Path == "/v1/models" && (modelRouted || !s.hasPassThrough()) {
+		local, err := s.models()
+		s.local = local
+		return local, err
+	}
+	for name := range h {
+		if strings.HasPrefix(name, destinationPrefix) {
+			delete(h, name)
+		}
+	}
+	h.Set(HeaderRequestID, s.RequestID)
+	if s.op == "" || !modelRouted {
+		if rule, ok := t.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
+			s.passThrough = rule
+			return nil, nil
+		}
+		if s.op == "" {
+			return nil, apierror.UnsupportedPath(s.info.Path)
+		}
+	}
+	if s.info.Method != http.MethodPost {
+		return nil, apierror.MethodNotAllowed(s.info.Method, http.MethodPost)
+	}
+	return nil, nil
+}
+
+func (s *Session) hasPassThrough() bool {
+	_, ok := s.rt.table.MatchPassThrough(s.info.Path, s.info.Host, s.info.Header)
+	return ok
+}
+
+// RequestBody runs the body phase: it parses the body once (unless the
+// request goes to an HTTPRoute as it came), routes by model and plans the
+// attempts. body is nil for a request without one. An error is the answer
+// for the client.
+func (s *Session) RequestBody(body []byte) error {
+	if s.passThrough != nil {
+		s.routePassThrough(s.passThrough, body)
+		return nil
+	}
+	req, err := ParseRequest(s.op, body)
+	if err != nil {
+		return err
+	}
+	req.Method, req.Path = s.info.Method, s.info.URI
+	s.req = req
+	h := s.info.Header
+	h.Set(router.ModelHeader, req.Model) // never the client's value
+	rule, ok := s.rt.table.Match(req.Model, s.info.Host, h)
+	if !ok {
+		if rule, ok := s.rt.table.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
+			h.Del(router.ModelHeader)
+			s.routePassThrough(rule, body)
+			return nil
+		}
+		return apierror.ModelNotFound(req.Model)
+	}
+	s.rule = rule
+	s.force = len(rule.Route.RequestCosts) > 0
+	s.plan = rule.Plan(nil)
+	return nil
+}
+
+func (s *Session) routePassThrough(rule *router.Rule[*Backend], body []byte) {
+	s.op = llm.OperationPassThrough
+	s.req = &llm.Request{Operation: llm.OperationPassThrough, Method: s.info.Method, Path: s.info.URI, Body: body}
+	s.rule = rule
+	s.plan = rule.Plan(nil)
+}
+
+// Timeouts are the matched rule's timeouts (zero before routing).
+func (s *Session) Timeouts() *config.Timeouts {
+	if s.rule == nil {
+		return &config.Timeouts{}
+	}
+	return &s.rule.Timeouts
+}
+
+// NextAttempt returns the next attempt to send: the next endpoint of the
+// current pool pick after an endpoint failure, else the plan's next backend,
+// translated, mutated, picked for (pools) and authenticated last. Between
+// attempts on the plan it waits the retry back-off. An error is the answer
+// for the client: the plan ended, a pool or its picker refused, or ctx
+// ended.
+func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
+	if s.inPick {
+		s.inPick = false
+		addr := s.pick.Endpoints[s.next]
+		s.next++
+		if s.debug {
+			s.rt.p.logger.LogAttrs(ctx, slog.LevelDebug, "pool: trying the pick's next endpoint", slog.String("request_id", s.RequestID),
+				slog.String("pool", s.backend.Pool.Name()), slog.String("endpoint", addr), slog.String("after", s.poolErr.Error()))
+		}
+		s.usePoolEndpoint(addr)
+		return s.attempt, nil
+	}
+	policy := &s.rule.Retry
+	for {
+		ref, ok := s.plan.Next()
+		if !ok {
+			if s.lastErr == nil {
+				s.lastErr = apierror.Unavailable("no backend is available for this model", nil)
+			}
+			return nil, s.lastErr
+		}
+		n := s.plan.Attempts()
+		if n > 1 {
+			if err := backOff(ctx, policy, n-1); err != nil {
+				return nil, err
+			}
+		}
+		b := ref.Backend
+		if s.debug {
+			s.rt.p.logger.LogAttrs(ctx, slog.LevelDebug, "attempt", slog.String("request_id", s.RequestID),
+				slog.Int("attempt", n), slog.String("backend", b.Name), slog.Uint64("priority", uint64(ref.Config.Priority)))
+		}
+		opts := s.rt.p.attempt
+		opts.ForceUsage = s.force
+		a, err := NewAttempt(s.req, s.info.Header, b, &ref.Config, opts)
+		if err != nil {
+			return nil, apierror.Internal(err)
+		}
+		s.attempt, s.backend, s.endpoint = a, b, ""
+		if b.Pool == nil {
+			a.Endpoint = b.nextEndpoint()
+		} else if err := s.pickFor(ctx, a, ref); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.lastErr = err
+			if s.plan.HasNext() && s.retriableRefusal(err) {
+				s.logFailed(ctx, n, err, 0, true)
+				continue
+			}
+			return nil, err
+		}
+		// Credentials go on last, over every edit (a pool's included), and
+		// no picker sees them.
+		if err := a.Authenticate(ctx); err != nil {
+			s.closePick()
+			return nil, apierror.Internal(err)
+		}
+		return a, nil
+	}
+}
+
+// retriableRefusal reports whether a pool's refusal hands the request to
+// the next attempt: an unavailable pool always does, a picker's or the
+// scheduler's answer as the retry policy says of its status.
+func (s *Session) retriableRefusal(err error) bool {
+	if errors.Is(err, pool.ErrUnavailable) {
+		return true
+	}
+	var e *apierror.Error
+	return errors.As(err, &e) && retriableStatus(&s.rule.Retry, e.Status)
+}
+
+// pickFor asks the attempt's pool for its endpoints and starts on the
+// first.
+func (s *Session) pickFor(ctx context.Context, a *Attempt, ref *router.Ref[*Backend]) error {
+	p := a.Backend.Pool
+	req := &pool.Request{
+		Upstream: a.Upstream, Model: a.RequestModel, ReadModel: s.op == llm.OperationPassThrough,
+		Authority: s.info.Host, Failed: s.failed,
+	}
+	if m := ref.Config.HeaderMutation; m != nil {
+		for _, sv := range m.Set {
+			req.RouteHeaders = append(req.RouteHeaders, sv.Name)
+		}
+	}
+	pk, err := p.Pick(ctx, req)
+	if s.debug {
+		s.logPick(ctx, p, pk, err)
+	}
+	switch {
+	case err != nil:
+		return err
+	case pk.Immediate != nil:
+		return pk.Immediate
+	case len(pk.Endpoints) == 0:
+		pk.Close()
+		return p.Unavailable(nil)
+	}
+	a.RequestModel, a.ClientModel = pk.Model, pk.ClientModel
+	s.pick, s.next, s.poolErr = pk, 1, nil
+	s.usePoolEndpoint(pk.Endpoints[0])
+	return nil
+}
+
+func (s *Session) usePoolEndpoint(addr string) {
+	s.pick.Use(addr)
+	s.endpoint = addr
+	s.attempt.Endpoint = Endpoint{BaseURL: "http://" + addr, PoolAddress: addr}
+}
+
+// closePick ends the current pick: its in-flight count and its picker
+// exchange.
+func (s *Session) closePick() {
+	if s.pick != nil {
+		s.pick.Close()
+		s.pick = nil
+	}
+	s.inPick = false
+}
+
+func (s *Session) markFailed(addr string) {
+	if s.failed == nil {
+		s.failed = map[string]bool{}
+	}
+	s.failed[addr] = true
+}
+
+// Failed records that the current attempt failed with err before any
+// response, and reports whether to go on with [Session.NextAttempt]; when
+// not, [Session.Err] is the answer for the client.
+func (s *Session) Failed(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		s.closePick()
+		s.lastErr = ctx.Err()
+		return false
+	}
+	policy := &s.rule.Retry
+	if s.pick != nil {
+		s.pick.Release()
+		s.markFailed(s.endpoint)
+		s.poolErr = fmt.Errorf("pool %s endpoint %s: %w", s.backend.Pool.Name(), s.endpoint, err)
+		if s.next < len(s.pick.Endpoints) && retriableError(policy, err) {
+			s.inPick = true
+			return true
+		}
+		// The pool could not serve; the plan decides what follows.
+		s.closePick()
+		err = s.backend.Pool.Unavailable(s.poolErr)
+	}
+	s.lastErr = upstreamError(err)
+	retry := s.plan.HasNext() && retriableError(policy, err)
+	s.logFailed(ctx, s.plan.Attempts(), err, 0, retry)
+	return retry
+}
+
+// RetryStatus reports whether the current attempt's response status makes
+// the session try again (the transport then discards the response and
+// calls [Session.NextAttempt]); when not, the response is the answer.
+func (s *Session) RetryStatus(ctx context.Context, status int) bool {
+	policy := &s.rule.Retry
+	if !retriableStatus(policy, status) {
+		return false
+	}
+	if s.pick != nil && s.next < len(s.pick.Endpoints) {
+		s.pick.Release()
+		s.markFailed(s.endpoint)
+		s.poolErr = fmt.Errorf("pool %s endpoint %s answered %d", s.backend.Pool.Name(), s.endpoint, status)
+		s.inPick = true
+		return true
+	}
+	if !s.plan.HasNext() {
+		return false
+	}
+	s.logFailed(ctx, s.plan.Attempts(), nil, status, true)
+	if s.pick != nil {
+		s.markFailed(s.endpoint) // a retry on the same pool avoids it
+		s.closePick()
+	}
+	s.endpoint = ""
+	s.lastErr = apierror.Upstream(fmt.Errorf("backend %s answered %d", s.backend.Name, status))
+	return true
+}
+
+// Err is the answer for the client once the attempts ended without a
+// response to pass on.
+func (s *Session) Err() error {
+	if s.lastErr == nil {
+		return apierror.Unavailable("no backend is available for this model", nil)
+	}
+	return s.lastErr
+}
+
+// Attempt returns the current attempt, nil before the first.
+func (s *Session) Attempt() *Attempt { return s.attempt }
+
+// logFailed logs, at debug level, a failed attempt and what follows.
+func (s *Session) logFailed(ctx context.Context, n int, err error, status int, retry bool) {
+	if !s.debug {
+		return
+	}
+	attrs := []slog.Attr{slog.String("request_id", s.RequestID), slog.Int("attempt", n), slog.String("backend", s.backend.Name)}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	attrs = append(attrs, slog.String("next", nextStep(retry, s.plan.HasNext())))
+	s.rt.p.logger.LogAttrs(ctx, slog.LevelDebug, "attempt failed", attrs...)
+}
+
+// nextStep says, for the debug log, what follows a failed attempt.
+func nextStep(retry, hasNext bool) string {
+	switch {
+	case retry:
+		return "retry (the plan picks the backend: the same tier until its attempts are spent, then the next)"
+	case hasNext:
+		return "give up: the failure is not retriable under the route's retry policy"
+	default:
+		return "give up: no attempt left"
+	}
+}
+
+// logPick logs, at debug level, what the pool decided for an attempt.
+func (s *Session) logPick(ctx context.Context, p *pool.Pool, pk *pool.Pick, err error) {
+	attrs := []slog.Attr{slog.String("request_id", s.RequestID), slog.String("pool", p.Name())}
+	logger := s.rt.p.logger
+	switch {
+	case err != nil:
+		attrs = append(attrs, slog.String("error", err.Error()))
+		logger.LogAttrs(ctx, slog.LevelDebug, "pool: no pick", attrs...)
+	case pk.Immediate != nil:
+		attrs = append(attrs, slog.Int("status", pk.Immediate.Status))
+		logger.LogAttrs(ctx, slog.LevelDebug, "pool: request refused before any endpoint (picker's answer or own pick shedding)", attrs...)
+	default:
+		by := "gateway's own pick (no picker, or FailOpen after its failure)"
+		if pk.ByPicker() {
+			by = "endpoint picker"
+		}
+		attrs = append(attrs, slog.String("by", by), slog.Any("endpoints", pk.Endpoints))
+		if len(s.failed) > 0 {
+			attrs = append(attrs, slog.Int("excluded_failed", len(s.failed)))
+		}
+		logger.LogAttrs(ctx, slog.LevelDebug, "pool: pick", attrs...)
+	}
+}
+
+// Fail records err, the answer the transport gives the client instead of
+// an upstream response, and returns it classified: a request cut by ctx's
+// end says why (the route's timeout, the gateway's shutdown).
+func (s *Session) Fail(ctx context.Context, err error) *apierror.Error {
+	if ctx != nil && ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, apierror.ErrShutdown):
+			err = apierror.Shutdown(cause)
+		case errors.Is(cause, context.DeadlineExceeded):
+			err = apierror.RequestTimeout(cause)
+		}
+	}
+	e := apierror.Classify(err)
+	s.err, s.status, s.end = err, e.Status, time.Now()
+	s.closePick()
+	return e
+}
+
+// newRequestID returns 32 random hex digits.
+func newRequestID() string {
+	const hex = "0123456789abcdef"
+	var b [32]byte
+	for i := 0; i < len(b); i += 16 {
+		v := rand.Uint64()
+		for j := range 16 {
+			b[i+j] = hex[v&15]
+			v >>= 4
+		}
+	}
+	return string(b[:])
+}
+
+// StartTime is when the request arrived.
+func (s *Session) StartTime() time.Time { return s.info.Start }
