@@ -24,6 +24,7 @@ Commands:
   run [FILE|DIR...]   serve AI traffic from Envoy AI Gateway resources (YAML)
   validate FILE|DIR...
                       check a configuration without serving it
+  extproc FILE|DIR... serve Envoy's ext_proc protocol as Envoy AI Gateway's external processor
   epp                 serve GAIE's endpoint picker protocol for a pool of model servers
   sim                 run simulated vLLM-compatible model servers
   demo                run simulated model servers and a gateway in front of them
@@ -52,6 +53,8 @@ func mainEnv(ctx context.Context, args []string, lookupEnv func(string) (string,
 		return runCommand(ctx, rest, lookupEnv, stdout, stderr)
 	case "validate":
 		return validateCommand(ctx, rest, lookupEnv, stdout, stderr)
+	case "extproc":
+		return extprocCommand(ctx, rest, lookupEnv, stdout, stderr)
 	case "epp":
 		return eppCommand(ctx, rest, stdout, stderr)
 	case "sim":

@@ -190,33 +190,17 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 }
 
 // reloadConfig loads the configuration again and applies it, or logs why
-// not and keeps the running one. It logs the summary of what now runs, and
-// warns when the reload removed every route or started lending upstream
-// credentials to other hosts.
+// not and keeps the running one; then it warns about what a reload cannot
+// change (listeners) and when upstream credentials became lent to other
+// hosts.
 func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
-	res, err := p.reload(ctx)
-	logWarnings(p.logger, res)
 	running := gw.Config()
-	if err == nil && p.guard != nil {
-		err = p.guard.check(res)
-	}
-	if err == nil {
-		err = gw.Apply(res.Config)
-	}
-	if err != nil {
-		p.logger.Error("configuration rejected: keeping the running configuration", "error", err.Error())
+	next, ok := applyReload(ctx, p.logger, p.reload, p.guard, gw)
+	if !ok {
 		return
 	}
-	if p.guard != nil {
-		p.guard.accept(res)
-	}
-	next := res.Config
 	if !sameListeners(p.initial.Listeners, next.Listeners) {
 		p.logger.Warn("listener changes take effect after a restart")
-	}
-	p.logger.Info("configuration reloaded", summarize(next).attrs()...)
-	if len(next.Routes) == 0 && len(running.Routes) > 0 {
-		p.logger.Warn("the reloaded configuration has no routes: every request now gets 404", "removed", boundedList(routeNames(running)))
 	}
 	// Listeners stay as bound at start.
 	listeners := servedListeners(p.initial)
@@ -225,6 +209,41 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 			warnExposure(p.logger, e)
 		}
 	}
+}
+
+// configured is what a reload applies a configuration to.
+type configured interface {
+	Apply(*config.Config) error
+	Config() *config.Config
+}
+
+// applyReload loads the configuration again and applies it to target
+// (guard, when set, first rejects a truncated file), or logs why not and
+// keeps the running one. It logs the summary of what now runs and warns
+// when the reload removed every route.
+func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Context) (*standalone.Result, error), guard *truncationGuard, target configured) (*config.Config, bool) {
+	res, err := load(ctx)
+	logWarnings(logger, res)
+	running := target.Config()
+	if err == nil && guard != nil {
+		err = guard.check(res)
+	}
+	if err == nil {
+		err = target.Apply(res.Config)
+	}
+	if err != nil {
+		logger.Error("configuration rejected: keeping the running configuration", "error", err.Error())
+		return nil, false
+	}
+	if guard != nil {
+		guard.accept(res)
+	}
+	next := res.Config
+	logger.Info("configuration reloaded", summarize(next).attrs()...)
+	if len(next.Routes) == 0 && len(running.Routes) > 0 {
+		logger.Warn("the reloaded configuration has no routes: every request now gets 404", "removed", boundedList(routeNames(running)))
+	}
+	return next, true
 }
 
 func sameListeners(a, b []config.Listener) bool {

@@ -78,14 +78,70 @@ func (s *Session) Finish(ctx context.Context, cause error) {
 	}
 	logAttrs := s.accessAttrs(status, duration, usage, respModel)
 	if !failed && s.attempt != nil {
-		logAttrs = append(logAttrs, s.costAttrs(usage)...)
+		for _, v := range s.costs(usage) {
+			logAttrs = append(logAttrs, slog.Uint64(v.Key, v.Value))
+		}
 	}
 	s.rt.p.accessLog.LogAttrs(ctx, slog.LevelInfo, "request", logAttrs...)
 }
 
-// costAttrs computes the route's llmRequestCosts of a successful request,
-// recorded under their metadata keys.
-func (s *Session) costAttrs(usage llm.Usage) []slog.Attr {
+// Record is what a request reports when it ends: to logs and metrics, and
+// to a proxy in front as metadata.
+type Record struct {
+	// Route and Backend are "namespace/name" (empty when not routed, or no
+	// attempt was made).
+	Route, Backend string
+	// Model is the client's model; RequestModel the one sent upstream
+	// (after an override or a rewrite); ResponseModel the one the response
+	// named.
+	Model, RequestModel, ResponseModel string
+	Usage                              llm.Usage
+	// Costs are the route's llmRequestCosts, computed for a successful
+	// request only.
+	Costs []costs.Value
+	// Streamed marks an event stream; TTFT is its time to the first byte
+	// and ITL the mean time between output tokens after it.
+	Streamed  bool
+	TTFT, ITL time.Duration
+}
+
+// Record returns what the request reports so far (its usage once the
+// response body has ended).
+func (s *Session) Record() Record {
+	var r Record
+	if s.rule != nil {
+		r.Route = s.rule.Route.Name
+	}
+	if s.req != nil {
+		r.Model = s.req.Model
+	}
+	if s.attempt == nil {
+		return r
+	}
+	r.Backend, r.RequestModel = s.backend.Name, s.attempt.RequestModel
+	r.Usage, r.ResponseModel = s.attempt.Translator.Usage(), s.attempt.Translator.ResponseModel()
+	if s.err == nil && s.status < 400 {
+		r.Costs = s.costs(r.Usage)
+	}
+	if s.streamed && !s.firstByte.IsZero() {
+		r.Streamed, r.TTFT = true, s.firstByte.Sub(s.info.Start)
+		end := s.end
+		if end.IsZero() {
+			end = time.Now()
+		}
+		if n := r.Usage.OutputTokens; n > 1 {
+			r.ITL = end.Sub(s.firstByte) / time.Duration(n-1)
+		}
+	}
+	return r
+}
+
+// costs computes the route's llmRequestCosts of a successful request,
+// once.
+func (s *Session) costs(usage llm.Usage) []costs.Value {
+	if s.costValues != nil || s.rule == nil {
+		return s.costValues
+	}
 	calc := s.rt.costs[s.rule.Route]
 	if calc == nil || calc.Len() == 0 {
 		return nil
@@ -100,11 +156,8 @@ func (s *Session) costAttrs(usage llm.Usage) []slog.Attr {
 		s.rt.p.logger.Warn("computing request costs", "route", s.rule.Route.Name, "error", err)
 		return nil
 	}
-	out := make([]slog.Attr, len(values))
-	for i, v := range values {
-		out[i] = slog.Uint64(v.Key, v.Value)
-	}
-	return out
+	s.costValues = values
+	return values
 }
 
 // accessAttrs are the access-log attributes of a request. The strings the
@@ -130,7 +183,7 @@ func (s *Session) accessAttrs(status int, duration time.Duration, usage llm.Usag
 			slog.String("backend", s.backend.Name),
 			slog.String("request_model", labels.Truncate(s.attempt.RequestModel, labels.MaxLogValueBytes)),
 			slog.String("response_model", labels.Truncate(respModel, labels.MaxLogValueBytes)),
-			slog.Int("attempts", s.plan.Attempts()),
+			slog.Int("attempts", s.attempts),
 			slog.Int64("input_tokens", usage.InputTokens),
 			slog.Int64("output_tokens", usage.OutputTokens),
 			slog.Int64("total_tokens", usage.TotalTokens),

@@ -22,8 +22,11 @@ import (
 func (s *Session) ResponseHeaders(status int, h http.Header) error {
 	s.status = status
 	a := s.attempt
+	if a == nil {
+		return nil // a proxy in front answered without an attempt of ours
+	}
 	if s.debug {
-		attrs := []slog.Attr{slog.String("request_id", s.RequestID), slog.Int("attempt", s.plan.Attempts()),
+		attrs := []slog.Attr{slog.String("request_id", s.RequestID), slog.Int("attempt", s.attempts),
 			slog.String("backend", s.backend.Name), slog.Int("status", status)}
 		if s.endpoint != "" {
 			attrs = append(attrs, slog.String("endpoint", s.endpoint))
@@ -82,6 +85,12 @@ func (s *Session) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if s.done {
 		return nil, nil
 	}
+	if s.attempt == nil {
+		if eos {
+			s.endResponse()
+		}
+		return chunk, nil
+	}
 	if s.restorer != nil {
 		chunk = s.restorer.Restore(chunk, eos)
 	}
@@ -119,7 +128,7 @@ func (s *Session) ResponseBodyFailed(err error) ([]byte, error) {
 	if s.done {
 		return nil, nil
 	}
-	if s.attempt.Translator.Complete() {
+	if s.attempt == nil || s.attempt.Translator.Complete() {
 		s.completed = true
 		s.endResponse()
 		return nil, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
@@ -71,6 +72,8 @@ type Session struct {
 
 	attempt *Attempt
 	backend *Backend
+	// attempts counts the attempts built.
+	attempts int
 	// pick is the current attempt's pool pick, next the index of its next
 	// endpoint, and inPick set when the next attempt is that endpoint.
 	pick   *pool.Pick
@@ -98,6 +101,8 @@ type Session struct {
 	completed bool
 	done      bool
 	finished  bool
+	// costValues are the request's costs, once computed.
+	costValues []costs.Value
 }
 
 // Start begins a request's session on this configuration.
@@ -234,6 +239,7 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 			return nil, s.lastErr
 		}
 		n := s.plan.Attempts()
+		s.attempts = n
 		if n > 1 {
 			if err := backOff(ctx, policy, n-1); err != nil {
 				return nil, err
@@ -272,6 +278,48 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		}
 		return a, nil
 	}
+}
+
+// AttemptOn builds an attempt on the backend a proxy in front of the
+// gateway chose for this request (Envoy's upstream filter: routing,
+// retries and fallback happen in Envoy): the backend named "namespace/name"
+// among the matched rule's, at refIndex among them when the rule names it
+// more than once. The attempt is built from the client's original body and
+// header (the proxy's copy of the request headers, nil for the session's),
+// translated, mutated and authenticated last; an InferencePool backend is
+// not picked for, the proxy's endpoint picker did that.
+func (s *Session) AttemptOn(ctx context.Context, header http.Header, backend string, refIndex int) (*Attempt, error) {
+	if header == nil {
+		header = s.info.Header
+	}
+	if s.rule == nil || s.req == nil {
+		return nil, apierror.Internal(errors.New("an upstream attempt for a request that was not routed"))
+	}
+	var ref *router.Ref[*Backend]
+	for i, r := range s.rule.Refs {
+		if r.Config.Backend == backend && (ref == nil || i == refIndex) {
+			ref = r
+		}
+	}
+	if ref == nil {
+		return nil, apierror.Internal(fmt.Errorf("backend %s is not one of rule %s of route %s", backend, s.rule.Name, s.rule.Route.Name))
+	}
+	s.attempts++
+	if s.debug {
+		s.rt.p.logger.LogAttrs(ctx, slog.LevelDebug, "attempt", slog.String("request_id", s.RequestID),
+			slog.Int("attempt", s.attempts), slog.String("backend", backend), slog.String("by", "proxy"))
+	}
+	opts := s.rt.p.attempt
+	opts.ForceUsage = s.force
+	a, err := NewAttempt(s.req, header, ref.Backend, &ref.Config, opts)
+	if err != nil {
+		return nil, apierror.Internal(err)
+	}
+	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
+	if err := a.Authenticate(ctx); err != nil {
+		return nil, apierror.Internal(err)
+	}
+	return a, nil
 }
 
 // retriableRefusal reports whether a pool's refusal hands the request to
@@ -364,7 +412,7 @@ func (s *Session) Failed(ctx context.Context, err error) bool {
 	}
 	s.lastErr = upstreamError(err)
 	retry := s.plan.HasNext() && retriableError(policy, err)
-	s.logFailed(ctx, s.plan.Attempts(), err, 0, retry)
+	s.logFailed(ctx, s.attempts, err, 0, retry)
 	return retry
 }
 
@@ -386,7 +434,7 @@ func (s *Session) RetryStatus(ctx context.Context, status int) bool {
 	if !s.plan.HasNext() {
 		return false
 	}
-	s.logFailed(ctx, s.plan.Attempts(), nil, status, true)
+	s.logFailed(ctx, s.attempts, nil, status, true)
 	if s.pick != nil {
 		s.markFailed(s.endpoint) // a retry on the same pool avoids it
 		s.closePick()
@@ -489,6 +537,15 @@ func newRequestID() string {
 		}
 	}
 	return string(b[:])
+}
+
+// ClientBody is the request body as the client sent it (nil before the
+// body phase).
+func (s *Session) ClientBody() []byte {
+	if s.req == nil {
+		return nil
+	}
+	return s.req.Body
 }
 
 // StartTime is when the request arrived.

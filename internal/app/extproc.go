@@ -1,0 +1,249 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/aigw-dev/aigw/internal/cli"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/extproc"
+	"github.com/aigw-dev/aigw/internal/grpcmem"
+	"github.com/aigw-dev/aigw/internal/metrics"
+	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/standalone"
+)
+
+// extprocOptions are the flags of `aigw extproc`.
+type extprocOptions struct {
+	log             logFlags
+	listen          string
+	adminAddr       string
+	adminPort       int
+	accessLog       string
+	watch           bool
+	shutdownTimeout time.Duration
+	maxSessions     int
+	maxModelLabels  int
+	maxEventBytes   int
+}
+
+func (o *extprocOptions) register(fs *flag.FlagSet) {
+	o.log.register(fs)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:1063", `where the ext_proc gRPC server listens: "host:port", or "unix:///path/to.sock" (Envoy AI Gateway's sidecar socket)`)
+	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
+	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
+	fs.StringVar(&o.accessLog, "access-log", "-", `where access logs go (JSON lines): "-" for stdout, "off", or a file path`)
+	fs.BoolVar(&o.watch, "watch", true, "reload the configuration when its files change")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight streams may drain on shutdown")
+	fs.IntVar(&o.maxSessions, "max-requests", extproc.DefaultMaxSessions, "requests in progress at once; beyond, requests are answered 503")
+	fs.IntVar(&o.maxModelLabels, "metrics-max-model-labels", metrics.DefaultMaxModelLabels, "distinct values kept per gen_ai model label; later ones are recorded as __other__")
+	fs.IntVar(&o.maxEventBytes, "max-response-event-bytes", 16<<20, "largest event of a streamed response; a longer one ends the stream with an error event")
+}
+
+const extprocUsage = `Usage: aigw extproc [flags] FILE|DIR...
+
+Serves Envoy's external processing protocol (envoy.service.ext_proc.v3) as
+Envoy AI Gateway's external processor does, for Envoy or Envoy Gateway in
+front: the router-level filter parses and routes each request and processes
+its response (translation, model names, usage, costs as dynamic metadata
+in io.envoy.ai_gateway); the upstream-level filter translates, mutates and
+authenticates each attempt. Its configuration is the same YAML resources
+'aigw run' serves, reloaded when the files change.
+
+Flags:
+`
+
+func extprocCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("aigw extproc", flag.ContinueOnError)
+	var o extprocOptions
+	o.register(fs)
+	paths, err := cli.Parse(fs, extprocUsage, args, stdout)
+	if err != nil {
+		return ignoreHelp(err)
+	}
+	if len(paths) == 0 {
+		return cli.Usagef("aigw extproc needs the configuration: FILE|DIR...")
+	}
+	if o.maxEventBytes <= 0 {
+		return cli.Usagef("--max-response-event-bytes must be positive")
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	loader := &standalone.Loader{LookupEnv: lookupEnv}
+	load := func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, paths...) }
+	res, err := load(ctx)
+	logWarnings(logger, res)
+	if err != nil {
+		return invalidConfig(err)
+	}
+	accessLog, closeLog, err := openAccessLog(o.accessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	return serveExtProc(ctx, o, extprocParams{initial: res, load: load, logger: logger, accessLog: accessLog})
+}
+
+// extprocParams are what serveExtProc needs besides the flags.
+type extprocParams struct {
+	initial   *standalone.Result
+	load      func(context.Context) (*standalone.Result, error)
+	logger    *slog.Logger
+	accessLog *slog.Logger
+	// ready, when set, is called with the bound addresses once serving.
+	ready func(grpcAddr, admin net.Addr)
+}
+
+// runtimes holds the compiled configuration in force for the ext_proc
+// server; it is what a reload applies to.
+type runtimes struct {
+	pipeline *processor.Pipeline
+	current  atomic.Pointer[processor.Runtime]
+}
+
+// Apply compiles cfg and makes it the configuration of new requests; on
+// error the running one stays.
+func (r *runtimes) Apply(cfg *config.Config) error {
+	rt, err := r.pipeline.Compile(cfg)
+	if err == nil {
+		r.current.Store(rt)
+	}
+	r.pipeline.Retain(r.current.Load().Config())
+	return err
+}
+
+// Config returns the configuration in force.
+func (r *runtimes) Config() *config.Config { return r.current.Load().Config() }
+
+func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rec, err := metrics.NewPrometheus(reg, metrics.Options{MaxModelLabels: o.maxModelLabels})
+	if err != nil {
+		return err
+	}
+	pipeline := processor.New(processor.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, MaxEventBytes: o.maxEventBytes})
+	defer pipeline.Close()
+	rts := &runtimes{pipeline: pipeline}
+	if err := rts.Apply(p.initial.Config); err != nil {
+		return invalidConfig(err)
+	}
+	srv := extproc.New(extproc.Options{Logger: p.logger, Runtime: rts.current.Load, MaxSessions: o.maxSessions})
+
+	// Envoy sends a buffered body in one message: room for the largest
+	// body the configuration accepts, and the headers.
+	maxBody := p.initial.Config.MaxRequestBodyBytes
+	if maxBody <= 0 {
+		maxBody = processor.DefaultMaxRequestBodyBytes
+	}
+	gs := grpc.NewServer(append(grpcmem.ServerOptions(), grpc.MaxRecvMsgSize(int(maxBody)+(1<<20)))...)
+	extprocv3.RegisterExternalProcessorServer(gs, srv)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(gs, healthSrv)
+
+	ln, err := listenGRPC(o.listen)
+	if err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	admin := &http.Server{Handler: adminHandler(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
+	adminLn, err := net.Listen("tcp", joinAddr(o.adminAddr, o.adminPort))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Go(func() {
+		if err := gs.Serve(ln); err != nil {
+			errc <- fmt.Errorf("extproc: gRPC: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("extproc: admin: %w", err)
+		}
+	})
+	if o.watch {
+		guard := newTruncationGuard(p.initial)
+		w, err := newWatcher(p.initial.Files, p.logger, func(ctx context.Context) {
+			applyReload(ctx, p.logger, p.load, guard, rts)
+		})
+		if err != nil {
+			p.logger.Warn("hot reload disabled", "error", err)
+		} else {
+			wg.Go(func() { w.run(ctx) })
+		}
+	}
+	p.logger.Info("ext_proc server listening", "address", ln.Addr().String(), "admin", adminLn.Addr().String())
+	p.logger.Info("configuration loaded", summarize(p.initial.Config).attrs()...)
+	ready.Store(true)
+	if p.ready != nil {
+		p.ready(ln.Addr(), adminLn.Addr())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	ready.Store(false)
+	healthSrv.Shutdown() // NOT_SERVING: Envoy's health check moves traffic away
+	cancel()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	t := time.NewTimer(o.shutdownTimeout)
+	select {
+	case <-stopped:
+	case <-t.C:
+		p.logger.Warn("drain deadline passed: closing remaining streams")
+		gs.Stop()
+	}
+	t.Stop()
+	_ = admin.Close()
+	wg.Wait()
+	return runErr
+}
+
+// listenGRPC listens on "host:port" or "unix:///path"; a stale socket file
+// is replaced.
+func listenGRPC(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("--listen %s: %w", addr, err)
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("--listen %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
