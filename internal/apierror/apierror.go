@@ -137,6 +137,26 @@ func Unavailable(message string, err error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "service_unavailable", Message: message, Err: err}
 }
 
+// PoolSaturated is the 429 for a sheddable request (a negative
+// InferenceObjective priority) while every endpoint of its pool is
+// saturated, as GAIE answers it.
+func PoolSaturated(err error) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "pool_saturated",
+		Message: "the inference pool is saturated; sheddable request dropped", Err: err}
+}
+
+// QueueFull is the 429 for a request the pool's flow control cannot queue.
+func QueueFull(err error) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "queue_full",
+		Message: "the inference pool is saturated and its request queue is full", Err: err}
+}
+
+// QueueTimeout is the 503 for a request that waited its flow-control
+// queue's whole TTL.
+func QueueTimeout(err error) *Error {
+	return Unavailable("the request timed out waiting for the saturated inference pool", err)
+}
+
 // Overloaded is a 503 for a request the gateway sheds to protect itself
 // (too many request bodies held at once).
 func Overloaded(message string) *Error {

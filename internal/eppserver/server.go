@@ -23,6 +23,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/epp"
 	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/modelname"
+	"github.com/aigw-dev/aigw/internal/pool"
 	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
@@ -418,9 +419,9 @@ func (x *exchange) responseBody(chunk []byte, eos bool) error {
 }
 
 // admissionFailed answers a request flow control or the saturation check
-// turned away ([scheduler.Refusal]); a cancelled request ends the stream.
+// turned away ([pool.RefusalError]); a cancelled request ends the stream.
 func (x *exchange) admissionFailed(err error) error {
-	refusal := scheduler.Refusal(err)
+	refusal := pool.RefusalError(err)
 	switch {
 	case refusal == nil:
 		x.outcome = outcomeCancelled
@@ -440,7 +441,7 @@ func admissionOutcome(err error) string {
 	switch {
 	case err == nil:
 		return "dispatched"
-	case scheduler.Refusal(err) != nil:
+	case scheduler.Refused(err):
 		return "rejected"
 	default:
 		return "cancelled"

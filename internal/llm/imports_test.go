@@ -47,6 +47,12 @@ func TestImportBoundaries(t *testing.T) {
 			}
 		}
 	})
+	t.Run("internal/scheduler", func(t *testing.T) {
+		// Scheduling gives reasons; statuses are the pipeline's.
+		for _, dep := range deps(t, module+"internal/scheduler", "{{.ImportPath}}") {
+			require.NotEqual(t, module+"internal/apierror", dep, "internal/scheduler must not build client errors")
+		}
+	})
 	t.Run("internal/processor", func(t *testing.T) {
 		// The pipeline is transport-agnostic: it imports no server, no
 		// protobuf or gRPC (the pool's picker client keeps those to

@@ -277,7 +277,7 @@ func (p *Pool) ownPick(ctx context.Context, req *Request) (*Pick, error) {
 		}
 		return pk, nil
 	}
-	if refusal := scheduler.Refusal(err); refusal != nil {
+	if refusal := RefusalError(err); refusal != nil {
 		// As a picker answers (the next tier, if any, gets it).
 		pk.Immediate = refusal
 		return pk, nil
@@ -423,4 +423,23 @@ func immediateError(ir *epp.ImmediateResponse) *apierror.Error {
 		e.Type = apierror.TypeInvalidRequest
 	}
 	return e
+}
+
+// RefusalError is the client's answer to a request the scheduler turned
+// away for load, the same from `aigw epp` and from the gateway's own
+// picking, with GAIE's status codes: 429 for a sheddable request while the
+// pool is saturated and for a full flow-control queue, 503 for a request
+// that waited the queue's whole TTL. It returns nil for any other error
+// (no endpoint, cancellation), which the caller maps.
+func RefusalError(err error) *apierror.Error {
+	switch {
+	case errors.Is(err, scheduler.ErrSaturated):
+		return apierror.PoolSaturated(err)
+	case errors.Is(err, scheduler.ErrQueueFull):
+		return apierror.QueueFull(err)
+	case errors.Is(err, scheduler.ErrQueueTimeout):
+		return apierror.QueueTimeout(err)
+	default:
+		return nil
+	}
 }

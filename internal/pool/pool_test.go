@@ -1,9 +1,14 @@
 package pool
 
 import (
+	"context"
+	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 func TestBodyModel(t *testing.T) {
@@ -18,4 +23,24 @@ func TestBodyModel(t *testing.T) {
 	} {
 		require.Equal(t, want, bodyModel([]byte(body)), body)
 	}
+}
+
+func TestRefusalError(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("%w: 2 candidates", scheduler.ErrSaturated), http.StatusTooManyRequests, "pool_saturated"},
+		{fmt.Errorf("%w: 3 requests queued", scheduler.ErrQueueFull), http.StatusTooManyRequests, "queue_full"},
+		{scheduler.ErrQueueTimeout, http.StatusServiceUnavailable, "service_unavailable"},
+	} {
+		r := RefusalError(tc.err)
+		require.NotNil(t, r, tc.err)
+		require.Equal(t, tc.status, r.Status)
+		require.Equal(t, tc.code, r.Code)
+		require.ErrorIs(t, r, tc.err, "the reason stays the cause")
+	}
+	require.Nil(t, RefusalError(context.Canceled))
+	require.Nil(t, RefusalError(scheduler.ErrNoEndpoints))
 }
