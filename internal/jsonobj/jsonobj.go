@@ -45,6 +45,12 @@ func Parse(data []byte) (*Object, error) {
 	return o, nil
 }
 
+// Clone returns a copy to edit: the member list is copied, the values
+// (which edits replace, never modify) are shared.
+func (o *Object) Clone() *Object {
+	return &Object{Members: append(make([]Member, 0, len(o.Members)+2), o.Members...)}
+}
+
 // Get returns the value of key and whether it is present.
 func (o *Object) Get(key string) (json.RawMessage, bool) {
 	for i := len(o.Members) - 1; i >= 0; i-- { // the last duplicate wins

@@ -60,6 +60,10 @@ type AttemptOptions struct {
 	// MaxEventBytes bounds one event of a streamed response; zero means
 	// [translator.DefaultMaxEventBytes].
 	MaxEventBytes int
+	// Parsed, when set, is the client body's top-level members from the
+	// one scan of the request (see ParseRequest); edits of the body clone
+	// it instead of parsing the body again.
+	Parsed *jsonobj.Object
 }
 
 // NewAttempt builds the attempt of req on backend b through ref, from the
@@ -71,7 +75,7 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
 	}
-	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage, MaxEventBytes: opts.MaxEventBytes})
+	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage, MaxEventBytes: opts.MaxEventBytes, Parsed: opts.Parsed})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	}
 	body := up.Body
 	if m := ref.BodyMutation; m != nil && (len(m.Set) > 0 || len(m.Remove) > 0) {
-		obj, err := jsonobj.Parse(body)
+		obj, err := editable(up, req, opts.Parsed)
 		if err != nil {
 			return nil, fmt.Errorf("applying body mutation: %w", err)
 		}
@@ -131,6 +135,24 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	}
 	out := &llm.UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
 	return &Attempt{Backend: b, Ref: ref, RequestModel: model, Upstream: out, Translator: tr}, nil
+}
+
+// editable returns the attempt's body as an object to edit, parsing it
+// only when neither the translation nor the request's one scan has it.
+func editable(up *translator.Upstream, req *llm.Request, parsed *jsonobj.Object) (*jsonobj.Object, error) {
+	switch {
+	case up.Object != nil:
+		return up.Object, nil
+	case parsed != nil && sameBytes(up.Body, req.Body):
+		return parsed.Clone(), nil
+	default:
+		return jsonobj.Parse(up.Body)
+	}
+}
+
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Authenticate applies the backend's credentials to the upstream request.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 )
@@ -27,18 +28,25 @@ func OperationFor(path string) (llm.Operation, bool) {
 // it must be a JSON object with a non-empty string model. The returned
 // error is an *apierror.Error (400).
 func ParseRequest(op llm.Operation, body []byte) (*llm.Request, error) {
+	req, _, err := parseRequest(op, body, nil)
+	return req, err
+}
+
+// parseRequest is ParseRequest in the one pass that also appends the
+// body's top-level members to members (see scanHead).
+func parseRequest(op llm.Operation, body []byte, members []jsonobj.Member) (*llm.Request, []jsonobj.Member, error) {
 	if len(body) == 0 {
-		return nil, apierror.InvalidRequest("", "request body is empty; expected a JSON object")
+		return nil, nil, apierror.InvalidRequest("", "request body is empty; expected a JSON object")
 	}
-	h, err := scanHead(body)
+	h, members, err := scanHead(body, members)
 	if err != nil {
-		return nil, decodeError(err)
+		return nil, nil, decodeError(err)
 	}
 	if !h.hasModel || h.model == "" {
-		return nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
+		return nil, nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
 	req := &llm.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != llm.OperationEmbeddings, IncludeUsage: h.includeUsage}
-	return req, nil
+	return req, members, nil
 }
 
 // decodeError describes a scanning error without echoing the body.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
 )
 
@@ -40,15 +41,18 @@ var errNotObject = errors.New("request body must be a JSON object")
 // scanHead validates body as JSON, in one pass, and reads the top-level
 // model, stream and stream_options.include_usage on the way, without
 // decoding anything else: a request's prompt can be hundreds of kilobytes,
-// and routing needs only these fields. Its verdicts match encoding/json's
+// and routing needs only these fields. It appends every top-level member to
+// members (values alias b), so that later edits of the body (a model
+// override, forced usage, body mutations) need no second pass. Its verdicts match encoding/json's
 // (FuzzScanHead checks that): invalid JSON is a *jsonscan.SyntaxError, a
 // field of the wrong type a *fieldTypeError, a non-object errNotObject. Keys
 // match exactly, as the model servers behind the gateway read them
 // (encoding/json would also take "Model"); null counts as absent; with
 // duplicate keys the last wins.
-func scanHead(b []byte) (head, error) {
+func scanHead(b []byte, members []jsonobj.Member) (head, []jsonobj.Member, error) {
 	var h head
 	err := jsonscan.Object(b, func(key string, v []byte) error {
+		members = append(members, jsonobj.Member{Key: key, Value: v})
 		switch key {
 		case "model":
 			h.typeErrs[fieldModel] = nil
@@ -102,17 +106,17 @@ func scanHead(b []byte) (head, error) {
 		return nil
 	})
 	if errors.Is(err, jsonscan.ErrNotObject) {
-		return head{}, errNotObject
+		return head{}, nil, errNotObject
 	}
 	if err != nil {
-		return head{}, err
+		return head{}, nil, err
 	}
 	for _, err := range h.typeErrs {
 		if err != nil {
-			return head{}, err
+			return head{}, nil, err
 		}
 	}
-	return h, nil
+	return h, members, nil
 }
 
 func typeErr(field int, want string) error {

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 )
 
 // reference is scanHead's specification written with encoding/json: valid
@@ -76,19 +78,22 @@ var scanSeeds = []string{
 
 func TestScanHeadMatchesReference(t *testing.T) {
 	for _, s := range scanSeeds {
-		got, err := scanHead([]byte(s))
+		got, members, err := scanHead([]byte(s), nil)
 		want, wantErr := reference([]byte(s))
 		require.Equal(t, wantErr, classify(err), "%s: %v", s, err)
 		if wantErr == "" {
 			got.typeErrs = [numFields]error{}
 			require.Equal(t, want, got, s)
+			obj, err := jsonobj.Parse([]byte(s))
+			require.NoError(t, err)
+			require.Equal(t, obj.Members, members, "the members an edit starts from: %s", s)
 		}
 	}
 }
 
 func TestScanHeadDeepNesting(t *testing.T) {
 	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
-	_, err := scanHead([]byte(`{"a":` + deep + `}`))
+	_, _, err := scanHead([]byte(`{"a":`+deep+`}`), nil)
 	require.Error(t, err, "nesting is bounded like encoding/json's")
 }
 
@@ -97,7 +102,7 @@ func FuzzScanHead(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := scanHead(b)
+		got, _, err := scanHead(b, nil)
 		want, wantErr := reference(b)
 		require.Equal(t, wantErr, classify(err), "%q: %v", b, err)
 		if wantErr == "" {
@@ -121,7 +126,7 @@ func BenchmarkParseRequest(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.body)))
 			for b.Loop() {
-				if _, err := scanHead(c.body); err != nil {
+				if _, _, err := scanHead(c.body, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

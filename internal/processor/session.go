@@ -13,6 +13,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/costs"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
@@ -60,8 +61,17 @@ type Session struct {
 	RequestID string
 	debug     bool
 
-	op    llm.Operation
-	req   *llm.Request
+	op  llm.Operation
+	req *llm.Request
+	// parsed holds the body's top-level members from its one scan (nil
+	// for a request forwarded unparsed); members is their storage for
+	// bodies of up to 8 members, kept in the session to save an
+	// allocation.
+	parsed  *jsonobj.Object
+	object  jsonobj.Object
+	members [8]jsonobj.Member
+	// scans counts the passes over the request body (one).
+	scans int
 	rule  *router.Rule[*Backend]
 	plan  *router.Plan[*Backend]
 	force bool
@@ -173,12 +183,15 @@ func (s *Session) RequestBody(body []byte) error {
 		s.routePassThrough(s.passThrough, body)
 		return nil
 	}
-	req, err := ParseRequest(s.op, body)
+	req, members, err := parseRequest(s.op, body, s.members[:0])
+	s.scans++
 	if err != nil {
 		return err
 	}
 	req.Method, req.Path = s.info.Method, s.info.URI
 	s.req = req
+	s.object.Members = members
+	s.parsed = &s.object
 	h := s.info.Header
 	h.Set(router.ModelHeader, req.Model) // never the client's value
 	rule, ok := s.rt.table.Match(req.Model, s.info.Host, h)
@@ -251,7 +264,7 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 				slog.Int("attempt", n), slog.String("backend", b.Name), slog.Uint64("priority", uint64(ref.Config.Priority)))
 		}
 		opts := s.rt.p.attempt
-		opts.ForceUsage = s.force
+		opts.ForceUsage, opts.Parsed = s.force, s.parsed
 		a, err := NewAttempt(s.req, s.info.Header, b, &ref.Config, opts)
 		if err != nil {
 			return nil, apierror.Internal(err)
@@ -310,7 +323,7 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, backend str
 			slog.Int("attempt", s.attempts), slog.String("backend", backend), slog.String("by", "proxy"))
 	}
 	opts := s.rt.p.attempt
-	opts.ForceUsage = s.force
+	opts.ForceUsage, opts.Parsed = s.force, s.parsed
 	a, err := NewAttempt(s.req, header, ref.Backend, &ref.Config, opts)
 	if err != nil {
 		return nil, apierror.Internal(err)

@@ -74,9 +74,14 @@ func (t *openAIToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if !forceUsage && !override {
 		return up, nil
 	}
-	obj, err := jsonobj.Parse(req.Body)
-	if err != nil {
-		return nil, fmt.Errorf("re-reading request body: %w", err)
+	var obj *jsonobj.Object
+	if t.opts.Parsed != nil {
+		obj = t.opts.Parsed.Clone()
+	} else {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, fmt.Errorf("re-reading request body: %w", err)
+		}
 	}
 	if override {
 		m, _ := json.Marshal(t.opts.ModelOverride)
@@ -86,7 +91,7 @@ func (t *openAIToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 		t.hideUsage = true
 		obj.Set("stream_options", withIncludeUsage(obj))
 	}
-	up.Body = obj.Bytes()
+	up.Body, up.Object = obj.Bytes(), obj
 	return up, nil
 }
 

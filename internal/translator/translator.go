@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
 )
 
@@ -19,6 +20,10 @@ type Options struct {
 	// event grows past it fails with an error wrapping
 	// [sse.ErrEventTooLarge]. Zero means DefaultMaxEventBytes.
 	MaxEventBytes int
+	// Parsed, when set, is the request body's top-level members from the
+	// pipeline's one scan; a translation that edits the body clones it
+	// instead of parsing the body again. It must not be modified.
+	Parsed *jsonobj.Object
 }
 
 // DefaultMaxEventBytes bounds one event of a streamed response when the
@@ -34,6 +39,9 @@ type Upstream struct {
 	Body []byte
 	// SetHeaders are headers the translation sets (e.g. content-type).
 	SetHeaders []config.HeaderValue
+	// Object, when set, is Body as an object (the translation edited it):
+	// later edits of the attempt start from it instead of parsing Body.
+	Object *jsonobj.Object
 }
 
 // Translator translates one attempt.
