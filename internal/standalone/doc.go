@@ -2,6 +2,12 @@
 // Envoy AI Gateway users write for Kubernetes) and compiles them into a
 // config.Config for the data plane.
 //
+// The compiler's input is a [Set] of resources: the file [Loader] fills one
+// from YAML documents, and a Kubernetes controller fills one with the
+// objects its informers hold ([Set.Add], then [Set.Compile]); both get the
+// same validation, the same compilation and the same messages, which name
+// the file and document only for resources read from files.
+//
 // # Pipeline
 //
 // [Loader.Load] reads files and directories; each file goes through

@@ -42,7 +42,9 @@ func (s Source) String() string {
 		fmt.Fprintf(&b, ": document %d", s.Doc)
 	}
 	if s.Kind != "" {
-		b.WriteString(": ")
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
 		b.WriteString(s.Kind)
 		if s.Name != "" {
 			b.WriteString(" ")

@@ -98,24 +98,21 @@ func (l *Loader) LoadBytes(ctx context.Context, name string, data []byte) (*Resu
 	return ls.finish(ctx)
 }
 
-// loadState is the state of one load.
+// loadState is the state of one load: the Set the files' resources go to.
 type loadState struct {
+	*Set
 	loader *Loader
-	d      *diag
-	store  *store
 	files  []string
 	// empty lists the files without any document.
 	empty []string
 	// documents counts the documents read, parsed or not.
 	documents int
-	// unparsed is set when a file or document could not be read or parsed
-	// at all: the resources are then incomplete, and checks across them
-	// would report references to what the broken part defines.
-	unparsed bool
 }
 
 func (l *Loader) newState() *loadState {
-	return &loadState{loader: l, d: &diag{}, store: newStore()}
+	ls := &loadState{loader: l, Set: NewSet()}
+	ls.secretHook = ls.resolveSecret
+	return ls
 }
 
 func (ls *loadState) lookupEnv(key string) (string, bool) {
@@ -172,11 +169,7 @@ func (ls *loadState) finish(ctx context.Context) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return ls.result(nil), fmt.Errorf("loading configuration: %w", err)
 	}
-	ls.validate()
-	var cfg *config.Config
-	if !ls.unparsed {
-		cfg = compile(ls.d, ls.store)
-	}
+	cfg := ls.compile()
 	ls.checkNotEmpty()
 	ls.sortDiagnostics()
 	if ls.d.failed() {

@@ -18,10 +18,9 @@ const (
 	substitutionFilePrefix = "substitution.aigw.run/file/"
 )
 
-// resolveSecret merges stringData into data (stringData wins, as in
-// Kubernetes) and applies the substitution annotations, which win over
-// both. An empty variable or file leaves the key unchanged, with a warning.
-func (ls *loadState) resolveSecret(src Source, s *corev1.Secret) {
+// mergeStringData merges stringData into data (stringData wins), as the
+// API server does on write.
+func mergeStringData(s *corev1.Secret) {
 	if s.Data == nil {
 		s.Data = map[string][]byte{}
 	}
@@ -29,7 +28,12 @@ func (ls *loadState) resolveSecret(src Source, s *corev1.Secret) {
 		s.Data[k] = []byte(v)
 	}
 	s.StringData = nil
+}
 
+// resolveSecret applies the substitution annotations of a Secret read from
+// a file, which win over data and stringData. An empty variable or file
+// leaves the key unchanged, with a warning.
+func (ls *loadState) resolveSecret(src Source, s *corev1.Secret) {
 	keys := make([]string, 0, len(s.Annotations))
 	for k := range s.Annotations {
 		keys = append(keys, k)

@@ -162,18 +162,23 @@ func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
 		ls.unparsed = true
 		return
 	}
-	src.APIVersion, src.Kind, src.Name = h.apiVersion, h.kind, h.name
-	src.Namespace = h.namespace
+	src.APIVersion, src.Kind, src.Name, src.Namespace = h.apiVersion, h.kind, h.name, h.namespace
+	ls.decode(src, js)
+}
+
+// decode files the resource js (JSON) of src, whose apiVersion, kind and
+// name are set, in the store.
+func (ls *Set) decode(src Source, js []byte) {
 	if src.Namespace == "" {
 		src.Namespace = defaultNamespace
 	}
-	if h.apiVersion == "" || h.kind == "" {
+	if src.APIVersion == "" || src.Kind == "" {
 		ls.d.errorf(src, nil, "apiVersion and kind are required")
 		return
 	}
-	gv, err := schema.ParseGroupVersion(h.apiVersion)
+	gv, err := schema.ParseGroupVersion(src.APIVersion)
 	if err != nil {
-		ls.d.errField(src, "apiVersion", fmt.Errorf("invalid apiVersion %q", h.apiVersion))
+		ls.d.errField(src, "apiVersion", fmt.Errorf("invalid apiVersion %q", src.APIVersion))
 		return
 	}
 	if !ls.validName(src) {
@@ -196,7 +201,7 @@ func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
 }
 
 // validName checks metadata.name and metadata.namespace.
-func (ls *loadState) validName(src Source) bool {
+func (ls *Set) validName(src Source) bool {
 	if src.Name == "" {
 		ls.d.errField(src, "metadata.name", fmt.Errorf("required"))
 		return false
@@ -215,18 +220,18 @@ func (ls *loadState) validName(src Source) bool {
 
 // unknown warns about a resource the gateway does not use. why, when set,
 // explains it.
-func (ls *loadState) unknown(src Source, why string) {
+func (ls *Set) unknown(src Source, why string) {
 	if why == "" {
 		why = "not understood by the standalone gateway"
 	}
 	ls.d.warnf(src, nil, "%s %s is ignored: %s", src.APIVersion, src.Kind, why)
 }
 
-func (ls *loadState) badVersion(src Source, versions string) {
+func (ls *Set) badVersion(src Source, versions string) {
 	ls.d.errField(src, "apiVersion", fmt.Errorf("unsupported apiVersion %q for kind %s: use %s", src.APIVersion, src.Kind, versions))
 }
 
-func (ls *loadState) decodeAIGateway(src Source, version string, js []byte) {
+func (ls *Set) decodeAIGateway(src Source, version string, js []byte) {
 	d, s := ls.d, ls.store
 	switch src.Kind {
 	case "AIGatewayRoute":
@@ -275,7 +280,7 @@ const aiGatewayKinds = "AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy,
 
 // decodeVersioned decodes a kind of this project's API in either version,
 // converting v1alpha1 to v1beta1.
-func decodeVersioned[A, B any](ls *loadState, src Source, version string, js []byte) *B {
+func decodeVersioned[A, B any](ls *Set, src Source, version string, js []byte) *B {
 	switch version {
 	case "v1beta1":
 		return decodeStrict[B](ls.d, src, js)
@@ -298,7 +303,7 @@ func decodeVersioned[A, B any](ls *loadState, src Source, version string, js []b
 	}
 }
 
-func (ls *loadState) decodeGatewayAPI(src Source, version string, js []byte) {
+func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
 	d, s := ls.d, ls.store
 	switch src.Kind {
 	case "Gateway":
@@ -339,7 +344,7 @@ func (ls *loadState) decodeGatewayAPI(src Source, version string, js []byte) {
 	}
 }
 
-func (ls *loadState) decodeEnvoyGateway(src Source, version string, js []byte) {
+func (ls *Set) decodeEnvoyGateway(src Source, version string, js []byte) {
 	d, s := ls.d, ls.store
 	if version != "v1alpha1" {
 		ls.unknown(src, "")
@@ -366,7 +371,7 @@ func (ls *loadState) decodeEnvoyGateway(src Source, version string, js []byte) {
 	}
 }
 
-func (ls *loadState) decodeCore(src Source, version string, js []byte) {
+func (ls *Set) decodeCore(src Source, version string, js []byte) {
 	d, s := ls.d, ls.store
 	if version != "v1" {
 		ls.unknown(src, "")
@@ -375,7 +380,10 @@ func (ls *loadState) decodeCore(src Source, version string, js []byte) {
 	switch src.Kind {
 	case "Secret":
 		if obj := decodeStrict[corev1.Secret](d, src, js); obj != nil && s.claim(d, groupCore, src) {
-			ls.resolveSecret(src, obj)
+			mergeStringData(obj)
+			if ls.secretHook != nil {
+				ls.secretHook(src, obj)
+			}
 			r := &resource[corev1.Secret]{src: src, obj: obj}
 			s.secrets[r.key()] = r
 		}
@@ -402,7 +410,7 @@ func (ls *loadState) decodeCore(src Source, version string, js []byte) {
 // decodeInference decodes the GAIE kinds: InferencePool in
 // inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2,
 // InferenceObjective and InferenceModelRewrite in the latter.
-func (ls *loadState) decodeInference(src Source, group, version string, js []byte) {
+func (ls *Set) decodeInference(src Source, group, version string, js []byte) {
 	d, s := ls.d, ls.store
 	if src.Kind != kindInferencePool {
 		switch src.Kind {

@@ -8,7 +8,7 @@ import (
 
 // validate checks every decoded resource against its CRD and marks the
 // invalid ones, which compile then skips.
-func (ls *loadState) validate() {
+func (ls *Set) validate() {
 	s := ls.store
 	for _, r := range s.routes {
 		r.invalid = check(ls.d, r.src, func(c checker) { validateRoute(c, r.obj) })

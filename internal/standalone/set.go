@@ -1,0 +1,92 @@
+package standalone
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// Set is a set of resources to compile into one config.Config: the
+// compiler's input, whatever reads the resources. The file [Loader] fills
+// one from YAML documents; a Kubernetes controller fills one with the
+// objects its informers hold ([Set.Add]). Each resource is validated as its
+// CRD would be, and references between them are resolved, by
+// [Set.Compile]. A Set is for one compilation and not safe for concurrent
+// use.
+type Set struct {
+	d     *diag
+	store *store
+	// unparsed is set when an input could not be read or parsed at all:
+	// the resources are then incomplete, and checks across them would
+	// report references to what the broken part defines.
+	unparsed bool
+	// secretHook, when set, sees each Secret as it is added (the file
+	// loader's substitution.aigw.run annotations).
+	secretHook func(Source, *corev1.Secret)
+}
+
+// NewSet returns an empty set.
+func NewSet() *Set { return &Set{d: &diag{}, store: newStore()} }
+
+// Add files one resource of the given apiVersion and kind: obj is its
+// typed API object (as a Kubernetes client or informer holds it, often
+// without apiVersion and kind, which is why they are given), or anything
+// that encodes to the resource's JSON. It is decoded strictly into the type
+// the compiler reads, so a field that type does not know is an error;
+// problems are reported by Compile, each naming the resource ("Kind
+// namespace/name").
+func (s *Set) Add(apiVersion, kind string, obj any) {
+	src := Source{APIVersion: apiVersion, Kind: kind}
+	js, err := json.Marshal(obj)
+	if err != nil {
+		s.d.err(src, nil, fmt.Errorf("encoding the object: %w", err))
+		s.unparsed = true
+		return
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(js, &doc); err != nil || doc == nil {
+		s.d.err(src, nil, errors.New("the object does not encode to a JSON object"))
+		s.unparsed = true
+		return
+	}
+	doc["apiVersion"], _ = json.Marshal(apiVersion)
+	doc["kind"], _ = json.Marshal(kind)
+	if js, err = json.Marshal(doc); err != nil {
+		s.d.err(src, nil, err)
+		s.unparsed = true
+		return
+	}
+	h, err := readHeader(js)
+	if err != nil {
+		s.d.err(src, nil, err)
+		s.unparsed = true
+		return
+	}
+	src.Name, src.Namespace = h.name, h.namespace
+	s.decode(src, js)
+}
+
+// Compile validates the set's resources and compiles the valid ones. It
+// returns the configuration, and the warnings (also on error); the error
+// joins one *[Error] per problem. Call it once.
+func (s *Set) Compile() (*config.Config, []Warning, error) {
+	cfg := s.compile()
+	if s.d.failed() {
+		return nil, s.d.warns, errors.Join(s.d.errs...)
+	}
+	return cfg, s.d.warns, nil
+}
+
+// compile validates the resources and, unless an input could not be
+// parsed, compiles them.
+func (s *Set) compile() *config.Config {
+	s.validate()
+	if s.unparsed {
+		return nil
+	}
+	return compile(s.d, s.store)
+}
