@@ -328,9 +328,9 @@ type Pool struct {
 	Endpoints []PoolEndpoint `json:"endpoints,omitempty"`
 	// EndpointPicker is the pool's EPP; nil means the gateway picks.
 	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
-	// SchedulerConfig is a GAIE EndpointPickerConfig (YAML) for the
-	// gateway's own picking; empty means GAIE's default profile.
-	SchedulerConfig string `json:"schedulerConfig,omitempty"`
+	// Scheduler is the gateway's own picking for the pool, compiled from a
+	// GAIE EndpointPickerConfig; nil means GAIE's default profile.
+	Scheduler *Scheduler `json:"scheduler,omitempty"`
 	// Objectives maps the pool's InferenceObjective names to their
 	// priorities, for the gateway's own picking (a pool's picker reads its
 	// objectives itself): a request naming a negative-priority objective in
@@ -529,3 +529,64 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Reveal returns the credential itself, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
+
+// Scheduler is how the gateway picks for a pool itself: the effective
+// settings of a GAIE EndpointPickerConfig, compiled (parsed and checked)
+// once by the control plane, so that the data plane only builds its
+// scheduler from them.
+type Scheduler struct {
+	// Scorers are the profile's scorers by plugin type, with their
+	// weights (all positive).
+	Scorers []WeightedScorer `json:"scorers"`
+	// Picker is the picker's plugin type; Fallbacks how many endpoints it
+	// returns after the primary.
+	Picker    string `json:"picker"`
+	Fallbacks int    `json:"fallbacks"`
+	// QueueThreshold and KVCacheThreshold are the saturation thresholds of
+	// an endpoint (waiting requests, KV-cache utilization in (0,1]), and
+	// Staleness the age after which its scraped metrics are not used.
+	QueueThreshold   int      `json:"queueThreshold"`
+	KVCacheThreshold float64  `json:"kvCacheThreshold"`
+	Staleness        Duration `json:"staleness"`
+	// Prefix sizes the prefix-cache affinity index.
+	Prefix SchedulerPrefix `json:"prefix"`
+	// FlowControl, when set, holds requests while the pool is saturated
+	// (GAIE's flowControl feature gate).
+	FlowControl *FlowControl `json:"flowControl,omitempty"`
+}
+
+// WeightedScorer is a scorer plugin type and its weight.
+type WeightedScorer struct {
+	Type   string  `json:"type"`
+	Weight float64 `json:"weight"`
+}
+
+// SchedulerPrefix sizes the prefix-cache affinity index: blocks of
+// BlockSizeTokens tokens, at most MaxBlocks per request, IndexCapacity
+// blocks remembered per endpoint.
+type SchedulerPrefix struct {
+	BlockSizeTokens int `json:"blockSizeTokens"`
+	MaxBlocks       int `json:"maxBlocks"`
+	IndexCapacity   int `json:"indexCapacity"`
+}
+
+// FlowControl holds requests while every endpoint of the pool is
+// saturated, highest priority first.
+type FlowControl struct {
+	// MaxRequests and MaxBytes bound the requests held, all priorities
+	// together (0: no bound).
+	MaxRequests int   `json:"maxRequests,omitempty"`
+	MaxBytes    int64 `json:"maxBytes,omitempty"`
+	// DefaultTTL is how long a request may wait (0: until it ends).
+	DefaultTTL Duration `json:"defaultTTL,omitempty"`
+	// Bands configure priorities by value; DefaultBand every other.
+	Bands       map[int]FlowBand `json:"bands,omitempty"`
+	DefaultBand FlowBand         `json:"defaultBand"`
+}
+
+// FlowBand configures one priority of flow control.
+type FlowBand struct {
+	MaxRequests int    `json:"maxRequests,omitempty"`
+	MaxBytes    int64  `json:"maxBytes,omitempty"`
+	Fairness    string `json:"fairness,omitempty"`
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 	"github.com/aigw-dev/aigw/internal/epp/epptest"
 )
 
@@ -398,7 +399,7 @@ func TestReloadRetiresPickerConnections(t *testing.T) {
 func TestPoolSchedulerConfig(t *testing.T) {
 	a, b := newFakeOpenAI(t, "a"), newFakeOpenAI(t, "b")
 	pool := poolOf("default/pool", nil, a, b)
-	pool.Pool.SchedulerConfig = "plugins: [{type: round-robin-picker}]"
+	pool.Pool.Scheduler = schedulerSpec(t, "plugins: [{type: round-robin-picker}]")
 	tg := newTestGateway(t, poolConfig(pool))
 	served := func(n int) []string {
 		var out []string
@@ -415,10 +416,11 @@ func TestPoolSchedulerConfig(t *testing.T) {
 	require.NotEqual(t, got[0], got[1], "round robin alternates: %v", got)
 	require.Equal(t, []string{got[0], got[1], got[0], got[1]}, got)
 
-	// A configuration that fails to parse is rejected; the running one stays.
+	// A configuration the scheduler cannot build is rejected; the running
+	// one stays.
 	bad := poolOf("default/pool", nil, a, b)
-	bad.Pool.SchedulerConfig = "plugins: [{type: magic}]"
-	require.ErrorContains(t, tg.Apply(poolConfig(bad)), `unknown plugin type "magic"`)
+	bad.Pool.Scheduler = &config.Scheduler{Scorers: []config.WeightedScorer{{Type: "magic", Weight: 1}}, Picker: scheduler.PluginMaxScorePicker}
+	require.ErrorContains(t, tg.Apply(poolConfig(bad)), `"magic" is not a scorer`)
 	got = served(2)
 	require.NotEqual(t, got[0], got[1])
 }
@@ -492,10 +494,10 @@ func TestPoolOwnPickFlowControl(t *testing.T) {
 	a := newFakeOpenAI(t, "a")
 	a.setWaiting(50)
 	backend := poolOf("default/pool", nil, a)
-	backend.Pool.SchedulerConfig = `featureGates: [flowControl]
+	backend.Pool.Scheduler = schedulerSpec(t, `featureGates: [flowControl]
 flowControl: {maxRequests: 1}
 plugins: [{type: queue-scorer}, {type: kv-cache-utilization-scorer}]
-`
+`)
 	tg := newTestGateway(t, poolConfig(backend))
 	post := func() (*http.Response, string) {
 		resp, err := http.Post(tg.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
@@ -566,4 +568,14 @@ func TestPoolOwnPickReadsUnparsedModel(t *testing.T) {
 	require.Equal(t, "base", reqs[0].Body["model"])
 	require.Equal(t, "base", reqs[1].Body["model"])
 	require.Nil(t, reqs[2].Body, "a body without a model is forwarded as it came")
+}
+
+// schedulerSpec compiles an EndpointPickerConfig as the control plane does.
+func schedulerSpec(t *testing.T, yaml string) *config.Scheduler {
+	t.Helper()
+	cfg, _, err := scheduler.ParsePickerConfig([]byte(yaml), scheduler.DefaultConfig())
+	require.NoError(t, err)
+	spec, err := scheduler.Spec(cfg)
+	require.NoError(t, err)
+	return spec
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -45,12 +46,9 @@ func (r *Registry) scheduler(cp *config.Pool, scrape bool) (*scheduler.Scheduler
 	if e, ok := r.scheds[key]; ok {
 		return e.s, nil
 	}
-	cfg := scheduler.DefaultConfig()
-	if cp.SchedulerConfig != "" {
-		var err error
-		if cfg, _, err = scheduler.ParsePickerConfig([]byte(cp.SchedulerConfig), cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := scheduler.FromSpec(cp.Scheduler, scheduler.DefaultConfig())
+	if err != nil {
+		return nil, err
 	}
 	s, err := scheduler.New(cfg, r.logger.With("pool", cp.Name))
 	if err != nil {
@@ -67,7 +65,8 @@ func (r *Registry) scheduler(cp *config.Pool, scrape bool) (*scheduler.Scheduler
 // schedKey identifies a pool's scheduler: its name, configuration and
 // whether it scrapes.
 func schedKey(cp *config.Pool, scrape bool) string {
-	return cp.Name + "\x00" + cp.SchedulerConfig + "\x00" + strconv.FormatBool(scrape)
+	spec, _ := json.Marshal(cp.Scheduler) // plain data always encodes
+	return cp.Name + "\x00" + string(spec) + "\x00" + strconv.FormatBool(scrape)
 }
 
 // scrapes reports whether the gateway may pick for the pool.

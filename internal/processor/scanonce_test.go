@@ -88,3 +88,44 @@ func TestBodyScannedOnce(t *testing.T) {
 		require.Equal(t, 1, s.scans)
 	})
 }
+
+// FuzzEditedBody: whatever body a client sends, if it routes, every edit
+// the pipeline makes of it from the one scan (model override, forced
+// usage, body mutation) yields valid JSON naming the override, with the
+// client's other members kept.
+func FuzzEditedBody(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m-edit","stream":true,"user":"u1","messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"m-edit","model":"m-edit","temperature":1,"stream_options":{"x":1}}`,
+		`{"stream":true,"model":"m-edit","stream_options":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	rt, err := New(Options{}).Compile(scanConfig())
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := rt.Start(RequestInfo{Method: http.MethodPost, Path: "/v1/chat/completions", URI: "/v1/chat/completions", Header: http.Header{}, Start: time.Now()})
+		if _, err := s.RequestHeaders(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RequestBody(body); err != nil || s.req.Model != "m-edit" {
+			return // not JSON, or routed elsewhere
+		}
+		a, err := s.NextAttempt(t.Context())
+		require.NoError(t, err)
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(a.Upstream.Body, &got), "%s", a.Upstream.Body)
+		require.JSONEq(t, `"m-a"`, string(got["model"]))
+		require.JSONEq(t, `0.5`, string(got["temperature"]))
+		require.NotContains(t, got, "user")
+		var client map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(body, &client))
+		for k, v := range client {
+			switch k {
+			case "model", "temperature", "user", "stream_options":
+			default:
+				require.JSONEq(t, string(v), string(got[k]), "member %q is kept", k)
+			}
+		}
+	})
+}

@@ -77,8 +77,6 @@ type Session struct {
 	force bool
 	// passThrough is the HTTPRoute rule found before the body was read.
 	passThrough *router.Rule[*Backend]
-	// local is the answer the gateway gives itself (/v1/models).
-	local *LocalResponse
 
 	attempt *Attempt
 	backend *Backend
@@ -144,9 +142,7 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 	h := s.info.Header
 	modelRouted := t.HasModelRoutes()
 	if s.info.Path == "/v1/models" && (modelRouted || !s.hasPassThrough()) {
-		local, err := s.models()
-		s.local = local
-		return local, err
+		return s.models()
 	}
 	for name := range h {
 		if strings.HasPrefix(name, destinationPrefix) {

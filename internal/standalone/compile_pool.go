@@ -41,7 +41,7 @@ func (c *compiler) pool(key poolKey) (pool *config.Pool, found bool) {
 		Endpoints:   c.poolEndpoints(r, spec),
 	}
 	picker, ok := c.endpointPicker(r, spec)
-	out.SchedulerConfig = c.schedulerConfig(r, spec)
+	out.Scheduler = c.schedulerConfig(r, spec)
 	out.Objectives, out.ModelRewrites = c.poolPolicy(key)
 	if !ok || len(c.d.errs) > before {
 		return nil, true
@@ -51,35 +51,41 @@ func (c *compiler) pool(key poolKey) (pool *config.Pool, found bool) {
 	return out, true
 }
 
-// schedulerConfig returns the EndpointPickerConfig named by the pool's
-// aigw.dev/scheduler-config annotation, checked as the gateway will load it
-// (errors and warnings name the ConfigMap); "" when unset.
-func (c *compiler) schedulerConfig(r *resource[inferencePool], spec poolSpec) string {
+// schedulerConfig compiles the EndpointPickerConfig named by the pool's
+// aigw.dev/scheduler-config annotation (errors and warnings name the
+// ConfigMap); nil when unset or invalid. The data plane builds its
+// scheduler from the result without parsing again.
+func (c *compiler) schedulerConfig(r *resource[inferencePool], spec poolSpec) *config.Scheduler {
 	name, ok := spec.annotations[annotationSchedulerConfig]
 	if !ok {
-		return ""
+		return nil
 	}
 	p := field.NewPath("metadata", "annotations").Key(annotationSchedulerConfig)
 	key := nsName{r.src.Namespace, name}
 	cm, ok := c.s.configMaps[key]
 	if !ok {
 		c.d.errorf(r.src, p, "ConfigMap %s not found", key)
-		return ""
+		return nil
 	}
 	text, ok := cm.obj.Data[schedulerConfigKey]
 	if !ok {
 		c.d.errorf(r.src, p, "ConfigMap %s has no key %q", key, schedulerConfigKey)
-		return ""
+		return nil
 	}
-	_, warnings, err := scheduler.ParsePickerConfig([]byte(text), scheduler.DefaultConfig())
+	parsed, warnings, err := scheduler.ParsePickerConfig([]byte(text), scheduler.DefaultConfig())
 	for _, w := range warnings {
 		c.d.warnf(cm.src, field.NewPath("data").Key(schedulerConfigKey), "%s", w)
 	}
 	if err != nil {
 		c.d.errorf(cm.src, field.NewPath("data").Key(schedulerConfigKey), "%v", err)
-		return ""
+		return nil
 	}
-	return text
+	out, err := scheduler.Spec(parsed)
+	if err != nil { // cannot happen for a parsed configuration
+		c.d.errorf(cm.src, field.NewPath("data").Key(schedulerConfigKey), "%v", err)
+		return nil
+	}
+	return out
 }
 
 // poolEndpoints returns every ready Pod IP × target port of the pool. A pool

@@ -21,6 +21,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/app"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/loadgen"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 	"github.com/aigw-dev/aigw/internal/sim"
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
@@ -494,8 +495,17 @@ func (s *schedBench) pointRun(ctx context.Context, b *testing.B, st strategy, pl
 		pool.EndpointPicker = picker
 	case inGateway:
 		// The gateway's own pick with the same profile (the pool's
-		// aigw.dev/scheduler-config in YAML terms); "" is the default.
-		pool.SchedulerConfig = st.config
+		// aigw.dev/scheduler-config in YAML terms, compiled as the
+		// control plane does); "" is the default.
+		if st.config != "" {
+			cfg, _, err := scheduler.ParsePickerConfig([]byte(st.config), scheduler.DefaultConfig())
+			if err == nil {
+				pool.Scheduler, err = scheduler.Spec(cfg)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	gw := poolGateway(b, []*config.Pool{pool}, []int32{1})
 	// Pickers that score on load get the same start: metrics of every
