@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/scheduler"
 	"github.com/aigw-dev/aigw/internal/epp/epptest"
+	"github.com/aigw-dev/aigw/internal/scheduler"
 )
 
 // poolOf returns a pool backend over fake model servers.
