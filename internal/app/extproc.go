@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/aigw-dev/aigw/internal/bodybudget"
 	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/extproc"
@@ -29,6 +30,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // extprocOptions are the flags of `aigw extproc`.
@@ -43,6 +45,7 @@ type extprocOptions struct {
 	maxSessions     int
 	maxModelLabels  int
 	maxEventBytes   int
+	bodyBudget      int64
 }
 
 func (o *extprocOptions) register(fs *flag.FlagSet) {
@@ -55,7 +58,9 @@ func (o *extprocOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight streams may drain on shutdown")
 	fs.IntVar(&o.maxSessions, "max-requests", extproc.DefaultMaxSessions, "requests in progress at once; beyond, requests are answered 503")
 	fs.IntVar(&o.maxModelLabels, "metrics-max-model-labels", metrics.DefaultMaxModelLabels, "distinct values kept per gen_ai model label; later ones are recorded as __other__")
-	fs.IntVar(&o.maxEventBytes, "max-response-event-bytes", 16<<20, "largest event of a streamed response; a longer one ends the stream with an error event")
+	fs.IntVar(&o.maxEventBytes, "max-response-event-bytes", translator.DefaultMaxEventBytes, "largest event of a streamed response; a longer one ends the stream with an error event")
+	fs.Int64Var(&o.bodyBudget, "max-buffered-request-bytes", 0,
+		"bytes of request bodies held at once across all streams; a request that does not fit gets 503 (default: a quarter of the memory limit: cgroup, GOMEMLIMIT or RAM)")
 }
 
 const extprocUsage = `Usage: aigw extproc [flags] FILE|DIR...
@@ -148,7 +153,11 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 	if err := rts.Apply(p.initial.Config); err != nil {
 		return invalidConfig(err)
 	}
-	srv := extproc.New(extproc.Options{Logger: p.logger, Runtime: rts.current.Load, MaxSessions: o.maxSessions})
+	budget := o.bodyBudget
+	if budget <= 0 {
+		budget = defaultBodyBudget(memoryLimit())
+	}
+	srv := extproc.New(extproc.Options{Logger: p.logger, Runtime: rts.current.Load, MaxSessions: o.maxSessions, BodyBudget: bodybudget.New(budget)})
 
 	// Envoy sends a buffered body in one message: room for the largest
 	// body the configuration accepts, and the headers.

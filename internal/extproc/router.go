@@ -38,6 +38,8 @@ type routerStream struct {
 	// answer: the next answer sends the difference.
 	seen http.Header
 	body []byte
+	// charged is what the body holds of the server's body budget.
+	charged int64
 	// requestDuplex and responseDuplex mark FULL_DUPLEX_STREAMED bodies:
 	// the headers are answered after the body, and the body is sent back.
 	requestDuplex, responseDuplex bool
@@ -68,8 +70,11 @@ func (r *routerStream) run(first *extprocv3.ProcessingRequest) (err error) {
 	}
 }
 
-// finish ends the request: one record, and its state leaves the table.
+// finish ends the request: one record, and its state leaves the table
+// and its body the budget.
 func (r *routerStream) finish() {
+	r.srv.budget.Release(r.charged)
+	r.charged = 0
 	if r.e == nil {
 		return
 	}
@@ -177,6 +182,10 @@ func (r *routerStream) requestBody(chunk []byte, eos bool) error {
 	if limit := r.rt.MaxRequestBodyBytes(); int64(len(r.body)+len(chunk)) > limit {
 		return r.fail(apierror.BodyTooLarge(limit))
 	}
+	if !r.srv.budget.Charge(int64(len(chunk))) {
+		return r.fail(apierror.Overloaded("the gateway holds too many request bodies; retry later"))
+	}
+	r.charged += int64(len(chunk))
 	if r.body == nil && eos {
 		r.body = chunk // the whole body in one message (BUFFERED)
 	} else {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/bodybudget"
 	"github.com/aigw-dev/aigw/internal/labels"
 	"github.com/aigw-dev/aigw/internal/processor"
 )
@@ -51,7 +52,15 @@ type Options struct {
 	// router-level stream); beyond, requests are answered 503
 	// (DefaultMaxSessions).
 	MaxSessions int
+	// BodyBudget bounds the request bodies held at once, across every
+	// stream; a request whose body does not fit is answered 503
+	// overloaded. Nil: DefaultBodyBudget.
+	BodyBudget *bodybudget.Budget
 }
+
+// DefaultBodyBudget bounds the request bodies held at once when the
+// options set no budget.
+const DefaultBodyBudget = 1 << 30
 
 // Server is an Envoy ext_proc server (envoy.service.ext_proc.v3) that
 // drives the gateway's pipeline as Envoy AI Gateway's external processor
@@ -62,6 +71,7 @@ type Server struct {
 	logger   *slog.Logger
 	runtime  func() *processor.Runtime
 	sessions sessions
+	budget   *bodybudget.Budget
 }
 
 // New returns a server.
@@ -73,7 +83,10 @@ func New(opts Options) *Server {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = DefaultMaxSessions
 	}
-	return &Server{logger: logger, runtime: opts.Runtime, sessions: sessions{m: map[string]*entry{}, limit: opts.MaxSessions}}
+	if opts.BodyBudget == nil {
+		opts.BodyBudget = bodybudget.New(DefaultBodyBudget)
+	}
+	return &Server{logger: logger, runtime: opts.Runtime, budget: opts.BodyBudget, sessions: sessions{m: map[string]*entry{}, limit: opts.MaxSessions}}
 }
 
 // Sessions returns how many requests are in progress.

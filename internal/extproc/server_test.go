@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/aigw-dev/aigw/internal/bodybudget"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/standalone"
 	"github.com/aigw-dev/aigw/internal/syncbuf"
@@ -494,4 +495,31 @@ func accessLine(t *testing.T, h *harness) map[string]any {
 	first, _, _ := strings.Cut(h.accessLog.String(), "\n")
 	require.NoError(t, json.Unmarshal([]byte(first), &line))
 	return line
+}
+
+// TestBodyBudget: request bodies held across streams are bounded: a body
+// that does not fit is answered 503 overloaded, and a finished request
+// returns what it held.
+func TestBodyBudget(t *testing.T) {
+	h := newHarness(t)
+	budget := bodybudget.New(int64(len(chatBody)) + 10)
+	h.srv.budget = budget
+
+	// One request holds most of the budget while it waits for its answer.
+	router, _ := routed(t, h, chatBody)
+	require.Equal(t, int64(len(chatBody)), budget.Used())
+
+	// Another one does not fit.
+	other := h.stream(t)
+	send(t, other, requestHeaders(false, clientHeaders...))
+	recv(t, other)
+	send(t, other, requestBody(chatBody, true))
+	ir := recv(t, other).GetImmediateResponse()
+	require.NotNil(t, ir)
+	require.Equal(t, 503, int(ir.GetStatus().GetCode()))
+	require.Contains(t, string(ir.GetBody()), `"overloaded"`)
+
+	require.NoError(t, router.CloseSend())
+	_, _ = router.Recv()
+	require.Eventually(t, func() bool { return budget.Used() == 0 }, 5*time.Second, time.Millisecond, "the charge is returned")
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aigw-dev/aigw/internal/bodybudget"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
@@ -71,7 +72,7 @@ type Gateway struct {
 	transports *transportCache
 	proxy      *httputil.ReverseProxy
 	limits     Limits
-	budget     *bodyBudget
+	budget     *bodybudget.Budget
 }
 
 // runtimeConfig is one compiled configuration with the transport of each
@@ -89,7 +90,7 @@ func New(opts Options) *Gateway {
 		limits:     opts.Limits.withDefaults(),
 	}
 	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics, MaxEventBytes: g.limits.MaxEventBytes})
-	g.budget = &bodyBudget{limit: g.limits.BodyBudget}
+	g.budget = bodybudget.New(g.limits.BodyBudget)
 	g.proxy = newReverseProxy(g.logger)
 	rc, _ := g.compile(&config.Config{Version: config.Version}) // an empty config always compiles
 	g.current.Store(rc)

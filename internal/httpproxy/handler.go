@@ -41,7 +41,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := g.current.Load()
 	s := rc.Start(processor.RequestInfo{Method: r.Method, Path: r.URL.Path, URI: r.URL.RequestURI(), Host: r.Host, Header: r.Header, Start: time.Now()})
 	var bodyCharge int64
-	defer func() { g.budget.release(bodyCharge) }()
+	defer func() { g.budget.Release(bodyCharge) }()
 	defer func() { s.Finish(r.Context(), context.Cause(r.Context())) }()
 	fail := func(err error) { apierror.Write(w, s.Fail(r.Context(), err)) }
 	if err := g.checkHeaders(r); err != nil {
@@ -124,7 +124,7 @@ func closeAfter(w http.ResponseWriter, r *http.Request) {
 // when the request ends, also on error). A refused or timed-out body
 // closes the connection.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, rc *runtimeConfig, s *processor.Session) ([]byte, int64, error) {
-	if r.ContentLength != 0 && g.budget.exhausted() {
+	if r.ContentLength != 0 && g.budget.Exhausted() {
 		closeAfter(w, r)
 		return nil, 0, apierror.Overloaded("the gateway holds too many request bodies; retry later")
 	}

@@ -5,10 +5,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/bodybudget"
 )
 
 // Defaults of [Limits].
@@ -30,37 +30,9 @@ const (
 // length a client declares.
 const initialBodyBuffer = 16 << 10
 
-// bodyBudget bounds the bytes of request bodies the gateway holds at once,
-// across every connection: a request is charged for its buffer as it grows
-// and the charge is returned when the request ends. It is safe for
-// concurrent use.
-type bodyBudget struct {
-	limit int64
-	used  atomic.Int64
-}
-
-// charge takes n bytes from the budget and reports whether they were there.
-func (b *bodyBudget) charge(n int64) bool {
-	for {
-		used := b.used.Load()
-		if used+n > b.limit {
-			return false
-		}
-		if b.used.CompareAndSwap(used, used+n) {
-			return true
-		}
-	}
-}
-
-// release returns n bytes to the budget.
-func (b *bodyBudget) release(n int64) { b.used.Add(-n) }
-
-// exhausted reports whether no byte is left.
-func (b *bodyBudget) exhausted() bool { return b.used.Load() >= b.limit }
-
 // bodyRead is what reading one request body needs.
 type bodyRead struct {
-	budget *bodyBudget
+	budget *bodybudget.Budget
 	// limit is the largest body accepted (413 beyond).
 	limit int64
 	// progress bounds the time between two reads that return bytes.
@@ -97,7 +69,7 @@ func readBody(w http.ResponseWriter, r *http.Request, rd bodyRead) (body []byte,
 		size = min(size, r.ContentLength+1)
 	}
 	grow := func(n int64) error {
-		if !rd.budget.charge(n - int64(cap(body))) {
+		if !rd.budget.Charge(n - int64(cap(body))) {
 			return apierror.Overloaded("the gateway holds too many request bodies; retry later")
 		}
 		charged += n - int64(cap(body))

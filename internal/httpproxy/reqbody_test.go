@@ -72,8 +72,8 @@ func TestDeclaredLengthReservesNothing(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 52428800\r\n\r\n{")
-	require.Eventually(t, func() bool { return g.budget.used.Load() > 0 }, 5*time.Second, time.Millisecond)
-	require.LessOrEqual(t, g.budget.used.Load(), int64(initialBodyBuffer), "memory follows the bytes that arrived, not the declared length")
+	require.Eventually(t, func() bool { return g.budget.Used() > 0 }, 5*time.Second, time.Millisecond)
+	require.LessOrEqual(t, g.budget.Used(), int64(initialBodyBuffer), "memory follows the bytes that arrived, not the declared length")
 
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
 	br := bufio.NewReader(c)
@@ -84,7 +84,7 @@ func TestDeclaredLengthReservesNothing(t *testing.T) {
 	require.True(t, resp.Close, "the connection closes after a body that timed out")
 	_, err = br.ReadByte()
 	require.ErrorIs(t, err, io.EOF)
-	require.Eventually(t, func() bool { return g.budget.used.Load() == 0 }, 5*time.Second, time.Millisecond, "the charge is returned")
+	require.Eventually(t, func() bool { return g.budget.Used() == 0 }, 5*time.Second, time.Millisecond, "the charge is returned")
 	require.Contains(t, log.String(), `"status":408`)
 }
 
@@ -128,7 +128,7 @@ func TestBodyBudget(t *testing.T) {
 	require.NoError(t, err)
 	// 40 KiB arrived: its buffer has grown to 64 KiB, the whole budget.
 	fmt.Fprintf(holder, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n%s", strings.Repeat(" ", 40<<10))
-	require.Eventually(t, func() bool { return g.budget.exhausted() }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return g.budget.Exhausted() }, 10*time.Second, time.Millisecond)
 
 	resp, _, _ := rawRequest(t, addr, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 20\r\n\r\n{\"model\":\"m\"}      ")
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -136,10 +136,10 @@ func TestBodyBudget(t *testing.T) {
 	require.True(t, resp.Close)
 
 	holder.Close()
-	require.Eventually(t, func() bool { return g.budget.used.Load() == 0 }, 10*time.Second, time.Millisecond, "the holder's charge is returned")
+	require.Eventually(t, func() bool { return g.budget.Used() == 0 }, 10*time.Second, time.Millisecond, "the holder's charge is returned")
 	resp, _, _ = rawRequest(t, addr, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 13\r\n\r\n{\"model\":\"m\"}")
 	require.Equal(t, http.StatusOK, resp.StatusCode, readAll(t, resp))
-	require.Zero(t, g.budget.used.Load())
+	require.Zero(t, g.budget.Used())
 }
 
 // TestBodyOverLimitWhileArriving: a chunked body (no declared length)
@@ -153,7 +153,7 @@ func TestBodyOverLimitWhileArriving(t *testing.T) {
 	resp, _, _ := rawRequest(t, addr, fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", len(chunk), chunk, len(chunk), chunk))
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	require.True(t, resp.Close)
-	require.Eventually(t, func() bool { return g.budget.used.Load() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return g.budget.Used() == 0 }, 5*time.Second, time.Millisecond)
 }
 
 // TestContentLengthWithTransferEncodingCloses: RFC 9112 §6.1 — the
