@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
@@ -19,12 +20,18 @@ import (
 const maxAccountedBody = 32 << 20
 
 // openAIToOpenAI passes OpenAI requests to an OpenAI-compatible backend
-// (OpenAI, vLLM, Ollama, Groq, …): the path gets the schema prefix, the model
-// may be overridden, and usage is read from the response.
+// (OpenAI, vLLM, Ollama, Groq, …, and Azure OpenAI, which speaks the same
+// bodies at other paths): the path gets the schema prefix (or Azure's
+// deployment path), the model may be overridden, and usage is read from
+// the response.
 type openAIToOpenAI struct {
-	op     llm.Operation
-	prefix string
-	opts   Options
+	op   llm.Operation
+	opts Options
+	// prefix starts an OpenAI path ("v1"); for Azure OpenAI, azure is set
+	// and apiVersion is the api-version query.
+	prefix     string
+	azure      bool
+	apiVersion string
 
 	stream     bool
 	hideUsage  bool
@@ -44,11 +51,12 @@ func newOpenAIToOpenAI(op llm.Operation, schema config.Schema, opts Options) (*o
 	default:
 		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 	}
-	prefix := strings.Trim(schema.Prefix, "/")
-	if prefix == "" {
-		prefix = "v1"
+	t := &openAIToOpenAI{op: op, opts: opts}
+	if schema.Name == config.SchemaAzureOpenAI {
+		t.azure, t.apiVersion = true, schema.Version
+	} else if t.prefix = strings.Trim(schema.Prefix, "/"); t.prefix == "" {
+		t.prefix = "v1"
 	}
-	t := &openAIToOpenAI{op: op, prefix: prefix, opts: opts}
 	t.splitter.Limit = opts.MaxEventBytes
 	if t.splitter.Limit <= 0 {
 		t.splitter.Limit = DefaultMaxEventBytes
@@ -67,10 +75,14 @@ func (t *openAIToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	case llm.OperationEmbeddings:
 		suffix = openai.PathEmbeddings
 	}
-	up := &Upstream{Path: "/" + t.prefix + "/" + suffix, Body: req.Body}
+	model := req.Model
+	if t.opts.ModelOverride != "" {
+		model = t.opts.ModelOverride
+	}
+	up := &Upstream{Path: t.path(suffix, model), Body: req.Body}
 	t.stream = req.Stream
 	forceUsage := t.opts.ForceUsage && req.Stream && !req.IncludeUsage && t.op != llm.OperationEmbeddings
-	override := t.opts.ModelOverride != "" && t.opts.ModelOverride != req.Model
+	override := model != req.Model
 	if !forceUsage && !override {
 		return up, nil
 	}
@@ -93,6 +105,20 @@ func (t *openAIToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	}
 	up.Body, up.Object = obj.Bytes(), obj
 	return up, nil
+}
+
+// path returns the upstream path of the operation's suffix (e.g.
+// "chat/completions") for the model sent: under the prefix, or for Azure
+// OpenAI under the model's deployment, with the api-version.
+func (t *openAIToOpenAI) path(suffix, model string) string {
+	if !t.azure {
+		return "/" + t.prefix + "/" + suffix
+	}
+	p := "/openai/deployments/" + url.PathEscape(model) + "/" + suffix
+	if t.apiVersion != "" {
+		p += "?api-version=" + url.QueryEscape(t.apiVersion)
+	}
+	return p
 }
 
 // withIncludeUsage returns the request's stream_options with include_usage

@@ -73,7 +73,7 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 		return &passThrough{}, nil
 	}
 	switch schema.Name {
-	case config.SchemaOpenAI:
+	case config.SchemaOpenAI, config.SchemaAzureOpenAI:
 		return newOpenAIToOpenAI(op, schema, opts)
 	default:
 		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)

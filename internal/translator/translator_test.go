@@ -136,6 +136,40 @@ func TestOpenAIErrorResponseNotAccounted(t *testing.T) {
 	require.Equal(t, llm.Usage{}, tr.Usage())
 }
 
+func TestAzureOpenAIRequest(t *testing.T) {
+	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`)
+	tests := []struct {
+		name     string
+		op       llm.Operation
+		version  string
+		opts     Options
+		wantPath string
+		wantBody string
+	}{
+		{name: "chat", op: llm.OperationChat, version: "2024-10-21",
+			wantPath: "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", wantBody: string(body)},
+		{name: "embeddings", op: llm.OperationEmbeddings, version: "2024-10-21",
+			wantPath: "/openai/deployments/gpt-4o/embeddings?api-version=2024-10-21", wantBody: string(body)},
+		{name: "completions", op: llm.OperationCompletion, version: "2024-10-21",
+			wantPath: "/openai/deployments/gpt-4o/completions?api-version=2024-10-21", wantBody: string(body)},
+		{name: "the override names the deployment", op: llm.OperationChat, version: "2025-01-01-preview", opts: Options{ModelOverride: "prod deployment/1"},
+			wantPath: "/openai/deployments/prod%20deployment%2F1/chat/completions?api-version=2025-01-01-preview",
+			wantBody: `{"model":"prod deployment/1","messages":[{"role":"user","content":"hi"}]}`},
+		{name: "no version", op: llm.OperationChat,
+			wantPath: "/openai/deployments/gpt-4o/chat/completions", wantBody: string(body)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := New(tc.op, config.Schema{Name: config.SchemaAzureOpenAI, Version: tc.version}, tc.opts)
+			require.NoError(t, err)
+			up, err := tr.Request(&llm.Request{Operation: tc.op, Body: body, Model: "gpt-4o"})
+			require.NoError(t, err)
+			require.Equal(t, tc.wantPath, up.Path)
+			require.Equal(t, tc.wantBody, string(up.Body))
+		})
+	}
+}
+
 func TestUnsupportedSchema(t *testing.T) {
 	_, err := New(llm.OperationChat, config.Schema{Name: config.SchemaAWSBedrock}, Options{})
 	require.ErrorIs(t, err, ErrUnsupported)

@@ -33,6 +33,8 @@ import (
 type seenRequest struct {
 	path, model, authorization string
 	includeUsage               bool
+	// query and apiKey are Azure OpenAI's api-version and api-key.
+	query, apiKey string
 }
 
 // recordingUpstream is an OpenAI-compatible server that answers every chat
@@ -53,7 +55,8 @@ func (u *recordingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	_ = json.Unmarshal(raw, &req)
 	u.mu.Lock()
-	u.seen = append(u.seen, seenRequest{path: r.URL.Path, model: req.Model, authorization: r.Header.Get("Authorization"), includeUsage: req.StreamOptions.IncludeUsage})
+	u.seen = append(u.seen, seenRequest{path: r.URL.Path, model: req.Model, authorization: r.Header.Get("Authorization"), includeUsage: req.StreamOptions.IncludeUsage,
+		query: r.URL.RawQuery, apiKey: r.Header.Get("Api-Key")})
 	u.mu.Unlock()
 	usage := `{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}`
 	if !req.Stream {
@@ -102,6 +105,21 @@ spec:
         - {name: fallback, priority: 1, modelNameOverride: m-fb}
     - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m-html}]}]
       backendRefs: [{name: html}]
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m-azure}]}]
+      backendRefs: [{name: azure, modelNameOverride: gpt-4o-mini}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: azure-key}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: azure}]
+  type: AzureAPIKey
+  azureAPIKey: {secretRef: {name: azure-key}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: azure-key}
+stringData: {apiKey: azure-secret}
 ---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
@@ -117,15 +135,22 @@ metadata: {name: primary-key}
 stringData: {apiKey: sk-primary}
 `
 
-// backendDocs are an AIServiceBackend and its Backend at host:port.
+// backendDocs are an AIServiceBackend of schema OpenAI and its Backend at
+// host:port.
 func backendDocs(name, hostPort string) string {
+	return schemaBackendDocs(name, "{name: OpenAI}", hostPort)
+}
+
+// schemaBackendDocs are an AIServiceBackend of the schema and its Backend
+// at host:port.
+func schemaBackendDocs(name, schema, hostPort string) string {
 	host, port, _ := net.SplitHostPort(hostPort)
 	return fmt.Sprintf(`---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIServiceBackend
 metadata: {name: %[1]s}
 spec:
-  schema: {name: OpenAI}
+  schema: %[4]s
   backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
@@ -133,7 +158,7 @@ kind: Backend
 metadata: {name: %[1]s}
 spec:
   endpoints: [{ip: {address: %[2]s, port: %[3]s}}]
-`, name, host, port)
+`, name, host, port, schema)
 }
 
 // transport starts the gateway on the configuration at path (whose
@@ -188,13 +213,13 @@ func startExtProcBehindEnvoy(t *testing.T, path string, _ int) (string, func() m
 // TestTransports runs the same data-plane cases through both transports:
 // `aigw run` serving HTTP, and `aigw extproc` behind Envoy.
 func TestTransports(t *testing.T) {
-	primary, fallback := &recordingUpstream{}, &recordingUpstream{}
+	primary, fallback, azure := &recordingUpstream{}, &recordingUpstream{}, &recordingUpstream{}
 	upstream := func(h http.Handler) string {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		return strings.TrimPrefix(srv.URL, "http://")
 	}
-	primaryAddr, fallbackAddr := upstream(primary), upstream(fallback)
+	primaryAddr, fallbackAddr, azureAddr := upstream(primary), upstream(fallback), upstream(azure)
 	brokenAddr := upstream(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":{"message":"overloaded"}}`, http.StatusServiceUnavailable)
 	}))
@@ -255,6 +280,25 @@ func TestTransports(t *testing.T) {
 				require.Equal(t, "default/fallback", metadata()["ai_service_backend_name"].GetStringValue())
 			}
 		}},
+		{name: "Azure OpenAI", run: func(t *testing.T, client openai.Client, _ string, metadata func() map[string]*structpb.Value) {
+			resp, err := client.Chat.Completions.New(t.Context(), chat("m-azure"))
+			require.NoError(t, err)
+			require.Equal(t, "ok", resp.Choices[0].Message.Content)
+			require.Equal(t, seenRequest{path: "/openai/deployments/gpt-4o-mini/chat/completions", query: "api-version=2024-10-21", model: "gpt-4o-mini", apiKey: "azure-secret"},
+				azure.last(), "the deployment path, the api-version and the api-key; no client credential")
+			stream := client.Chat.Completions.NewStreaming(t.Context(), chat("m-azure"))
+			var acc openai.ChatCompletionAccumulator
+			for stream.Next() {
+				acc.AddChunk(stream.Current())
+			}
+			require.NoError(t, stream.Err())
+			require.Equal(t, "ok", acc.Choices[0].Message.Content)
+			require.True(t, azure.last().includeUsage, "costs need usage: Azure is asked for it too")
+			if metadata != nil {
+				require.Equal(t, "default/azure", metadata()["ai_service_backend_name"].GetStringValue())
+				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0)
+			}
+		}},
 		{name: "unknown model", run: func(t *testing.T, client openai.Client, _ string, _ func() map[string]*structpb.Value) {
 			_, err := client.Chat.Completions.New(t.Context(), chat("nope"))
 			var apiErr *openai.Error
@@ -287,7 +331,8 @@ func TestTransports(t *testing.T) {
 			port := freePort(t)
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			cfg := fmt.Sprintf(transportConfig, port) + backendDocs("primary", primaryAddr) + backendDocs("fallback", fallbackAddr) +
-				backendDocs("broken", brokenAddr) + backendDocs("html", htmlAddr)
+				backendDocs("broken", brokenAddr) + backendDocs("html", htmlAddr) +
+				schemaBackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr)
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 			url, metadata := tr.start(t, path, port)
 			client := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
