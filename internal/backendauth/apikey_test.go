@@ -28,7 +28,7 @@ var clientCredentials = http.Header{
 // The auth types do not depend on the schema.
 func attempt(t *testing.T, a *config.Auth, ref *config.BackendRef) *processor.Attempt {
 	t.Helper()
-	h, err := backendauth.New(a)
+	h, err := backendauth.New(a, backendauth.Options{})
 	require.NoError(t, err)
 	b := &processor.Backend{Name: "default/b", Schema: config.Schema{Name: config.SchemaOpenAI}, Auth: h}
 	clientHeader := clientCredentials.Clone()
@@ -90,11 +90,11 @@ func TestRouteHeaderMutationKeepsItsCredential(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	h, err := backendauth.New(nil)
+	h, err := backendauth.New(nil, backendauth.Options{})
 	require.NoError(t, err)
 	require.Nil(t, h)
-	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAPIKey})
+	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAPIKey}, backendauth.Options{})
 	require.ErrorContains(t, err, "policy default/p: APIKey has no key")
-	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAWSCredentials})
+	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAWSCredentials}, backendauth.Options{})
 	require.ErrorIs(t, err, backendauth.ErrUnsupported)
 }

@@ -459,6 +459,20 @@ type Auth struct {
 	Type   AuthType `json:"type"`
 	// APIKey carries the key for APIKey, AzureAPIKey and AnthropicAPIKey.
 	APIKey *APIKeyAuth `json:"apiKey,omitempty"`
+	// Azure carries the Entra ID application for AzureCredentials.
+	Azure *AzureCredentials `json:"azure,omitempty"`
+}
+
+// AzureCredentials is an Entra ID application whose access tokens (scope
+// https://cognitiveservices.azure.com/.default) authorize requests to
+// Azure OpenAI.
+type AzureCredentials struct {
+	TenantID     string `json:"tenantID"`
+	ClientID     string `json:"clientID"`
+	ClientSecret Secret `json:"clientSecret"`
+	// AuthorityHost is the Entra ID endpoint; empty means the public cloud
+	// (or the AZURE_AUTHORITY_HOST environment variable).
+	AuthorityHost string `json:"authorityHost,omitempty"`
 }
 
 // APIKeyAuth is a static API key.

@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httputil"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,9 @@ type Options struct {
 	Metrics metrics.Recorder
 	// Limits bound what clients can make the gateway hold.
 	Limits Limits
+	// AuthHTTPClient, when set, sends the requests of backend credentials
+	// to identity providers; nil uses their libraries' defaults.
+	AuthHTTPClient *http.Client
 }
 
 // Limits bound the resources one client can make the gateway hold,
@@ -89,7 +93,8 @@ func New(opts Options) *Gateway {
 		transports: newTransportCache(),
 		limits:     opts.Limits.withDefaults(),
 	}
-	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics, MaxEventBytes: g.limits.MaxEventBytes})
+	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics,
+		MaxEventBytes: g.limits.MaxEventBytes, AuthHTTPClient: opts.AuthHTTPClient})
 	g.budget = bodybudget.New(g.limits.BodyBudget)
 	g.proxy = newReverseProxy(g.logger)
 	rc, _ := g.compile(&config.Config{Version: config.Version}) // an empty config always compiles

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,10 @@ type Options struct {
 	// MaxEventBytes bounds one event of a streamed response; zero means
 	// the translator's default.
 	MaxEventBytes int
+	// AuthHTTPClient, when set, sends the requests of backend credentials
+	// to identity providers (token endpoints); nil uses their libraries'
+	// defaults.
+	AuthHTTPClient *http.Client
 }
 
 // Pipeline is what outlives one configuration: logs, metrics, pool state.
@@ -50,6 +55,7 @@ type Pipeline struct {
 	ownPools  bool
 	attempt   AttemptOptions
 	buffers   sync.Pool
+	auth      backendauth.Options
 }
 
 // New returns a pipeline.
@@ -61,6 +67,7 @@ func New(opts Options) *Pipeline {
 		pools:     opts.Pools,
 		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
 	}
+	p.auth = backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
 	if p.pools == nil {
 		p.pools, p.ownPools = pool.NewRegistry(p.logger), true
 	}
@@ -190,7 +197,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 }
 
 func (p *Pipeline) newBackend(cb *config.Backend) (*Backend, error) {
-	auth, err := backendauth.New(cb.Auth)
+	auth, err := backendauth.New(cb.Auth, p.auth)
 	if err != nil {
 		return nil, err
 	}

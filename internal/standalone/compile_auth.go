@@ -88,8 +88,9 @@ func (c *compiler) policyAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *con
 		return c.apiKeyAuth(pol, config.AuthAzureAPIKey, sp.Child("azureAPIKey", "secretRef"), spec.AzureAPIKey.SecretRef)
 	case aigv1b1.BackendSecurityPolicyTypeAnthropicAPIKey:
 		return c.apiKeyAuth(pol, config.AuthAnthropicAPIKey, sp.Child("anthropicAPIKey", "secretRef"), spec.AnthropicAPIKey.SecretRef)
+	case aigv1b1.BackendSecurityPolicyTypeAzureCredentials:
+		return c.azureCredentials(pol, sp.Child("azureCredentials"), spec.AzureCredentials)
 	case aigv1b1.BackendSecurityPolicyTypeAWSCredentials,
-		aigv1b1.BackendSecurityPolicyTypeAzureCredentials,
 		aigv1b1.BackendSecurityPolicyTypeGCPCredentials:
 		c.d.notSupported(pol.src, sp.Child("type"), fmt.Sprintf("BackendSecurityPolicy type %s", spec.Type))
 	}
@@ -117,5 +118,35 @@ func (c *compiler) apiKeyAuth(pol *resource[aigv1b1.BackendSecurityPolicy], t co
 		Policy: pol.key().String(),
 		Type:   t,
 		APIKey: &config.APIKeyAuth{Key: config.Secret(v)},
+	}
+}
+
+// azureClientSecretKey is the Secret data key of an Entra ID client secret.
+const azureClientSecretKey = "client-secret"
+
+// azureCredentials compiles an Entra ID application with a client secret.
+// A federated OIDC token (oidcExchangeToken) is not supported yet.
+func (c *compiler) azureCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, az *aigv1b1.BackendSecurityPolicyAzureCredentials) *config.Auth {
+	if az.OIDCExchangeToken != nil {
+		c.d.notSupported(pol.src, p.Child("oidcExchangeToken"), "AzureCredentials with a federated OIDC token")
+		return nil
+	}
+	if az.ClientSecretRef == nil {
+		c.d.errorf(pol.src, p, "exactly one of clientSecretRef or oidcExchangeToken must be specified")
+		return nil
+	}
+	rp := p.Child("clientSecretRef")
+	s, key := c.secret(pol.src, rp, *az.ClientSecretRef, pol.src.Namespace)
+	if s == nil {
+		return nil
+	}
+	v, ok := c.secretKey(pol.src, rp, s, key, azureClientSecretKey)
+	if !ok {
+		return nil
+	}
+	return &config.Auth{
+		Policy: pol.key().String(),
+		Type:   config.AuthAzureCredentials,
+		Azure:  &config.AzureCredentials{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: config.Secret(bytes.TrimSpace(v))},
 	}
 }

@@ -50,9 +50,11 @@
 // # Kinds
 //
 //   - aigateway.envoyproxy.io v1beta1 and v1alpha1: AIGatewayRoute,
-//     AIServiceBackend, BackendSecurityPolicy (APIKey, AzureAPIKey and
-//     AnthropicAPIKey compile; the cloud credential types are validated and
-//     rejected as not supported), GatewayConfig (globalLLMRequestCosts);
+//     AIServiceBackend, BackendSecurityPolicy (APIKey, AzureAPIKey,
+//     AnthropicAPIKey and AzureCredentials with a client secret compile;
+//     AWS and GCP credentials and Azure's federated OIDC token are
+//     validated and rejected as not supported), GatewayConfig
+//     (globalLLMRequestCosts);
 //     QuotaPolicy (v1alpha1) is validated, not enforced.
 //   - gateway.networking.k8s.io: Gateway (one at most; without one, a
 //     listener "default/aigw-run/http" on port 1975), BackendTLSPolicy

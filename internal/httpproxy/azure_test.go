@@ -1,0 +1,52 @@
+package httpproxy
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/backendauth/entratest"
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// TestAzureOpenAIWithEntraToken: an Azure OpenAI backend with
+// AzureCredentials gets its deployment path and an Entra ID access token
+// (fetched once with the application's secret, then cached) instead of the
+// client's credential.
+func TestAzureOpenAIWithEntraToken(t *testing.T) {
+	entra := entratest.Start(t)
+	up := newFakeOpenAI(t, "azure")
+	backend := backendOf("default/azure", up)
+	backend.Schema = config.Schema{Name: config.SchemaAzureOpenAI, Version: "2024-10-21"}
+	backend.Auth = &config.Auth{Policy: "default/entra", Type: config.AuthAzureCredentials, Azure: &config.AzureCredentials{
+		TenantID: entra.Tenant, ClientID: entra.ClientID, ClientSecret: config.Secret(entra.Secret), AuthorityHost: entra.AuthorityHost(),
+	}}
+	route := config.BackendRef{Backend: "default/azure", Weight: 1, ModelNameOverride: "gpt-4o-mini"}
+	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{backend},
+		Routes: []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("chat", route)}}}}
+
+	g := New(Options{AuthHTTPClient: entra.Client()})
+	t.Cleanup(g.Close)
+	require.NoError(t, g.Apply(cfg))
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	tg := &testGateway{Gateway: g, srv: srv}
+
+	client := tg.client()
+	for range 3 {
+		resp, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
+			Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		})
+		require.NoError(t, err)
+		require.Equal(t, "hello from azure", resp.Choices[0].Message.Content)
+	}
+	seen := up.requests()
+	require.Len(t, seen, 3)
+	for _, s := range seen {
+		require.Equal(t, "/openai/deployments/gpt-4o-mini/chat/completions", s.Path)
+		require.Equal(t, "Bearer entra-token-1", s.Header.Get("Authorization"), "the Entra token, not the client's key")
+	}
+	require.Equal(t, 1, entra.Tokens(), "one token serves every request")
+}
