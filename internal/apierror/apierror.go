@@ -187,6 +187,13 @@ func Shutdown(err error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Type: TypeServiceUnavailable, Code: "shutting_down", Message: "the gateway is shutting down", Err: err}
 }
 
+// UnsupportedTranslation is the 422 for a request the backend's API schema
+// cannot serve (as Envoy AI Gateway answers a translation it cannot do).
+func UnsupportedTranslation(err error) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Type: TypeInvalidRequest, Code: "unsupported_translation",
+		Message: "the backend cannot serve this request: " + err.Error()}
+}
+
 // Internal is a 500 whose cause is hidden from the client.
 func Internal(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Type: TypeInternal, Code: "internal_error", Message: "internal error", Err: err}

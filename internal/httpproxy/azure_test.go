@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -49,4 +50,34 @@ func TestAzureOpenAIWithEntraToken(t *testing.T) {
 		require.Equal(t, "Bearer entra-token-1", s.Header.Get("Authorization"), "the Entra token, not the client's key")
 	}
 	require.Equal(t, 1, entra.Tokens(), "one token serves every request")
+}
+
+// TestUnservedSchema: a backend whose schema cannot be served yet is
+// skipped for the route's next backend, or answered 422 when it is the
+// last.
+func TestUnservedSchema(t *testing.T) {
+	up := newFakeOpenAI(t, "openai")
+	bedrock := backendOf("default/bedrock", up)
+	bedrock.Schema = config.Schema{Name: config.SchemaAWSBedrock}
+	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{bedrock, backendOf("default/openai", up)},
+		Routes: []config.Route{{Name: "default/r", Rules: []config.Rule{
+			modelRule("with-fallback", ref("default/bedrock", 0), ref("default/openai", 1)),
+			modelRule("alone", ref("default/bedrock", 0)),
+		}}}}
+	client := newTestGateway(t, cfg).client()
+	resp, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
+		Model: "with-fallback", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	require.NoError(t, err)
+	require.Equal(t, "hello from openai", resp.Choices[0].Message.Content)
+
+	_, err = client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
+		Model: "alone", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusUnprocessableEntity, apiErr.StatusCode)
+	require.Equal(t, "unsupported_translation", apiErr.Code)
+	require.Contains(t, apiErr.Message, "chat to AWSBedrock")
+	require.Len(t, up.requests(), 1, "nothing was sent for the unserved backend")
 }

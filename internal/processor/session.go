@@ -18,6 +18,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
 	"github.com/aigw-dev/aigw/internal/router"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // Headers the pipeline owns on the way in.
@@ -262,6 +263,15 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		opts := s.rt.p.attempt
 		opts.ForceUsage, opts.Parsed = s.force, s.parsed
 		a, err := NewAttempt(s.req, s.info.Header, b, &ref.Config, opts)
+		if errors.Is(err, translator.ErrUnsupported) {
+			// Another backend of the plan may serve it.
+			s.lastErr = apierror.UnsupportedTranslation(err)
+			if s.plan.HasNext() {
+				s.logFailed(ctx, n, err, 0, true)
+				continue
+			}
+			return nil, s.lastErr
+		}
 		if err != nil {
 			return nil, apierror.Internal(err)
 		}
@@ -321,6 +331,9 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, backend str
 	opts := s.rt.p.attempt
 	opts.ForceUsage, opts.Parsed = s.force, s.parsed
 	a, err := NewAttempt(s.req, header, ref.Backend, &ref.Config, opts)
+	if errors.Is(err, translator.ErrUnsupported) {
+		return nil, apierror.UnsupportedTranslation(err)
+	}
 	if err != nil {
 		return nil, apierror.Internal(err)
 	}

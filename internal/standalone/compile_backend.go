@@ -15,6 +15,7 @@ import (
 
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // defaultAWSAnthropicVersion is the anthropic_version sent to Bedrock when
@@ -134,6 +135,9 @@ func (c *compiler) schema(r *resource[aigv1b1.AIServiceBackend]) config.Schema {
 		if in.Prefix != nil {
 			c.d.ignored(r.src, p.Child("prefix"), fmt.Sprintf("not used by schema %s", in.Name))
 		}
+	}
+	if !translator.Serves(out.Name) {
+		c.d.warnf(r.src, p.Child("name"), "schema %s is not served yet: requests this backend would serve are answered 422 (or go to the route's next backend)", in.Name)
 	}
 	switch in.Name {
 	case aigv1b1.APISchemaAWSAnthropic:

@@ -66,6 +66,12 @@ type Translator interface {
 	Complete() bool
 }
 
+// Serves reports whether requests can be translated to the backend schema
+// (any other loads, and its attempts fail with ErrUnsupported).
+func Serves(schema config.SchemaName) bool {
+	return schema == config.SchemaOpenAI || schema == config.SchemaAzureOpenAI
+}
+
 // New returns the translator for op from the OpenAI input schema to the
 // backend schema.
 func New(op llm.Operation, schema config.Schema, opts Options) (Translator, error) {
