@@ -56,16 +56,7 @@ func TestAutoconfigGolden(t *testing.T) {
 			l := &Loader{LookupEnv: lookupIn(env)}
 			res, err := l.LoadBytes(context.Background(), "autoconfig", gen)
 			require.NoError(t, err)
-			var warnings []string
-			for _, w := range res.Warnings {
-				// The Anthropic schema loads, but translation to it is
-				// still to come (issue #13): it is warned about.
-				if env["ANTHROPIC_API_KEY"] != "" && w.Field == "spec.schema.name" && strings.Contains(w.Message, "schema Anthropic is not served yet") {
-					continue
-				}
-				warnings = append(warnings, w.String())
-			}
-			require.Empty(t, warnings, "generated configuration must load without warnings")
+			require.Empty(t, res.Warnings, "generated configuration must load without warnings")
 			compareGolden(t, base+".out.yaml", renderResult(t, res))
 		})
 	}

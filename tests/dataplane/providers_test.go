@@ -29,8 +29,47 @@ func TestAutoconfigAzure(t *testing.T) {
 	t.Setenv("AZURE_OPENAI_ENDPOINT", srv.URL)
 	t.Setenv("OPENAI_API_VERSION", "2024-10-21")
 	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("AIGW_CONFIG_HOME", t.TempDir())
+	port, output := startAutoconfigGateway(t)
 
+	client := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
+	resp, err := client.Chat.Completions.New(t.Context(), chat("gpt-4o-mini"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", resp.Choices[0].Message.Content)
+	require.Equal(t, seenRequest{path: "/openai/deployments/gpt-4o-mini/chat/completions", query: "api-version=2024-10-21", model: "gpt-4o-mini", apiKey: "azure-secret"}, azure.last())
+	require.NotContains(t, output(), "azure-secret", "the key never reaches a log")
+}
+
+// TestAutoconfigAnthropic runs `aigw run` configured from
+// ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL: OpenAI clients' chat
+// completions reach Anthropic's Messages API, translated both ways.
+func TestAutoconfigAnthropic(t *testing.T) {
+	claude := &fakeAnthropic{}
+	srv := httptest.NewServer(claude)
+	t.Cleanup(srv.Close)
+	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+	t.Setenv("ANTHROPIC_BASE_URL", srv.URL)
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("AZURE_OPENAI_API_KEY", "")
+	port, output := startAutoconfigGateway(t)
+	require.NotContains(t, output(), "not served yet")
+
+	client := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
+	resp, err := client.Chat.Completions.New(t.Context(), chat("claude-haiku-4-5"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", resp.Choices[0].Message.Content)
+	seen := claude.last()
+	require.Equal(t, "/v1/messages", seen.path)
+	require.Equal(t, "sk-ant-test", seen.apiKey)
+	require.Equal(t, "claude-haiku-4-5", seen.body["model"])
+	require.NotContains(t, output(), "sk-ant-test", "the key never reaches a log")
+}
+
+// startAutoconfigGateway runs `aigw run` with no file, configured from
+// the environment the test set, and waits until it is ready; it returns
+// the listener's port and the command's output.
+func startAutoconfigGateway(t *testing.T) (port int, output func() string) {
+	t.Helper()
+	t.Setenv("AIGW_CONFIG_HOME", t.TempDir())
 	port, adminPort := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -42,6 +81,13 @@ func TestAutoconfigAzure(t *testing.T) {
 		cancel()
 		require.NoError(t, <-done)
 	})
+	waitReady(t, adminPort, &stderr)
+	return port, func() string { return stdout.String() + stderr.String() }
+}
+
+// waitReady waits until the admin port's /readyz answers 200.
+func waitReady(t *testing.T, adminPort int, log fmt.Stringer) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", adminPort))
 		if err != nil {
@@ -49,12 +95,5 @@ func TestAutoconfigAzure(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "aigw run did not become ready:\n%s", &stderr)
-
-	client := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
-	resp, err := client.Chat.Completions.New(t.Context(), chat("gpt-4o-mini"))
-	require.NoError(t, err)
-	require.Equal(t, "ok", resp.Choices[0].Message.Content)
-	require.Equal(t, seenRequest{path: "/openai/deployments/gpt-4o-mini/chat/completions", query: "api-version=2024-10-21", model: "gpt-4o-mini", apiKey: "azure-secret"}, azure.last())
-	require.NotContains(t, stdout.String()+stderr.String(), "azure-secret", "the key never reaches a log")
+	}, 20*time.Second, 20*time.Millisecond, "not ready:\n%s", log)
 }

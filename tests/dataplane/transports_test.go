@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/openai/openai-go/v3"
@@ -107,6 +106,21 @@ spec:
       backendRefs: [{name: html}]
     - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m-azure}]}]
       backendRefs: [{name: azure, modelNameOverride: gpt-4o-mini}]
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m-claude}]}]
+      backendRefs: [{name: claude, modelNameOverride: claude-sonnet-4-5}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: claude-key}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude}]
+  type: AnthropicAPIKey
+  anthropicAPIKey: {secretRef: {name: claude-key}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: claude-key}
+stringData: {apiKey: sk-ant-test}
 ---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
@@ -191,14 +205,7 @@ func startExtProcBehindEnvoy(t *testing.T, path string, _ int) (string, func() m
 		cancel()
 		require.NoError(t, <-done)
 	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", adminPort))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "aigw extproc did not become ready:\n%s", &stderr)
+	waitReady(t, adminPort, &stderr)
 	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", grpcPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
@@ -213,13 +220,13 @@ func startExtProcBehindEnvoy(t *testing.T, path string, _ int) (string, func() m
 // TestTransports runs the same data-plane cases through both transports:
 // `aigw run` serving HTTP, and `aigw extproc` behind Envoy.
 func TestTransports(t *testing.T) {
-	primary, fallback, azure := &recordingUpstream{}, &recordingUpstream{}, &recordingUpstream{}
+	primary, fallback, azure, claude := &recordingUpstream{}, &recordingUpstream{}, &recordingUpstream{}, &fakeAnthropic{}
 	upstream := func(h http.Handler) string {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		return strings.TrimPrefix(srv.URL, "http://")
 	}
-	primaryAddr, fallbackAddr, azureAddr := upstream(primary), upstream(fallback), upstream(azure)
+	primaryAddr, fallbackAddr, azureAddr, claudeAddr := upstream(primary), upstream(fallback), upstream(azure), upstream(claude)
 	brokenAddr := upstream(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":{"message":"overloaded"}}`, http.StatusServiceUnavailable)
 	}))
@@ -299,6 +306,42 @@ func TestTransports(t *testing.T) {
 				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0)
 			}
 		}},
+		{name: "Anthropic", run: func(t *testing.T, client openai.Client, _ string, metadata func() map[string]*structpb.Value) {
+			resp, err := client.Chat.Completions.New(t.Context(), chat("m-claude"))
+			require.NoError(t, err)
+			require.Equal(t, "ok", resp.Choices[0].Message.Content)
+			require.EqualValues(t, 5, resp.Usage.TotalTokens)
+			seen := claude.last()
+			require.Equal(t, "/v1/messages", seen.path)
+			require.Equal(t, "sk-ant-test", seen.apiKey)
+			require.Equal(t, "2023-06-01", seen.version)
+			require.Empty(t, seen.authorization, "the client's key never reaches Anthropic")
+			require.Equal(t, "claude-sonnet-4-5", seen.body["model"])
+			require.EqualValues(t, 8, seen.body["max_tokens"])
+
+			// Streamed, with a tool call and usage.
+			params := chat("m-claude")
+			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			params.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
+				Name: "weather", Parameters: openai.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}},
+			})}
+			stream := client.Chat.Completions.NewStreaming(t.Context(), params)
+			var acc openai.ChatCompletionAccumulator
+			for stream.Next() {
+				acc.AddChunk(stream.Current())
+			}
+			require.NoError(t, stream.Err())
+			require.Len(t, acc.Choices[0].Message.ToolCalls, 1)
+			call := acc.Choices[0].Message.ToolCalls[0]
+			require.Equal(t, "weather", call.Function.Name)
+			require.JSONEq(t, `{"city":"Paris"}`, call.Function.Arguments)
+			require.Equal(t, "tool_calls", acc.Choices[0].FinishReason)
+			require.EqualValues(t, 5, acc.Usage.TotalTokens)
+			if metadata != nil {
+				require.Equal(t, "default/claude", metadata()["ai_service_backend_name"].GetStringValue())
+				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0)
+			}
+		}},
 		{name: "unknown model", run: func(t *testing.T, client openai.Client, _ string, _ func() map[string]*structpb.Value) {
 			_, err := client.Chat.Completions.New(t.Context(), chat("nope"))
 			var apiErr *openai.Error
@@ -332,7 +375,8 @@ func TestTransports(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			cfg := fmt.Sprintf(transportConfig, port) + backendDocs("primary", primaryAddr) + backendDocs("fallback", fallbackAddr) +
 				backendDocs("broken", brokenAddr) + backendDocs("html", htmlAddr) +
-				schemaBackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr)
+				schemaBackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr) +
+				schemaBackendDocs("claude", "{name: Anthropic}", claudeAddr)
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 			url, metadata := tr.start(t, path, port)
 			client := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0))

@@ -6,6 +6,8 @@
 // module.
 package openai
 
+import "encoding/json"
+
 // Paths of the OpenAI endpoints the gateway serves, relative to /v1.
 const (
 	PathChatCompletions = "chat/completions"
@@ -27,8 +29,8 @@ type Usage struct {
 	PromptTokens            int64                    `json:"prompt_tokens"`
 	CompletionTokens        int64                    `json:"completion_tokens"`
 	TotalTokens             int64                    `json:"total_tokens"`
-	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details"`
-	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details"`
+	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details,omitempty"`
 }
 
 // PromptTokensDetails breaks down prompt tokens.
@@ -39,4 +41,103 @@ type PromptTokensDetails struct {
 // CompletionTokensDetails breaks down completion tokens.
 type CompletionTokensDetails struct {
 	ReasoningTokens int64 `json:"reasoning_tokens"`
+}
+
+// ChatRequest is a chat completion request, as far as a translation to
+// another API reads it.
+type ChatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Stop                json.RawMessage `json:"stop"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *StreamOptions  `json:"stream_options"`
+	Tools               []Tool          `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	User                string          `json:"user"`
+}
+
+// StreamOptions are a streamed request's options.
+type StreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// Message is one chat message. Content is a string, an array of parts, or
+// null.
+type Message struct {
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	Name       string          `json:"name"`
+	ToolCalls  []ToolCall      `json:"tool_calls"`
+	ToolCallID string          `json:"tool_call_id"`
+}
+
+// ContentPart is one part of a message's content.
+type ContentPart struct {
+	Type     string    `json:"type"`
+	Text     string    `json:"text"`
+	Refusal  string    `json:"refusal"`
+	ImageURL *ImageURL `json:"image_url"`
+}
+
+// ImageURL is an image part's URL (https or a data URL).
+type ImageURL struct {
+	URL string `json:"url"`
+}
+
+// ToolCall is an assistant's call of a function.
+type ToolCall struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall is a call's function name and JSON arguments.
+type FunctionCall struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Type     string   `json:"type"`
+	Function Function `json:"function"`
+}
+
+// Function describes a tool's function.
+type Function struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+}
+
+// ChatCompletion is a chat completion response.
+type ChatCompletion struct {
+	ID      string   `json:"id"`
+	Object  string   `json:"object"`
+	Created int64    `json:"created"`
+	Model   string   `json:"model"`
+	Choices []Choice `json:"choices"`
+	Usage   *Usage   `json:"usage,omitempty"`
+}
+
+// Choice is one completion of a response.
+type Choice struct {
+	Index        int              `json:"index"`
+	Message      *ResponseMessage `json:"message,omitempty"`
+	Delta        *ResponseMessage `json:"delta,omitempty"`
+	FinishReason *string          `json:"finish_reason"`
+}
+
+// ResponseMessage is a response's message, or a stream chunk's delta.
+type ResponseMessage struct {
+	Role             string     `json:"role,omitempty"`
+	Content          *string    `json:"content,omitempty"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
 }

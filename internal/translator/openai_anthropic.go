@@ -1,0 +1,629 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
+	"github.com/aigw-dev/aigw/internal/apischema/openai"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/sse"
+)
+
+// defaultAnthropicMaxTokens is max_tokens, which Anthropic requires, when
+// the client sets neither max_tokens nor max_completion_tokens.
+const defaultAnthropicMaxTokens = 4096
+
+// openAIToAnthropic translates OpenAI chat completions to Anthropic's
+// Messages API and back, streamed event by event.
+type openAIToAnthropic struct {
+	prefix string
+	opts   Options
+
+	stream       bool
+	includeUsage bool
+	status       int
+	body         []byte
+	bodyTooBig   bool
+	splitter     sse.Splitter
+	out          []byte
+	usage        llm.Usage
+	model        string
+	id           string
+	created      int64
+	complete     bool
+	// toolIndex maps a content block index to its OpenAI tool call index.
+	toolIndex map[int]int
+	toolCalls int
+	// failure is the error event the stream ended with.
+	failure error
+	now     func() time.Time
+}
+
+func newOpenAIToAnthropic(op llm.Operation, schema config.Schema, opts Options) (*openAIToAnthropic, error) {
+	if op != llm.OperationChat {
+		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+	}
+	t := &openAIToAnthropic{prefix: strings.Trim(schema.Prefix, "/"), opts: opts, now: time.Now}
+	if t.prefix == "" {
+		t.prefix = "v1"
+	}
+	t.splitter.Limit = opts.MaxEventBytes
+	if t.splitter.Limit <= 0 {
+		t.splitter.Limit = DefaultMaxEventBytes
+	}
+	return t, nil
+}
+
+// openAIOnly are OpenAI chat fields Anthropic has no counterpart for:
+// accepted at their no-op value, refused otherwise.
+var openAIOnly = map[string]func(json.RawMessage) bool{
+	"n":                  func(v json.RawMessage) bool { return isNullOr(v, "1") },
+	"presence_penalty":   func(v json.RawMessage) bool { return isNullOr(v, "0") },
+	"frequency_penalty":  func(v json.RawMessage) bool { return isNullOr(v, "0") },
+	"logprobs":           func(v json.RawMessage) bool { return isNullOr(v, "false") },
+	"top_logprobs":       func(v json.RawMessage) bool { return isNullOr(v, "0") },
+	"logit_bias":         func(v json.RawMessage) bool { return isNullOr(v, "{}") },
+	"seed":               func(v json.RawMessage) bool { return isNullOr(v) },
+	"store":              func(v json.RawMessage) bool { return isNullOr(v, "false") },
+	"metadata":           func(v json.RawMessage) bool { return isNullOr(v, "{}") },
+	"service_tier":       func(v json.RawMessage) bool { return isNullOr(v, `"auto"`) },
+	"response_format":    func(v json.RawMessage) bool { return isNullOr(v, `{"type":"text"}`) },
+	"reasoning_effort":   func(v json.RawMessage) bool { return isNullOr(v) },
+	"modalities":         func(v json.RawMessage) bool { return isNullOr(v, `["text"]`) },
+	"audio":              func(v json.RawMessage) bool { return isNullOr(v) },
+	"prediction":         func(v json.RawMessage) bool { return isNullOr(v) },
+	"functions":          func(v json.RawMessage) bool { return isNullOr(v) },
+	"function_call":      func(v json.RawMessage) bool { return isNullOr(v) },
+	"web_search_options": func(v json.RawMessage) bool { return isNullOr(v) },
+}
+
+// translated are the OpenAI chat fields the translation reads.
+var translated = map[string]bool{
+	"model": true, "messages": true, "max_tokens": true, "max_completion_tokens": true, "temperature": true,
+	"top_p": true, "stop": true, "stream": true, "stream_options": true, "tools": true, "tool_choice": true,
+	"parallel_tool_calls": true, "user": true,
+}
+
+func isNullOr(v json.RawMessage, noop ...string) bool {
+	c := compactJSON(v)
+	if c == "null" {
+		return true
+	}
+	for _, n := range noop {
+		if c == n {
+			return true
+		}
+	}
+	return false
+}
+
+func compactJSON(v json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return string(v)
+	}
+	return b.String()
+}
+
+// unsupported is the 422 for a field Anthropic cannot honour.
+func unsupported(field, why string) error {
+	return &apierror.Error{Status: http.StatusUnprocessableEntity, Type: apierror.TypeInvalidRequest, Code: "unsupported_parameter",
+		Param: field, Message: fmt.Sprintf("%s: %s", field, why)}
+}
+
+// invalid is the 400 for a field that cannot be read.
+func invalid(field, why string) error {
+	return apierror.InvalidRequest(field, "%s: %s", field, why)
+}
+
+// Request implements [Translator.Request].
+func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
+	obj := t.opts.Parsed
+	if obj == nil {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, invalid("", "request body is not a JSON object")
+		}
+	}
+	var in openai.ChatRequest
+	if err := json.Unmarshal(req.Body, &in); err != nil {
+		return nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
+	}
+	out := anthropic.Request{Model: req.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP}
+	if t.opts.ModelOverride != "" {
+		out.Model = t.opts.ModelOverride
+	}
+	var extras []jsonobj.Member
+	for _, m := range obj.Members {
+		switch ok, known := openAIOnly[m.Key]; {
+		case known && !ok(m.Value):
+			return nil, unsupported(m.Key, "Anthropic's Messages API has no equivalent")
+		case known, translated[m.Key]:
+		default:
+			extras = append(extras, m) // a vendor field, for Anthropic
+		}
+	}
+	switch {
+	case in.MaxCompletionTokens != nil:
+		out.MaxTokens = *in.MaxCompletionTokens
+	case in.MaxTokens != nil:
+		out.MaxTokens = *in.MaxTokens
+	default:
+		out.MaxTokens = defaultAnthropicMaxTokens
+	}
+	if in.Temperature != nil && (*in.Temperature < 0 || *in.Temperature > 1) {
+		return nil, unsupported("temperature", "Anthropic accepts 0 to 1")
+	}
+	stop, err := stopSequences(in.Stop)
+	if err != nil {
+		return nil, err
+	}
+	out.StopSequences = stop
+	if in.User != "" {
+		out.Metadata = &anthropic.Metadata{UserID: in.User}
+	}
+	if err := t.tools(&in, &out); err != nil {
+		return nil, err
+	}
+	if out.System, out.Messages, err = anthropicMessages(in.Messages); err != nil {
+		return nil, err
+	}
+	t.stream = in.Stream
+	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
+	body, err := json.Marshal(&out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the Anthropic request: %w", err)
+	}
+	if len(extras) > 0 {
+		o, err := jsonobj.Parse(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range extras {
+			o.Set(m.Key, m.Value)
+		}
+		body = o.Bytes()
+	}
+	return &Upstream{
+		Path: "/" + t.prefix + "/messages",
+		Body: body,
+		SetHeaders: []config.HeaderValue{
+			{Name: "Anthropic-Version", Value: anthropic.Version},
+			{Name: "Content-Type", Value: "application/json"},
+		},
+	}, nil
+}
+
+// stopSequences reads stop: a string or an array of strings.
+func stopSequences(v json.RawMessage) ([]string, error) {
+	if isNullOr(v) || len(v) == 0 {
+		return nil, nil
+	}
+	var one string
+	if json.Unmarshal(v, &one) == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(v, &many); err != nil {
+		return nil, invalid("stop", "must be a string or an array of strings")
+	}
+	return many, nil
+}
+
+// tools translates tools, tool_choice and parallel_tool_calls.
+func (t *openAIToAnthropic) tools(in *openai.ChatRequest, out *anthropic.Request) error {
+	for i, tool := range in.Tools {
+		if tool.Type != "function" {
+			return unsupported(fmt.Sprintf("tools[%d].type", i), fmt.Sprintf("%q tools have no Anthropic equivalent", tool.Type))
+		}
+		schema := tool.Function.Parameters
+		if len(schema) == 0 || isNullOr(schema) {
+			schema = json.RawMessage(`{"type":"object","properties":{}}`)
+		}
+		out.Tools = append(out.Tools, anthropic.Tool{Name: tool.Function.Name, Description: tool.Function.Description, InputSchema: schema})
+	}
+	var choice *anthropic.ToolChoice
+	if c := in.ToolChoice; len(c) > 0 && !isNullOr(c) {
+		var s string
+		if json.Unmarshal(c, &s) == nil {
+			switch s {
+			case "auto":
+				choice = &anthropic.ToolChoice{Type: "auto"}
+			case "required":
+				choice = &anthropic.ToolChoice{Type: "any"}
+			case "none":
+				choice = &anthropic.ToolChoice{Type: "none"}
+			default:
+				return invalid("tool_choice", fmt.Sprintf("unknown value %q", s))
+			}
+		} else {
+			var named struct {
+				Type     string `json:"type"`
+				Function struct {
+					Name string `json:"name"`
+				} `json:"function"`
+			}
+			if json.Unmarshal(c, &named) != nil || named.Type != "function" || named.Function.Name == "" {
+				return invalid("tool_choice", `must be "auto", "required", "none" or {"type":"function","function":{"name":…}}`)
+			}
+			choice = &anthropic.ToolChoice{Type: "tool", Name: named.Function.Name}
+		}
+	}
+	if in.ParallelToolCalls != nil && !*in.ParallelToolCalls && len(out.Tools) > 0 {
+		if choice == nil {
+			choice = &anthropic.ToolChoice{Type: "auto"}
+		}
+		if choice.Type != "none" {
+			choice.DisableParallelToolUse = true
+		}
+	}
+	out.ToolChoice = choice
+	return nil
+}
+
+// anthropicMessages translates the conversation: leading system and
+// developer messages become the system prompt; tool results join the user
+// turn that follows the assistant's calls; consecutive messages of one
+// role are merged, as Anthropic requires turns to alternate.
+func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Message, error) {
+	var system []anthropic.Block
+	var out []anthropic.Message
+	add := func(role string, blocks ...anthropic.Block) {
+		if n := len(out); n > 0 && out[n-1].Role == role {
+			out[n-1].Content = append(out[n-1].Content, blocks...)
+			return
+		}
+		out = append(out, anthropic.Message{Role: role, Content: blocks})
+	}
+	for i, m := range msgs {
+		field := fmt.Sprintf("messages[%d]", i)
+		switch m.Role {
+		case "system", "developer":
+			if len(out) > 0 {
+				return nil, nil, unsupported(field+".role", "Anthropic takes system instructions only before the conversation")
+			}
+			blocks, err := textBlocks(field, m.Content, false)
+			if err != nil {
+				return nil, nil, err
+			}
+			system = append(system, blocks...)
+		case "user":
+			blocks, err := textBlocks(field, m.Content, true)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(blocks) > 0 {
+				add("user", blocks...)
+			}
+		case "assistant":
+			blocks, err := textBlocks(field, m.Content, false)
+			if err != nil {
+				return nil, nil, err
+			}
+			for j, tc := range m.ToolCalls {
+				args := json.RawMessage(tc.Function.Arguments)
+				if strings.TrimSpace(tc.Function.Arguments) == "" {
+					args = json.RawMessage(`{}`)
+				} else if !json.Valid(args) {
+					return nil, nil, invalid(fmt.Sprintf("%s.tool_calls[%d].function.arguments", field, j), "must be JSON")
+				}
+				blocks = append(blocks, anthropic.Block{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: args})
+			}
+			if len(blocks) > 0 {
+				add("assistant", blocks...)
+			}
+		case "tool":
+			content, err := textBlocks(field, m.Content, false)
+			if err != nil {
+				return nil, nil, err
+			}
+			add("user", anthropic.Block{Type: "tool_result", ToolUseID: m.ToolCallID, Content: content})
+		default:
+			return nil, nil, unsupported(field+".role", fmt.Sprintf("role %q has no Anthropic equivalent", m.Role))
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, invalid("messages", "Anthropic needs at least one user or assistant message")
+	}
+	return system, out, nil
+}
+
+// textBlocks reads a message's content: a string, or parts (text, and
+// images where allowed).
+func textBlocks(field string, content json.RawMessage, images bool) ([]anthropic.Block, error) {
+	if len(content) == 0 || isNullOr(content) {
+		return nil, nil
+	}
+	var s string
+	if json.Unmarshal(content, &s) == nil {
+		if s == "" {
+			return nil, nil
+		}
+		return []anthropic.Block{{Type: "text", Text: s}}, nil
+	}
+	var parts []openai.ContentPart
+	if err := json.Unmarshal(content, &parts); err != nil {
+		return nil, invalid(field+".content", "must be a string or an array of content parts")
+	}
+	out := make([]anthropic.Block, 0, len(parts))
+	for j, p := range parts {
+		pf := fmt.Sprintf("%s.content[%d]", field, j)
+		switch {
+		case p.Type == "text":
+			out = append(out, anthropic.Block{Type: "text", Text: p.Text})
+		case p.Type == "refusal":
+			out = append(out, anthropic.Block{Type: "text", Text: p.Refusal})
+		case p.Type == "image_url" && images:
+			if p.ImageURL == nil || p.ImageURL.URL == "" {
+				return nil, invalid(pf+".image_url.url", "required")
+			}
+			src, err := imageSource(pf, p.ImageURL.URL)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, anthropic.Block{Type: "image", Source: src})
+		default:
+			return nil, unsupported(pf+".type", fmt.Sprintf("%q content has no Anthropic equivalent here", p.Type))
+		}
+	}
+	return out, nil
+}
+
+// imageSource reads an image URL: a base64 data URL, or an http(s) URL.
+func imageSource(field, u string) (*anthropic.ImageSource, error) {
+	if rest, ok := strings.CutPrefix(u, "data:"); ok {
+		mediaType, data, ok := strings.Cut(rest, ";base64,")
+		if !ok || mediaType == "" {
+			return nil, invalid(field+".image_url.url", "a data URL must be data:<media type>;base64,<data>")
+		}
+		return &anthropic.ImageSource{Type: "base64", MediaType: mediaType, Data: data}, nil
+	}
+	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") {
+		return &anthropic.ImageSource{Type: "url", URL: u}, nil
+	}
+	return nil, invalid(field+".image_url.url", "must be an http(s) or data URL")
+}
+
+// ResponseHeaders implements [Translator.ResponseHeaders].
+func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
+	t.status = status
+	if t.stream && (status >= 300 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")) {
+		t.stream = false // an error answers a stream request with JSON
+	}
+	h.Del("Content-Length") // the body is rewritten
+	if !t.stream {
+		h.Set("Content-Type", "application/json")
+	}
+	return nil
+}
+
+// ResponseBody implements [Translator.ResponseBody].
+func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if t.stream {
+		t.out = t.out[:0]
+		err := t.splitter.Feed(chunk, t.event)
+		if err == nil {
+			err = t.failure
+		}
+		if err == nil && eos && !t.complete {
+			err = errors.New("the Anthropic stream ended before message_stop")
+		}
+		return t.out, err
+	}
+	if !t.bodyTooBig {
+		if len(t.body)+len(chunk) > maxAccountedBody {
+			t.bodyTooBig, t.body = true, nil
+		} else {
+			t.body = append(t.body, chunk...)
+		}
+	}
+	if !eos {
+		return nil, nil
+	}
+	t.complete = true
+	if t.bodyTooBig {
+		return nil, fmt.Errorf("the Anthropic response exceeds %d bytes, too large to translate", maxAccountedBody)
+	}
+	if t.status >= 400 {
+		return anthropicError(t.status, t.body), nil
+	}
+	var resp anthropic.Response
+	if err := json.Unmarshal(t.body, &resp); err != nil {
+		return nil, fmt.Errorf("reading the Anthropic response: %w", err)
+	}
+	t.observe(&resp.Usage, resp.Model)
+	out := openai.ChatCompletion{ID: resp.ID, Object: "chat.completion", Created: t.now().Unix(), Model: resp.Model}
+	msg := &openai.ResponseMessage{Role: "assistant"}
+	var text strings.Builder
+	hasText := false
+	for _, b := range resp.Content {
+		switch b.Type {
+		case "text":
+			text.WriteString(b.Text)
+			hasText = true
+		case "thinking":
+			msg.ReasoningContent += b.Thinking
+		case "tool_use":
+			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function",
+				Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
+		}
+	}
+	if hasText {
+		s := text.String()
+		msg.Content = &s
+	}
+	finish := finishReason(resp.StopReason)
+	out.Choices = []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}
+	out.Usage = t.openAIUsage()
+	b, err := json.Marshal(&out)
+	if err != nil {
+		return nil, err
+	}
+	t.body = nil
+	return b, nil
+}
+
+func orEmptyObject(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage(`{}`)
+	}
+	return v
+}
+
+// anthropicError turns an Anthropic error body into OpenAI's shape, keeping
+// the provider's message and type.
+func anthropicError(status int, body []byte) []byte {
+	var e anthropic.ErrorResponse
+	out := &apierror.Error{Status: status, Type: apierror.TypeUpstream, Message: "the upstream answered " + strconv.Itoa(status)}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		out.Message, out.Type = e.Error.Message, apierror.Type(e.Error.Type)
+	}
+	_, b := apierror.Render(out)
+	return b
+}
+
+// finishReason maps Anthropic's stop reason to OpenAI's finish reason.
+func finishReason(stop string) string {
+	switch stop {
+	case "max_tokens":
+		return "length"
+	case "tool_use":
+		return "tool_calls"
+	case "refusal":
+		return "content_filter"
+	default: // end_turn, stop_sequence, pause_turn
+		return "stop"
+	}
+}
+
+func (t *openAIToAnthropic) observe(u *anthropic.Usage, model string) {
+	if model != "" {
+		t.model = model
+	}
+	if u == nil {
+		return
+	}
+	if u.InputTokens > 0 || u.CacheReadInputTokens > 0 || u.CacheCreationInputTokens > 0 {
+		t.usage.InputTokens = u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
+		t.usage.CachedInputTokens = u.CacheReadInputTokens
+		t.usage.CacheCreationInputTokens = u.CacheCreationInputTokens
+	}
+	if u.OutputTokens > 0 {
+		t.usage.OutputTokens = u.OutputTokens
+	}
+	t.usage.TotalTokens = t.usage.InputTokens + t.usage.OutputTokens
+}
+
+func (t *openAIToAnthropic) openAIUsage() *openai.Usage {
+	u := &openai.Usage{PromptTokens: t.usage.InputTokens, CompletionTokens: t.usage.OutputTokens, TotalTokens: t.usage.TotalTokens}
+	if t.usage.CachedInputTokens > 0 {
+		u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: t.usage.CachedInputTokens}
+	}
+	return u
+}
+
+// event translates one Anthropic stream event into OpenAI chunks.
+func (t *openAIToAnthropic) event(ev []byte) {
+	if t.failure != nil {
+		return
+	}
+	data := sse.Data(ev)
+	if len(data) == 0 {
+		return
+	}
+	var e anthropic.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return // not an event of the protocol
+	}
+	switch e.Type {
+	case "message_start":
+		if m := e.Message; m != nil {
+			t.id, t.created = m.ID, t.now().Unix()
+			t.observe(&m.Usage, m.Model)
+		}
+		empty := ""
+		t.chunk(&openai.ResponseMessage{Role: "assistant", Content: &empty}, nil)
+	case "content_block_start":
+		if b := e.ContentBlock; b != nil && b.Type == "tool_use" {
+			if t.toolIndex == nil {
+				t.toolIndex = map[int]int{}
+			}
+			idx := t.toolCalls
+			t.toolCalls++
+			t.toolIndex[e.Index] = idx
+			t.chunk(&openai.ResponseMessage{ToolCalls: []openai.ToolCall{{Index: &idx, ID: b.ID, Type: "function",
+				Function: openai.FunctionCall{Name: b.Name}}}}, nil)
+		}
+	case "content_block_delta":
+		d := e.Delta
+		if d == nil {
+			return
+		}
+		switch d.Type {
+		case "text_delta":
+			text := d.Text
+			t.chunk(&openai.ResponseMessage{Content: &text}, nil)
+		case "thinking_delta":
+			t.chunk(&openai.ResponseMessage{ReasoningContent: d.Thinking}, nil)
+		case "input_json_delta":
+			idx, ok := t.toolIndex[e.Index]
+			if !ok || d.PartialJSON == "" {
+				return
+			}
+			t.chunk(&openai.ResponseMessage{ToolCalls: []openai.ToolCall{{Index: &idx, Function: openai.FunctionCall{Arguments: d.PartialJSON}}}}, nil)
+		}
+	case "message_delta":
+		t.observe(e.Usage, "")
+		if d := e.Delta; d != nil && d.StopReason != "" {
+			finish := finishReason(d.StopReason)
+			t.chunk(&openai.ResponseMessage{}, &finish)
+		}
+	case "message_stop":
+		if t.includeUsage {
+			t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+				Choices: []openai.Choice{}, Usage: t.openAIUsage()})
+		}
+		t.out = append(t.out, "data: [DONE]\n\n"...)
+		t.complete = true
+	case "error":
+		if e.Error != nil {
+			t.failure = &apierror.Error{Status: http.StatusBadGateway, Type: apierror.Type(e.Error.Type), Code: "upstream_error",
+				Message: "Anthropic: " + e.Error.Message}
+		}
+	}
+}
+
+// chunk writes one chat.completion.chunk with delta and finish reason.
+func (t *openAIToAnthropic) chunk(delta *openai.ResponseMessage, finish *string) {
+	t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+		Choices: []openai.Choice{{Index: 0, Delta: delta, FinishReason: finish}}})
+}
+
+func (t *openAIToAnthropic) write(c *openai.ChatCompletion) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return
+	}
+	t.out = append(t.out, "data: "...)
+	t.out = append(t.out, b...)
+	t.out = append(t.out, '\n', '\n')
+}
+
+// Usage implements [Translator.Usage].
+func (t *openAIToAnthropic) Usage() llm.Usage { return t.usage }
+
+// ResponseModel implements [Translator.ResponseModel].
+func (t *openAIToAnthropic) ResponseModel() string { return t.model }
+
+// Complete implements [Translator.Complete].
+func (t *openAIToAnthropic) Complete() bool { return t.complete }
