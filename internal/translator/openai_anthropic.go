@@ -15,6 +15,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/sse"
 )
@@ -46,7 +47,10 @@ type openAIToAnthropic struct {
 	toolCalls int
 	// failure is the error event the stream ended with.
 	failure error
-	now     func() time.Time
+	// chunkHead is the start of every chunk of the stream (id, object,
+	// created, model), once known.
+	chunkHead []byte
+	now       func() time.Time
 }
 
 func newOpenAIToAnthropic(op llm.Operation, schema config.Schema, opts Options) (*openAIToAnthropic, error) {
@@ -94,11 +98,17 @@ var translated = map[string]bool{
 	"parallel_tool_calls": true, "user": true,
 }
 
+// isNullOr reports whether v is null (or absent) or one of the no-op
+// values, compared without insignificant white space.
 func isNullOr(v json.RawMessage, noop ...string) bool {
-	c := compactJSON(v)
-	if c == "null" {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
 		return true
 	}
+	if len(noop) == 0 || len(v) > 256 { // no no-op value is long
+		return false
+	}
+	c := compactJSON(v)
 	for _, n := range noop {
 		if c == n {
 			return true
@@ -341,15 +351,14 @@ func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Me
 // textBlocks reads a message's content: a string, or parts (text, and
 // images where allowed).
 func textBlocks(field string, content json.RawMessage, images bool) ([]anthropic.Block, error) {
-	if len(content) == 0 || isNullOr(content) {
+	if isNullOr(content) {
 		return nil, nil
 	}
-	var s string
-	if json.Unmarshal(content, &s) == nil {
-		if s == "" {
+	if content[0] == '"' { // a string, the common case: copied as it is
+		if string(content) == `""` {
 			return nil, nil
 		}
-		return []anthropic.Block{{Type: "text", Text: s}}, nil
+		return []anthropic.Block{{Type: "text", Text: json.RawMessage(content)}}, nil
 	}
 	var parts []openai.ContentPart
 	if err := json.Unmarshal(content, &parts); err != nil {
@@ -360,9 +369,9 @@ func textBlocks(field string, content json.RawMessage, images bool) ([]anthropic
 		pf := fmt.Sprintf("%s.content[%d]", field, j)
 		switch {
 		case p.Type == "text":
-			out = append(out, anthropic.Block{Type: "text", Text: p.Text})
+			out = append(out, anthropic.Block{Type: "text", Text: jsonString(p.Text)})
 		case p.Type == "refusal":
-			out = append(out, anthropic.Block{Type: "text", Text: p.Refusal})
+			out = append(out, anthropic.Block{Type: "text", Text: jsonString(p.Refusal)})
 		case p.Type == "image_url" && images:
 			if p.ImageURL == nil || p.ImageURL.URL == "" {
 				return nil, invalid(pf+".image_url.url", "required")
@@ -449,7 +458,11 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	for _, b := range resp.Content {
 		switch b.Type {
 		case "text":
-			text.WriteString(b.Text)
+			s, err := jsonscan.Unquote(b.Text)
+			if err != nil {
+				return nil, fmt.Errorf("reading the Anthropic response: text: %w", err)
+			}
+			text.WriteString(s)
 			hasText = true
 		case "thinking":
 			msg.ReasoningContent += b.Thinking
@@ -541,6 +554,10 @@ func (t *openAIToAnthropic) event(ev []byte) {
 	if len(data) == 0 {
 		return
 	}
+	if text, ok := textDelta(data); ok {
+		t.textChunk(text)
+		return
+	}
 	var e anthropic.Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return // not an event of the protocol
@@ -571,8 +588,7 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		}
 		switch d.Type {
 		case "text_delta":
-			text := d.Text
-			t.chunk(&openai.ResponseMessage{Content: &text}, nil)
+			t.textChunk(d.Text)
 		case "thinking_delta":
 			t.chunk(&openai.ResponseMessage{ReasoningContent: d.Thinking}, nil)
 		case "input_json_delta":
@@ -602,6 +618,63 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		}
 	}
 }
+
+// textChunk writes the chunk of a text delta (its JSON string), the most
+// frequent one, without decoding or encoding the text.
+func (t *openAIToAnthropic) textChunk(text json.RawMessage) {
+	if t.chunkHead == nil {
+		head, _ := json.Marshal(struct {
+			ID      string `json:"id"`
+			Object  string `json:"object"`
+			Created int64  `json:"created"`
+			Model   string `json:"model"`
+		}{t.id, "chat.completion.chunk", t.created, t.model})
+		t.chunkHead = append([]byte("data: "), head[:len(head)-1]...) // without the closing brace
+	}
+	t.out = append(t.out, t.chunkHead...)
+	t.out = append(t.out, `,"choices":[{"index":0,"delta":{"content":`...)
+	t.out = append(t.out, text...)
+	t.out = append(t.out, "},\"finish_reason\":null}]}\n\n"...)
+}
+
+// jsonString encodes s as a JSON string.
+func jsonString(s string) json.RawMessage {
+	q, _ := json.Marshal(s) // a string always encodes
+	return q
+}
+
+// textDelta reads a content_block_delta event of text without decoding
+// it: the delta's text as its JSON string. It reports false for any other
+// event.
+func textDelta(data []byte) (json.RawMessage, bool) {
+	if !bytes.Contains(data, textDeltaType) {
+		return nil, false
+	}
+	var text json.RawMessage
+	isDelta, isText := false, false
+	err := jsonscan.Object(data, func(k string, v []byte) error {
+		switch k {
+		case "type":
+			isDelta = string(v) == `"content_block_delta"`
+		case "delta":
+			return jsonscan.Object(v, func(k string, v []byte) error {
+				switch k {
+				case "type":
+					isText = string(v) == `"text_delta"`
+				case "text":
+					if len(v) > 0 && v[0] == '"' {
+						text = v
+					}
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return text, err == nil && isDelta && isText && text != nil
+}
+
+var textDeltaType = []byte(`"text_delta"`)
 
 // chunk writes one chat.completion.chunk with delta and finish reason.
 func (t *openAIToAnthropic) chunk(delta *openai.ResponseMessage, finish *string) {

@@ -35,8 +35,9 @@ type Message struct {
 // Block is a content block; Type selects the fields that apply.
 type Block struct {
 	Type string `json:"type"`
-	// text
-	Text string `json:"text,omitempty"`
+	// text, as its JSON string (it is copied between APIs without being
+	// decoded)
+	Text json.RawMessage `json:"text,omitempty"`
 	// image
 	Source *ImageSource `json:"source,omitempty"`
 	// tool_use
@@ -117,11 +118,11 @@ type Event struct {
 
 // Delta is a content_block_delta's or message_delta's change.
 type Delta struct {
-	Type        string `json:"type"`
-	Text        string `json:"text,omitempty"`
-	PartialJSON string `json:"partial_json,omitempty"`
-	Thinking    string `json:"thinking,omitempty"`
-	Signature   string `json:"signature,omitempty"`
+	Type        string          `json:"type"`
+	Text        json.RawMessage `json:"text,omitempty"`
+	PartialJSON string          `json:"partial_json,omitempty"`
+	Thinking    string          `json:"thinking,omitempty"`
+	Signature   string          `json:"signature,omitempty"`
 	// message_delta
 	StopReason   string  `json:"stop_reason,omitempty"`
 	StopSequence *string `json:"stop_sequence,omitempty"`

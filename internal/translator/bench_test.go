@@ -1,0 +1,70 @@
+package translator
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
+)
+
+// chatBody4K is a 4 KB chat request: a system prompt, a few turns and a
+// tool.
+func chatBody4K(stream bool) []byte {
+	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+	return fmt.Appendf(nil, `{"model":"m","stream":%t,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
+		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}],`+
+		`"tools":[{"type":"function","function":{"name":"weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]}`,
+		stream, turn, turn, turn, turn, turn)
+}
+
+// BenchmarkTranslation measures one request and its streamed response (20
+// events) through each translation: OpenAI passthrough as the baseline,
+// Azure OpenAI (a path), Anthropic (both bodies rewritten).
+func BenchmarkTranslation(b *testing.B) {
+	body := chatBody4K(true)
+	parsed, err := jsonobj.Parse(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	openAIStream := []byte(strings.Repeat(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"word "}}]}`+"\n\n", 20) +
+		`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":900,"completion_tokens":20,"total_tokens":920}}` + "\n\ndata: [DONE]\n\n")
+	anthropicStream := []byte(`event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg","model":"m","usage":{"input_tokens":900,"output_tokens":1}}}` + "\n\n" +
+		strings.Repeat(`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word "}}`+"\n\n", 20) +
+		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
+		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n")
+	for _, c := range []struct {
+		name   string
+		schema config.Schema
+		stream []byte
+	}{
+		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI}, openAIStream},
+		{"azure-openai", config.Schema{Name: config.SchemaAzureOpenAI, Version: "2024-10-21"}, openAIStream},
+		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, anthropicStream},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				tr, err := New(llm.OperationChat, c.schema, Options{Parsed: parsed})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: body, Model: "m", Stream: true}); err != nil {
+					b.Fatal(err)
+				}
+				if err := tr.ResponseHeaders(200, http.Header{"Content-Type": {"text/event-stream"}}); err != nil {
+					b.Fatal(err)
+				}
+				for i := 0; i < len(c.stream); i += 512 {
+					if _, err := tr.ResponseBody(c.stream[i:min(i+512, len(c.stream))], i+512 >= len(c.stream)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
