@@ -50,6 +50,11 @@ type openAIToAnthropic struct {
 	// chunkHead is the start of every chunk of the stream (id, object,
 	// created, model), once known.
 	chunkHead []byte
+	// jsonTool, when set, is the tool a JSON response_format is forced
+	// through: its input is the response's content. jsonBlock is its
+	// content block's index in a stream.
+	jsonTool  string
+	jsonBlock int
 	now       func() time.Time
 }
 
@@ -81,8 +86,6 @@ var openAIOnly = map[string]func(json.RawMessage) bool{
 	"store":              func(v json.RawMessage) bool { return isNullOr(v, "false") },
 	"metadata":           func(v json.RawMessage) bool { return isNullOr(v, "{}") },
 	"service_tier":       func(v json.RawMessage) bool { return isNullOr(v, `"auto"`) },
-	"response_format":    func(v json.RawMessage) bool { return isNullOr(v, `{"type":"text"}`) },
-	"reasoning_effort":   func(v json.RawMessage) bool { return isNullOr(v) },
 	"modalities":         func(v json.RawMessage) bool { return isNullOr(v, `["text"]`) },
 	"audio":              func(v json.RawMessage) bool { return isNullOr(v) },
 	"prediction":         func(v json.RawMessage) bool { return isNullOr(v) },
@@ -95,8 +98,16 @@ var openAIOnly = map[string]func(json.RawMessage) bool{
 var translated = map[string]bool{
 	"model": true, "messages": true, "max_tokens": true, "max_completion_tokens": true, "temperature": true,
 	"top_p": true, "stop": true, "stream": true, "stream_options": true, "tools": true, "tool_choice": true,
-	"parallel_tool_calls": true, "user": true,
+	"parallel_tool_calls": true, "user": true, "response_format": true, "reasoning_effort": true,
 }
+
+// thinkingBudgets are Anthropic thinking budgets for OpenAI's
+// reasoning_effort (LiteLLM's mapping; 1024 is Anthropic's minimum).
+var thinkingBudgets = map[string]int64{"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}
+
+// jsonToolDefault names the tool a JSON response is forced through when
+// the schema has no name.
+const jsonToolDefault = "json_response"
 
 // isNullOr reports whether v is null (or absent) or one of the no-op
 // values, compared without insignificant white space.
@@ -185,6 +196,12 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	if err := t.tools(&in, &out); err != nil {
 		return nil, err
 	}
+	if err := t.responseFormat(&in, &out); err != nil {
+		return nil, err
+	}
+	if err := thinking(&in, &out); err != nil {
+		return nil, err
+	}
 	if out.System, out.Messages, err = anthropicMessages(in.Messages); err != nil {
 		return nil, err
 	}
@@ -212,6 +229,64 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 			{Name: "Content-Type", Value: "application/json"},
 		},
 	}, nil
+}
+
+// responseFormat asks for JSON the way Anthropic offers it: a tool whose
+// input schema is the requested one, forced; its input becomes the
+// response's content.
+func (t *openAIToAnthropic) responseFormat(in *openai.ChatRequest, out *anthropic.Request) error {
+	rf := in.ResponseFormat
+	if rf == nil || rf.Type == "" || rf.Type == "text" {
+		return nil
+	}
+	schema, name := json.RawMessage(`{"type":"object"}`), jsonToolDefault
+	switch rf.Type {
+	case "json_object":
+	case "json_schema":
+		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 || isNullOr(rf.JSONSchema.Schema) {
+			return invalid("response_format.json_schema.schema", "required")
+		}
+		schema = rf.JSONSchema.Schema
+		if rf.JSONSchema.Name != "" {
+			name = rf.JSONSchema.Name
+		}
+	default:
+		return invalid("response_format.type", fmt.Sprintf("unknown type %q", rf.Type))
+	}
+	if len(out.Tools) > 0 {
+		return unsupported("response_format", "with Anthropic a JSON response is forced through a tool, which cannot be combined with tools")
+	}
+	t.jsonTool = name
+	out.Tools = []anthropic.Tool{{Name: name, Description: "Respond with JSON that matches this schema.", InputSchema: schema}}
+	out.ToolChoice = &anthropic.ToolChoice{Type: "tool", Name: name}
+	return nil
+}
+
+// thinking maps reasoning_effort to an extended-thinking budget. Anthropic
+// requires max_tokens above the budget (the client's max_tokens is then
+// left for the answer) and no sampling changes while thinking.
+func thinking(in *openai.ChatRequest, out *anthropic.Request) error {
+	if in.ReasoningEffort == "" {
+		return nil
+	}
+	budget, ok := thinkingBudgets[in.ReasoningEffort]
+	if !ok {
+		return invalid("reasoning_effort", fmt.Sprintf("unknown value %q", in.ReasoningEffort))
+	}
+	if out.Temperature != nil && *out.Temperature != 1 {
+		return unsupported("temperature", "Anthropic's extended thinking (reasoning_effort) takes no temperature but 1")
+	}
+	if out.TopP != nil && (*out.TopP < 0.95 || *out.TopP > 1) {
+		return unsupported("top_p", "Anthropic's extended thinking (reasoning_effort) takes top_p from 0.95 to 1")
+	}
+	if out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+		return unsupported("reasoning_effort", "Anthropic's extended thinking cannot be combined with a forced tool (tool_choice, or a JSON response_format)")
+	}
+	if out.MaxTokens <= budget {
+		out.MaxTokens += budget
+	}
+	out.Thinking = &anthropic.Thinking{Type: "enabled", BudgetTokens: budget}
+	return nil
 }
 
 // stopSequences reads stop: a string or an array of strings.
@@ -467,6 +542,11 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		case "thinking":
 			msg.ReasoningContent += b.Thinking
 		case "tool_use":
+			if t.jsonTool != "" && b.Name == t.jsonTool {
+				text.Write(orEmptyObject(b.Input)) // the JSON asked for
+				hasText = true
+				continue
+			}
 			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function",
 				Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
 		}
@@ -475,7 +555,7 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		s := text.String()
 		msg.Content = &s
 	}
-	finish := finishReason(resp.StopReason)
+	finish := t.finishReason(resp.StopReason)
 	out.Choices = []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}
 	out.Usage = t.openAIUsage()
 	b, err := json.Marshal(&out)
@@ -505,8 +585,12 @@ func anthropicError(status int, body []byte) []byte {
 	return b
 }
 
-// finishReason maps Anthropic's stop reason to OpenAI's finish reason.
-func finishReason(stop string) string {
+// finishReason maps Anthropic's stop reason to OpenAI's finish reason; a
+// forced JSON tool's use is the answer, not a tool call.
+func (t *openAIToAnthropic) finishReason(stop string) string {
+	if stop == "tool_use" && t.jsonTool != "" {
+		return "stop"
+	}
 	switch stop {
 	case "max_tokens":
 		return "length"
@@ -572,6 +656,10 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		t.chunk(&openai.ResponseMessage{Role: "assistant", Content: &empty}, nil)
 	case "content_block_start":
 		if b := e.ContentBlock; b != nil && b.Type == "tool_use" {
+			if t.jsonTool != "" && b.Name == t.jsonTool {
+				t.jsonBlock = e.Index + 1 // its deltas are the content
+				return
+			}
 			if t.toolIndex == nil {
 				t.toolIndex = map[int]int{}
 			}
@@ -592,6 +680,12 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		case "thinking_delta":
 			t.chunk(&openai.ResponseMessage{ReasoningContent: d.Thinking}, nil)
 		case "input_json_delta":
+			if t.jsonBlock == e.Index+1 {
+				if d.PartialJSON != "" {
+					t.textChunk(jsonString(d.PartialJSON))
+				}
+				return
+			}
 			idx, ok := t.toolIndex[e.Index]
 			if !ok || d.PartialJSON == "" {
 				return
@@ -601,7 +695,7 @@ func (t *openAIToAnthropic) event(ev []byte) {
 	case "message_delta":
 		t.observe(e.Usage, "")
 		if d := e.Delta; d != nil && d.StopReason != "" {
-			finish := finishReason(d.StopReason)
+			finish := t.finishReason(d.StopReason)
 			t.chunk(&openai.ResponseMessage{}, &finish)
 		}
 	case "message_stop":

@@ -63,7 +63,11 @@ func TestAnthropicRequestRefusals(t *testing.T) {
 	}{
 		{"n", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}`, 422, "n"},
 		{"seed", `{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":7}`, 422, "seed"},
-		{"json schema", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}}`, 422, "response_format"},
+		{"json schema with tools", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}}`, 422, "response_format"},
+		{"json schema without schema", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`, 400, "response_format.json_schema.schema"},
+		{"reasoning with temperature", `{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"low","temperature":0.5}`, 422, "temperature"},
+		{"reasoning with a forced tool", `{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"low","response_format":{"type":"json_object"}}`, 422, "reasoning_effort"},
+		{"unknown effort", `{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"max"}`, 400, "reasoning_effort"},
 		{"temperature", `{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":1.5}`, 422, "temperature"},
 		{"late system", `{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"system","content":"x"}]}`, 422, "messages[1].role"},
 		{"audio part", `{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`, 422, "messages[0].content[0].type"},
@@ -83,6 +87,89 @@ func TestAnthropicRequestRefusals(t *testing.T) {
 	ok := `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1,"presence_penalty":0,"frequency_penalty":0,"logprobs":false,"seed":null,"response_format":{"type":"text"},"store":false}`
 	_, err := anthropicTranslator(t, Options{}).Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(ok), Model: "m"})
 	require.NoError(t, err, "no-op values of OpenAI-only fields are accepted")
+}
+
+// TestAnthropicStructuredOutput: a JSON schema response_format is forced
+// through a tool of that schema; the tool's input comes back as the
+// message's content, streamed as content deltas, finished with "stop".
+func TestAnthropicStructuredOutput(t *testing.T) {
+	body := `{"model":"m","messages":[{"role":"user","content":"Paris?"}],"response_format":{"type":"json_schema","json_schema":{"name":"city","schema":{"type":"object","properties":{"name":{"type":"string"}}}}}}`
+	tr := anthropicTranslator(t, Options{})
+	up, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(body), Model: "m"})
+	require.NoError(t, err)
+	var sent map[string]any
+	require.NoError(t, json.Unmarshal(up.Body, &sent))
+	require.Equal(t, map[string]any{"type": "tool", "name": "city"}, sent["tool_choice"])
+	require.Equal(t, "city", sent["tools"].([]any)[0].(map[string]any)["name"])
+
+	require.NoError(t, tr.ResponseHeaders(200, http.Header{"Content-Type": {"application/json"}}))
+	out, err := tr.ResponseBody([]byte(`{"id":"msg","type":"message","role":"assistant","model":"c","content":[{"type":"tool_use","id":"t","name":"city","input":{"name":"Paris"}}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}`), true)
+	require.NoError(t, err)
+	var got struct {
+		Choices []struct {
+			Message struct {
+				Content   string `json:"content"`
+				ToolCalls []any  `json:"tool_calls"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got))
+	require.JSONEq(t, `{"name":"Paris"}`, got.Choices[0].Message.Content)
+	require.Empty(t, got.Choices[0].Message.ToolCalls)
+	require.Equal(t, "stop", got.Choices[0].FinishReason)
+
+	stream := anthropicTranslator(t, Options{})
+	_, err = stream.Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(strings.Replace(body, `"model":"m"`, `"model":"m","stream":true`, 1)), Model: "m", Stream: true})
+	require.NoError(t, err)
+	require.NoError(t, stream.ResponseHeaders(200, http.Header{"Content-Type": {"text/event-stream"}}))
+	sseOut, err := stream.ResponseBody([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg\",\"model\":\"c\",\"usage\":{\"input_tokens\":5}}}\n\n"+
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"city\",\"input\":{}}}\n\n"+
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"name\\\": \"}}\n\n"+
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n"+
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":7}}\n\n"+
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), true)
+	require.NoError(t, err)
+	var content strings.Builder
+	for _, ev := range strings.Split(string(sseOut), "\n\n") {
+		data, ok := strings.CutPrefix(ev, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices []struct {
+				Delta struct {
+					Content   string `json:"content"`
+					ToolCalls []any  `json:"tool_calls"`
+				} `json:"delta"`
+				FinishReason *string `json:"finish_reason"`
+			} `json:"choices"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(data), &c), data)
+		for _, ch := range c.Choices {
+			require.Empty(t, ch.Delta.ToolCalls)
+			content.WriteString(ch.Delta.Content)
+			if ch.FinishReason != nil {
+				require.Equal(t, "stop", *ch.FinishReason)
+			}
+		}
+	}
+	require.JSONEq(t, `{"name":"Paris"}`, content.String())
+}
+
+// TestAnthropicReasoning: reasoning_effort turns extended thinking on with
+// a budget, leaving the client's max_tokens for the answer.
+func TestAnthropicReasoning(t *testing.T) {
+	for effort, budget := range map[string]float64{"low": 1024, "medium": 2048, "high": 4096} {
+		body := `{"model":"m","max_tokens":500,"reasoning_effort":"` + effort + `","messages":[{"role":"user","content":"hi"}]}`
+		up, err := anthropicTranslator(t, Options{}).Request(&llm.Request{Operation: llm.OperationChat, Body: []byte(body), Model: "m"})
+		require.NoError(t, err)
+		var sent map[string]any
+		require.NoError(t, json.Unmarshal(up.Body, &sent))
+		require.Equal(t, map[string]any{"type": "enabled", "budget_tokens": budget}, sent["thinking"], effort)
+		require.InDelta(t, 500+budget, sent["max_tokens"], 0)
+		require.NotContains(t, sent, "reasoning_effort")
+	}
 }
 
 // TestAnthropicResponse: a Messages response (thinking, text, a tool call)

@@ -24,6 +24,13 @@ type Request struct {
 	Tools         []Tool      `json:"tools,omitempty"`
 	ToolChoice    *ToolChoice `json:"tool_choice,omitempty"`
 	Metadata      *Metadata   `json:"metadata,omitempty"`
+	Thinking      *Thinking   `json:"thinking,omitempty"`
+}
+
+// Thinking turns extended thinking on with a token budget.
+type Thinking struct {
+	Type         string `json:"type"`
+	BudgetTokens int64  `json:"budget_tokens"`
 }
 
 // Message is one turn.

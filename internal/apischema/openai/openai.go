@@ -59,6 +59,17 @@ type ChatRequest struct {
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
 	User                string          `json:"user"`
+	ResponseFormat      *ResponseFormat `json:"response_format"`
+	ReasoningEffort     string          `json:"reasoning_effort"`
+}
+
+// ResponseFormat asks for text, any JSON object, or JSON of a schema.
+type ResponseFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name   string          `json:"name"`
+		Schema json.RawMessage `json:"schema"`
+	} `json:"json_schema"`
 }
 
 // StreamOptions are a streamed request's options.
