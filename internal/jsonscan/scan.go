@@ -64,6 +64,35 @@ func Object(b []byte, member func(key string, value []byte) error) error {
 	return nil
 }
 
+// Array validates b as one JSON array and calls element for each of its
+// elements in order with its raw value (no surrounding whitespace). An
+// error from element ends the scan and is returned. Invalid JSON is a
+// *SyntaxError; valid JSON that is not an array is ErrNotArray.
+func Array(b []byte, element func(value []byte) error) error {
+	s := scanner{b: b}
+	s.ws()
+	if s.i >= len(b) {
+		return s.eof()
+	}
+	if b[s.i] != '[' {
+		if err := s.value(0); err != nil {
+			return err
+		}
+		return ErrNotArray
+	}
+	if err := s.elements(1, func(start int) error { return element(b[start:s.i]) }); err != nil {
+		return err
+	}
+	s.ws()
+	if s.i < len(b) {
+		return &SyntaxError{fmt.Sprintf("invalid character %q after top-level value", b[s.i]), s.i}
+	}
+	return nil
+}
+
+// ErrNotArray is returned by [Array] for valid JSON that is not an array.
+var ErrNotArray = errors.New("JSON value is not an array")
+
 // Unquote decodes a JSON string token (quotes included); most have no
 // escapes and cost one copy.
 func Unquote(tok []byte) (string, error) {
@@ -206,7 +235,11 @@ func (s *scanner) value(depth int) error {
 	}
 }
 
-func (s *scanner) array(depth int) error {
+func (s *scanner) array(depth int) error { return s.elements(depth, nil) }
+
+// elements scans an array, calling element (when set) after each element
+// with the element's start (it ends at s.i).
+func (s *scanner) elements(depth int, element func(start int) error) error {
 	if depth >= maxDepth {
 		return &SyntaxError{"exceeded max depth", s.i}
 	}
@@ -218,8 +251,14 @@ func (s *scanner) array(depth int) error {
 	}
 	for {
 		s.ws()
+		start := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if element != nil {
+			if err := element(start); err != nil {
+				return err
+			}
 		}
 		s.ws()
 		if s.i >= len(s.b) {

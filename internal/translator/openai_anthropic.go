@@ -156,9 +156,26 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 			return nil, invalid("", "request body is not a JSON object")
 		}
 	}
+	// The small members are decoded together; the messages, most of the
+	// body, are read with the one-pass scanner, their text not decoded.
 	var in openai.ChatRequest
-	if err := json.Unmarshal(req.Body, &in); err != nil {
+	var messages []byte
+	small := jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
+	for _, m := range obj.Members {
+		if m.Key == "messages" {
+			messages = m.Value
+			continue
+		}
+		if translated[m.Key] {
+			small.Members = append(small.Members, m)
+		}
+	}
+	if err := json.Unmarshal(small.Bytes(), &in); err != nil {
 		return nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
+	}
+	var err error
+	if in.Messages, err = readMessages(messages); err != nil {
+		return nil, err
 	}
 	out := anthropic.Request{Model: req.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP}
 	if t.opts.ModelOverride != "" {
@@ -207,7 +224,7 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	}
 	t.stream = in.Stream
 	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
-	body, err := json.Marshal(&out)
+	body, err := encodeRequest(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the Anthropic request: %w", err)
 	}
@@ -287,6 +304,165 @@ func thinking(in *openai.ChatRequest, out *anthropic.Request) error {
 	}
 	out.Thinking = &anthropic.Thinking{Type: "enabled", BudgetTokens: budget}
 	return nil
+}
+
+// readMessages reads the messages array with the one-pass scanner: each
+// message's role, tool call ID and calls are decoded, its content kept
+// raw.
+func readMessages(b []byte) ([]openai.Message, error) {
+	if len(b) == 0 {
+		return nil, invalid("messages", "required")
+	}
+	var msgs []openai.Message
+	err := jsonscan.Array(b, func(v []byte) error {
+		field := fmt.Sprintf("messages[%d]", len(msgs))
+		var m openai.Message
+		err := jsonscan.Object(v, func(k string, v []byte) error {
+			var err error
+			switch k {
+			case "role":
+				m.Role, err = jsonscan.Unquote(v)
+			case "content":
+				m.Content = v
+			case "tool_call_id":
+				m.ToolCallID, err = jsonscan.Unquote(v)
+			case "name":
+				m.Name, err = jsonscan.Unquote(v)
+			case "tool_calls":
+				if string(v) != "null" {
+					err = json.Unmarshal(v, &m.ToolCalls)
+				}
+			}
+			if err != nil {
+				return invalid(field+"."+k, "has the wrong type")
+			}
+			return nil
+		})
+		if errors.Is(err, jsonscan.ErrNotObject) {
+			return invalid(field, "must be an object")
+		}
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		return nil
+	})
+	var e *apierror.Error
+	switch {
+	case errors.As(err, &e):
+		return nil, err
+	case err != nil:
+		return nil, invalid("messages", "must be an array of messages")
+	}
+	return msgs, nil
+}
+
+// encodeRequest writes the Messages request: the conversation by hand, so
+// that text goes out as it came in (already valid JSON strings), the small
+// fields with encoding/json.
+func encodeRequest(r *anthropic.Request) ([]byte, error) {
+	rest := *r
+	rest.Model, rest.MaxTokens, rest.System, rest.Messages = "", 0, nil, nil
+	tail, err := json.Marshal(restFields(&rest))
+	if err != nil {
+		return nil, err
+	}
+	size := len(tail) + 64
+	for _, m := range r.Messages {
+		for _, b := range m.Content {
+			size += len(b.Text) + len(b.Input) + 48
+		}
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"model":`...)
+	buf = append(buf, jsonString(r.Model)...)
+	buf = append(buf, `,"max_tokens":`...)
+	buf = strconv.AppendInt(buf, r.MaxTokens, 10)
+	if len(r.System) > 0 {
+		buf = append(buf, `,"system":`...)
+		if buf, err = appendBlocks(buf, r.System); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, `,"messages":[`...)
+	for i, m := range r.Messages {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"role":`...)
+		buf = append(buf, jsonString(m.Role)...)
+		buf = append(buf, `,"content":`...)
+		if buf, err = appendBlocks(buf, m.Content); err != nil {
+			return nil, err
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, ']')
+	if len(tail) > 2 { // more than "{}"
+		buf = append(buf, ',')
+		buf = append(buf, tail[1:]...)
+	} else {
+		buf = append(buf, '}')
+	}
+	return buf, nil
+}
+
+// restFields is the request without the fields encodeRequest writes by
+// hand (their zero values are omitted).
+func restFields(r *anthropic.Request) any {
+	return struct {
+		StopSequences []string              `json:"stop_sequences,omitempty"`
+		Temperature   *float64              `json:"temperature,omitempty"`
+		TopP          *float64              `json:"top_p,omitempty"`
+		Stream        bool                  `json:"stream,omitempty"`
+		Tools         []anthropic.Tool      `json:"tools,omitempty"`
+		ToolChoice    *anthropic.ToolChoice `json:"tool_choice,omitempty"`
+		Metadata      *anthropic.Metadata   `json:"metadata,omitempty"`
+		Thinking      *anthropic.Thinking   `json:"thinking,omitempty"`
+	}{r.StopSequences, r.Temperature, r.TopP, r.Stream, r.Tools, r.ToolChoice, r.Metadata, r.Thinking}
+}
+
+// appendBlocks writes content blocks; text and tool input are copied as
+// they are (valid JSON), other blocks encoded.
+func appendBlocks(buf []byte, blocks []anthropic.Block) ([]byte, error) {
+	buf = append(buf, '[')
+	for i, b := range blocks {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		switch b.Type {
+		case "text":
+			buf = append(buf, `{"type":"text","text":`...)
+			buf = append(buf, b.Text...)
+			buf = append(buf, '}')
+		case "tool_use":
+			buf = append(buf, `{"type":"tool_use","id":`...)
+			buf = append(buf, jsonString(b.ID)...)
+			buf = append(buf, `,"name":`...)
+			buf = append(buf, jsonString(b.Name)...)
+			buf = append(buf, `,"input":`...)
+			buf = append(buf, orEmptyObject(b.Input)...)
+			buf = append(buf, '}')
+		case "tool_result":
+			buf = append(buf, `{"type":"tool_result","tool_use_id":`...)
+			buf = append(buf, jsonString(b.ToolUseID)...)
+			if len(b.Content) > 0 {
+				buf = append(buf, `,"content":`...)
+				var err error
+				if buf, err = appendBlocks(buf, b.Content); err != nil {
+					return nil, err
+				}
+			}
+			buf = append(buf, '}')
+		default:
+			enc, err := json.Marshal(&b)
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf, enc...)
+		}
+	}
+	return append(buf, ']'), nil
 }
 
 // stopSequences reads stop: a string or an array of strings.
