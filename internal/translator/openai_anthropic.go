@@ -852,7 +852,9 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		}
 		switch d.Type {
 		case "text_delta":
-			t.textChunk(d.Text)
+			if len(d.Text) > 0 && d.Text[0] == '"' {
+				t.textChunk(d.Text)
+			}
 		case "thinking_delta":
 			t.chunk(&openai.ResponseMessage{ReasoningContent: d.Thinking}, nil)
 		case "input_json_delta":
