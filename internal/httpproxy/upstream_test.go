@@ -65,8 +65,11 @@ func newFakeOpenAI(t *testing.T, name string) *fakeOpenAI {
 	return f
 }
 
-func (f *fakeOpenAI) hostPort() (string, int32) {
-	host, port, _ := strings.Cut(strings.TrimPrefix(f.srv.URL, "http://"), ":")
+func (f *fakeOpenAI) hostPort() (string, int32) { return hostPortOf(f.srv.URL) }
+
+// hostPortOf splits an http://host:port URL.
+func hostPortOf(u string) (string, int32) {
+	host, port, _ := strings.Cut(strings.TrimPrefix(u, "http://"), ":")
 	p, _ := strconv.Atoi(port)
 	return host, int32(p)
 }

@@ -1,0 +1,75 @@
+package httpproxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// BenchmarkProviders compares, in one run, a streamed 4 KB chat request
+// through the gateway to an OpenAI-compatible upstream (passthrough) and
+// to an Anthropic upstream (both bodies translated), each answering 20
+// text events; the ratio of the two is the translation's cost per request.
+func BenchmarkProviders(b *testing.B) {
+	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+	body := fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
+		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
+		turn, turn, turn, turn, turn)
+	openAIStream := strings.Repeat(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"word "}}]}`+"\n\n", 20) +
+		`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
+	anthropicStream := `event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":900,"output_tokens":1}}}` + "\n\n" +
+		`event: content_block_start` + "\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}` + "\n\n" +
+		strings.Repeat(`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word "}}`+"\n\n", 20) +
+		`event: content_block_stop` + "\n" + `data: {"type":"content_block_stop","index":0}` + "\n\n" +
+		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
+		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n"
+	upstream := func(stream string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, stream)
+		}))
+		b.Cleanup(srv.Close)
+		return srv
+	}
+	for _, c := range []struct {
+		name   string
+		schema config.Schema
+		stream string
+	}{
+		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, openAIStream},
+		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, anthropicStream},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			up := upstream(c.stream)
+			host, port := hostPortOf(up.URL)
+			cfg := &config.Config{Version: config.Version,
+				Backends: []config.Backend{{Name: "default/b", Schema: c.schema, Endpoints: []config.Endpoint{{Host: host, Port: port}}}},
+				Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/b", 0))}}},
+			}
+			g := New(Options{})
+			b.Cleanup(g.Close)
+			if err := g.Apply(cfg); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					w := httptest.NewRecorder()
+					g.ServeHTTP(w, req)
+					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "[DONE]") {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}
