@@ -108,10 +108,23 @@ func (o *Object) Bytes() []byte {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		k, _ := json.Marshal(m.Key) // a string never fails
-		buf = append(buf, k...)
+		buf = appendKey(buf, m.Key)
 		buf = append(buf, ':')
 		buf = append(buf, m.Value...)
 	}
 	return append(buf, '}')
+}
+
+// appendKey appends key as a JSON string: as it is when nothing in it
+// needs escaping (every key in practice), else encoded.
+func appendKey(buf []byte, key string) []byte {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			k, _ := json.Marshal(key) // a string never fails
+			return append(buf, k...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, key...)
+	return append(buf, '"')
 }

@@ -126,7 +126,52 @@ func unquoteKey(raw []byte) string {
 			break
 		}
 	}
+	if k, ok := commonKey(raw); ok {
+		return k
+	}
 	return string(raw)
+}
+
+// commonKey returns the keys the gateway's scans meet on every request
+// without allocating them (the switch compares bytes in place).
+func commonKey(raw []byte) (string, bool) {
+	switch string(raw) {
+	case "model":
+		return "model", true
+	case "messages":
+		return "messages", true
+	case "role":
+		return "role", true
+	case "content":
+		return "content", true
+	case "stream":
+		return "stream", true
+	case "stream_options":
+		return "stream_options", true
+	case "include_usage":
+		return "include_usage", true
+	case "type":
+		return "type", true
+	case "text":
+		return "text", true
+	case "index":
+		return "index", true
+	case "delta":
+		return "delta", true
+	case "max_tokens":
+		return "max_tokens", true
+	case "temperature":
+		return "temperature", true
+	case "tools":
+		return "tools", true
+	case "name":
+		return "name", true
+	case "prompt":
+		return "prompt", true
+	case "input":
+		return "input", true
+	}
+	return "", false
 }
 
 type scanner struct {

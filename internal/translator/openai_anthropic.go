@@ -315,7 +315,7 @@ func readMessages(b []byte) ([]openai.Message, error) {
 	}
 	var msgs []openai.Message
 	err := jsonscan.Array(b, func(v []byte) error {
-		field := fmt.Sprintf("messages[%d]", len(msgs))
+		field := func() string { return "messages[" + strconv.Itoa(len(msgs)) + "]" }
 		var m openai.Message
 		err := jsonscan.Object(v, func(k string, v []byte) error {
 			var err error
@@ -334,12 +334,12 @@ func readMessages(b []byte) ([]openai.Message, error) {
 				}
 			}
 			if err != nil {
-				return invalid(field+"."+k, "has the wrong type")
+				return invalid(field()+"."+k, "has the wrong type")
 			}
 			return nil
 		})
 		if errors.Is(err, jsonscan.ErrNotObject) {
-			return invalid(field, "must be an object")
+			return invalid(field(), "must be an object")
 		}
 		if err != nil {
 			return err
@@ -389,9 +389,16 @@ func encodeRequest(r *anthropic.Request) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, `{"role":`...)
-		buf = append(buf, jsonString(m.Role)...)
-		buf = append(buf, `,"content":`...)
+		switch m.Role { // the two roles, without encoding them
+		case "user":
+			buf = append(buf, `{"role":"user","content":`...)
+		case "assistant":
+			buf = append(buf, `{"role":"assistant","content":`...)
+		default:
+			buf = append(buf, `{"role":`...)
+			buf = append(buf, jsonString(m.Role)...)
+			buf = append(buf, `,"content":`...)
+		}
 		if buf, err = appendBlocks(buf, m.Content); err != nil {
 			return nil, err
 		}
