@@ -62,6 +62,9 @@ type Error struct {
 	// Allow, for a 405, lists the methods the path accepts (the Allow
 	// header).
 	Allow string
+	// Format is the API whose error shape the client expects (OpenAI's
+	// when zero).
+	Format Format
 	// Err is the cause, kept for logs and errors.Is; never shown.
 	Err error
 }
@@ -248,6 +251,9 @@ func MessageOf(b []byte) (string, bool) {
 // Render returns the status and OpenAI-shaped JSON body for err.
 func Render(err error) (int, []byte) {
 	e := Classify(err)
+	if e.Format == FormatAnthropic {
+		return e.Status, renderAnthropic(e)
+	}
 	b := body{Error: bodyError{Message: e.Message, Type: e.Type}}
 	if e.Param != "" {
 		b.Error.Param = &e.Param
@@ -260,6 +266,61 @@ func Render(err error) (int, []byte) {
 		return http.StatusInternalServerError, []byte(`{"error":{"message":"internal error","type":"internal_error","param":null,"code":"internal_error"}}`)
 	}
 	return e.Status, out
+}
+
+// Format names an API's error shape.
+type Format int
+
+const (
+	// FormatOpenAI is {"error":{"message","type","param","code"}}.
+	FormatOpenAI Format = iota
+	// FormatAnthropic is {"type":"error","error":{"type","message"}}, with
+	// Anthropic's error types.
+	FormatAnthropic
+)
+
+// WithFormat returns a copy of e rendered in format f.
+func (e *Error) WithFormat(f Format) *Error {
+	c := *e
+	c.Format = f
+	return &c
+}
+
+// anthropicType is Anthropic's error type for a status
+// (https://docs.anthropic.com/en/api/errors).
+func anthropicType(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusUnprocessableEntity, http.StatusRequestHeaderFieldsTooLarge, http.StatusRequestTimeout:
+		return "invalid_request_error"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case http.StatusServiceUnavailable, 529:
+		return "overloaded_error"
+	default:
+		return "api_error"
+	}
+}
+
+func renderAnthropic(e *Error) []byte {
+	out, _ := json.Marshal(struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{Type: "error", Error: struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}{anthropicType(e.Status), e.Message}})
+	return out
 }
 
 // Write sends err to w as an OpenAI-shaped JSON error and returns the status

@@ -82,3 +82,33 @@ func TestModelNotFoundQuotesACutName(t *testing.T) {
 	require.Less(t, len(body), 1024, "a 1 MB model name is not echoed whole")
 	require.Contains(t, string(body), strings.Repeat("m", 256)+`\"`)
 }
+
+func TestRenderAnthropic(t *testing.T) {
+	for _, tc := range []struct {
+		err  *Error
+		typ  string
+		code int
+	}{
+		{ModelNotFound("x"), "not_found_error", 404},
+		{InvalidRequest("model", "no model"), "invalid_request_error", 400},
+		{BodyTooLarge(10), "request_too_large", 413},
+		{Overloaded("busy"), "overloaded_error", 503},
+		{Upstream(nil), "api_error", 502},
+		{PoolSaturated(nil), "rate_limit_error", 429},
+	} {
+		status, body := Render(tc.err.WithFormat(FormatAnthropic))
+		require.Equal(t, tc.code, status)
+		var got struct {
+			Type  string `json:"type"`
+			Error struct {
+				Type    string `json:"type"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal(body, &got), "%s", body)
+		require.Equal(t, "error", got.Type)
+		require.Equal(t, tc.typ, got.Error.Type)
+		require.Equal(t, tc.err.Message, got.Error.Message)
+		require.Equal(t, FormatOpenAI, tc.err.Format, "WithFormat copies")
+	}
+}

@@ -14,6 +14,10 @@ const (
 	OperationChat       Operation = "chat"
 	OperationCompletion Operation = "completion"
 	OperationEmbeddings Operation = "embeddings"
+	// OperationMessages is Anthropic's Messages API (/anthropic/v1/messages)
+	// and OperationCountTokens its token counting.
+	OperationMessages    Operation = "messages"
+	OperationCountTokens Operation = "count_tokens"
 	// OperationPassThrough is a request of a Gateway API HTTPRoute,
 	// forwarded as it came (any path, any method).
 	OperationPassThrough Operation = "passthrough"

@@ -19,6 +19,10 @@ func OperationFor(path string) (llm.Operation, bool) {
 		return llm.OperationCompletion, true
 	case "/v1/embeddings":
 		return llm.OperationEmbeddings, true
+	case "/anthropic/v1/messages":
+		return llm.OperationMessages, true
+	case "/anthropic/v1/messages/count_tokens":
+		return llm.OperationCountTokens, true
 	default:
 		return "", false
 	}
@@ -45,7 +49,7 @@ func parseRequest(op llm.Operation, body []byte, members []jsonobj.Member) (*llm
 	if !h.hasModel || h.model == "" {
 		return nil, nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
-	req := &llm.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != llm.OperationEmbeddings, IncludeUsage: h.includeUsage}
+	req := &llm.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != llm.OperationEmbeddings && op != llm.OperationCountTokens, IncludeUsage: h.includeUsage}
 	return req, members, nil
 }
 

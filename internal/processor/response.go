@@ -101,7 +101,7 @@ func (s *Session) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 		if !eos {
 			return nil, nil
 		}
-		chunk = wrappedError(s.status, s.errorBody, s.errorType)
+		chunk = wrappedError(s.status, s.errorBody, s.errorType, s.errorFormat())
 	}
 	tr := s.attempt.Translator
 	out, err := tr.ResponseBody(chunk, eos)
@@ -144,9 +144,13 @@ func (s *Session) failStream(out []byte, err error) ([]byte, error) {
 	if !s.streamed {
 		return nil, err
 	}
-	_, body := apierror.Render(e)
-	event := make([]byte, 0, len(out)+len(body)+8)
+	format := s.errorFormat()
+	_, body := apierror.Render(e.WithFormat(format))
+	event := make([]byte, 0, len(out)+len(body)+24)
 	event = append(event, out...)
+	if format == apierror.FormatAnthropic {
+		event = append(event, "event: error\n"...)
+	}
 	event = append(event, "data: "...)
 	event = append(event, body...)
 	return append(event, '\n', '\n'), nil

@@ -542,9 +542,20 @@ func (s *Session) Fail(ctx context.Context, err error) *apierror.Error {
 		}
 	}
 	e := apierror.Classify(err)
+	if f := s.errorFormat(); f != apierror.FormatOpenAI {
+		e = e.WithFormat(f)
+	}
 	s.err, s.status, s.end = err, e.Status, time.Now()
 	s.closePick()
 	return e
+}
+
+// errorFormat is the error shape of the client's API.
+func (s *Session) errorFormat() apierror.Format {
+	if s.op == llm.OperationMessages || s.op == llm.OperationCountTokens {
+		return apierror.FormatAnthropic
+	}
+	return apierror.FormatOpenAI
 }
 
 // newRequestID returns 32 random hex digits.

@@ -23,13 +23,13 @@ const maxErrorBodyRead = 16 << 10
 // content type contentType, so clients always get the error shape the API
 // promises. JSON error bodies (OpenAI compatible servers' own) are not
 // wrapped.
-func wrappedError(status int, raw []byte, contentType string) []byte {
+func wrappedError(status int, raw []byte, contentType string, format apierror.Format) []byte {
 	text := errorText(raw, contentType)
 	msg := "the upstream answered " + strconv.Itoa(status)
 	if text != "" {
 		msg += ": " + text
 	}
-	e := &apierror.Error{Status: status, Type: upstreamErrorType(status), Code: "upstream_" + strconv.Itoa(status), Message: msg}
+	e := &apierror.Error{Status: status, Type: upstreamErrorType(status), Code: "upstream_" + strconv.Itoa(status), Message: msg, Format: format}
 	_, body := apierror.Render(e)
 	return body
 }

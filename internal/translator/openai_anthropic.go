@@ -790,18 +790,7 @@ func (t *openAIToAnthropic) observe(u *anthropic.Usage, model string) {
 	if model != "" {
 		t.model = model
 	}
-	if u == nil {
-		return
-	}
-	if u.InputTokens > 0 || u.CacheReadInputTokens > 0 || u.CacheCreationInputTokens > 0 {
-		t.usage.InputTokens = u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
-		t.usage.CachedInputTokens = u.CacheReadInputTokens
-		t.usage.CacheCreationInputTokens = u.CacheCreationInputTokens
-	}
-	if u.OutputTokens > 0 {
-		t.usage.OutputTokens = u.OutputTokens
-	}
-	t.usage.TotalTokens = t.usage.InputTokens + t.usage.OutputTokens
+	addAnthropicUsage(&t.usage, u)
 }
 
 func (t *openAIToAnthropic) openAIUsage() *openai.Usage {

@@ -78,6 +78,12 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 	if op == llm.OperationPassThrough {
 		return &passThrough{}, nil
 	}
+	if op == llm.OperationMessages || op == llm.OperationCountTokens {
+		if schema.Name != config.SchemaAnthropic {
+			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+		}
+		return newAnthropicToAnthropic(op, schema, opts), nil
+	}
 	switch schema.Name {
 	case config.SchemaOpenAI, config.SchemaAzureOpenAI:
 		return newOpenAIToOpenAI(op, schema, opts)

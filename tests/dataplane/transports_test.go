@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	anthropicsdk "github.com/anthropics/anthropic-sdk-go/v2"
+	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
@@ -341,6 +343,38 @@ func TestTransports(t *testing.T) {
 				require.Equal(t, "default/claude", metadata()["ai_service_backend_name"].GetStringValue())
 				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0)
 			}
+		}},
+		{name: "Anthropic front door", run: func(t *testing.T, _ openai.Client, url string, metadata func() map[string]*structpb.Value) {
+			ac := anthropicsdk.NewClient(anthropicoption.WithBaseURL(url+"/anthropic"), anthropicoption.WithAPIKey("client-key"), anthropicoption.WithMaxRetries(0))
+			params := anthropicsdk.MessageNewParams{Model: "m-claude", MaxTokens: 64,
+				Messages: []anthropicsdk.MessageParam{anthropicsdk.NewUserMessage(anthropicsdk.NewTextBlock("hi"))}}
+			msg, err := ac.Messages.New(t.Context(), params)
+			require.NoError(t, err)
+			require.Equal(t, "ok", msg.Content[0].Text)
+			require.EqualValues(t, 3, msg.Usage.InputTokens)
+			seen := claude.last()
+			require.Equal(t, "/v1/messages", seen.path)
+			require.Equal(t, "sk-ant-test", seen.apiKey, "the backend's key, not the client's")
+			require.Equal(t, "claude-sonnet-4-5", seen.body["model"], "the route's override")
+			if metadata != nil {
+				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0, "usage is read from Anthropic's response")
+			}
+
+			stream := ac.Messages.NewStreaming(t.Context(), params)
+			var acc anthropicsdk.Message
+			for stream.Next() {
+				require.NoError(t, acc.Accumulate(stream.Current()))
+			}
+			require.NoError(t, stream.Err())
+			require.Equal(t, "ok", acc.Content[0].Text)
+			require.EqualValues(t, 2, acc.Usage.OutputTokens)
+
+			params.Model = "nope"
+			_, err = ac.Messages.New(t.Context(), params)
+			var apiErr *anthropicsdk.Error
+			require.ErrorAs(t, err, &apiErr)
+			require.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+			require.EqualValues(t, "not_found_error", apiErr.Type(), "errors in Anthropic's shape for Anthropic clients")
 		}},
 		{name: "unknown model", run: func(t *testing.T, client openai.Client, _ string, _ func() map[string]*structpb.Value) {
 			_, err := client.Chat.Completions.New(t.Context(), chat("nope"))

@@ -1,0 +1,167 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/sse"
+)
+
+// anthropicToAnthropic passes Anthropic Messages requests (the
+// /anthropic/v1 front door) to an Anthropic backend: the path gets the
+// schema prefix, the model may be overridden, and usage is read from the
+// response, JSON or event stream, without changing a byte of it.
+type anthropicToAnthropic struct {
+	op     llm.Operation
+	prefix string
+	opts   Options
+
+	stream     bool
+	status     int
+	body       []byte
+	bodyTooBig bool
+	splitter   sse.Splitter
+	out        []byte
+	usage      llm.Usage
+	model      string
+	complete   bool
+}
+
+func newAnthropicToAnthropic(op llm.Operation, schema config.Schema, opts Options) *anthropicToAnthropic {
+	t := &anthropicToAnthropic{op: op, prefix: strings.Trim(schema.Prefix, "/"), opts: opts}
+	if t.prefix == "" {
+		t.prefix = "v1"
+	}
+	t.splitter.Limit = opts.MaxEventBytes
+	if t.splitter.Limit <= 0 {
+		t.splitter.Limit = DefaultMaxEventBytes
+	}
+	return t
+}
+
+// Request implements [Translator.Request].
+func (t *anthropicToAnthropic) Request(req *llm.Request) (*Upstream, error) {
+	path := "/" + t.prefix + "/messages"
+	if t.op == llm.OperationCountTokens {
+		path += "/count_tokens"
+	}
+	up := &Upstream{Path: path, Body: req.Body}
+	t.stream = req.Stream
+	if t.opts.ModelOverride == "" || t.opts.ModelOverride == req.Model {
+		return up, nil
+	}
+	obj := t.opts.Parsed
+	if obj == nil {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, fmt.Errorf("re-reading request body: %w", err)
+		}
+	}
+	obj = obj.Clone()
+	obj.Set("model", jsonString(t.opts.ModelOverride))
+	up.Body, up.Object = obj.Bytes(), obj
+	return up, nil
+}
+
+// ResponseHeaders implements [Translator.ResponseHeaders].
+func (t *anthropicToAnthropic) ResponseHeaders(status int, h http.Header) error {
+	t.status = status
+	if t.stream && !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		t.stream = false
+	}
+	return nil
+}
+
+// ResponseBody implements [Translator.ResponseBody]: the bytes pass as they
+// came; usage is read on the way.
+func (t *anthropicToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if t.stream {
+		if err := t.splitter.Feed(chunk, t.event); err != nil {
+			return chunk, err
+		}
+		return chunk, nil
+	}
+	if !t.bodyTooBig {
+		if len(t.body)+len(chunk) > maxAccountedBody {
+			t.bodyTooBig, t.body = true, nil
+		} else {
+			t.body = append(t.body, chunk...)
+		}
+	}
+	if eos {
+		t.complete = true
+		if !t.bodyTooBig && t.status < 300 && t.op == llm.OperationMessages {
+			var resp anthropic.Response
+			if json.Unmarshal(t.body, &resp) == nil {
+				t.observe(&resp.Usage, resp.Model)
+			}
+		}
+		t.body = nil
+	}
+	return chunk, nil
+}
+
+var (
+	messageStartType = []byte(`"message_start"`)
+	messageDeltaType = []byte(`"message_delta"`)
+	messageStopType  = []byte(`"message_stop"`)
+)
+
+// event reads the usage of message_start and message_delta events.
+func (t *anthropicToAnthropic) event(ev []byte) {
+	data := sse.Data(ev)
+	switch {
+	case bytes.Contains(data, messageStopType):
+		t.complete = true
+	case bytes.Contains(data, messageStartType), bytes.Contains(data, messageDeltaType):
+		var e anthropic.Event
+		if json.Unmarshal(data, &e) != nil {
+			return
+		}
+		if e.Message != nil {
+			t.observe(&e.Message.Usage, e.Message.Model)
+		}
+		t.observe(e.Usage, "")
+	}
+}
+
+func (t *anthropicToAnthropic) observe(u *anthropic.Usage, model string) {
+	if model != "" {
+		t.model = model
+	}
+	addAnthropicUsage(&t.usage, u)
+}
+
+// addAnthropicUsage folds an Anthropic usage block into u: input counts
+// cached and cache-creation input, output is the latest reported (streams
+// report it cumulatively).
+func addAnthropicUsage(u *llm.Usage, a *anthropic.Usage) {
+	if a == nil {
+		return
+	}
+	if a.InputTokens > 0 || a.CacheReadInputTokens > 0 || a.CacheCreationInputTokens > 0 {
+		u.InputTokens = a.InputTokens + a.CacheReadInputTokens + a.CacheCreationInputTokens
+		u.CachedInputTokens = a.CacheReadInputTokens
+		u.CacheCreationInputTokens = a.CacheCreationInputTokens
+	}
+	if a.OutputTokens > 0 {
+		u.OutputTokens = a.OutputTokens
+	}
+	u.TotalTokens = u.InputTokens + u.OutputTokens
+}
+
+// Usage implements [Translator.Usage].
+func (t *anthropicToAnthropic) Usage() llm.Usage { return t.usage }
+
+// ResponseModel implements [Translator.ResponseModel].
+func (t *anthropicToAnthropic) ResponseModel() string { return t.model }
+
+// Complete implements [Translator.Complete].
+func (t *anthropicToAnthropic) Complete() bool { return t.complete }
