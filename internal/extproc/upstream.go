@@ -79,11 +79,11 @@ func (s *Server) upstream(st extprocv3.ExternalProcessor_ProcessServer, first *e
 	}
 	e.mu.Lock()
 	a, err := e.s.AttemptOn(ctx, msg.header.Clone(), backend, ref)
-	clientBody := e.s.ClientBody()
+	clientBody, format := e.s.ClientBody(), e.s.ErrorFormat()
 	e.backendName = name
 	e.mu.Unlock()
 	if err != nil {
-		return immediate(st, err)
+		return immediate(st, apierror.Classify(err).WithFormat(format))
 	}
 	after := a.Upstream.Header.Clone()
 	after.Del(HeaderInternalRequestID) // internal: never leaves the gateway

@@ -101,7 +101,7 @@ func (s *Session) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 		if !eos {
 			return nil, nil
 		}
-		chunk = wrappedError(s.status, s.errorBody, s.errorType, s.errorFormat())
+		chunk = wrappedError(s.status, s.errorBody, s.errorType, s.ErrorFormat())
 	}
 	tr := s.attempt.Translator
 	out, err := tr.ResponseBody(chunk, eos)
@@ -144,7 +144,7 @@ func (s *Session) failStream(out []byte, err error) ([]byte, error) {
 	if !s.streamed {
 		return nil, err
 	}
-	format := s.errorFormat()
+	format := s.ErrorFormat()
 	_, body := apierror.Render(e.WithFormat(format))
 	event := make([]byte, 0, len(out)+len(body)+24)
 	event = append(event, out...)

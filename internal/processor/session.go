@@ -542,7 +542,7 @@ func (s *Session) Fail(ctx context.Context, err error) *apierror.Error {
 		}
 	}
 	e := apierror.Classify(err)
-	if f := s.errorFormat(); f != apierror.FormatOpenAI {
+	if f := s.ErrorFormat(); f != apierror.FormatOpenAI {
 		e = e.WithFormat(f)
 	}
 	s.err, s.status, s.end = err, e.Status, time.Now()
@@ -550,8 +550,8 @@ func (s *Session) Fail(ctx context.Context, err error) *apierror.Error {
 	return e
 }
 
-// errorFormat is the error shape of the client's API.
-func (s *Session) errorFormat() apierror.Format {
+// ErrorFormat is the error shape of the client's API.
+func (s *Session) ErrorFormat() apierror.Format {
 	if s.op == llm.OperationMessages || s.op == llm.OperationCountTokens {
 		return apierror.FormatAnthropic
 	}
