@@ -23,15 +23,13 @@ type anthropicToAnthropic struct {
 	prefix string
 	opts   Options
 
-	stream     bool
-	status     int
-	body       []byte
-	bodyTooBig bool
-	splitter   sse.Splitter
-	out        []byte
-	usage      llm.Usage
-	model      string
-	complete   bool
+	stream   bool
+	status   int
+	body     bodyBuffer
+	splitter sse.Splitter
+	usage    llm.Usage
+	model    string
+	complete bool
 }
 
 func newAnthropicToAnthropic(op llm.Operation, schema config.Schema, opts Options) *anthropicToAnthropic {
@@ -39,10 +37,7 @@ func newAnthropicToAnthropic(op llm.Operation, schema config.Schema, opts Option
 	if t.prefix == "" {
 		t.prefix = "v1"
 	}
-	t.splitter.Limit = opts.MaxEventBytes
-	if t.splitter.Limit <= 0 {
-		t.splitter.Limit = DefaultMaxEventBytes
-	}
+	t.splitter = newSplitter(opts.MaxEventBytes)
 	return t
 }
 
@@ -88,22 +83,16 @@ func (t *anthropicToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, err
 		}
 		return chunk, nil
 	}
-	if !t.bodyTooBig {
-		if len(t.body)+len(chunk) > maxAccountedBody {
-			t.bodyTooBig, t.body = true, nil
-		} else {
-			t.body = append(t.body, chunk...)
-		}
+	t.body.add(chunk)
+	if !eos {
+		return chunk, nil
 	}
-	if eos {
-		t.complete = true
-		if !t.bodyTooBig && t.status < 300 && t.op == llm.OperationMessages {
-			var resp anthropic.Response
-			if json.Unmarshal(t.body, &resp) == nil {
-				t.observe(&resp.Usage, resp.Model)
-			}
+	t.complete = true
+	if body := t.body.take(); len(body) > 0 && t.status < 300 && t.op == llm.OperationMessages {
+		var resp anthropic.Response
+		if json.Unmarshal(body, &resp) == nil {
+			t.observe(&resp.Usage, resp.Model)
 		}
-		t.body = nil
 	}
 	return chunk, nil
 }

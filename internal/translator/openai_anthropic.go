@@ -33,8 +33,7 @@ type openAIToAnthropic struct {
 	stream       bool
 	includeUsage bool
 	status       int
-	body         []byte
-	bodyTooBig   bool
+	body         bodyBuffer
 	splitter     sse.Splitter
 	out          []byte
 	usage        llm.Usage
@@ -66,10 +65,7 @@ func newOpenAIToAnthropic(op llm.Operation, schema config.Schema, opts Options) 
 	if t.prefix == "" {
 		t.prefix = "v1"
 	}
-	t.splitter.Limit = opts.MaxEventBytes
-	if t.splitter.Limit <= 0 {
-		t.splitter.Limit = DefaultMaxEventBytes
-	}
+	t.splitter = newSplitter(opts.MaxEventBytes)
 	return t, nil
 }
 
@@ -687,25 +683,20 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		}
 		return t.out, err
 	}
-	if !t.bodyTooBig {
-		if len(t.body)+len(chunk) > maxAccountedBody {
-			t.bodyTooBig, t.body = true, nil
-		} else {
-			t.body = append(t.body, chunk...)
-		}
-	}
+	t.body.add(chunk)
 	if !eos {
 		return nil, nil
 	}
 	t.complete = true
-	if t.bodyTooBig {
+	tooBig, body := t.body.tooBig, t.body.take()
+	if tooBig {
 		return nil, fmt.Errorf("the Anthropic response exceeds %d bytes, too large to translate", maxAccountedBody)
 	}
 	if t.status >= 400 {
-		return anthropicError(t.status, t.body), nil
+		return anthropicError(t.status, body), nil
 	}
 	var resp anthropic.Response
-	if err := json.Unmarshal(t.body, &resp); err != nil {
+	if err := json.Unmarshal(body, &resp); err != nil {
 		return nil, fmt.Errorf("reading the Anthropic response: %w", err)
 	}
 	t.observe(&resp.Usage, resp.Model)
@@ -741,12 +732,7 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	finish := t.finishReason(resp.StopReason)
 	out.Choices = []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}
 	out.Usage = t.openAIUsage()
-	b, err := json.Marshal(&out)
-	if err != nil {
-		return nil, err
-	}
-	t.body = nil
-	return b, nil
+	return json.Marshal(&out)
 }
 
 func orEmptyObject(v json.RawMessage) json.RawMessage {

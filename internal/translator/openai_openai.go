@@ -15,10 +15,6 @@ import (
 	"github.com/aigw-dev/aigw/internal/sse"
 )
 
-// maxAccountedBody bounds how much of a non-streamed response is kept to
-// read its usage; larger bodies pass through unaccounted.
-const maxAccountedBody = 32 << 20
-
 // openAIToOpenAI passes OpenAI requests to an OpenAI-compatible backend
 // (OpenAI, vLLM, Ollama, Groq, …, and Azure OpenAI, which speaks the same
 // bodies at other paths): the path gets the schema prefix (or Azure's
@@ -33,16 +29,15 @@ type openAIToOpenAI struct {
 	azure      bool
 	apiVersion string
 
-	stream     bool
-	hideUsage  bool
-	status     int
-	splitter   sse.Splitter
-	out        []byte
-	body       []byte
-	bodyTooBig bool
-	usage      llm.Usage
-	model      string
-	complete   bool
+	stream    bool
+	hideUsage bool
+	status    int
+	splitter  sse.Splitter
+	out       []byte
+	body      bodyBuffer
+	usage     llm.Usage
+	model     string
+	complete  bool
 }
 
 func newOpenAIToOpenAI(op llm.Operation, schema config.Schema, opts Options) (*openAIToOpenAI, error) {
@@ -57,10 +52,7 @@ func newOpenAIToOpenAI(op llm.Operation, schema config.Schema, opts Options) (*o
 	} else if t.prefix = strings.Trim(schema.Prefix, "/"); t.prefix == "" {
 		t.prefix = "v1"
 	}
-	t.splitter.Limit = opts.MaxEventBytes
-	if t.splitter.Limit <= 0 {
-		t.splitter.Limit = DefaultMaxEventBytes
-	}
+	t.splitter = newSplitter(opts.MaxEventBytes)
 	return t, nil
 }
 
@@ -155,22 +147,16 @@ func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, e
 	if t.stream {
 		return t.streamBody(chunk, endOfStream)
 	}
-	if !t.bodyTooBig {
-		if len(t.body)+len(chunk) > maxAccountedBody {
-			t.bodyTooBig, t.body = true, nil
-		} else {
-			t.body = append(t.body, chunk...)
-		}
+	t.body.add(chunk)
+	if !endOfStream {
+		return chunk, nil
 	}
-	if endOfStream {
-		t.complete = true
-	}
-	if endOfStream && !t.bodyTooBig && t.status < 300 && len(t.body) > 0 {
+	t.complete = true
+	if body := t.body.take(); t.status < 300 && len(body) > 0 {
 		var head openai.ResponseHead
-		if err := json.Unmarshal(t.body, &head); err == nil {
+		if err := json.Unmarshal(body, &head); err == nil {
 			t.observe(&head)
 		}
-		t.body = nil
 	}
 	return chunk, nil
 }

@@ -1,0 +1,42 @@
+package translator
+
+import "github.com/aigw-dev/aigw/internal/sse"
+
+// maxAccountedBody bounds how much of a non-streamed response is kept to
+// read (or translate) it; larger bodies pass through unaccounted, or fail
+// a translation.
+const maxAccountedBody = 32 << 20
+
+// bodyBuffer keeps a non-streamed response body up to maxAccountedBody.
+type bodyBuffer struct {
+	body   []byte
+	tooBig bool
+}
+
+// add appends chunk, or drops the body once it is too large.
+func (b *bodyBuffer) add(chunk []byte) {
+	if b.tooBig {
+		return
+	}
+	if len(b.body)+len(chunk) > maxAccountedBody {
+		b.tooBig, b.body = true, nil
+		return
+	}
+	b.body = append(b.body, chunk...)
+}
+
+// take returns the body (nil when it was too large) and forgets it.
+func (b *bodyBuffer) take() []byte {
+	body := b.body
+	b.body = nil
+	return body
+}
+
+// newSplitter returns an SSE splitter bounding events to limit bytes (zero:
+// DefaultMaxEventBytes).
+func newSplitter(limit int) sse.Splitter {
+	if limit <= 0 {
+		limit = DefaultMaxEventBytes
+	}
+	return sse.Splitter{Limit: limit}
+}
