@@ -800,6 +800,13 @@ func (t *openAIToAnthropic) event(ev []byte) {
 		t.textChunk(text)
 		return
 	}
+	switch eventType(data) {
+	case "ping", "content_block_stop":
+		return // nothing for the client
+	case "message_stop":
+		t.messageStop()
+		return
+	}
 	var e anthropic.Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return // not an event of the protocol
@@ -810,8 +817,7 @@ func (t *openAIToAnthropic) event(ev []byte) {
 			t.id, t.created = m.ID, t.now().Unix()
 			t.observe(&m.Usage, m.Model)
 		}
-		empty := ""
-		t.chunk(&openai.ResponseMessage{Role: "assistant", Content: &empty}, nil)
+		t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
 	case "content_block_start":
 		if b := e.ContentBlock; b != nil && b.Type == "tool_use" {
 			if t.jsonTool != "" && b.Name == t.jsonTool {
@@ -855,16 +861,8 @@ func (t *openAIToAnthropic) event(ev []byte) {
 	case "message_delta":
 		t.observe(e.Usage, "")
 		if d := e.Delta; d != nil && d.StopReason != "" {
-			finish := t.finishReason(d.StopReason)
-			t.chunk(&openai.ResponseMessage{}, &finish)
+			t.headChunk(`{},"finish_reason":"` + t.finishReason(d.StopReason) + `"`)
 		}
-	case "message_stop":
-		if t.includeUsage {
-			t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-				Choices: []openai.Choice{}, Usage: t.openAIUsage()})
-		}
-		t.out = append(t.out, "data: [DONE]\n\n"...)
-		t.complete = true
 	case "error":
 		if e.Error != nil {
 			t.failure = &apierror.Error{Status: http.StatusBadGateway, Type: apierror.Type(e.Error.Type), Code: "upstream_error",
@@ -873,9 +871,45 @@ func (t *openAIToAnthropic) event(ev []byte) {
 	}
 }
 
-// textChunk writes the chunk of a text delta (its JSON string), the most
-// frequent one, without decoding or encoding the text.
-func (t *openAIToAnthropic) textChunk(text json.RawMessage) {
+// messageStop ends the stream: the usage chunk when the client asked for
+// it, then [DONE].
+func (t *openAIToAnthropic) messageStop() {
+	if t.includeUsage {
+		t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+			Choices: []openai.Choice{}, Usage: t.openAIUsage()})
+	}
+	t.out = append(t.out, "data: [DONE]\n\n"...)
+	t.complete = true
+}
+
+// eventType returns an event's "type" (an empty string when it has none
+// or is not JSON), reading no further than that member.
+func eventType(data []byte) string {
+	var typ string
+	_ = jsonscan.Object(data, func(k string, v []byte) error {
+		if k != "type" {
+			return nil
+		}
+		typ, _ = jsonscan.Unquote(v)
+		return errTypeFound
+	})
+	return typ
+}
+
+var errTypeFound = errors.New("found")
+
+// headChunk writes a chunk with one choice: delta and finish reason as
+// JSON after "delta":, the rest from the stream's head.
+func (t *openAIToAnthropic) headChunk(deltaAndFinish string) {
+	t.head()
+	t.out = append(t.out, t.chunkHead...)
+	t.out = append(t.out, `,"choices":[{"index":0,"delta":`...)
+	t.out = append(t.out, deltaAndFinish...)
+	t.out = append(t.out, "}]}\n\n"...)
+}
+
+// head computes the start every chunk of the stream shares, once.
+func (t *openAIToAnthropic) head() {
 	if t.chunkHead == nil {
 		head, _ := json.Marshal(struct {
 			ID      string `json:"id"`
@@ -885,6 +919,12 @@ func (t *openAIToAnthropic) textChunk(text json.RawMessage) {
 		}{t.id, "chat.completion.chunk", t.created, t.model})
 		t.chunkHead = append([]byte("data: "), head[:len(head)-1]...) // without the closing brace
 	}
+}
+
+// textChunk writes the chunk of a text delta (its JSON string), the most
+// frequent one, without decoding or encoding the text.
+func (t *openAIToAnthropic) textChunk(text json.RawMessage) {
+	t.head()
 	t.out = append(t.out, t.chunkHead...)
 	t.out = append(t.out, `,"choices":[{"index":0,"delta":{"content":`...)
 	t.out = append(t.out, text...)
