@@ -56,6 +56,6 @@ func TestAnthropicPassthrough(t *testing.T) {
 	require.Equal(t, string(resp), string(out))
 	require.Equal(t, llm.Usage{InputTokens: 40, OutputTokens: 42, TotalTokens: 82, CachedInputTokens: 10, CacheCreationInputTokens: 5}, tr.Usage())
 
-	_, err = New(llm.OperationMessages, config.Schema{Name: config.SchemaOpenAI}, Options{})
-	require.ErrorIs(t, err, ErrUnsupported, "Messages to OpenAI is still to come")
+	_, err = New(llm.OperationCountTokens, config.Schema{Name: config.SchemaOpenAI}, Options{})
+	require.ErrorIs(t, err, ErrUnsupported, "OpenAI backends count no tokens")
 }

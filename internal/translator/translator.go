@@ -79,10 +79,18 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 		return &passThrough{}, nil
 	}
 	if op == llm.OperationMessages || op == llm.OperationCountTokens {
-		if schema.Name != config.SchemaAnthropic {
+		switch {
+		case schema.Name == config.SchemaAnthropic:
+			return newAnthropicToAnthropic(op, schema, opts), nil
+		case op == llm.OperationMessages && (schema.Name == config.SchemaOpenAI || schema.Name == config.SchemaAzureOpenAI):
+			inner, err := newOpenAIToOpenAI(llm.OperationChat, schema, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &anthropicToOpenAI{inner: inner, splitter: newSplitter(opts.MaxEventBytes)}, nil
+		default:
 			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 		}
-		return newAnthropicToAnthropic(op, schema, opts), nil
 	}
 	switch schema.Name {
 	case config.SchemaOpenAI, config.SchemaAzureOpenAI:

@@ -376,6 +376,32 @@ func TestTransports(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, apiErr.StatusCode)
 			require.EqualValues(t, "not_found_error", apiErr.Type(), "errors in Anthropic's shape for Anthropic clients")
 		}},
+		{name: "Anthropic client to an OpenAI backend", run: func(t *testing.T, _ openai.Client, url string, metadata func() map[string]*structpb.Value) {
+			ac := anthropicsdk.NewClient(anthropicoption.WithBaseURL(url+"/anthropic"), anthropicoption.WithAPIKey("client-key"), anthropicoption.WithMaxRetries(0))
+			params := anthropicsdk.MessageNewParams{Model: "m", MaxTokens: 64,
+				System:   []anthropicsdk.TextBlockParam{{Text: "Be brief."}},
+				Messages: []anthropicsdk.MessageParam{anthropicsdk.NewUserMessage(anthropicsdk.NewTextBlock("hi"))}}
+			msg, err := ac.Messages.New(t.Context(), params)
+			require.NoError(t, err)
+			require.Equal(t, "ok", msg.Content[0].Text)
+			require.EqualValues(t, 2, msg.Usage.OutputTokens)
+			seen := primary.last()
+			require.Equal(t, "/v1/chat/completions", seen.path, "the Messages request became a chat completion")
+			require.Equal(t, "Bearer sk-primary", seen.authorization)
+
+			stream := ac.Messages.NewStreaming(t.Context(), params)
+			var acc anthropicsdk.Message
+			for stream.Next() {
+				require.NoError(t, acc.Accumulate(stream.Current()))
+			}
+			require.NoError(t, stream.Err())
+			require.Equal(t, "ok", acc.Content[0].Text)
+			require.Equal(t, anthropicsdk.StopReasonEndTurn, acc.StopReason)
+			require.True(t, primary.last().includeUsage, "usage is asked for the message_delta")
+			if metadata != nil {
+				require.InDelta(t, 5, metadata()["llm_total_token"].GetNumberValue(), 0)
+			}
+		}},
 		{name: "unknown model", run: func(t *testing.T, client openai.Client, _ string, _ func() map[string]*structpb.Value) {
 			_, err := client.Chat.Completions.New(t.Context(), chat("nope"))
 			var apiErr *openai.Error

@@ -1,0 +1,563 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
+	"github.com/aigw-dev/aigw/internal/apischema/openai"
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
+	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/sse"
+)
+
+// anthropicToOpenAI serves Anthropic Messages clients (the /anthropic/v1
+// front door) from an OpenAI-compatible backend (vLLM pools, OpenAI,
+// Azure OpenAI): the request becomes a chat completion, the response a
+// Message, streamed event by event.
+type anthropicToOpenAI struct {
+	inner *openAIToOpenAI // the path, the override and usage of the backend
+
+	stream   bool
+	status   int
+	body     bodyBuffer
+	splitter sse.Splitter
+	out      []byte
+	complete bool
+
+	// Stream state.
+	started    bool
+	id, model  string
+	block      int    // index of the next content block
+	open       string // type of the open block: "", "text" or "tool_use"
+	toolBlocks map[int]int
+	stop       string
+}
+
+// anthropicOnly are Messages fields an OpenAI backend has no counterpart
+// for: accepted when unset, refused otherwise.
+var anthropicOnly = []string{"container", "mcp_servers", "service_tier", "context_management"}
+
+// messagesRequest is the part of a Messages request the translation reads.
+type messagesRequest struct {
+	Model         string                `json:"model"`
+	MaxTokens     *int64                `json:"max_tokens"`
+	System        json.RawMessage       `json:"system"`
+	Messages      []messagesMessage     `json:"messages"`
+	StopSequences []string              `json:"stop_sequences"`
+	Temperature   *float64              `json:"temperature"`
+	TopP          *float64              `json:"top_p"`
+	Stream        bool                  `json:"stream"`
+	Tools         []anthropic.Tool      `json:"tools"`
+	ToolChoice    *anthropic.ToolChoice `json:"tool_choice"`
+	Metadata      *anthropic.Metadata   `json:"metadata"`
+	Thinking      *anthropic.Thinking   `json:"thinking"`
+}
+
+type messagesMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// Request implements [Translator.Request].
+func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
+	var in messagesRequest
+	if err := json.Unmarshal(req.Body, &in); err != nil {
+		return nil, invalid("", "request body does not match the Messages schema: "+err.Error())
+	}
+	obj := t.inner.opts.Parsed
+	if obj == nil {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, invalid("", "request body is not a JSON object")
+		}
+	}
+	known := map[string]bool{"model": true, "max_tokens": true, "system": true, "messages": true, "stop_sequences": true,
+		"temperature": true, "top_p": true, "stream": true, "tools": true, "tool_choice": true, "metadata": true, "thinking": true}
+	var extras []jsonobj.Member
+	for _, m := range obj.Members {
+		for _, k := range anthropicOnly {
+			if m.Key == k && !isNullOr(m.Value) {
+				return nil, unsupported(k, "an OpenAI-compatible backend has no equivalent")
+			}
+		}
+		if !known[m.Key] && !isNullOr(m.Value) {
+			extras = append(extras, m) // e.g. top_k, which vLLM reads
+		}
+	}
+	out := map[string]any{"model": req.Model}
+	if t.inner.opts.ModelOverride != "" {
+		out["model"] = t.inner.opts.ModelOverride
+	}
+	if in.MaxTokens != nil {
+		out["max_tokens"] = *in.MaxTokens
+	}
+	if len(in.StopSequences) > 0 {
+		out["stop"] = in.StopSequences
+	}
+	if in.Temperature != nil {
+		out["temperature"] = *in.Temperature
+	}
+	if in.TopP != nil {
+		out["top_p"] = *in.TopP
+	}
+	if in.Stream {
+		out["stream"] = true
+		out["stream_options"] = map[string]bool{"include_usage": true} // Anthropic's events carry usage
+	}
+	if in.Metadata != nil && in.Metadata.UserID != "" {
+		out["user"] = in.Metadata.UserID
+	}
+	if th := in.Thinking; th != nil && th.Type == "enabled" {
+		switch {
+		case th.BudgetTokens <= 1024:
+			out["reasoning_effort"] = "low"
+		case th.BudgetTokens <= 8192:
+			out["reasoning_effort"] = "medium"
+		default:
+			out["reasoning_effort"] = "high"
+		}
+	}
+	if err := openAITools(&in, out); err != nil {
+		return nil, err
+	}
+	msgs, err := openAIMessages(&in)
+	if err != nil {
+		return nil, err
+	}
+	out["messages"] = msgs
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the chat request: %w", err)
+	}
+	if len(extras) > 0 {
+		o, err := jsonobj.Parse(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range extras {
+			o.Set(m.Key, m.Value)
+		}
+		body = o.Bytes()
+	}
+	t.stream = in.Stream
+	t.inner.stream = in.Stream
+	model := req.Model
+	if t.inner.opts.ModelOverride != "" {
+		model = t.inner.opts.ModelOverride
+	}
+	return &Upstream{Path: t.inner.path(openai.PathChatCompletions, model), Body: body,
+		SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}, nil
+}
+
+// openAITools translates tools and tool_choice.
+func openAITools(in *messagesRequest, out map[string]any) error {
+	var tools []openai.Tool
+	for i, tool := range in.Tools {
+		if len(tool.InputSchema) == 0 {
+			return invalid(fmt.Sprintf("tools[%d].input_schema", i), "required (server tools have no OpenAI equivalent)")
+		}
+		tools = append(tools, openai.Tool{Type: "function", Function: openai.Function{Name: tool.Name, Description: tool.Description, Parameters: tool.InputSchema}})
+	}
+	if len(tools) > 0 {
+		out["tools"] = tools
+	}
+	if c := in.ToolChoice; c != nil {
+		switch c.Type {
+		case "auto":
+			out["tool_choice"] = "auto"
+		case "any":
+			out["tool_choice"] = "required"
+		case "none":
+			out["tool_choice"] = "none"
+		case "tool":
+			out["tool_choice"] = map[string]any{"type": "function", "function": map[string]string{"name": c.Name}}
+		default:
+			return invalid("tool_choice.type", fmt.Sprintf("unknown type %q", c.Type))
+		}
+		if c.DisableParallelToolUse && len(tools) > 0 {
+			out["parallel_tool_calls"] = false
+		}
+	}
+	return nil
+}
+
+// openAIMessages translates the system prompt and the turns: a user turn's
+// tool results become tool messages, in order, before its other content;
+// an assistant turn's tool uses become its tool calls.
+func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
+	var out []map[string]any
+	if len(in.System) > 0 && !isNullOr(in.System) {
+		text, err := blocksText("system", in.System)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, map[string]any{"role": "system", "content": text})
+	}
+	for i, m := range in.Messages {
+		field := fmt.Sprintf("messages[%d]", i)
+		blocks, err := contentBlocks(field, m.Content)
+		if err != nil {
+			return nil, err
+		}
+		switch m.Role {
+		case "user":
+			var parts []map[string]any
+			for j, b := range blocks {
+				bf := fmt.Sprintf("%s.content[%d]", field, j)
+				switch b.Type {
+				case "tool_result":
+					text, err := blocksText(bf+".content", b.ResultContent)
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": text})
+				case "text":
+					parts = append(parts, map[string]any{"type": "text", "text": b.text})
+				case "image":
+					u, err := imageURL(bf, b.Source)
+					if err != nil {
+						return nil, err
+					}
+					parts = append(parts, map[string]any{"type": "image_url", "image_url": map[string]string{"url": u}})
+				default:
+					return nil, unsupported(bf+".type", fmt.Sprintf("%q content has no OpenAI equivalent", b.Type))
+				}
+			}
+			if len(parts) > 0 {
+				out = append(out, map[string]any{"role": "user", "content": parts})
+			}
+		case "assistant":
+			msg := map[string]any{"role": "assistant"}
+			var text strings.Builder
+			var calls []openai.ToolCall
+			for j, b := range blocks {
+				switch b.Type {
+				case "text":
+					text.WriteString(b.text)
+				case "tool_use":
+					calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
+				case "thinking", "redacted_thinking":
+					// The model's past reasoning: chat completions take none back.
+				default:
+					return nil, unsupported(fmt.Sprintf("%s.content[%d].type", field, j), fmt.Sprintf("%q content has no OpenAI equivalent", b.Type))
+				}
+			}
+			if text.Len() > 0 {
+				msg["content"] = text.String()
+			}
+			if len(calls) > 0 {
+				msg["tool_calls"] = calls
+			}
+			out = append(out, msg)
+		default:
+			return nil, invalid(field+".role", fmt.Sprintf("must be user or assistant, not %q", m.Role))
+		}
+	}
+	return out, nil
+}
+
+// block is a decoded Messages content block; a tool result's content (a
+// string or blocks) stays raw.
+type block struct {
+	Type          string                 `json:"type"`
+	Text          json.RawMessage        `json:"text"`
+	Source        *anthropic.ImageSource `json:"source"`
+	ID            string                 `json:"id"`
+	Name          string                 `json:"name"`
+	Input         json.RawMessage        `json:"input"`
+	ToolUseID     string                 `json:"tool_use_id"`
+	ResultContent json.RawMessage        `json:"content"`
+	text          string
+}
+
+// contentBlocks decodes a message's content: a string or blocks.
+func contentBlocks(field string, content json.RawMessage) ([]block, error) {
+	if isNullOr(content) {
+		return nil, nil
+	}
+	if content[0] == '"' {
+		s, err := jsonscan.Unquote(content)
+		if err != nil {
+			return nil, invalid(field+".content", "must be a string or an array of content blocks")
+		}
+		return []block{{Type: "text", text: s}}, nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(content, &raw); err != nil {
+		return nil, invalid(field+".content", "must be a string or an array of content blocks")
+	}
+	out := make([]block, 0, len(raw))
+	for j, r := range raw {
+		var b block
+		if json.Unmarshal(r, &b) != nil {
+			return nil, invalid(fmt.Sprintf("%s.content[%d]", field, j), "is not a content block")
+		}
+		if b.Type == "text" {
+			s, err := jsonscan.Unquote(b.Text)
+			if err != nil {
+				return nil, invalid(fmt.Sprintf("%s.content[%d].text", field, j), "must be a string")
+			}
+			b.text = s
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// blocksText is the text of a string or of text blocks (a system prompt, a
+// tool result).
+func blocksText(field string, v json.RawMessage) (string, error) {
+	blocks, err := contentBlocks(strings.TrimSuffix(field, ".content"), v)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for j, bl := range blocks {
+		if bl.Type != "text" {
+			return "", unsupported(fmt.Sprintf("%s[%d].type", field, j), fmt.Sprintf("%q content has no OpenAI equivalent here", bl.Type))
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(bl.text)
+	}
+	return b.String(), nil
+}
+
+// imageURL is the OpenAI image URL of an Anthropic image source.
+func imageURL(field string, src *anthropic.ImageSource) (string, error) {
+	switch {
+	case src == nil:
+		return "", invalid(field+".source", "required")
+	case src.Type == "base64":
+		return "data:" + src.MediaType + ";base64," + src.Data, nil
+	case src.Type == "url":
+		return src.URL, nil
+	default:
+		return "", unsupported(field+".source.type", fmt.Sprintf("%q images have no OpenAI equivalent", src.Type))
+	}
+}
+
+// ResponseHeaders implements [Translator.ResponseHeaders].
+func (t *anthropicToOpenAI) ResponseHeaders(status int, h http.Header) error {
+	t.status = status
+	if t.stream && (status >= 300 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")) {
+		t.stream = false
+	}
+	t.inner.status = status
+	h.Del("Content-Length")
+	if !t.stream {
+		h.Set("Content-Type", "application/json")
+	}
+	return nil
+}
+
+// ResponseBody implements [Translator.ResponseBody].
+func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if t.stream {
+		t.out = t.out[:0]
+		err := t.splitter.Feed(chunk, t.event)
+		if err == nil && eos && !t.complete {
+			err = fmt.Errorf("the upstream's stream ended before [DONE]")
+		}
+		return t.out, err
+	}
+	t.body.add(chunk)
+	if !eos {
+		return nil, nil
+	}
+	t.complete = true
+	tooBig, body := t.body.tooBig, t.body.take()
+	if tooBig {
+		return nil, fmt.Errorf("the upstream's response exceeds %d bytes, too large to translate", maxAccountedBody)
+	}
+	if t.status >= 400 {
+		e := &apierror.Error{Status: t.status, Message: "the upstream answered " + http.StatusText(t.status), Format: apierror.FormatAnthropic}
+		if m, ok := apierror.MessageOf(body); ok {
+			e.Message = m
+		}
+		_, out := apierror.Render(e)
+		return out, nil
+	}
+	var resp struct {
+		ID      string `json:"id"`
+		Model   string `json:"model"`
+		Choices []struct {
+			Message struct {
+				Content   *string           `json:"content"`
+				ToolCalls []openai.ToolCall `json:"tool_calls"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *openai.Usage `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("reading the upstream's chat completion: %v", err)
+	}
+	t.inner.observe(&openai.ResponseHead{Model: resp.Model, Usage: resp.Usage})
+	c := resp.Choices[0]
+	msg := anthropic.Response{ID: resp.ID, Type: "message", Role: "assistant", Model: resp.Model, StopReason: stopReason(c.FinishReason), Usage: t.anthropicUsage()}
+	if c.Message.Content != nil && *c.Message.Content != "" {
+		msg.Content = append(msg.Content, anthropic.Block{Type: "text", Text: jsonString(*c.Message.Content)})
+	}
+	for _, tc := range c.Message.ToolCalls {
+		msg.Content = append(msg.Content, anthropic.Block{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: toolInput(tc.Function.Arguments)})
+	}
+	if msg.Content == nil {
+		msg.Content = []anthropic.Block{}
+	}
+	return json.Marshal(&msg)
+}
+
+// toolInput is a call's arguments as a JSON object ({} when they are not
+// one: Anthropic requires an object).
+func toolInput(args string) json.RawMessage {
+	b := bytes.TrimSpace([]byte(args))
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}
+
+// stopReason maps OpenAI's finish reason to Anthropic's stop reason.
+func stopReason(finish string) string {
+	switch finish {
+	case "length":
+		return "max_tokens"
+	case "tool_calls", "function_call":
+		return "tool_use"
+	case "content_filter":
+		return "refusal"
+	default:
+		return "end_turn"
+	}
+}
+
+func (t *anthropicToOpenAI) anthropicUsage() anthropic.Usage {
+	u := t.inner.usage
+	return anthropic.Usage{InputTokens: u.InputTokens - u.CachedInputTokens, OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CachedInputTokens}
+}
+
+// event translates one chat completion chunk into Messages events.
+func (t *anthropicToOpenAI) event(ev []byte) {
+	data := sse.Data(ev)
+	if len(data) == 0 {
+		return
+	}
+	if string(data) == "[DONE]" {
+		t.finish()
+		return
+	}
+	var c struct {
+		ID      string `json:"id"`
+		Model   string `json:"model"`
+		Choices []struct {
+			Delta struct {
+				Content   *string           `json:"content"`
+				ToolCalls []openai.ToolCall `json:"tool_calls"`
+			} `json:"delta"`
+			FinishReason *string `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *openai.Usage `json:"usage"`
+	}
+	if json.Unmarshal(data, &c) != nil {
+		return
+	}
+	t.inner.observe(&openai.ResponseHead{Model: c.Model, Usage: c.Usage})
+	if !t.started {
+		t.started, t.id, t.model = true, c.ID, c.Model
+		t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
+			ID: c.ID, Type: "message", Role: "assistant", Model: c.Model, Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
+	}
+	for _, ch := range c.Choices {
+		if s := ch.Delta.Content; s != nil && *s != "" {
+			if t.open != "text" {
+				t.openBlock("text", map[string]any{"type": "text", "text": ""})
+			}
+			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
+				"delta": map[string]string{"type": "text_delta", "text": *s}})
+		}
+		for _, tc := range ch.Delta.ToolCalls {
+			idx := 0
+			if tc.Index != nil {
+				idx = *tc.Index
+			}
+			if _, seen := t.toolBlocks[idx]; !seen {
+				if t.toolBlocks == nil {
+					t.toolBlocks = map[int]int{}
+				}
+				t.openBlock("tool_use", map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": map[string]any{}})
+				t.toolBlocks[idx] = t.block - 1
+			}
+			if tc.Function.Arguments != "" {
+				t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.toolBlocks[idx],
+					"delta": map[string]string{"type": "input_json_delta", "partial_json": tc.Function.Arguments}})
+			}
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			t.stop = stopReason(*ch.FinishReason)
+		}
+	}
+}
+
+// openBlock closes the open content block and starts the next.
+func (t *anthropicToOpenAI) openBlock(typ string, content map[string]any) {
+	t.closeBlock()
+	t.emit("content_block_start", map[string]any{"type": "content_block_start", "index": t.block, "content_block": content})
+	t.block++
+	t.open = typ
+}
+
+func (t *anthropicToOpenAI) closeBlock() {
+	if t.open != "" {
+		t.emit("content_block_stop", map[string]any{"type": "content_block_stop", "index": t.block - 1})
+		t.open = ""
+	}
+}
+
+// finish ends the message at the chunk stream's [DONE].
+func (t *anthropicToOpenAI) finish() {
+	if !t.started {
+		t.started = true
+		t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
+			Type: "message", Role: "assistant", Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
+	}
+	t.closeBlock()
+	if t.stop == "" {
+		t.stop = "end_turn"
+	}
+	u := t.anthropicUsage()
+	t.emit("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": t.stop, "stop_sequence": nil},
+		"usage": map[string]int64{"input_tokens": u.InputTokens, "output_tokens": u.OutputTokens, "cache_read_input_tokens": u.CacheReadInputTokens}})
+	t.emit("message_stop", map[string]any{"type": "message_stop"})
+	t.complete = true
+}
+
+// emit writes one Messages event.
+func (t *anthropicToOpenAI) emit(typ string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	t.out = append(t.out, "event: "...)
+	t.out = append(t.out, typ...)
+	t.out = append(t.out, "\ndata: "...)
+	t.out = append(t.out, b...)
+	t.out = append(t.out, '\n', '\n')
+}
+
+// Usage implements [Translator.Usage].
+func (t *anthropicToOpenAI) Usage() llm.Usage { return t.inner.usage }
+
+// ResponseModel implements [Translator.ResponseModel].
+func (t *anthropicToOpenAI) ResponseModel() string { return t.inner.model }
+
+// Complete implements [Translator.Complete].
+func (t *anthropicToOpenAI) Complete() bool { return t.complete }
