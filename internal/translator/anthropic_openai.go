@@ -44,6 +44,10 @@ type anthropicToOpenAI struct {
 // for: accepted when unset, refused otherwise.
 var anthropicOnly = []string{"container", "mcp_servers", "service_tier", "context_management"}
 
+// messagesFields are the Messages request fields the translation reads.
+var messagesFields = map[string]bool{"model": true, "max_tokens": true, "system": true, "messages": true, "stop_sequences": true,
+	"temperature": true, "top_p": true, "stream": true, "tools": true, "tool_choice": true, "metadata": true, "thinking": true}
+
 // messagesRequest is the part of a Messages request the translation reads.
 type messagesRequest struct {
 	Model         string                `json:"model"`
@@ -78,8 +82,6 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 			return nil, invalid("", "request body is not a JSON object")
 		}
 	}
-	known := map[string]bool{"model": true, "max_tokens": true, "system": true, "messages": true, "stop_sequences": true,
-		"temperature": true, "top_p": true, "stream": true, "tools": true, "tool_choice": true, "metadata": true, "thinking": true}
 	var extras []jsonobj.Member
 	for _, m := range obj.Members {
 		for _, k := range anthropicOnly {
@@ -87,7 +89,7 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 				return nil, unsupported(k, "an OpenAI-compatible backend has no equivalent")
 			}
 		}
-		if !known[m.Key] && !isNullOr(m.Value) {
+		if !messagesFields[m.Key] && !isNullOr(m.Value) {
 			extras = append(extras, m) // e.g. top_k, which vLLM reads
 		}
 	}
