@@ -371,15 +371,11 @@ func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		}
 		return t.out, err
 	}
-	t.body.add(chunk)
-	if !eos {
-		return nil, nil
+	body, done, err := t.body.whole(chunk, eos)
+	if !done || err != nil {
+		return nil, err
 	}
 	t.complete = true
-	tooBig, body := t.body.tooBig, t.body.take()
-	if tooBig {
-		return nil, fmt.Errorf("the upstream's response exceeds %d bytes, too large to translate", maxAccountedBody)
-	}
 	if t.status >= 400 {
 		e := &apierror.Error{Status: t.status, Message: "the upstream answered " + http.StatusText(t.status), Format: apierror.FormatAnthropic}
 		if m, ok := apierror.MessageOf(body); ok {

@@ -1,6 +1,10 @@
 package translator
 
-import "github.com/aigw-dev/aigw/internal/sse"
+import (
+	"fmt"
+
+	"github.com/aigw-dev/aigw/internal/sse"
+)
 
 // maxAccountedBody bounds how much of a non-streamed response is kept to
 // read (or translate) it; larger bodies pass through unaccounted, or fail
@@ -30,6 +34,20 @@ func (b *bodyBuffer) take() []byte {
 	body := b.body
 	b.body = nil
 	return body
+}
+
+// whole buffers a body to translate whole: it reports done at the body's
+// end, with the body, or an error when it outgrew maxAccountedBody.
+func (b *bodyBuffer) whole(chunk []byte, eos bool) (body []byte, done bool, err error) {
+	b.add(chunk)
+	if !eos {
+		return nil, false, nil
+	}
+	tooBig, body := b.tooBig, b.take()
+	if tooBig {
+		return nil, true, fmt.Errorf("the response exceeds %d bytes, too large to translate", maxAccountedBody)
+	}
+	return body, true, nil
 }
 
 // newSplitter returns an SSE splitter bounding events to limit bytes (zero:

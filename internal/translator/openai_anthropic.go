@@ -683,15 +683,11 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		}
 		return t.out, err
 	}
-	t.body.add(chunk)
-	if !eos {
-		return nil, nil
+	body, done, err := t.body.whole(chunk, eos)
+	if !done || err != nil {
+		return nil, err
 	}
 	t.complete = true
-	tooBig, body := t.body.tooBig, t.body.take()
-	if tooBig {
-		return nil, fmt.Errorf("the Anthropic response exceeds %d bytes, too large to translate", maxAccountedBody)
-	}
 	if t.status >= 400 {
 		return anthropicError(t.status, body), nil
 	}
