@@ -138,15 +138,8 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the chat request: %w", err)
 	}
-	if len(extras) > 0 {
-		o, err := jsonobj.Parse(body)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range extras {
-			o.Set(m.Key, m.Value)
-		}
-		body = o.Bytes()
+	if body, err = withExtras(body, extras); err != nil {
+		return nil, err
 	}
 	t.stream = in.Stream
 	t.inner.stream = in.Stream

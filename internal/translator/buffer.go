@@ -3,6 +3,7 @@ package translator
 import (
 	"fmt"
 
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/sse"
 )
 
@@ -48,6 +49,23 @@ func (b *bodyBuffer) whole(chunk []byte, eos bool) (body []byte, done bool, err 
 		return nil, true, fmt.Errorf("the response exceeds %d bytes, too large to translate", maxAccountedBody)
 	}
 	return body, true, nil
+}
+
+// withExtras sets the client's vendor fields on a translated body (as a
+// provider that accepts them reads them), or returns it as it is when
+// there are none.
+func withExtras(body []byte, extras []jsonobj.Member) ([]byte, error) {
+	if len(extras) == 0 {
+		return body, nil
+	}
+	o, err := jsonobj.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range extras {
+		o.Set(m.Key, m.Value)
+	}
+	return o.Bytes(), nil
 }
 
 // newSplitter returns an SSE splitter bounding events to limit bytes (zero:
