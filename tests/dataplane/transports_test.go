@@ -110,46 +110,26 @@ spec:
       backendRefs: [{name: azure, modelNameOverride: gpt-4o-mini}]
     - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m-claude}]}]
       backendRefs: [{name: claude, modelNameOverride: claude-sonnet-4-5}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: BackendSecurityPolicy
-metadata: {name: claude-key}
-spec:
-  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude}]
-  type: AnthropicAPIKey
-  anthropicAPIKey: {secretRef: {name: claude-key}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: claude-key}
-stringData: {apiKey: sk-ant-test}
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: BackendSecurityPolicy
-metadata: {name: azure-key}
-spec:
-  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: azure}]
-  type: AzureAPIKey
-  azureAPIKey: {secretRef: {name: azure-key}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: azure-key}
-stringData: {apiKey: azure-secret}
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: BackendSecurityPolicy
-metadata: {name: primary-key}
-spec:
-  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: primary}]
-  type: APIKey
-  apiKey: {secretRef: {name: primary-key}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: primary-key}
-stringData: {apiKey: sk-primary}
 `
+
+// keyPolicyDocs are a BackendSecurityPolicy of an API key type (typ, whose
+// field is field) on the backend, and the Secret holding key.
+func keyPolicyDocs(backend, typ, field, key string) string {
+	return fmt.Sprintf(`---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: %[1]s-key}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: %[1]s}]
+  type: %[2]s
+  %[3]s: {secretRef: {name: %[1]s-key}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: %[1]s-key}
+stringData: {apiKey: %[4]s}
+`, backend, typ, field, key)
+}
 
 // backendDocs are an AIServiceBackend of schema OpenAI and its Backend at
 // host:port.
@@ -436,7 +416,9 @@ func TestTransports(t *testing.T) {
 			cfg := fmt.Sprintf(transportConfig, port) + backendDocs("primary", primaryAddr) + backendDocs("fallback", fallbackAddr) +
 				backendDocs("broken", brokenAddr) + backendDocs("html", htmlAddr) +
 				schemaBackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr) +
-				schemaBackendDocs("claude", "{name: Anthropic}", claudeAddr)
+				schemaBackendDocs("claude", "{name: Anthropic}", claudeAddr) +
+				keyPolicyDocs("primary", "APIKey", "apiKey", "sk-primary") + keyPolicyDocs("azure", "AzureAPIKey", "azureAPIKey", "azure-secret") +
+				keyPolicyDocs("claude", "AnthropicAPIKey", "anthropicAPIKey", "sk-ant-test")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 			url, metadata := tr.start(t, path, port)
 			client := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
