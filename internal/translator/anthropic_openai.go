@@ -342,15 +342,8 @@ func imageURL(field string, src *anthropic.ImageSource) (string, error) {
 
 // ResponseHeaders implements [Translator.ResponseHeaders].
 func (t *anthropicToOpenAI) ResponseHeaders(status int, h http.Header) error {
-	t.status = status
-	if t.stream && (status >= 300 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")) {
-		t.stream = false
-	}
-	t.inner.status = status
-	h.Del("Content-Length")
-	if !t.stream {
-		h.Set("Content-Type", "application/json")
-	}
+	t.status, t.inner.status = status, status
+	t.stream = rewrittenHeaders(status, h, t.stream)
 	return nil
 }
 

@@ -2,6 +2,8 @@ package translator
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/sse"
@@ -66,6 +68,19 @@ func withExtras(body []byte, extras []jsonobj.Member) ([]byte, error) {
 		o.Set(m.Key, m.Value)
 	}
 	return o.Bytes(), nil
+}
+
+// rewrittenHeaders prepares the response headers of a translation that
+// rewrites the body, and reports whether the response is still the event
+// stream the client asked for (an error answers a stream request with
+// JSON).
+func rewrittenHeaders(status int, h http.Header, stream bool) bool {
+	stream = stream && status < 300 && strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	h.Del("Content-Length") // the body is rewritten
+	if !stream {
+		h.Set("Content-Type", "application/json")
+	}
+	return stream
 }
 
 // newSplitter returns an SSE splitter bounding events to limit bytes (zero:

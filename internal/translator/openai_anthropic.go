@@ -653,13 +653,7 @@ func imageSource(field, u string) (*anthropic.ImageSource, error) {
 // ResponseHeaders implements [Translator.ResponseHeaders].
 func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
 	t.status = status
-	if t.stream && (status >= 300 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")) {
-		t.stream = false // an error answers a stream request with JSON
-	}
-	h.Del("Content-Length") // the body is rewritten
-	if !t.stream {
-		h.Set("Content-Type", "application/json")
-	}
+	t.stream = rewrittenHeaders(status, h, t.stream)
 	return nil
 }
 
