@@ -96,12 +96,7 @@ func extprocCommand(ctx context.Context, args []string, lookupEnv func(string) (
 	}
 	loader := &standalone.Loader{LookupEnv: lookupEnv}
 	load := func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, paths...) }
-	res, err := load(ctx)
-	logWarnings(logger, res)
-	if err != nil {
-		return invalidConfig(err)
-	}
-	accessLog, closeLog, err := openAccessLog(o.accessLog, stdout)
+	res, accessLog, closeLog, err := loadServing(ctx, load, logger, o.accessLog, stdout)
 	if err != nil {
 		return err
 	}

@@ -116,12 +116,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if o.port != 0 && len(paths) > 0 {
 		return cli.Usagef("--port applies only to the configuration generated from the environment; %s sets its own listeners", paths[0])
 	}
-	res, err := load(ctx)
-	logWarnings(logger, res)
-	if err != nil {
-		return invalidConfig(err)
-	}
-	accessLog, closeLog, err := openAccessLog(o.accessLog, stdout)
+	res, accessLog, closeLog, err := loadServing(ctx, load, logger, o.accessLog, stdout)
 	if err != nil {
 		return err
 	}
@@ -142,6 +137,21 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		p.guard = newTruncationGuard(res)
 	}
 	return runGateway(ctx, p)
+}
+
+// loadServing loads the configuration a serving command starts with,
+// logging its warnings, and opens the access log; the caller closes it.
+func loadServing(ctx context.Context, load func(context.Context) (*standalone.Result, error), logger *slog.Logger, accessLogFlag string, stdout io.Writer) (*standalone.Result, *slog.Logger, func(), error) {
+	res, err := load(ctx)
+	logWarnings(logger, res)
+	if err != nil {
+		return nil, nil, nil, invalidConfig(err)
+	}
+	accessLog, closeLog, err := openAccessLog(accessLogFlag, stdout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res, accessLog, closeLog, nil
 }
 
 // invalidConfig is the error of a configuration that failed to load, the

@@ -38,6 +38,3 @@ func (b *Budget) Exhausted() bool { return b.used.Load() >= b.limit }
 
 // Used returns the bytes charged now.
 func (b *Budget) Used() int64 { return b.used.Load() }
-
-// Limit returns the budget's size.
-func (b *Budget) Limit() int64 { return b.limit }

@@ -132,8 +132,6 @@ type Endpoint struct {
 	BaseURL string
 	// HostHeader, when set, is the Host the upstream expects.
 	HostHeader string
-	// PoolAddress is the "ip:port" of an InferencePool endpoint.
-	PoolAddress string
 }
 
 // nextEndpoint returns a static backend's next endpoint, round robin.

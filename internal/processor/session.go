@@ -390,7 +390,7 @@ func (s *Session) pickFor(ctx context.Context, a *Attempt, ref *router.Ref[*Back
 func (s *Session) usePoolEndpoint(addr string) {
 	s.pick.Use(addr)
 	s.endpoint = addr
-	s.attempt.Endpoint = Endpoint{BaseURL: "http://" + addr, PoolAddress: addr}
+	s.attempt.Endpoint = Endpoint{BaseURL: "http://" + addr}
 }
 
 // closePick ends the current pick: its in-flight count and its picker
@@ -474,9 +474,6 @@ func (s *Session) Err() error {
 	}
 	return s.lastErr
 }
-
-// Attempt returns the current attempt, nil before the first.
-func (s *Session) Attempt() *Attempt { return s.attempt }
 
 // logFailed logs, at debug level, a failed attempt and what follows.
 func (s *Session) logFailed(ctx context.Context, n int, err error, status int, retry bool) {
