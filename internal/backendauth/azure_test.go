@@ -88,7 +88,8 @@ func TestTokenRefresh(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	cred := &stepCredential{now: &now, calls: make(chan struct{}, 10)}
 	var logs syncbuf.Buffer
-	ta := &tokenAuth{policy: "default/azure", cred: cred, scope: azureScope, logger: slog.New(slog.NewTextHandler(&logs, nil)), now: clock}
+	ta := newTokenAuth("default/azure", cred, azureScope, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ta.tokens.now = clock
 	bearer := func() (string, error) {
 		req := &llm.UpstreamRequest{Header: http.Header{}}
 		err := ta.Authenticate(t.Context(), req)
@@ -115,7 +116,7 @@ func TestTokenRefresh(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "tok-2", tok)
 	<-cred.calls
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "refreshing the backend's access token failed") }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "refreshing the backend's credential failed") }, 5*time.Second, time.Millisecond)
 	tok, err = bearer()
 	require.NoError(t, err)
 	require.Equal(t, "tok-2", tok, "a failed refresh keeps the token until it expires")

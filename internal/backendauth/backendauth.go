@@ -39,6 +39,8 @@ func New(a *config.Auth, opts Options) (llm.Authenticator, error) {
 		return newAPIKey(a)
 	case config.AuthAzureCredentials:
 		return newAzureCredentials(a, opts)
+	case config.AuthAWSCredentials:
+		return newAWSCredentials(a, opts)
 	default:
 		return nil, fmt.Errorf("policy %s: %w %q", a.Policy, ErrUnsupported, a.Type)
 	}

@@ -461,6 +461,21 @@ type Auth struct {
 	APIKey *APIKeyAuth `json:"apiKey,omitempty"`
 	// Azure carries the Entra ID application for AzureCredentials.
 	Azure *AzureCredentials `json:"azure,omitempty"`
+	// AWS carries the signing region and credentials for AWSCredentials.
+	AWS *AWSCredentials `json:"aws,omitempty"`
+}
+
+// AWSCredentials signs every request with AWS Signature Version 4 for the
+// service "bedrock".
+type AWSCredentials struct {
+	// Region is the signing region.
+	Region string `json:"region"`
+	// CredentialsFile is the content of an AWS shared credentials file and
+	// Profile the profile used from it ("default" when empty). Without a
+	// file the AWS SDK's default chain finds the credentials: environment,
+	// shared config, web identity, container and instance metadata.
+	CredentialsFile Secret `json:"credentialsFile,omitempty"`
+	Profile         string `json:"profile,omitempty"`
 }
 
 // AzureCredentials is an Entra ID application whose access tokens (scope

@@ -78,7 +78,7 @@ func (s *Server) upstream(st extprocv3.ExternalProcessor_ProcessServer, first *e
 		return immediate(st, apierror.Internal(errors.New("no router-level state for this request: is the router-level ext_proc filter in front of this one?")))
 	}
 	e.mu.Lock()
-	a, err := e.s.AttemptOn(ctx, msg.header, backend, ref) // the attempt edits a copy
+	a, err := e.s.AttemptOn(ctx, msg.header, msg.pseudo[":authority"], backend, ref) // the attempt edits a copy
 	clientBody, format := e.s.ClientBody(), e.s.ErrorFormat()
 	e.backendName = name
 	e.mu.Unlock()

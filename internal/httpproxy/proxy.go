@@ -92,9 +92,7 @@ func sendTo(ctx context.Context, rt roundTripper, a *processor.Attempt, t *confi
 		return nil, err
 	}
 	req.Header = a.Upstream.Header
-	if ep.HostHeader != "" {
-		req.Host = ep.HostHeader
-	}
+	req.Host = ep.Host
 	headerTimeout := t.BackendRequest.Std()
 	if idle := t.StreamIdle.Std(); idle > 0 && (headerTimeout == 0 || idle < headerTimeout) {
 		headerTimeout = idle

@@ -43,6 +43,9 @@ type Request struct {
 // UpstreamRequest is one attempt's request, before the transport sends it.
 type UpstreamRequest struct {
 	Method string
+	// Host is the authority the request is sent to (the Host header), once
+	// the attempt has its endpoint; a signature covers it.
+	Host string
 	// Path is the upstream path with its query.
 	Path   string
 	Header http.Header

@@ -44,7 +44,8 @@ var stripHeaders = []string{"Content-Length", "Accept-Encoding", "Host"}
 // BackendSecurityPolicy): they are meant for the gateway, and a backend
 // that found its own header missing could otherwise fall back to one the
 // client chose. Without an Authenticator they pass through.
-var clientCredentialHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "Cookie"}
+var clientCredentialHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "Cookie",
+	"X-Amz-Security-Token", "X-Amz-Date", "X-Amz-Content-Sha256", "X-Goog-Api-Key"}
 
 // reservedHeader reports whether name is owned by the gateway and so never
 // mutated (Envoy AI Gateway API §17).
@@ -165,6 +166,9 @@ func (a *Attempt) Authenticate(ctx context.Context) error {
 		return nil
 	}
 	a.authenticated = true
+	if a.Upstream.Host == "" {
+		a.Upstream.Host = a.Endpoint.Host
+	}
 	if err := a.Backend.Auth.Authenticate(ctx, a.Upstream); err != nil {
 		return fmt.Errorf("authenticating to backend %s: %w", a.Backend.Name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,8 +131,25 @@ type Backend struct {
 type Endpoint struct {
 	// BaseURL is "scheme://host:port".
 	BaseURL string
-	// HostHeader, when set, is the Host the upstream expects.
-	HostHeader string
+	// Host is the Host header the upstream expects: the configured one, or
+	// the address without the scheme's default port.
+	Host string
+}
+
+// endpointAt returns the endpoint of an address.
+func endpointAt(scheme, host string, port int32, hostHeader string) Endpoint {
+	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
+	ep := Endpoint{BaseURL: scheme + "://" + addr, Host: hostHeader}
+	if ep.Host == "" {
+		ep.Host = addr
+		if (scheme == "https" && port == 443) || (scheme == "http" && port == 80) {
+			ep.Host = host
+			if strings.Contains(host, ":") {
+				ep.Host = "[" + host + "]"
+			}
+		}
+	}
+	return ep
 }
 
 // nextEndpoint returns a static backend's next endpoint, round robin.
@@ -217,10 +235,7 @@ func (p *Pipeline) newBackend(cb *config.Backend) (*Backend, error) {
 		if ep.Host == "" || ep.Port <= 0 || ep.Port > 65535 {
 			return nil, fmt.Errorf("invalid endpoint %q port %d", ep.Host, ep.Port)
 		}
-		b.endpoints = append(b.endpoints, Endpoint{
-			BaseURL:    scheme + "://" + net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))),
-			HostHeader: ep.HostHeader,
-		})
+		b.endpoints = append(b.endpoints, endpointAt(scheme, ep.Host, ep.Port, ep.HostHeader))
 	}
 	return b, nil
 }

@@ -305,9 +305,10 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 // among the matched rule's, at refIndex among them when the rule names it
 // more than once. The attempt is built from the client's original body and
 // header (the proxy's copy of the request headers, nil for the session's),
-// translated, mutated and authenticated last; an InferencePool backend is
-// not picked for, the proxy's endpoint picker did that.
-func (s *Session) AttemptOn(ctx context.Context, header http.Header, backend string, refIndex int) (*Attempt, error) {
+// translated, mutated and authenticated last for host, the authority the
+// proxy sends it to; an InferencePool backend is not picked for, the
+// proxy's endpoint picker did that.
+func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backend string, refIndex int) (*Attempt, error) {
 	if header == nil {
 		header = s.info.Header
 	}
@@ -338,6 +339,7 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, backend str
 		return nil, apierror.Internal(err)
 	}
 	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
+	a.Upstream.Host = host
 	if err := a.Authenticate(ctx); err != nil {
 		return nil, apierror.Internal(err)
 	}
@@ -390,7 +392,7 @@ func (s *Session) pickFor(ctx context.Context, a *Attempt, ref *router.Ref[*Back
 func (s *Session) usePoolEndpoint(addr string) {
 	s.pick.Use(addr)
 	s.endpoint = addr
-	s.attempt.Endpoint = Endpoint{BaseURL: "http://" + addr}
+	s.attempt.Endpoint = Endpoint{BaseURL: "http://" + addr, Host: addr}
 }
 
 // closePick ends the current pick: its in-flight count and its picker

@@ -90,8 +90,9 @@ func (c *compiler) policyAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *con
 		return c.apiKeyAuth(pol, config.AuthAnthropicAPIKey, sp.Child("anthropicAPIKey", "secretRef"), spec.AnthropicAPIKey.SecretRef)
 	case aigv1b1.BackendSecurityPolicyTypeAzureCredentials:
 		return c.azureCredentials(pol, sp.Child("azureCredentials"), spec.AzureCredentials)
-	case aigv1b1.BackendSecurityPolicyTypeAWSCredentials,
-		aigv1b1.BackendSecurityPolicyTypeGCPCredentials:
+	case aigv1b1.BackendSecurityPolicyTypeAWSCredentials:
+		return c.awsCredentials(pol, sp.Child("awsCredentials"), spec.AWSCredentials)
+	case aigv1b1.BackendSecurityPolicyTypeGCPCredentials:
 		c.d.notSupported(pol.src, sp.Child("type"), fmt.Sprintf("BackendSecurityPolicy type %s", spec.Type))
 	}
 	return nil
@@ -149,4 +150,32 @@ func (c *compiler) azureCredentials(pol *resource[aigv1b1.BackendSecurityPolicy]
 		Type:   config.AuthAzureCredentials,
 		Azure:  &config.AzureCredentials{TenantID: az.TenantID, ClientID: az.ClientID, ClientSecret: config.Secret(bytes.TrimSpace(v))},
 	}
+}
+
+// awsCredentialsKey is the Secret data key of an AWS credentials file.
+const awsCredentialsKey = "credentials"
+
+// awsCredentials compiles the signing region and where the credentials
+// come from: a credentials file in a Secret, or the AWS SDK's default
+// chain when the policy names neither a file nor an OIDC exchange. The
+// OIDC exchange (oidcExchangeToken) is not supported yet.
+func (c *compiler) awsCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, aw *aigv1b1.BackendSecurityPolicyAWSCredentials) *config.Auth {
+	if aw.OIDCExchangeToken != nil {
+		c.d.notSupported(pol.src, p.Child("oidcExchangeToken"), "AWSCredentials with an OIDC token exchange")
+		return nil
+	}
+	out := &config.AWSCredentials{Region: aw.Region}
+	if f := aw.CredentialsFile; f != nil {
+		rp := p.Child("credentialsFile", "secretRef")
+		s, key := c.secret(pol.src, rp, *f.SecretRef, pol.src.Namespace)
+		if s == nil {
+			return nil
+		}
+		v, ok := c.secretKey(pol.src, rp, s, key, awsCredentialsKey)
+		if !ok {
+			return nil
+		}
+		out.CredentialsFile, out.Profile = config.Secret(v), f.Profile
+	}
+	return &config.Auth{Policy: pol.key().String(), Type: config.AuthAWSCredentials, AWS: out}
 }

@@ -104,15 +104,15 @@ func TestDuplicateAcrossFiles(t *testing.T) {
 }
 
 func TestErrorsAreInspectable(t *testing.T) {
-	res, err := testLoader().Load(context.Background(), "testdata/errors/example_22_3_bedrock.in.yaml")
+	res, err := testLoader().Load(context.Background(), "testdata/errors/not_supported.in.yaml")
 	require.ErrorIs(t, err, ErrNotSupported)
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, Source{
-		File: "testdata/errors/example_22_3_bedrock.in.yaml", Doc: 7,
-		APIVersion: "aigateway.envoyproxy.io/v1beta1", Kind: "BackendSecurityPolicy", Namespace: "default", Name: "aws-creds",
+		File: "testdata/errors/not_supported.in.yaml", Doc: 1,
+		APIVersion: "gateway.networking.k8s.io/v1", Kind: "Gateway", Namespace: "default", Name: "gw",
 	}, e.Source)
-	require.Equal(t, "spec.type", e.Field)
+	require.Equal(t, "spec.listeners[1].protocol", e.Field)
 	require.NotNil(t, res)
 	require.Nil(t, res.Config)
 
