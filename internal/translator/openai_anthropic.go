@@ -14,7 +14,6 @@ import (
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/config"
-	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/sse"
@@ -35,20 +34,14 @@ type openAIToAnthropic struct {
 	status       int
 	body         bodyBuffer
 	splitter     sse.Splitter
-	out          []byte
-	usage        llm.Usage
-	model        string
-	id           string
-	created      int64
-	complete     bool
+	chatChunks
+	usage    llm.Usage
+	complete bool
 	// toolIndex maps a content block index to its OpenAI tool call index.
 	toolIndex map[int]int
 	toolCalls int
 	// failure is the error event the stream ended with.
 	failure error
-	// chunkHead is the start of every chunk of the stream (id, object,
-	// created, model), once known.
-	chunkHead []byte
 	// jsonTool, when set, is the tool a JSON response_format is forced
 	// through: its input is the response's content. jsonBlock is its
 	// content block's index in a stream.
@@ -145,55 +138,14 @@ func invalid(field, why string) error {
 
 // Request implements [Translator.Request].
 func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
-	obj := t.opts.Parsed
-	if obj == nil {
-		var err error
-		if obj, err = jsonobj.Parse(req.Body); err != nil {
-			return nil, invalid("", "request body is not a JSON object")
-		}
-	}
-	// The small members are decoded together; the messages, most of the
-	// body, are read with the one-pass scanner, their text not decoded.
-	var in openai.ChatRequest
-	var messages []byte
-	small := jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
-	for _, m := range obj.Members {
-		if m.Key == "messages" {
-			messages = m.Value
-			continue
-		}
-		if translated[m.Key] {
-			small.Members = append(small.Members, m)
-		}
-	}
-	if err := json.Unmarshal(small.Bytes(), &in); err != nil {
-		return nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
-	}
-	var err error
-	if in.Messages, err = readMessages(messages); err != nil {
+	in, extras, err := readChat(req, t.opts.Parsed, "Anthropic's Messages API")
+	if err != nil {
 		return nil, err
 	}
-	out := anthropic.Request{Model: req.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP}
+	out := anthropic.Request{Model: req.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP,
+		MaxTokens: maxTokens(in, defaultAnthropicMaxTokens)}
 	if t.opts.ModelOverride != "" {
 		out.Model = t.opts.ModelOverride
-	}
-	var extras []jsonobj.Member
-	for _, m := range obj.Members {
-		switch ok, known := openAIOnly[m.Key]; {
-		case known && !ok(m.Value):
-			return nil, unsupported(m.Key, "Anthropic's Messages API has no equivalent")
-		case known, translated[m.Key]:
-		default:
-			extras = append(extras, m) // a vendor field, for Anthropic
-		}
-	}
-	switch {
-	case in.MaxCompletionTokens != nil:
-		out.MaxTokens = *in.MaxCompletionTokens
-	case in.MaxTokens != nil:
-		out.MaxTokens = *in.MaxTokens
-	default:
-		out.MaxTokens = defaultAnthropicMaxTokens
 	}
 	if in.Temperature != nil && (*in.Temperature < 0 || *in.Temperature > 1) {
 		return nil, unsupported("temperature", "Anthropic accepts 0 to 1")
@@ -206,13 +158,13 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	if in.User != "" {
 		out.Metadata = &anthropic.Metadata{UserID: in.User}
 	}
-	if err := t.tools(&in, &out); err != nil {
+	if err := t.tools(in, &out); err != nil {
 		return nil, err
 	}
-	if err := t.responseFormat(&in, &out); err != nil {
+	if err := t.responseFormat(in, &out); err != nil {
 		return nil, err
 	}
-	if err := thinking(&in, &out); err != nil {
+	if err := thinking(in, &out); err != nil {
 		return nil, err
 	}
 	if out.System, out.Messages, err = anthropicMessages(in.Messages); err != nil {
@@ -241,23 +193,9 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 // input schema is the requested one, forced; its input becomes the
 // response's content.
 func (t *openAIToAnthropic) responseFormat(in *openai.ChatRequest, out *anthropic.Request) error {
-	rf := in.ResponseFormat
-	if rf == nil || rf.Type == "" || rf.Type == "text" {
-		return nil
-	}
-	schema, name := json.RawMessage(`{"type":"object"}`), jsonToolDefault
-	switch rf.Type {
-	case "json_object":
-	case "json_schema":
-		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 || isNullOr(rf.JSONSchema.Schema) {
-			return invalid("response_format.json_schema.schema", "required")
-		}
-		schema = rf.JSONSchema.Schema
-		if rf.JSONSchema.Name != "" {
-			name = rf.JSONSchema.Name
-		}
-	default:
-		return invalid("response_format.type", fmt.Sprintf("unknown type %q", rf.Type))
+	name, schema, ok, err := jsonResponse(in.ResponseFormat)
+	if !ok || err != nil {
+		return err
 	}
 	if len(out.Tools) > 0 {
 		return unsupported("response_format", "with Anthropic a JSON response is forced through a tool, which cannot be combined with tools")
@@ -479,42 +417,26 @@ func stopSequences(v json.RawMessage) ([]string, error) {
 
 // tools translates tools, tool_choice and parallel_tool_calls.
 func (t *openAIToAnthropic) tools(in *openai.ChatRequest, out *anthropic.Request) error {
-	for i, tool := range in.Tools {
-		if tool.Type != "function" {
-			return unsupported(fmt.Sprintf("tools[%d].type", i), fmt.Sprintf("%q tools have no Anthropic equivalent", tool.Type))
-		}
-		schema := tool.Function.Parameters
-		if len(schema) == 0 || isNullOr(schema) {
-			schema = json.RawMessage(`{"type":"object","properties":{}}`)
-		}
-		out.Tools = append(out.Tools, anthropic.Tool{Name: tool.Function.Name, Description: tool.Function.Description, InputSchema: schema})
+	err := functionTools(in, "Anthropic", func(name, description string, schema json.RawMessage) {
+		out.Tools = append(out.Tools, anthropic.Tool{Name: name, Description: description, InputSchema: schema})
+	})
+	if err != nil {
+		return err
+	}
+	kind, name, err := toolChoice(in.ToolChoice)
+	if err != nil {
+		return err
 	}
 	var choice *anthropic.ToolChoice
-	if c := in.ToolChoice; len(c) > 0 && !isNullOr(c) {
-		var s string
-		if json.Unmarshal(c, &s) == nil {
-			switch s {
-			case "auto":
-				choice = &anthropic.ToolChoice{Type: "auto"}
-			case "required":
-				choice = &anthropic.ToolChoice{Type: "any"}
-			case "none":
-				choice = &anthropic.ToolChoice{Type: "none"}
-			default:
-				return invalid("tool_choice", fmt.Sprintf("unknown value %q", s))
-			}
-		} else {
-			var named struct {
-				Type     string `json:"type"`
-				Function struct {
-					Name string `json:"name"`
-				} `json:"function"`
-			}
-			if json.Unmarshal(c, &named) != nil || named.Type != "function" || named.Function.Name == "" {
-				return invalid("tool_choice", `must be "auto", "required", "none" or {"type":"function","function":{"name":…}}`)
-			}
-			choice = &anthropic.ToolChoice{Type: "tool", Name: named.Function.Name}
-		}
+	switch kind {
+	case choiceAuto:
+		choice = &anthropic.ToolChoice{Type: "auto"}
+	case choiceRequired:
+		choice = &anthropic.ToolChoice{Type: "any"}
+	case choiceNone:
+		choice = &anthropic.ToolChoice{Type: "none"}
+	case choiceFunction:
+		choice = &anthropic.ToolChoice{Type: "tool", Name: name}
 	}
 	if in.ParallelToolCalls != nil && !*in.ParallelToolCalls && len(out.Tools) > 0 {
 		if choice == nil {
@@ -568,11 +490,9 @@ func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Me
 				return nil, nil, err
 			}
 			for j, tc := range m.ToolCalls {
-				args := json.RawMessage(tc.Function.Arguments)
-				if strings.TrimSpace(tc.Function.Arguments) == "" {
-					args = json.RawMessage(`{}`)
-				} else if !json.Valid(args) {
-					return nil, nil, invalid(fmt.Sprintf("%s.tool_calls[%d].function.arguments", field, j), "must be JSON")
+				args, err := toolArguments(fmt.Sprintf("%s.tool_calls[%d].function.arguments", field, j), tc.Function.Arguments)
+				if err != nil {
+					return nil, nil, err
 				}
 				blocks = append(blocks, anthropic.Block{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: args})
 			}
@@ -858,10 +778,9 @@ func (t *openAIToAnthropic) event(ev []byte) {
 // it, then [DONE].
 func (t *openAIToAnthropic) messageStop() {
 	if t.includeUsage {
-		t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-			Choices: []openai.Choice{}, Usage: t.openAIUsage()})
+		t.usageChunk(t.openAIUsage())
 	}
-	t.out = append(t.out, "data: [DONE]\n\n"...)
+	t.done()
 	t.complete = true
 }
 
@@ -880,39 +799,6 @@ func eventType(data []byte) string {
 }
 
 var errTypeFound = errors.New("found")
-
-// headChunk writes a chunk with one choice: delta and finish reason as
-// JSON after "delta":, the rest from the stream's head.
-func (t *openAIToAnthropic) headChunk(deltaAndFinish string) {
-	t.head()
-	t.out = append(t.out, t.chunkHead...)
-	t.out = append(t.out, `,"choices":[{"index":0,"delta":`...)
-	t.out = append(t.out, deltaAndFinish...)
-	t.out = append(t.out, "}]}\n\n"...)
-}
-
-// head computes the start every chunk of the stream shares, once.
-func (t *openAIToAnthropic) head() {
-	if t.chunkHead == nil {
-		head, _ := json.Marshal(struct {
-			ID      string `json:"id"`
-			Object  string `json:"object"`
-			Created int64  `json:"created"`
-			Model   string `json:"model"`
-		}{t.id, "chat.completion.chunk", t.created, t.model})
-		t.chunkHead = append([]byte("data: "), head[:len(head)-1]...) // without the closing brace
-	}
-}
-
-// textChunk writes the chunk of a text delta (its JSON string), the most
-// frequent one, without decoding or encoding the text.
-func (t *openAIToAnthropic) textChunk(text json.RawMessage) {
-	t.head()
-	t.out = append(t.out, t.chunkHead...)
-	t.out = append(t.out, `,"choices":[{"index":0,"delta":{"content":`...)
-	t.out = append(t.out, text...)
-	t.out = append(t.out, "},\"finish_reason\":null}]}\n\n"...)
-}
 
 // jsonString encodes s as a JSON string.
 func jsonString(s string) json.RawMessage {
@@ -952,22 +838,6 @@ func textDelta(data []byte) (json.RawMessage, bool) {
 }
 
 var textDeltaType = []byte(`"text_delta"`)
-
-// chunk writes one chat.completion.chunk with delta and finish reason.
-func (t *openAIToAnthropic) chunk(delta *openai.ResponseMessage, finish *string) {
-	t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-		Choices: []openai.Choice{{Index: 0, Delta: delta, FinishReason: finish}}})
-}
-
-func (t *openAIToAnthropic) write(c *openai.ChatCompletion) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return
-	}
-	t.out = append(t.out, "data: "...)
-	t.out = append(t.out, b...)
-	t.out = append(t.out, '\n', '\n')
-}
 
 // Usage implements [Translator.Usage].
 func (t *openAIToAnthropic) Usage() llm.Usage { return t.usage }

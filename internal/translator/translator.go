@@ -69,7 +69,12 @@ type Translator interface {
 // Serves reports whether requests can be translated to the backend schema
 // (any other loads, and its attempts fail with ErrUnsupported).
 func Serves(schema config.SchemaName) bool {
-	return schema == config.SchemaOpenAI || schema == config.SchemaAzureOpenAI || schema == config.SchemaAnthropic
+	switch schema {
+	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock:
+		return true
+	default:
+		return false
+	}
 }
 
 // New returns the translator for op from the OpenAI input schema to the
@@ -97,6 +102,8 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 		return newOpenAIToOpenAI(op, schema, opts)
 	case config.SchemaAnthropic:
 		return newOpenAIToAnthropic(op, schema, opts)
+	case config.SchemaAWSBedrock:
+		return newOpenAIToBedrock(op, schema, opts)
 	default:
 		return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 	}

@@ -171,7 +171,9 @@ func TestAzureOpenAIRequest(t *testing.T) {
 }
 
 func TestUnsupportedSchema(t *testing.T) {
-	_, err := New(llm.OperationChat, config.Schema{Name: config.SchemaAWSBedrock}, Options{})
+	_, err := New(llm.OperationChat, config.Schema{Name: config.SchemaCohere}, Options{})
+	require.ErrorIs(t, err, ErrUnsupported)
+	_, err = New(llm.OperationCompletion, config.Schema{Name: config.SchemaAWSBedrock}, Options{})
 	require.ErrorIs(t, err, ErrUnsupported)
 }
 

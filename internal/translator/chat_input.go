@@ -1,0 +1,174 @@
+package translator
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/aigw-dev/aigw/internal/apischema/openai"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/llm"
+)
+
+// readChat reads an OpenAI chat request for a translation to provider: the
+// small members decoded together, the messages (most of the body) with the
+// one-pass scanner, their text not decoded. OpenAI fields the provider has
+// no counterpart for are refused unless at their no-op value; the
+// remaining unknown members are returned as vendor fields.
+func readChat(req *llm.Request, parsed *jsonobj.Object, provider string) (*openai.ChatRequest, []jsonobj.Member, error) {
+	obj := parsed
+	if obj == nil {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, nil, invalid("", "request body is not a JSON object")
+		}
+	}
+	var in openai.ChatRequest
+	var messages []byte
+	var extras []jsonobj.Member
+	small := jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
+	for _, m := range obj.Members {
+		switch ok, known := openAIOnly[m.Key]; {
+		case m.Key == "messages":
+			messages = m.Value
+		case translated[m.Key]:
+			small.Members = append(small.Members, m)
+		case known && !ok(m.Value):
+			return nil, nil, unsupported(m.Key, provider+" has no equivalent")
+		case known:
+		default:
+			extras = append(extras, m) // a vendor field
+		}
+	}
+	if err := json.Unmarshal(small.Bytes(), &in); err != nil {
+		return nil, nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
+	}
+	var err error
+	if in.Messages, err = readMessages(messages); err != nil {
+		return nil, nil, err
+	}
+	return &in, extras, nil
+}
+
+// maxTokens is the request's output bound: max_completion_tokens, else
+// max_tokens, else def.
+func maxTokens(in *openai.ChatRequest, def int64) int64 {
+	switch {
+	case in.MaxCompletionTokens != nil:
+		return *in.MaxCompletionTokens
+	case in.MaxTokens != nil:
+		return *in.MaxTokens
+	default:
+		return def
+	}
+}
+
+// Tool choices of an OpenAI request, as toolChoice reads them.
+const (
+	choiceNone     = "none"
+	choiceAuto     = "auto"
+	choiceRequired = "required"
+	choiceFunction = "function"
+)
+
+// toolChoice reads tool_choice: "" when unset, else one of the choice
+// constants, with the function's name for choiceFunction.
+func toolChoice(c json.RawMessage) (kind, name string, err error) {
+	if len(c) == 0 || isNullOr(c) {
+		return "", "", nil
+	}
+	var s string
+	if json.Unmarshal(c, &s) == nil {
+		switch s {
+		case choiceAuto, choiceRequired, choiceNone:
+			return s, "", nil
+		default:
+			return "", "", invalid("tool_choice", fmt.Sprintf("unknown value %q", s))
+		}
+	}
+	var named struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if json.Unmarshal(c, &named) != nil || named.Type != "function" || named.Function.Name == "" {
+		return "", "", invalid("tool_choice", `must be "auto", "required", "none" or {"type":"function","function":{"name":…}}`)
+	}
+	return choiceFunction, named.Function.Name, nil
+}
+
+// functionTools reads the tools, all of which must be functions; a tool
+// without parameters takes an empty object.
+func functionTools(in *openai.ChatRequest, provider string, each func(name, description string, schema json.RawMessage)) error {
+	for i, tool := range in.Tools {
+		if tool.Type != "function" {
+			return unsupported(fmt.Sprintf("tools[%d].type", i), fmt.Sprintf("%q tools have no %s equivalent", tool.Type, provider))
+		}
+		schema := tool.Function.Parameters
+		if len(schema) == 0 || isNullOr(schema) {
+			schema = json.RawMessage(`{"type":"object","properties":{}}`)
+		}
+		each(tool.Function.Name, tool.Function.Description, schema)
+	}
+	return nil
+}
+
+// jsonResponse reads a JSON response_format: the schema asked for and the
+// name of the tool it is forced through on providers that offer JSON that
+// way. It reports false for text.
+func jsonResponse(rf *openai.ResponseFormat) (name string, schema json.RawMessage, ok bool, err error) {
+	if rf == nil || rf.Type == "" || rf.Type == "text" {
+		return "", nil, false, nil
+	}
+	schema, name = json.RawMessage(`{"type":"object"}`), jsonToolDefault
+	switch rf.Type {
+	case "json_object":
+	case "json_schema":
+		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 || isNullOr(rf.JSONSchema.Schema) {
+			return "", nil, false, invalid("response_format.json_schema.schema", "required")
+		}
+		schema = rf.JSONSchema.Schema
+		if rf.JSONSchema.Name != "" {
+			name = rf.JSONSchema.Name
+		}
+	default:
+		return "", nil, false, invalid("response_format.type", fmt.Sprintf("unknown type %q", rf.Type))
+	}
+	return name, schema, true, nil
+}
+
+// toolArguments returns an assistant tool call's arguments as a JSON
+// object ({} when empty), or a 400 naming the field.
+func toolArguments(field, args string) (json.RawMessage, error) {
+	b := json.RawMessage(args)
+	if len(bytesTrim(b)) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	if !json.Valid(b) {
+		return nil, invalid(field, "must be JSON")
+	}
+	return b, nil
+}
+
+func bytesTrim(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// base64Floats encodes an embedding as OpenAI's base64 format: the
+// little-endian float32 values.
+func base64Floats(v []float64) string {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(f)))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

@@ -1,0 +1,82 @@
+package translator
+
+import (
+	"encoding/json"
+
+	"github.com/aigw-dev/aigw/internal/apischema/openai"
+)
+
+// chatChunks writes the chat.completion.chunk events of a translated
+// stream: the frequent ones (text deltas, role and finish) by hand from a
+// head computed once, the others with encoding/json.
+type chatChunks struct {
+	out     []byte
+	id      string
+	created int64
+	model   string
+	// head is the start of every chunk of the stream (id, object, created,
+	// model), once known.
+	head []byte
+}
+
+// headChunk writes a chunk with one choice: delta and finish reason as
+// JSON after "delta":, the rest from the stream's head.
+func (c *chatChunks) headChunk(deltaAndFinish string) {
+	c.startHead()
+	c.out = append(c.out, c.head...)
+	c.out = append(c.out, `,"choices":[{"index":0,"delta":`...)
+	c.out = append(c.out, deltaAndFinish...)
+	c.out = append(c.out, "}]}\n\n"...)
+}
+
+// head computes the start every chunk of the stream shares, once.
+func (c *chatChunks) startHead() {
+	if c.head == nil {
+		head, _ := json.Marshal(struct {
+			ID      string `json:"id"`
+			Object  string `json:"object"`
+			Created int64  `json:"created"`
+			Model   string `json:"model"`
+		}{c.id, "chat.completion.chunk", c.created, c.model})
+		c.head = append([]byte("data: "), head[:len(head)-1]...) // without the closing brace
+	}
+}
+
+// textChunk writes the chunk of a text delta (its JSON string), the most
+// frequent one, without decoding or encoding the text.
+func (c *chatChunks) textChunk(text json.RawMessage) {
+	c.startHead()
+	c.out = append(c.out, c.head...)
+	c.out = append(c.out, `,"choices":[{"index":0,"delta":{"content":`...)
+	c.out = append(c.out, text...)
+	c.out = append(c.out, "},\"finish_reason\":null}]}\n\n"...)
+}
+
+// chunk writes one chat.completion.chunk with delta and finish reason.
+func (c *chatChunks) chunk(delta *openai.ResponseMessage, finish *string) {
+	c.write(&openai.ChatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []openai.Choice{{Index: 0, Delta: delta, FinishReason: finish}}})
+}
+
+// write writes one chunk, encoded.
+func (c *chatChunks) write(chunk *openai.ChatCompletion) {
+	b, err := json.Marshal(chunk)
+	if err != nil {
+		return
+	}
+	c.out = append(c.out, "data: "...)
+	c.out = append(c.out, b...)
+	c.out = append(c.out, '\n', '\n')
+}
+
+// usageChunk writes the usage-only chunk of a stream whose client asked
+// for usage.
+func (c *chatChunks) usageChunk(u *openai.Usage) {
+	c.write(&openai.ChatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []openai.Choice{}, Usage: u})
+}
+
+// done writes the stream's end.
+func (c *chatChunks) done() {
+	c.out = append(c.out, "data: [DONE]\n\n"...)
+}
