@@ -10,7 +10,6 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
-	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
@@ -18,11 +17,14 @@ import (
 )
 
 // anthropicToOpenAI serves Anthropic Messages clients (the /anthropic/v1
-// front door) from an OpenAI-compatible backend (vLLM pools, OpenAI,
-// Azure OpenAI): the request becomes a chat completion, the response a
-// Message, streamed event by event.
+// front door) from any backend a chat completion reaches: the request
+// becomes a chat completion, which the inner translation sends in the
+// backend's schema (as it is to vLLM pools, OpenAI and Azure OpenAI;
+// translated again to Bedrock's Converse); the inner translation's chat
+// completion becomes a Message, streamed event by event.
 type anthropicToOpenAI struct {
-	inner *openAIToOpenAI // the path, the override and usage of the backend
+	inner Translator
+	opts  Options
 
 	stream   bool
 	status   int
@@ -35,7 +37,7 @@ type anthropicToOpenAI struct {
 	started    bool
 	id, model  string
 	block      int    // index of the next content block
-	open       string // type of the open block: "", "text" or "tool_use"
+	open       string // type of the open block: "", "thinking", "text" or "tool_use"
 	toolBlocks map[int]int
 	stop       string
 }
@@ -75,7 +77,7 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if err := json.Unmarshal(req.Body, &in); err != nil {
 		return nil, invalid("", "request body does not match the Messages schema: "+err.Error())
 	}
-	obj := t.inner.opts.Parsed
+	obj := t.opts.Parsed
 	if obj == nil {
 		var err error
 		if obj, err = jsonobj.Parse(req.Body); err != nil {
@@ -93,10 +95,7 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 			extras = append(extras, m) // e.g. top_k, which vLLM reads
 		}
 	}
-	out := map[string]any{"model": req.Model}
-	if t.inner.opts.ModelOverride != "" {
-		out["model"] = t.inner.opts.ModelOverride
-	}
+	out := map[string]any{"model": req.Model} // the inner translation applies the override
 	if in.MaxTokens != nil {
 		out["max_tokens"] = *in.MaxTokens
 	}
@@ -142,13 +141,8 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 		return nil, err
 	}
 	t.stream = in.Stream
-	t.inner.stream = in.Stream
-	model := req.Model
-	if t.inner.opts.ModelOverride != "" {
-		model = t.inner.opts.ModelOverride
-	}
-	return &Upstream{Path: t.inner.path(openai.PathChatCompletions, model), Body: body,
-		SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}, nil
+	return t.inner.Request(&llm.Request{Operation: llm.OperationChat, Method: req.Method, Path: req.Path, Body: body,
+		Model: req.Model, Stream: in.Stream, IncludeUsage: in.Stream})
 }
 
 // openAITools translates tools and tool_choice.
@@ -342,22 +336,32 @@ func imageURL(field string, src *anthropic.ImageSource) (string, error) {
 
 // ResponseHeaders implements [Translator.ResponseHeaders].
 func (t *anthropicToOpenAI) ResponseHeaders(status int, h http.Header) error {
-	t.status, t.inner.status = status, status
+	if err := t.inner.ResponseHeaders(status, h); err != nil {
+		return err
+	}
+	t.status = status
 	t.stream = rewrittenHeaders(status, h, t.stream)
 	return nil
 }
 
 // ResponseBody implements [Translator.ResponseBody].
 func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	chat, innerErr := t.inner.ResponseBody(chunk, eos)
 	if t.stream {
 		t.out = t.out[:0]
-		err := t.splitter.Feed(chunk, t.event)
-		if err == nil && eos && !t.complete {
+		err := t.splitter.Feed(chat, t.event)
+		switch {
+		case innerErr != nil:
+			err = innerErr // the events before it still go out
+		case err == nil && eos && !t.complete:
 			err = fmt.Errorf("the upstream's stream ended before [DONE]")
 		}
 		return t.out, err
 	}
-	body, done, err := t.body.whole(chunk, eos)
+	if innerErr != nil {
+		return nil, innerErr
+	}
+	body, done, err := t.body.whole(chat, eos)
 	if !done || err != nil {
 		return nil, err
 	}
@@ -385,7 +389,6 @@ func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Choices) == 0 {
 		return nil, fmt.Errorf("reading the upstream's chat completion: %v", err)
 	}
-	t.inner.observe(&openai.ResponseHead{Model: resp.Model, Usage: resp.Usage})
 	c := resp.Choices[0]
 	msg := anthropic.Response{ID: resp.ID, Type: "message", Role: "assistant", Model: resp.Model, StopReason: stopReason(c.FinishReason), Usage: t.anthropicUsage()}
 	if c.Message.Content != nil && *c.Message.Content != "" {
@@ -425,7 +428,7 @@ func stopReason(finish string) string {
 }
 
 func (t *anthropicToOpenAI) anthropicUsage() anthropic.Usage {
-	u := t.inner.usage
+	u := t.inner.Usage()
 	return anthropic.Usage{InputTokens: u.InputTokens - u.CachedInputTokens, OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CachedInputTokens}
 }
 
@@ -444,8 +447,9 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		Model   string `json:"model"`
 		Choices []struct {
 			Delta struct {
-				Content   *string           `json:"content"`
-				ToolCalls []openai.ToolCall `json:"tool_calls"`
+				Content          *string           `json:"content"`
+				ReasoningContent string            `json:"reasoning_content"`
+				ToolCalls        []openai.ToolCall `json:"tool_calls"`
 			} `json:"delta"`
 			FinishReason *string `json:"finish_reason"`
 		} `json:"choices"`
@@ -454,13 +458,19 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 	if json.Unmarshal(data, &c) != nil {
 		return
 	}
-	t.inner.observe(&openai.ResponseHead{Model: c.Model, Usage: c.Usage})
 	if !t.started {
 		t.started, t.id, t.model = true, c.ID, c.Model
 		t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
 			ID: c.ID, Type: "message", Role: "assistant", Model: c.Model, Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
 	}
 	for _, ch := range c.Choices {
+		if r := ch.Delta.ReasoningContent; r != "" {
+			if t.open != "thinking" {
+				t.openBlock("thinking", map[string]any{"type": "thinking", "thinking": ""})
+			}
+			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
+				"delta": map[string]string{"type": "thinking_delta", "thinking": r}})
+		}
 		if s := ch.Delta.Content; s != nil && *s != "" {
 			if t.open != "text" {
 				t.openBlock("text", map[string]any{"type": "text", "text": ""})
@@ -538,10 +548,10 @@ func (t *anthropicToOpenAI) emit(typ string, v any) {
 }
 
 // Usage implements [Translator.Usage].
-func (t *anthropicToOpenAI) Usage() llm.Usage { return t.inner.usage }
+func (t *anthropicToOpenAI) Usage() llm.Usage { return t.inner.Usage() }
 
 // ResponseModel implements [Translator.ResponseModel].
-func (t *anthropicToOpenAI) ResponseModel() string { return t.inner.model }
+func (t *anthropicToOpenAI) ResponseModel() string { return t.inner.ResponseModel() }
 
 // Complete implements [Translator.Complete].
 func (t *anthropicToOpenAI) Complete() bool { return t.complete }

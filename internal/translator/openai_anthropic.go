@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
@@ -28,6 +30,10 @@ const defaultAnthropicMaxTokens = 4096
 type openAIToAnthropic struct {
 	prefix string
 	opts   Options
+	// bedrock, when set, serves Anthropic's models on Amazon Bedrock
+	// (AWSAnthropic): InvokeModel with the version in the body, streamed
+	// as event-stream messages that each carry one Anthropic event.
+	bedrock *bedrockAnthropic
 
 	stream       bool
 	includeUsage bool
@@ -57,6 +63,9 @@ func newOpenAIToAnthropic(op llm.Operation, schema config.Schema, opts Options) 
 	t := &openAIToAnthropic{prefix: strings.Trim(schema.Prefix, "/"), opts: opts, now: time.Now}
 	if t.prefix == "" {
 		t.prefix = "v1"
+	}
+	if schema.Name == config.SchemaAWSAnthropic {
+		t.bedrock = newBedrockAnthropic(schema, opts)
 	}
 	t.splitter = newSplitter(opts.MaxEventBytes)
 	return t, nil
@@ -172,12 +181,21 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	}
 	t.stream = in.Stream
 	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
-	body, err := encodeRequest(&out)
+	version := ""
+	if t.bedrock != nil {
+		// The model is in the path, the stream in the operation.
+		t.model, version = out.Model, t.bedrock.version
+		out.Model, out.Stream = "", false
+	}
+	body, err := encodeRequest(&out, version)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the Anthropic request: %w", err)
 	}
 	if body, err = withExtras(body, extras); err != nil {
 		return nil, err
+	}
+	if t.bedrock != nil {
+		return t.bedrock.upstream(t.model, t.stream, body), nil
 	}
 	return &Upstream{
 		Path: "/" + t.prefix + "/messages",
@@ -286,8 +304,9 @@ func readMessages(b []byte) ([]openai.Message, error) {
 
 // encodeRequest writes the Messages request: the conversation by hand, so
 // that text goes out as it came in (already valid JSON strings), the small
-// fields with encoding/json.
-func encodeRequest(r *anthropic.Request) ([]byte, error) {
+// fields with encoding/json. A version, when set, goes in the body as
+// anthropic_version instead of the model (Bedrock and Vertex AI).
+func encodeRequest(r *anthropic.Request, version string) ([]byte, error) {
 	rest := *r
 	rest.Model, rest.MaxTokens, rest.System, rest.Messages = "", 0, nil, nil
 	tail, err := json.Marshal(restFields(&rest))
@@ -301,8 +320,13 @@ func encodeRequest(r *anthropic.Request) ([]byte, error) {
 		}
 	}
 	buf := make([]byte, 0, size)
-	buf = append(buf, `{"model":`...)
-	buf = append(buf, jsonString(r.Model)...)
+	if version != "" {
+		buf = append(buf, `{"anthropic_version":`...)
+		buf = append(buf, jsonString(version)...)
+	} else {
+		buf = append(buf, `{"model":`...)
+		buf = append(buf, jsonString(r.Model)...)
+	}
 	buf = append(buf, `,"max_tokens":`...)
 	buf = strconv.AppendInt(buf, r.MaxTokens, 10)
 	if len(r.System) > 0 {
@@ -573,6 +597,11 @@ func imageSource(field, u string) (*anthropic.ImageSource, error) {
 // ResponseHeaders implements [Translator.ResponseHeaders].
 func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
 	t.status = status
+	if t.bedrock != nil {
+		t.bedrock.errorType = h.Get("X-Amzn-Errortype")
+		t.stream = eventStreamHeaders(status, h, t.stream)
+		return nil
+	}
 	t.stream = rewrittenHeaders(status, h, t.stream)
 	return nil
 }
@@ -581,7 +610,12 @@ func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
 func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
 		t.out = t.out[:0]
-		err := t.splitter.Feed(chunk, t.event)
+		var err error
+		if t.bedrock != nil {
+			err = t.bedrock.frames.feed(chunk, func(m eventstream.Message) error { return t.bedrock.event(m, t.data) })
+		} else {
+			err = t.splitter.Feed(chunk, t.event)
+		}
 		if err == nil {
 			err = t.failure
 		}
@@ -596,6 +630,10 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	}
 	t.complete = true
 	if t.status >= 400 {
+		if t.bedrock != nil {
+			_, b := apierror.Render(bedrockError(t.status, t.bedrock.errorType, body))
+			return b, nil
+		}
 		return anthropicError(t.status, body), nil
 	}
 	var resp anthropic.Response
@@ -692,11 +730,12 @@ func (t *openAIToAnthropic) openAIUsage() *openai.Usage {
 
 // event translates one Anthropic stream event into OpenAI chunks.
 func (t *openAIToAnthropic) event(ev []byte) {
-	if t.failure != nil {
-		return
-	}
-	data := sse.Data(ev)
-	if len(data) == 0 {
+	t.data(sse.Data(ev))
+}
+
+// data translates one Anthropic stream event's data.
+func (t *openAIToAnthropic) data(data []byte) {
+	if t.failure != nil || len(data) == 0 {
 		return
 	}
 	if text, ok := textDelta(data); ok {

@@ -70,7 +70,7 @@ type Translator interface {
 // (any other loads, and its attempts fail with ErrUnsupported).
 func Serves(schema config.SchemaName) bool {
 	switch schema {
-	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock:
+	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock, config.SchemaAWSAnthropic:
 		return true
 	default:
 		return false
@@ -87,12 +87,19 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 		switch {
 		case schema.Name == config.SchemaAnthropic:
 			return newAnthropicToAnthropic(op, schema, opts), nil
-		case op == llm.OperationMessages && (schema.Name == config.SchemaOpenAI || schema.Name == config.SchemaAzureOpenAI):
-			inner, err := newOpenAIToOpenAI(llm.OperationChat, schema, opts)
+		case schema.Name == config.SchemaAWSAnthropic:
+			return newMessagesToBedrock(op, schema, opts), nil
+		case op == llm.OperationMessages && (schema.Name == config.SchemaOpenAI || schema.Name == config.SchemaAzureOpenAI ||
+			schema.Name == config.SchemaAWSBedrock):
+			// Through a chat completion, which the inner translation
+			// sends in the backend's schema; it builds its body itself.
+			innerOpts := opts
+			innerOpts.Parsed, innerOpts.ForceUsage = nil, false
+			inner, err := New(llm.OperationChat, schema, innerOpts)
 			if err != nil {
 				return nil, err
 			}
-			return &anthropicToOpenAI{inner: inner, splitter: newSplitter(opts.MaxEventBytes)}, nil
+			return &anthropicToOpenAI{inner: inner, opts: opts, splitter: newSplitter(opts.MaxEventBytes)}, nil
 		default:
 			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 		}
@@ -100,7 +107,7 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 	switch schema.Name {
 	case config.SchemaOpenAI, config.SchemaAzureOpenAI:
 		return newOpenAIToOpenAI(op, schema, opts)
-	case config.SchemaAnthropic:
+	case config.SchemaAnthropic, config.SchemaAWSAnthropic:
 		return newOpenAIToAnthropic(op, schema, opts)
 	case config.SchemaAWSBedrock:
 		return newOpenAIToBedrock(op, schema, opts)

@@ -146,3 +146,8 @@ type Error struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
 }
+
+// CountTokensResponse is the answer of /v1/messages/count_tokens.
+type CountTokensResponse struct {
+	InputTokens int64 `json:"input_tokens"`
+}
