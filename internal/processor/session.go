@@ -263,9 +263,9 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		opts := s.rt.p.attempt
 		opts.ForceUsage, opts.Parsed = s.force, s.parsed
 		a, err := NewAttempt(s.req, s.info.Header, b, &ref.Config, opts)
-		if errors.Is(err, translator.ErrUnsupported) {
+		if refusal := translationRefusal(err); refusal != nil {
 			// Another backend of the plan may serve it.
-			s.lastErr = apierror.UnsupportedTranslation(err)
+			s.lastErr = refusal
 			if s.plan.HasNext() {
 				s.logFailed(ctx, n, err, 0, true)
 				continue
@@ -332,8 +332,8 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backe
 	opts := s.rt.p.attempt
 	opts.ForceUsage, opts.Parsed = s.force, s.parsed
 	a, err := NewAttempt(s.req, header, ref.Backend, &ref.Config, opts)
-	if errors.Is(err, translator.ErrUnsupported) {
-		return nil, apierror.UnsupportedTranslation(err)
+	if refusal := translationRefusal(err); refusal != nil {
+		return nil, refusal
 	}
 	if err != nil {
 		return nil, apierror.Internal(err)
@@ -582,3 +582,17 @@ func (s *Session) ClientBody() []byte {
 
 // StartTime is when the request arrived.
 func (s *Session) StartTime() time.Time { return s.info.Start }
+
+// translationRefusal is the client's error when the backend's translation
+// refuses the request (a schema it cannot reach, a field its provider
+// cannot honour: 4xx naming the field), nil for any other error.
+func translationRefusal(err error) *apierror.Error {
+	if errors.Is(err, translator.ErrUnsupported) {
+		return apierror.UnsupportedTranslation(err)
+	}
+	var e *apierror.Error
+	if errors.As(err, &e) && e.Status < 500 {
+		return e
+	}
+	return nil
+}

@@ -252,6 +252,9 @@ func (e *fakeEnvoy) attempts(w http.ResponseWriter, r *http.Request, route *conf
 			return nil
 		}
 		attemptHeaders := req.clone()
+		// The cluster rewrites the authority to the backend's (Envoy
+		// Gateway's Backend hostname), before the upstream filter.
+		attemptHeaders.set(":authority", e.endpoint(ref.Backend))
 		err = up.Send(&extprocv3.ProcessingRequest{
 			Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: attemptHeaders.proto()}},
 			Attributes: map[string]*structpb.Struct{"envoy.filters.http.ext_proc": {Fields: map[string]*structpb.Value{
@@ -297,18 +300,24 @@ func (e *fakeEnvoy) attempts(w http.ResponseWriter, r *http.Request, route *conf
 	return last
 }
 
-// send is the attempt on the backend's first endpoint.
-func (e *fakeEnvoy) send(r *http.Request, backend string, h *headerList, body []byte) (*http.Response, error) {
-	var ep config.Endpoint
+// endpoint is the address of the backend's first endpoint.
+func (e *fakeEnvoy) endpoint(backend string) string {
 	for _, b := range e.cfg.Backends {
-		if b.Name == backend {
-			ep = b.Endpoints[0]
+		if b.Name == backend && len(b.Endpoints) > 0 {
+			return net.JoinHostPort(b.Endpoints[0].Host, strconv.Itoa(int(b.Endpoints[0].Port)))
 		}
 	}
-	out, err := http.NewRequestWithContext(r.Context(), h.values[":method"], "http://"+net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))+h.values[":path"], bytes.NewReader(body))
+	return ""
+}
+
+// send is the attempt on the backend's first endpoint, with the authority
+// the upstream filter saw.
+func (e *fakeEnvoy) send(r *http.Request, backend string, h *headerList, body []byte) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(r.Context(), h.values[":method"], "http://"+e.endpoint(backend)+h.values[":path"], bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
+	out.Host = h.values[":authority"]
 	for _, n := range h.names {
 		if !strings.HasPrefix(n, ":") && n != "content-length" {
 			out.Header.Set(n, h.values[n])
