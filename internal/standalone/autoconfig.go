@@ -24,6 +24,10 @@ const (
 	envOpenAIAPIVersion  = "OPENAI_API_VERSION"
 	envAnthropicAPIKey   = "ANTHROPIC_API_KEY"
 	envAnthropicBaseURL  = "ANTHROPIC_BASE_URL"
+	envAWSRegion         = "AWS_REGION"
+	envAWSDefaultRegion  = "AWS_DEFAULT_REGION"
+	envBedrockEndpoint   = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+	envAWSEndpoint       = "AWS_ENDPOINT_URL"
 	defaultOpenAIURL     = "https://api.openai.com/v1"
 	defaultAnthropicURL  = "https://api.anthropic.com/v1"
 	autoconfigBufferSize = "50Mi"
@@ -53,6 +57,15 @@ const (
 //     prefix itself (Envoy AI Gateway's convention); otherwise "/v1" is
 //     appended, as the Anthropic SDK does (https://api.anthropic.com calls
 //     /v1/messages).
+//   - AWS credentials for the AWS SDK's default chain (AWS_ACCESS_KEY_ID,
+//     AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, or a container's
+//     credentials endpoint) with AWS_REGION (or AWS_DEFAULT_REGION), only
+//     when none of the above is set: schema AWSBedrock (Converse) at
+//     bedrock-runtime.<region>.amazonaws.com, or at
+//     AWS_ENDPOINT_URL_BEDROCK_RUNTIME (else AWS_ENDPOINT_URL) as the AWS
+//     SDKs read them; requests are signed with SigV4 by credentials the
+//     default chain resolves when the gateway runs, so the configuration
+//     holds none.
 //
 // The result is YAML of the same resources a user would write: Gateway
 // aigw-run listening on 127.0.0.1 (spec.addresses) and port (1975 when
@@ -110,9 +123,11 @@ func Autoconfig(env func(string) string, port int) ([]byte, error) {
 		if last := a.path[strings.LastIndex(a.path, "/")+1:]; last != "v1" {
 			a.Prefix = strings.TrimPrefix(a.path+"/v1", "/")
 		}
+	case awsCredentialsSet(env):
+		a, err = bedrockAutoconfig(env)
 	default:
-		return nil, fmt.Errorf("set %s, %s (with %s and %s) or %s, or give a configuration file",
-			envOpenAIAPIKey, envAzureAPIKey, envAzureEndpoint, envOpenAIAPIVersion, envAnthropicAPIKey)
+		return nil, fmt.Errorf("set %s, %s (with %s and %s), %s, or AWS credentials with %s, or give a configuration file",
+			envOpenAIAPIKey, envAzureAPIKey, envAzureEndpoint, envOpenAIAPIVersion, envAnthropicAPIKey, envAWSRegion)
 	}
 	if err != nil {
 		return nil, err
@@ -127,10 +142,51 @@ func Autoconfig(env func(string) string, port int) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// awsCredentialsSet reports whether the environment gives the AWS SDK's
+// default chain credentials (the shared files alone do not count: they
+// are on many machines that do not mean to use Bedrock).
+func awsCredentialsSet(env func(string) string) bool {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		if env(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// bedrockAutoconfig is Amazon Bedrock's runtime in the environment's
+// region, signed with the default chain's credentials.
+func bedrockAutoconfig(env func(string) string) (autoconfigData, error) {
+	region := env(envAWSRegion)
+	if region == "" {
+		region = env(envAWSDefaultRegion)
+	}
+	if region == "" {
+		return autoconfigData{}, fmt.Errorf("AWS credentials need %s (or %s) to reach Bedrock", envAWSRegion, envAWSDefaultRegion)
+	}
+	if !preciseHostnameRe.MatchString("bedrock-runtime." + region + ".amazonaws.com") {
+		return autoconfigData{}, fmt.Errorf("%s is not a valid region name", envAWSRegion)
+	}
+	a := autoconfigData{Name: "bedrock", Schema: "AWSBedrock", Auth: "AWSCredentials", KeyEnv: envAWSRegion, Region: region}
+	var err error
+	switch {
+	case env(envBedrockEndpoint) != "":
+		a.endpoint, err = parseBaseURL(envBedrockEndpoint, env(envBedrockEndpoint))
+	case env(envAWSEndpoint) != "":
+		a.endpoint, err = parseBaseURL(envAWSEndpoint, env(envAWSEndpoint))
+	default:
+		a.endpoint = endpoint{Host: "bedrock-runtime." + region + ".amazonaws.com", Port: 443, TLS: true}
+	}
+	return a, err
+}
+
 // autoconfigData feeds the template.
 type autoconfigData struct {
 	endpoint
 	Name, Schema, Version, Prefix, Auth, KeyEnv, BufferLimit string
+	// Region is AWSCredentials' signing region.
+	Region string
 	DefaultPrefix                                            bool
 	Headers                                                  []autoconfigHeader
 	ListenAddress                                            string
@@ -331,7 +387,7 @@ spec:
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata:
-  name: {{ .Name }}-apikey
+  name: {{ .Name }}-{{ if eq .Auth "AWSCredentials" }}aws{{ else }}apikey{{ end }}
   namespace: default
 spec:
   targetRefs:
@@ -339,6 +395,11 @@ spec:
       kind: AIServiceBackend
       name: {{ .Name }}
   type: {{ .Auth }}
+{{- if eq .Auth "AWSCredentials" }}
+  # The AWS SDK's default chain finds the credentials when the gateway runs.
+  awsCredentials:
+    region: {{ q .Region }}
+{{- else }}
 {{- if eq .Auth "APIKey" }}
   apiKey:
 {{- else if eq .Auth "AzureAPIKey" }}
@@ -358,4 +419,5 @@ metadata:
   annotations:
     substitution.aigw.run/env/apiKey: {{ .KeyEnv }}
 type: Opaque
+{{- end }}
 `

@@ -71,7 +71,17 @@ func TestAutoconfigErrors(t *testing.T) {
 		{
 			name:    "nothing set",
 			env:     map[string]string{"OPENAI_BASE_URL": "https://api.openai.com/v1"},
-			wantErr: "set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT and OPENAI_API_VERSION) or ANTHROPIC_API_KEY, or give a configuration file",
+			wantErr: "set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT and OPENAI_API_VERSION), ANTHROPIC_API_KEY, or AWS credentials with AWS_REGION, or give a configuration file",
+		},
+		{
+			name:    "aws without region",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"},
+			wantErr: "AWS credentials need AWS_REGION (or AWS_DEFAULT_REGION) to reach Bedrock",
+		},
+		{
+			name:    "aws with a bad region",
+			env:     map[string]string{"AWS_PROFILE": "p", "AWS_REGION": "us east"},
+			wantErr: "AWS_REGION is not a valid region name",
 		},
 		{
 			name:    "azure without endpoint",

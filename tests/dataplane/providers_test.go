@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/providertest"
 	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
 
@@ -62,6 +64,36 @@ func TestAutoconfigAnthropic(t *testing.T) {
 	require.Equal(t, "sk-ant-test", seen.apiKey)
 	require.Equal(t, "claude-haiku-4-5", seen.body["model"])
 	require.NotContains(t, output(), "sk-ant-test", "the key never reaches a log")
+}
+
+// TestAutoconfigBedrock runs `aigw run` configured from AWS credentials in
+// the environment with AWS_REGION and AWS_ENDPOINT_URL_BEDROCK_RUNTIME:
+// chat completions reach Bedrock's Converse, signed with the session's
+// credentials; none of them reaches the output.
+func TestAutoconfigBedrock(t *testing.T) {
+	creds := aws.Credentials{AccessKeyID: "AKIDAUTOCONFIG", SecretAccessKey: "autoconfig-secret", SessionToken: "autoconfig-session"}
+	bedrock := &providertest.Bedrock{Region: "eu-west-3", Credentials: creds}
+	srv := httptest.NewServer(bedrock)
+	t.Cleanup(srv.Close)
+	for _, k := range []string{"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", creds.SessionToken)
+	t.Setenv("AWS_REGION", "eu-west-3")
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", srv.URL)
+	port, output := startAutoconfigGateway(t)
+
+	client := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
+	resp, err := client.Chat.Completions.New(t.Context(), chat("us.amazon.nova-micro-v1:0"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", resp.Choices[0].Message.Content)
+	require.Equal(t, "us.amazon.nova-micro-v1:0", bedrock.Last().Model)
+	require.Equal(t, "converse", bedrock.Last().Operation)
+	for _, secret := range []string{creds.SecretAccessKey, creds.SessionToken} {
+		require.NotContains(t, output(), secret, "no credential reaches a log")
+	}
 }
 
 // startAutoconfigGateway runs `aigw run` with no file, configured from
