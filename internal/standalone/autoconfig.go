@@ -186,11 +186,11 @@ type autoconfigData struct {
 	endpoint
 	Name, Schema, Version, Prefix, Auth, KeyEnv, BufferLimit string
 	// Region is AWSCredentials' signing region.
-	Region string
-	DefaultPrefix                                            bool
-	Headers                                                  []autoconfigHeader
-	ListenAddress                                            string
-	ListenPort                                               int
+	Region        string
+	DefaultPrefix bool
+	Headers       []autoconfigHeader
+	ListenAddress string
+	ListenPort    int
 }
 
 type autoconfigHeader struct{ Name, Value string }
