@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/providertest"
 )
 
 // BenchmarkProviders compares, in one run, a streamed 4 KB chat request
 // through the gateway to an OpenAI-compatible upstream (passthrough) and
-// to an Anthropic upstream (both bodies translated), each answering 20
-// text events; the ratio of the two is the translation's cost per request.
+// to an Anthropic upstream and to Bedrock's Converse signed with SigV4
+// (both bodies translated), each answering 20 text events; the ratio to
+// passthrough is the translation's cost per request.
 func BenchmarkProviders(b *testing.B) {
 	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
 	body := fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
@@ -28,28 +30,44 @@ func BenchmarkProviders(b *testing.B) {
 		`event: content_block_stop` + "\n" + `data: {"type":"content_block_stop","index":0}` + "\n\n" +
 		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
 		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n"
-	upstream := func(stream string) *httptest.Server {
+	converse := []providertest.AWSEvent{{Event: "messageStart", Payload: []byte(`{"role":"assistant"}`)}}
+	for range 20 {
+		converse = append(converse, providertest.AWSEvent{Event: "contentBlockDelta", Payload: []byte(`{"delta":{"text":"word "},"contentBlockIndex":0}`)})
+	}
+	converse = append(converse, providertest.AWSEvent{Event: "contentBlockStop", Payload: []byte(`{"contentBlockIndex":0}`)},
+		providertest.AWSEvent{Event: "messageStop", Payload: []byte(`{"stopReason":"end_turn"}`)},
+		providertest.AWSEvent{Event: "metadata", Payload: []byte(`{"usage":{"inputTokens":900,"outputTokens":20,"totalTokens":920},"metrics":{"latencyMs":100}}`)})
+	converseStream, err := providertest.EncodeAWSEvents(converse)
+	if err != nil {
+		b.Fatal(err)
+	}
+	upstream := func(contentType, stream string) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Content-Type", contentType)
 			_, _ = io.WriteString(w, stream)
 		}))
 		b.Cleanup(srv.Close)
 		return srv
 	}
+	awsAuth := &config.Auth{Policy: "default/aws", Type: config.AuthAWSCredentials, AWS: &config.AWSCredentials{Region: "us-east-1",
+		CredentialsFile: "[default]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n"}}
 	for _, c := range []struct {
-		name   string
-		schema config.Schema
-		stream string
+		name        string
+		schema      config.Schema
+		auth        *config.Auth
+		contentType string
+		stream      string
 	}{
-		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, openAIStream},
-		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, anthropicStream},
+		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, nil, "text/event-stream", openAIStream},
+		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, nil, "text/event-stream", anthropicStream},
+		{"bedrock-converse-sigv4", config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, "application/vnd.amazon.eventstream", string(converseStream)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			up := upstream(c.stream)
+			up := upstream(c.contentType, c.stream)
 			host, port := hostPortOf(up.URL)
 			cfg := &config.Config{Version: config.Version,
-				Backends: []config.Backend{{Name: "default/b", Schema: c.schema, Endpoints: []config.Endpoint{{Host: host, Port: port}}}},
+				Backends: []config.Backend{{Name: "default/b", Schema: c.schema, Auth: c.auth, Endpoints: []config.Endpoint{{Host: host, Port: port}}}},
 				Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/b", 0))}}},
 			}
 			g := New(Options{})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apischema/bedrock"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 )
 
@@ -30,6 +32,8 @@ type bedrockAnthropic struct {
 	version   string
 	errorType string
 	frames    frames
+	// decoded holds the current chunk's event, reused.
+	decoded []byte
 }
 
 func newBedrockAnthropic(schema config.Schema, opts Options) *bedrockAnthropic {
@@ -66,11 +70,28 @@ func (b *bedrockAnthropic) event(m eventstream.Message, fn func(data []byte)) er
 	if header(m, ":event-type") != bedrock.EventChunk {
 		return nil
 	}
-	var e bedrock.StreamEvent
-	if err := json.Unmarshal(m.Payload, &e); err != nil {
+	var encoded []byte
+	err := jsonscan.Object(m.Payload, func(k string, v []byte) error {
+		if k == "bytes" {
+			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+				return errors.New(`"bytes" is not a string`)
+			}
+			encoded = v[1 : len(v)-1] // base64 needs no JSON escapes
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("reading a Bedrock chunk: %w", err)
 	}
-	fn(e.Bytes)
+	n := base64.StdEncoding.DecodedLen(len(encoded))
+	if cap(b.decoded) < n {
+		b.decoded = make([]byte, n)
+	}
+	n, err = base64.StdEncoding.Decode(b.decoded[:n], encoded)
+	if err != nil {
+		return fmt.Errorf("reading a Bedrock chunk: %w", err)
+	}
+	fn(b.decoded[:n])
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/providertest"
+	"github.com/aigw-dev/aigw/internal/sse"
 )
 
 // chatBody4K is a 4 KB chat request: a system prompt, a few turns and a
@@ -23,7 +26,8 @@ func chatBody4K(stream bool) []byte {
 
 // BenchmarkTranslation measures one request and its streamed response (20
 // events) through each translation: OpenAI passthrough as the baseline,
-// Azure OpenAI (a path), Anthropic (both bodies rewritten).
+// Azure OpenAI (a path), Anthropic (both bodies rewritten), Bedrock's
+// Converse and Claude on Bedrock (event-stream frames).
 func BenchmarkTranslation(b *testing.B) {
 	body := chatBody4K(true)
 	parsed, err := jsonobj.Parse(body)
@@ -36,14 +40,40 @@ func BenchmarkTranslation(b *testing.B) {
 		strings.Repeat(`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word "}}`+"\n\n", 20) +
 		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
 		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n")
+	converse := []providertest.AWSEvent{{Event: "messageStart", Payload: []byte(`{"role":"assistant"}`)}}
+	var claudeOnBedrock []providertest.AWSEvent
+	sp := sse.Splitter{Limit: 1 << 20}
+	_ = sp.Feed(anthropicStream, func(ev []byte) {
+		payload, _ := json.Marshal(map[string][]byte{"bytes": sse.Data(ev)})
+		claudeOnBedrock = append(claudeOnBedrock, providertest.AWSEvent{Event: "chunk", Payload: payload})
+	})
+	for range 20 {
+		converse = append(converse, providertest.AWSEvent{Event: "contentBlockDelta", Payload: []byte(`{"delta":{"text":"word "},"contentBlockIndex":0}`)})
+	}
+	converse = append(converse, providertest.AWSEvent{Event: "contentBlockStop", Payload: []byte(`{"contentBlockIndex":0}`)},
+		providertest.AWSEvent{Event: "messageStop", Payload: []byte(`{"stopReason":"end_turn"}`)},
+		providertest.AWSEvent{Event: "metadata", Payload: []byte(`{"usage":{"inputTokens":900,"outputTokens":20,"totalTokens":920},"metrics":{"latencyMs":100}}`)})
+	converseStream, err := providertest.EncodeAWSEvents(converse)
+	if err != nil {
+		b.Fatal(err)
+	}
+	claudeStream, err := providertest.EncodeAWSEvents(claudeOnBedrock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
+	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
 	for _, c := range []struct {
-		name   string
-		schema config.Schema
-		stream []byte
+		name    string
+		schema  config.Schema
+		headers http.Header
+		stream  []byte
 	}{
-		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI}, openAIStream},
-		{"azure-openai", config.Schema{Name: config.SchemaAzureOpenAI, Version: "2024-10-21"}, openAIStream},
-		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, anthropicStream},
+		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI}, sseStream, openAIStream},
+		{"azure-openai", config.Schema{Name: config.SchemaAzureOpenAI, Version: "2024-10-21"}, sseStream, openAIStream},
+		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, sseStream, anthropicStream},
+		{"bedrock-converse", config.Schema{Name: config.SchemaAWSBedrock}, eventStream, converseStream},
+		{"aws-anthropic", config.Schema{Name: config.SchemaAWSAnthropic}, eventStream, claudeStream},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -56,7 +86,7 @@ func BenchmarkTranslation(b *testing.B) {
 				if _, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Body: body, Model: "m", Stream: true}); err != nil {
 					b.Fatal(err)
 				}
-				if err := tr.ResponseHeaders(200, http.Header{"Content-Type": {"text/event-stream"}}); err != nil {
+				if err := tr.ResponseHeaders(200, c.headers.Clone()); err != nil {
 					b.Fatal(err)
 				}
 				for i := 0; i < len(c.stream); i += 512 {

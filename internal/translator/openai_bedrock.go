@@ -110,7 +110,7 @@ func (t *openAIToBedrock) Request(req *llm.Request) (*Upstream, error) {
 	}
 	t.stream = in.Stream
 	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
-	body, err := json.Marshal(&out)
+	body, err := encodeConverse(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the Converse request: %w", err)
 	}
@@ -120,6 +120,122 @@ func (t *openAIToBedrock) Request(req *llm.Request) (*Upstream, error) {
 	}
 	return &Upstream{Path: bedrockPath(t.model, op), Body: body,
 		SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}, nil
+}
+
+// encodeConverse writes the Converse request: the conversation and system
+// prompt by hand, so that text goes out as it came in (already valid JSON
+// strings), the small fields with encoding/json.
+func encodeConverse(r *bedrock.ConverseRequest) ([]byte, error) {
+	tail, err := json.Marshal(struct {
+		InferenceConfig              *bedrock.InferenceConfig `json:"inferenceConfig,omitempty"`
+		ToolConfig                   *bedrock.ToolConfig      `json:"toolConfig,omitempty"`
+		AdditionalModelRequestFields json.RawMessage          `json:"additionalModelRequestFields,omitempty"`
+		RequestMetadata              map[string]string        `json:"requestMetadata,omitempty"`
+	}{r.InferenceConfig, r.ToolConfig, r.AdditionalModelRequestFields, r.RequestMetadata})
+	if err != nil {
+		return nil, err
+	}
+	size := len(tail) + 64
+	for _, m := range r.Messages {
+		for _, b := range m.Content {
+			size += len(b.Text) + 48
+		}
+	}
+	for _, b := range r.System {
+		size += len(b.Text) + 16
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"messages":[`...)
+	for i, m := range r.Messages {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		switch m.Role { // the two roles, without encoding them
+		case "user":
+			buf = append(buf, `{"role":"user","content":[`...)
+		case "assistant":
+			buf = append(buf, `{"role":"assistant","content":[`...)
+		default:
+			buf = append(buf, `{"role":`...)
+			buf = append(buf, jsonString(m.Role)...)
+			buf = append(buf, `,"content":[`...)
+		}
+		for j := range m.Content {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendConverseBlock(buf, &m.Content[j]); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, "]}"...)
+	}
+	buf = append(buf, ']')
+	if len(r.System) > 0 {
+		buf = append(buf, `,"system":[`...)
+		for i, b := range r.System {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"text":`...)
+			buf = append(buf, b.Text...)
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	if len(tail) > 2 { // more than "{}"
+		buf = append(buf, ',')
+		buf = append(buf, tail[1:]...)
+	} else {
+		buf = append(buf, '}')
+	}
+	return buf, nil
+}
+
+// appendConverseBlock writes a content block; text, tool input and tool
+// results' text are copied as they are (valid JSON), other blocks encoded.
+func appendConverseBlock(buf []byte, b *bedrock.ContentBlock) ([]byte, error) {
+	switch {
+	case b.Text != nil:
+		buf = append(buf, `{"text":`...)
+		buf = append(buf, b.Text...)
+		return append(buf, '}'), nil
+	case b.ToolUse != nil:
+		buf = append(buf, `{"toolUse":{"toolUseId":`...)
+		buf = append(buf, jsonString(b.ToolUse.ToolUseID)...)
+		buf = append(buf, `,"name":`...)
+		buf = append(buf, jsonString(b.ToolUse.Name)...)
+		buf = append(buf, `,"input":`...)
+		buf = append(buf, orEmptyObject(b.ToolUse.Input)...)
+		return append(buf, "}}"...), nil
+	case b.ToolResult != nil && b.ToolResult.Status == "":
+		buf = append(buf, `{"toolResult":{"toolUseId":`...)
+		buf = append(buf, jsonString(b.ToolResult.ToolUseID)...)
+		buf = append(buf, `,"content":[`...)
+		for i, c := range b.ToolResult.Content {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if c.Text == nil {
+				enc, err := json.Marshal(&c)
+				if err != nil {
+					return nil, err
+				}
+				buf = append(buf, enc...)
+				continue
+			}
+			buf = append(buf, `{"text":`...)
+			buf = append(buf, c.Text...)
+			buf = append(buf, '}')
+		}
+		return append(buf, "]}}"...), nil
+	default:
+		enc, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		return append(buf, enc...), nil
+	}
 }
 
 // bedrockPath is the runtime API path of an operation on a model (an ID or
@@ -561,6 +677,13 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 		return nil
 	}
 	typ := header(m, ":event-type")
+	if typ == bedrock.EventContentBlockDelta {
+		if text, ok := converseTextDelta(m.Payload); ok {
+			t.start()
+			t.textChunk(text)
+			return nil
+		}
+	}
 	var e bedrock.StreamEvent
 	if err := json.Unmarshal(m.Payload, &e); err != nil {
 		return fmt.Errorf("reading the Bedrock %s event: %w", typ, err)
@@ -613,6 +736,28 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 		}
 	}
 	return nil
+}
+
+// converseTextDelta reads a contentBlockDelta of text without decoding
+// it: the delta's text as its JSON string. It reports false for any other
+// delta.
+func converseTextDelta(payload []byte) (json.RawMessage, bool) {
+	var text json.RawMessage
+	other := false
+	err := jsonscan.Object(payload, func(k string, v []byte) error {
+		if k != "delta" {
+			return nil
+		}
+		return jsonscan.Object(v, func(k string, v []byte) error {
+			if k == "text" && len(v) > 0 && v[0] == '"' {
+				text = v
+			} else {
+				other = true
+			}
+			return nil
+		})
+	})
+	return text, err == nil && !other && text != nil
 }
 
 // start writes the stream's first chunk, once.
