@@ -95,6 +95,6 @@ func TestNewErrors(t *testing.T) {
 	require.Nil(t, h)
 	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthAPIKey}, backendauth.Options{})
 	require.ErrorContains(t, err, "policy default/p: APIKey has no key")
-	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: config.AuthGCPCredentials}, backendauth.Options{})
+	_, err = backendauth.New(&config.Auth{Policy: "default/p", Type: "Bogus"}, backendauth.Options{})
 	require.ErrorIs(t, err, backendauth.ErrUnsupported)
 }

@@ -41,6 +41,8 @@ func New(a *config.Auth, opts Options) (llm.Authenticator, error) {
 		return newAzureCredentials(a, opts)
 	case config.AuthAWSCredentials:
 		return newAWSCredentials(a, opts)
+	case config.AuthGCPCredentials:
+		return newGCPCredentials(a, opts)
 	default:
 		return nil, fmt.Errorf("policy %s: %w %q", a.Policy, ErrUnsupported, a.Type)
 	}

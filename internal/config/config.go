@@ -463,6 +463,22 @@ type Auth struct {
 	Azure *AzureCredentials `json:"azure,omitempty"`
 	// AWS carries the signing region and credentials for AWSCredentials.
 	AWS *AWSCredentials `json:"aws,omitempty"`
+	// GCP carries the project, region and credentials for GCPCredentials.
+	GCP *GCPCredentials `json:"gcp,omitempty"`
+}
+
+// GCPCredentials authorizes requests to Vertex AI with Google access tokens
+// (scope https://www.googleapis.com/auth/cloud-platform) and places them
+// under the project's and region's path.
+type GCPCredentials struct {
+	ProjectName string `json:"projectName"`
+	Region      string `json:"region"`
+	// CredentialsFile is a Google credentials JSON: a service account key,
+	// or an external account (workload identity federation) or impersonated
+	// service account configuration. Empty means Application Default
+	// Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, or the
+	// metadata server's).
+	CredentialsFile Secret `json:"credentialsFile,omitempty"`
 }
 
 // AWSCredentials signs every request with AWS Signature Version 4 for the

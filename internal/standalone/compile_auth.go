@@ -2,7 +2,9 @@ package standalone
 
 import (
 	"bytes"
-	"fmt"
+	"encoding/json"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -93,7 +95,7 @@ func (c *compiler) policyAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *con
 	case aigv1b1.BackendSecurityPolicyTypeAWSCredentials:
 		return c.awsCredentials(pol, sp.Child("awsCredentials"), spec.AWSCredentials)
 	case aigv1b1.BackendSecurityPolicyTypeGCPCredentials:
-		c.d.notSupported(pol.src, sp.Child("type"), fmt.Sprintf("BackendSecurityPolicy type %s", spec.Type))
+		return c.gcpCredentials(pol, sp.Child("gcpCredentials"), spec.GCPCredentials)
 	}
 	return nil
 }
@@ -178,4 +180,49 @@ func (c *compiler) awsCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], 
 		out.CredentialsFile, out.Profile = config.Secret(v), f.Profile
 	}
 	return &config.Auth{Policy: pol.key().String(), Type: config.AuthAWSCredentials, AWS: out}
+}
+
+// gcpCredentialsKey is the Secret data key of a Google credentials JSON.
+const gcpCredentialsKey = "service_account.json"
+
+// gcpCredentialsTypes are the Google credential JSON types a policy may
+// hold (the Google library's own validation of each follows).
+var gcpCredentialsTypes = []string{"service_account", "external_account", "impersonated_service_account", "authorized_user"}
+
+// gcpCredentials compiles the project, region and where the tokens come
+// from: a credentials JSON in a Secret, or Application Default
+// Credentials. Workload identity federation from an OIDC provider
+// (workloadIdentityFederationConfig) is not supported yet; an
+// external_account JSON in the Secret is.
+func (c *compiler) gcpCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, g *aigv1b1.BackendSecurityPolicyGCPCredentials) *config.Auth {
+	if g.WorkloadIdentityFederationConfig != nil {
+		c.d.notSupported(pol.src, p.Child("workloadIdentityFederationConfig"),
+			"GCP workload identity federation from an OIDC provider (an external_account credentials JSON in credentialsFile is)")
+		return nil
+	}
+	out := &config.GCPCredentials{ProjectName: g.ProjectName, Region: g.Region}
+	if f := g.CredentialsFile; f != nil {
+		rp := p.Child("credentialsFile", "secretRef")
+		s, key := c.secret(pol.src, rp, *f.SecretRef, pol.src.Namespace)
+		if s == nil {
+			return nil
+		}
+		v, ok := c.secretKey(pol.src, rp, s, key, gcpCredentialsKey)
+		if !ok {
+			return nil
+		}
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(v, &head); err != nil {
+			c.d.errorf(pol.src, rp, "Secret %s: key %q is not JSON", key, gcpCredentialsKey)
+			return nil
+		}
+		if !slices.Contains(gcpCredentialsTypes, head.Type) {
+			c.d.errorf(pol.src, rp, "Secret %s: key %q holds credentials of type %q (want one of %s)", key, gcpCredentialsKey, head.Type, strings.Join(gcpCredentialsTypes, ", "))
+			return nil
+		}
+		out.CredentialsFile = config.Secret(v)
+	}
+	return &config.Auth{Policy: pol.key().String(), Type: config.AuthGCPCredentials, GCP: out}
 }

@@ -39,7 +39,7 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 	}
 	switch out.Schema.Name {
 	case config.SchemaGCPVertexAI, config.SchemaGCPAnthropic:
-		if out.Auth == nil {
+		if out.Auth == nil || out.Auth.Type != config.AuthGCPCredentials {
 			c.d.errorf(r.src, field.NewPath("spec", "schema", "name"),
 				"schema %s needs a BackendSecurityPolicy of type GCPCredentials (it gives the project and region of the upstream path)", out.Schema.Name)
 		}
