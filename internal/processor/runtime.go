@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,7 +57,7 @@ type Pipeline struct {
 	ownPools  bool
 	attempt   AttemptOptions
 	buffers   sync.Pool
-	auth      backendauth.Options
+	auth      authenticators
 }
 
 // New returns a pipeline.
@@ -68,7 +69,7 @@ func New(opts Options) *Pipeline {
 		pools:     opts.Pools,
 		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
 	}
-	p.auth = backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
+	p.auth.opts = backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
 	if p.pools == nil {
 		p.pools, p.ownPools = pool.NewRegistry(p.logger), true
 	}
@@ -167,6 +168,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	}
 	byName := make(map[string]*Backend, len(cfg.Backends))
 	backends := make([]*Backend, 0, len(cfg.Backends))
+	credentials := map[[sha256.Size]byte]bool{}
 	var errs []error
 	for i := range cfg.Backends {
 		cb := &cfg.Backends[i]
@@ -174,7 +176,13 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
 			continue
 		}
-		b, err := p.newBackend(cb)
+		auth, key, err := p.auth.get(cb.Auth)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+			continue
+		}
+		credentials[key] = true
+		b, err := p.newBackend(cb, auth)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
 			continue
@@ -204,6 +212,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	p.auth.retain(credentials)
 	maxBody := cfg.MaxRequestBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxRequestBodyBytes
@@ -212,11 +221,9 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		requestReceived: cfg.Client.RequestReceivedTimeout.Std()}, nil
 }
 
-func (p *Pipeline) newBackend(cb *config.Backend) (*Backend, error) {
-	auth, err := backendauth.New(cb.Auth, p.auth)
-	if err != nil {
-		return nil, err
-	}
+// newBackend compiles a backend authenticated by auth.
+func (p *Pipeline) newBackend(cb *config.Backend, auth llm.Authenticator) (*Backend, error) {
+	var err error
 	b := &Backend{Name: cb.Name, Schema: cb.Schema, Auth: auth, Config: cb, provider: ProviderName(cb.Schema.Name)}
 	if cb.Pool != nil {
 		if b.Pool, err = p.pools.New(cb.Pool); err != nil {

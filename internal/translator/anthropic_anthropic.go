@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
@@ -22,6 +23,10 @@ type anthropicToAnthropic struct {
 	op     llm.Operation
 	prefix string
 	opts   Options
+	// vertexVersion, when set, serves Anthropic's models on Vertex AI
+	// (GCPAnthropic): the model moves to the path, the version into the
+	// body.
+	vertexVersion string
 
 	stream   bool
 	status   int
@@ -38,11 +43,17 @@ func newAnthropicToAnthropic(op llm.Operation, schema config.Schema, opts Option
 		t.prefix = "v1"
 	}
 	t.splitter = newSplitter(opts.MaxEventBytes)
+	if schema.Name == config.SchemaGCPAnthropic {
+		t.vertexVersion = vertexAnthropicVersion(schema)
+	}
 	return t
 }
 
 // Request implements [Translator.Request].
 func (t *anthropicToAnthropic) Request(req *llm.Request) (*Upstream, error) {
+	if t.vertexVersion != "" {
+		return t.vertexRequest(req)
+	}
 	path := "/" + t.prefix + "/messages"
 	if t.op == llm.OperationCountTokens {
 		path += "/count_tokens"
@@ -154,3 +165,57 @@ func (t *anthropicToAnthropic) ResponseModel() string { return t.model }
 
 // Complete implements [Translator.Complete].
 func (t *anthropicToAnthropic) Complete() bool { return t.complete }
+
+// vertexRequest is the rawPredict request of a Messages (or count_tokens)
+// request on Vertex AI.
+func (t *anthropicToAnthropic) vertexRequest(req *llm.Request) (*Upstream, error) {
+	obj := t.opts.Parsed
+	if obj == nil {
+		var err error
+		if obj, err = jsonobj.Parse(req.Body); err != nil {
+			return nil, invalid("", "request body is not a JSON object")
+		}
+	}
+	obj = obj.Clone()
+	model := req.Model
+	if t.opts.ModelOverride != "" {
+		model = t.opts.ModelOverride
+	}
+	t.stream, t.model = req.Stream, model
+	up := &Upstream{SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}
+	if t.op == llm.OperationCountTokens {
+		// Vertex counts at one path for every model, named in the body.
+		obj.Set("model", jsonString(model))
+		up.Path = vertexAnthropicModels + "count-tokens:rawPredict"
+	} else {
+		obj.Remove("model")
+		if _, ok := obj.Get("anthropic_version"); !ok {
+			obj.Set("anthropic_version", jsonString(t.vertexVersion))
+		}
+		up.Path = vertexAnthropicPath(model, req.Stream)
+	}
+	up.Body, up.Object = obj.Bytes(), obj
+	return up, nil
+}
+
+// vertexAnthropicModels is where Vertex AI serves Anthropic's models,
+// under the project's and region's prefix the GCPCredentials
+// authenticator adds.
+const vertexAnthropicModels = "/publishers/anthropic/models/"
+
+// vertexAnthropicPath is the rawPredict path of a Claude model on Vertex.
+func vertexAnthropicPath(model string, stream bool) string {
+	if stream {
+		return vertexAnthropicModels + url.PathEscape(model) + ":streamRawPredict"
+	}
+	return vertexAnthropicModels + url.PathEscape(model) + ":rawPredict"
+}
+
+// vertexAnthropicVersion is the anthropic_version of Claude on Vertex:
+// the schema's, else vertex-2023-10-16.
+func vertexAnthropicVersion(schema config.Schema) string {
+	if schema.Version != "" {
+		return schema.Version
+	}
+	return "vertex-2023-10-16"
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
@@ -15,9 +16,10 @@ import (
 // readChat reads an OpenAI chat request for a translation to provider: the
 // small members decoded together, the messages (most of the body) with the
 // one-pass scanner, their text not decoded. OpenAI fields the provider has
-// no counterpart for are refused unless at their no-op value; the
-// remaining unknown members are returned as vendor fields.
-func readChat(req *llm.Request, parsed *jsonobj.Object, provider string) (*openai.ChatRequest, []jsonobj.Member, error) {
+// no counterpart for are refused unless at their no-op value (those it
+// translates, named in also, are read); the remaining unknown members are
+// returned as vendor fields.
+func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ...string) (*openai.ChatRequest, []jsonobj.Member, error) {
 	obj := parsed
 	if obj == nil {
 		var err error
@@ -33,7 +35,7 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string) (*opena
 		switch ok, known := openAIOnly[m.Key]; {
 		case m.Key == "messages":
 			messages = m.Value
-		case translated[m.Key]:
+		case translated[m.Key] || slices.Contains(also, m.Key):
 			small.Members = append(small.Members, m)
 		case known && !ok(m.Value):
 			return nil, nil, unsupported(m.Key, provider+" has no equivalent")

@@ -34,6 +34,9 @@ type openAIToAnthropic struct {
 	// (AWSAnthropic): InvokeModel with the version in the body, streamed
 	// as event-stream messages that each carry one Anthropic event.
 	bedrock *bedrockAnthropic
+	// vertexVersion, when set, serves Anthropic's models on Vertex AI
+	// (GCPAnthropic): rawPredict with this version in the body.
+	vertexVersion string
 
 	stream       bool
 	includeUsage bool
@@ -64,8 +67,11 @@ func newOpenAIToAnthropic(op llm.Operation, schema config.Schema, opts Options) 
 	if t.prefix == "" {
 		t.prefix = "v1"
 	}
-	if schema.Name == config.SchemaAWSAnthropic {
+	switch schema.Name {
+	case config.SchemaAWSAnthropic:
 		t.bedrock = newBedrockAnthropic(schema, opts)
+	case config.SchemaGCPAnthropic:
+		t.vertexVersion = vertexAnthropicVersion(schema)
 	}
 	t.splitter = newSplitter(opts.MaxEventBytes)
 	return t, nil
@@ -182,10 +188,14 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	t.stream = in.Stream
 	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
 	version := ""
-	if t.bedrock != nil {
+	switch {
+	case t.bedrock != nil:
 		// The model is in the path, the stream in the operation.
 		t.model, version = out.Model, t.bedrock.version
 		out.Model, out.Stream = "", false
+	case t.vertexVersion != "":
+		t.model, version = out.Model, t.vertexVersion // the model is in the path
+		out.Model = ""
 	}
 	body, err := encodeRequest(&out, version)
 	if err != nil {
@@ -196,6 +206,10 @@ func (t *openAIToAnthropic) Request(req *llm.Request) (*Upstream, error) {
 	}
 	if t.bedrock != nil {
 		return t.bedrock.upstream(t.model, t.stream, body), nil
+	}
+	if t.vertexVersion != "" {
+		return &Upstream{Path: vertexAnthropicPath(t.model, t.stream), Body: body,
+			SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}, nil
 	}
 	return &Upstream{
 		Path: "/" + t.prefix + "/messages",
@@ -689,7 +703,10 @@ func anthropicError(status int, body []byte) []byte {
 	var e anthropic.ErrorResponse
 	out := &apierror.Error{Status: status, Type: apierror.TypeUpstream, Message: "the upstream answered " + strconv.Itoa(status)}
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		out.Message, out.Type = e.Error.Message, apierror.Type(e.Error.Type)
+		out.Message = e.Error.Message
+		if e.Error.Type != "" {
+			out.Type = apierror.Type(e.Error.Type)
+		}
 	}
 	_, b := apierror.Render(out)
 	return b

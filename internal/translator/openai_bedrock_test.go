@@ -302,15 +302,22 @@ func FuzzBedrockStream(f *testing.F) {
 		for i := 0; i < len(data); i += step {
 			end := min(i+step, len(data))
 			out, err := tr.ResponseBody(data[i:end], end == len(data))
-			for _, ev := range bytes.Split(out, []byte("\n\n")) {
-				if p, ok := bytes.CutPrefix(ev, []byte("data: ")); ok && len(p) > 0 && p[0] == '{' {
-					require.True(t, json.Valid(p), "every chunk is JSON: %s", p)
-				}
-			}
+			requireJSONChunks(t, out)
 			require.LessOrEqual(t, cap(tr.frames.buf), 2*(1<<16)+2*step, "at most one message is held")
 			if err != nil {
 				return
 			}
 		}
 	})
+}
+
+// requireJSONChunks checks that every data event of a translated stream is
+// JSON.
+func requireJSONChunks(t *testing.T, out []byte) {
+	t.Helper()
+	for _, ev := range bytes.Split(out, []byte("\n\n")) {
+		if p, ok := bytes.CutPrefix(ev, []byte("data: ")); ok && len(p) > 0 && p[0] == '{' {
+			require.True(t, json.Valid(p), "every chunk is JSON: %s", p)
+		}
+	}
 }

@@ -70,7 +70,8 @@ type Translator interface {
 // (any other loads, and its attempts fail with ErrUnsupported).
 func Serves(schema config.SchemaName) bool {
 	switch schema {
-	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock, config.SchemaAWSAnthropic:
+	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock, config.SchemaAWSAnthropic,
+		config.SchemaGCPVertexAI, config.SchemaGCPAnthropic:
 		return true
 	default:
 		return false
@@ -85,12 +86,12 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 	}
 	if op == llm.OperationMessages || op == llm.OperationCountTokens {
 		switch {
-		case schema.Name == config.SchemaAnthropic:
+		case schema.Name == config.SchemaAnthropic || schema.Name == config.SchemaGCPAnthropic:
 			return newAnthropicToAnthropic(op, schema, opts), nil
 		case schema.Name == config.SchemaAWSAnthropic:
 			return newMessagesToBedrock(op, schema, opts), nil
 		case op == llm.OperationMessages && (schema.Name == config.SchemaOpenAI || schema.Name == config.SchemaAzureOpenAI ||
-			schema.Name == config.SchemaAWSBedrock):
+			schema.Name == config.SchemaAWSBedrock || schema.Name == config.SchemaGCPVertexAI):
 			// Through a chat completion, which the inner translation
 			// sends in the backend's schema; it builds its body itself.
 			innerOpts := opts
@@ -107,8 +108,10 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 	switch schema.Name {
 	case config.SchemaOpenAI, config.SchemaAzureOpenAI:
 		return newOpenAIToOpenAI(op, schema, opts)
-	case config.SchemaAnthropic, config.SchemaAWSAnthropic:
+	case config.SchemaAnthropic, config.SchemaAWSAnthropic, config.SchemaGCPAnthropic:
 		return newOpenAIToAnthropic(op, schema, opts)
+	case config.SchemaGCPVertexAI:
+		return newOpenAIToGemini(op, schema, opts)
 	case config.SchemaAWSBedrock:
 		return newOpenAIToBedrock(op, schema, opts)
 	default:

@@ -61,6 +61,13 @@ type ChatRequest struct {
 	User                string          `json:"user"`
 	ResponseFormat      *ResponseFormat `json:"response_format"`
 	ReasoningEffort     string          `json:"reasoning_effort"`
+	// Fields only some providers translate.
+	N                *int64   `json:"n"`
+	PresencePenalty  *float64 `json:"presence_penalty"`
+	FrequencyPenalty *float64 `json:"frequency_penalty"`
+	Seed             *int64   `json:"seed"`
+	Logprobs         *bool    `json:"logprobs"`
+	TopLogprobs      *int64   `json:"top_logprobs"`
 }
 
 // ResponseFormat asks for text, any JSON object, or JSON of a schema.
@@ -143,6 +150,21 @@ type Choice struct {
 	Message      *ResponseMessage `json:"message,omitempty"`
 	Delta        *ResponseMessage `json:"delta,omitempty"`
 	FinishReason *string          `json:"finish_reason"`
+	Logprobs     *Logprobs        `json:"logprobs,omitempty"`
+}
+
+// Logprobs are a choice's tokens with their log probabilities.
+type Logprobs struct {
+	Content []TokenLogprob `json:"content"`
+}
+
+// TokenLogprob is a token's log probability, with the most likely
+// alternatives at its position.
+type TokenLogprob struct {
+	Token       string         `json:"token"`
+	Logprob     float64        `json:"logprob"`
+	Bytes       []int          `json:"bytes"`
+	TopLogprobs []TokenLogprob `json:"top_logprobs,omitempty"`
 }
 
 // ResponseMessage is a response's message, or a stream chunk's delta.
