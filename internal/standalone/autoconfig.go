@@ -28,6 +28,9 @@ const (
 	envAWSDefaultRegion  = "AWS_DEFAULT_REGION"
 	envBedrockEndpoint   = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
 	envAWSEndpoint       = "AWS_ENDPOINT_URL"
+	envGoogleProject     = "GOOGLE_CLOUD_PROJECT"
+	envGoogleLocation    = "GOOGLE_CLOUD_LOCATION"
+	envVertexBaseURL     = "GOOGLE_VERTEX_BASE_URL"
 	defaultOpenAIURL     = "https://api.openai.com/v1"
 	defaultAnthropicURL  = "https://api.anthropic.com/v1"
 	autoconfigBufferSize = "50Mi"
@@ -66,6 +69,13 @@ const (
 //     SDKs read them; requests are signed with SigV4 by credentials the
 //     default chain resolves when the gateway runs, so the configuration
 //     holds none.
+//   - GOOGLE_CLOUD_PROJECT with GOOGLE_CLOUD_LOCATION, as Google's Gen AI
+//     SDKs read them for Vertex AI, only when none of the above is set:
+//     schema GCPVertexAI (Gemini) at <location>-aiplatform.googleapis.com
+//     (aiplatform.googleapis.com for "global"), or at
+//     GOOGLE_VERTEX_BASE_URL; access tokens come from Application Default
+//     Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, or the
+//     metadata server) when the gateway runs.
 //
 // The result is YAML of the same resources a user would write: Gateway
 // aigw-run listening on 127.0.0.1 (spec.addresses) and port (1975 when
@@ -125,9 +135,11 @@ func Autoconfig(env func(string) string, port int) ([]byte, error) {
 		}
 	case awsCredentialsSet(env):
 		a, err = bedrockAutoconfig(env)
+	case env(envGoogleProject) != "" && env(envGoogleLocation) != "":
+		a, err = vertexAutoconfig(env)
 	default:
-		return nil, fmt.Errorf("set %s, %s (with %s and %s), %s, or AWS credentials with %s, or give a configuration file",
-			envOpenAIAPIKey, envAzureAPIKey, envAzureEndpoint, envOpenAIAPIVersion, envAnthropicAPIKey, envAWSRegion)
+		return nil, fmt.Errorf("set %s, %s (with %s and %s), %s, AWS credentials with %s, or %s with %s, or give a configuration file",
+			envOpenAIAPIKey, envAzureAPIKey, envAzureEndpoint, envOpenAIAPIVersion, envAnthropicAPIKey, envAWSRegion, envGoogleProject, envGoogleLocation)
 	}
 	if err != nil {
 		return nil, err
@@ -181,16 +193,41 @@ func bedrockAutoconfig(env func(string) string) (autoconfigData, error) {
 	return a, err
 }
 
+// vertexAutoconfig is Vertex AI's Gemini in the environment's project and
+// location, with Application Default Credentials.
+func vertexAutoconfig(env func(string) string) (autoconfigData, error) {
+	project, location := env(envGoogleProject), env(envGoogleLocation)
+	host := location + "-aiplatform.googleapis.com"
+	if location == "global" {
+		host = "aiplatform.googleapis.com"
+	}
+	if !preciseHostnameRe.MatchString(host) {
+		return autoconfigData{}, fmt.Errorf("%s is not a valid location name", envGoogleLocation)
+	}
+	if !preciseHostnameRe.MatchString(project) {
+		return autoconfigData{}, fmt.Errorf("%s is not a valid project ID", envGoogleProject)
+	}
+	a := autoconfigData{Name: "vertex", Schema: "GCPVertexAI", Auth: "GCPCredentials", KeyEnv: envGoogleProject, Project: project, Region: location}
+	var err error
+	if base := env(envVertexBaseURL); base != "" {
+		a.endpoint, err = parseBaseURL(envVertexBaseURL, base)
+	} else {
+		a.endpoint = endpoint{Host: host, Port: 443, TLS: true}
+	}
+	return a, err
+}
+
 // autoconfigData feeds the template.
 type autoconfigData struct {
 	endpoint
 	Name, Schema, Version, Prefix, Auth, KeyEnv, BufferLimit string
-	// Region is AWSCredentials' signing region.
-	Region        string
-	DefaultPrefix bool
-	Headers       []autoconfigHeader
-	ListenAddress string
-	ListenPort    int
+	// Region is AWSCredentials' signing region, or GCPCredentials'
+	// location with Project.
+	Region, Project string
+	DefaultPrefix   bool
+	Headers         []autoconfigHeader
+	ListenAddress   string
+	ListenPort      int
 }
 
 type autoconfigHeader struct{ Name, Value string }
@@ -387,7 +424,7 @@ spec:
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata:
-  name: {{ .Name }}-{{ if eq .Auth "AWSCredentials" }}aws{{ else }}apikey{{ end }}
+  name: {{ .Name }}-{{ if eq .Auth "AWSCredentials" }}aws{{ else if eq .Auth "GCPCredentials" }}gcp{{ else }}apikey{{ end }}
   namespace: default
 spec:
   targetRefs:
@@ -398,6 +435,11 @@ spec:
 {{- if eq .Auth "AWSCredentials" }}
   # The AWS SDK's default chain finds the credentials when the gateway runs.
   awsCredentials:
+    region: {{ q .Region }}
+{{- else if eq .Auth "GCPCredentials" }}
+  # Application Default Credentials give the tokens when the gateway runs.
+  gcpCredentials:
+    projectName: {{ q .Project }}
     region: {{ q .Region }}
 {{- else }}
 {{- if eq .Auth "APIKey" }}

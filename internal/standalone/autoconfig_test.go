@@ -71,7 +71,7 @@ func TestAutoconfigErrors(t *testing.T) {
 		{
 			name:    "nothing set",
 			env:     map[string]string{"OPENAI_BASE_URL": "https://api.openai.com/v1"},
-			wantErr: "set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT and OPENAI_API_VERSION), ANTHROPIC_API_KEY, or AWS credentials with AWS_REGION, or give a configuration file",
+			wantErr: "set OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT and OPENAI_API_VERSION), ANTHROPIC_API_KEY, AWS credentials with AWS_REGION, or GOOGLE_CLOUD_PROJECT with GOOGLE_CLOUD_LOCATION, or give a configuration file",
 		},
 		{
 			name:    "aws without region",

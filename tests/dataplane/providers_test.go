@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -94,6 +96,36 @@ func TestAutoconfigBedrock(t *testing.T) {
 	for _, secret := range []string{creds.SecretAccessKey, creds.SessionToken} {
 		require.NotContains(t, output(), secret, "no credential reaches a log")
 	}
+}
+
+// TestAutoconfigVertex runs `aigw run` configured from GOOGLE_CLOUD_PROJECT
+// and GOOGLE_CLOUD_LOCATION, with Application Default Credentials from
+// GOOGLE_APPLICATION_CREDENTIALS (a service account key whose token
+// endpoint is the fake one): chat completions reach Gemini on Vertex AI
+// with the minted token, under the project's and location's path.
+func TestAutoconfigVertex(t *testing.T) {
+	tokens := providertest.StartGoogleTokens(t)
+	vertex := &providertest.Vertex{Tokens: tokens, Project: "test-project", Region: "europe-west4"}
+	srv := httptest.NewServer(vertex)
+	t.Cleanup(srv.Close)
+	keyFile := filepath.Join(t.TempDir(), "key.json")
+	require.NoError(t, os.WriteFile(keyFile, tokens.ServiceAccountJSON(), 0o600))
+	for _, k := range []string{"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "test-project")
+	t.Setenv("GOOGLE_CLOUD_LOCATION", "europe-west4")
+	t.Setenv("GOOGLE_VERTEX_BASE_URL", srv.URL)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
+	port, output := startAutoconfigGateway(t)
+
+	client := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("client-key"), option.WithMaxRetries(0))
+	resp, err := client.Chat.Completions.New(t.Context(), chat("gemini-2.5-flash"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", resp.Choices[0].Message.Content)
+	require.Equal(t, "gemini-2.5-flash", vertex.Last().Model)
+	require.NotContains(t, output(), "PRIVATE KEY")
 }
 
 // startAutoconfigGateway runs `aigw run` with no file, configured from
