@@ -18,10 +18,25 @@ const (
 	// and OperationCountTokens its token counting.
 	OperationMessages    Operation = "messages"
 	OperationCountTokens Operation = "count_tokens"
+	// OpenAI's other endpoints, served by OpenAI-compatible backends:
+	// the Responses API and its token counting, image generation, speech,
+	// and transcription and translation (multipart bodies).
+	OperationResponses            Operation = "responses"
+	OperationResponsesInputTokens Operation = "responses_input_tokens"
+	OperationImageGeneration      Operation = "image_generation"
+	OperationSpeech               Operation = "speech"
+	OperationTranscription        Operation = "transcription"
+	OperationTranslation          Operation = "translation"
 	// OperationPassThrough is a request of a Gateway API HTTPRoute,
 	// forwarded as it came (any path, any method).
 	OperationPassThrough Operation = "passthrough"
 )
+
+// Multipart reports whether the operation's body is multipart/form-data
+// rather than JSON.
+func (o Operation) Multipart() bool {
+	return o == OperationTranscription || o == OperationTranslation
+}
 
 // Request is the client's parsed request, shared read-only by every attempt.
 type Request struct {
@@ -32,6 +47,9 @@ type Request struct {
 	Path   string
 	// Body is the client's body as received.
 	Body []byte
+	// ContentType is the body's media type with its parameters (a
+	// multipart body's boundary).
+	ContentType string
 	// Model is the body's model.
 	Model string
 	// Stream is true when the client asked for a streamed response.

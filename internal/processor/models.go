@@ -3,9 +3,12 @@ package processor
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/router"
 )
 
 // modelList is the /v1/models answer.
@@ -21,17 +24,84 @@ type modelInfo struct {
 	Created int64  `json:"created"`
 }
 
+// anthropicModelsPath lists the models in Anthropic's shape, for Anthropic
+// clients of the /anthropic front door.
+const anthropicModelsPath = "/anthropic/v1/models"
+
+// anthropicModelList is the answer of Anthropic's List Models.
+type anthropicModelList struct {
+	Data    []anthropicModel `json:"data"`
+	HasMore bool             `json:"has_more"`
+	FirstID *string          `json:"first_id"`
+	LastID  *string          `json:"last_id"`
+}
+
+type anthropicModel struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+// anthropicModels pages the models as Anthropic's API does: limit (default
+// 20, at most 1000) after after_id or before before_id.
+func anthropicModels(models []router.Model, uri string) anthropicModelList {
+	q := url.Values{}
+	if u, err := url.Parse(uri); err == nil {
+		q = u.Query()
+	}
+	limit := 20
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n >= 1 {
+		limit = min(n, 1000)
+	}
+	start, end := 0, len(models)
+	if id := q.Get("after_id"); id != "" {
+		start = len(models)
+		for i, m := range models {
+			if m.ID == id {
+				start = i + 1
+			}
+		}
+	}
+	if id := q.Get("before_id"); id != "" {
+		end = 0
+		for i, m := range models {
+			if m.ID == id {
+				end = i
+			}
+		}
+		start = max(start, end-limit)
+	}
+	out := anthropicModelList{Data: []anthropicModel{}}
+	for i := start; i < end && len(out.Data) < limit; i++ {
+		m := models[i]
+		out.Data = append(out.Data, anthropicModel{Type: "model", ID: m.ID, DisplayName: m.ID,
+			CreatedAt: time.Unix(m.Created, 0).UTC().Format(time.RFC3339)})
+	}
+	out.HasMore = start+len(out.Data) < end
+	if n := len(out.Data); n > 0 {
+		out.FirstID, out.LastID = &out.Data[0].ID, &out.Data[n-1].ID
+	}
+	return out
+}
+
 // models answers /v1/models from the routes that serve the request's host.
 func (s *Session) models() (*LocalResponse, error) {
 	if s.info.Method != http.MethodGet && s.info.Method != http.MethodHead {
 		return nil, apierror.MethodNotAllowed(s.info.Method, "GET, HEAD")
 	}
 	models := s.rt.table.Models(s.info.Host)
-	out := modelList{Object: "list", Data: make([]modelInfo, 0, len(models))}
-	for _, m := range models {
-		out.Data = append(out.Data, modelInfo{ID: m.ID, Object: "model", OwnedBy: m.OwnedBy, Created: m.Created})
+	var v any
+	if s.info.Path == anthropicModelsPath {
+		v = anthropicModels(models, s.info.URI)
+	} else {
+		out := modelList{Object: "list", Data: make([]modelInfo, 0, len(models))}
+		for _, m := range models {
+			out.Data = append(out.Data, modelInfo{ID: m.ID, Object: "model", OwnedBy: m.OwnedBy, Created: m.Created})
+		}
+		v = out
 	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, apierror.Internal(err)
 	}

@@ -1,7 +1,11 @@
 package processor
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
@@ -23,6 +27,18 @@ func OperationFor(path string) (llm.Operation, bool) {
 		return llm.OperationMessages, true
 	case "/anthropic/v1/messages/count_tokens":
 		return llm.OperationCountTokens, true
+	case "/v1/responses":
+		return llm.OperationResponses, true
+	case "/v1/responses/input_tokens":
+		return llm.OperationResponsesInputTokens, true
+	case "/v1/images/generations":
+		return llm.OperationImageGeneration, true
+	case "/v1/audio/speech":
+		return llm.OperationSpeech, true
+	case "/v1/audio/transcriptions":
+		return llm.OperationTranscription, true
+	case "/v1/audio/translations":
+		return llm.OperationTranslation, true
 	default:
 		return "", false
 	}
@@ -31,14 +47,18 @@ func OperationFor(path string) (llm.Operation, bool) {
 // ParseRequest reads what routing and accounting need from a client body:
 // it must be a JSON object with a non-empty string model. The returned
 // error is an *apierror.Error (400).
-func ParseRequest(op llm.Operation, body []byte) (*llm.Request, error) {
-	req, _, err := parseRequest(op, body, nil)
+func ParseRequest(op llm.Operation, contentType string, body []byte) (*llm.Request, error) {
+	req, _, err := parseRequest(op, contentType, body, nil)
 	return req, err
 }
 
 // parseRequest is ParseRequest in the one pass that also appends the
 // body's top-level members to members (see scanHead).
-func parseRequest(op llm.Operation, body []byte, members []jsonobj.Member) (*llm.Request, []jsonobj.Member, error) {
+func parseRequest(op llm.Operation, contentType string, body []byte, members []jsonobj.Member) (*llm.Request, []jsonobj.Member, error) {
+	if op.Multipart() {
+		req, err := parseMultipart(op, contentType, body)
+		return req, members, err
+	}
 	if len(body) == 0 {
 		return nil, nil, apierror.InvalidRequest("", "request body is empty; expected a JSON object")
 	}
@@ -49,8 +69,50 @@ func parseRequest(op llm.Operation, body []byte, members []jsonobj.Member) (*llm
 	if !h.hasModel || h.model == "" {
 		return nil, nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
-	req := &llm.Request{Operation: op, Body: body, Model: h.model, Stream: h.stream && op != llm.OperationEmbeddings && op != llm.OperationCountTokens, IncludeUsage: h.includeUsage}
+	req := &llm.Request{Operation: op, Body: body, ContentType: contentType, Model: h.model, IncludeUsage: h.includeUsage,
+		Stream: h.stream && op != llm.OperationEmbeddings && op != llm.OperationCountTokens && op != llm.OperationResponsesInputTokens}
 	return req, members, nil
+}
+
+// maxFormValue bounds the form fields a multipart body is routed by.
+const maxFormValue = 1 << 10
+
+// parseMultipart reads the model and stream fields of a multipart/form-data
+// body (an audio upload); the file parts are skipped.
+func parseMultipart(op llm.Operation, contentType string, body []byte) (*llm.Request, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, apierror.InvalidRequest("", "the request body must be multipart/form-data with a boundary")
+	}
+	req := &llm.Request{Operation: op, Body: body, ContentType: contentType}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, apierror.InvalidRequest("", "the multipart body is malformed: %v", err)
+		}
+		name := part.FormName()
+		if name != "model" && name != "stream" {
+			continue // NextPart skips the rest of this part
+		}
+		v, err := io.ReadAll(io.LimitReader(part, maxFormValue+1))
+		if err != nil || len(v) > maxFormValue {
+			return nil, apierror.InvalidRequest(name, "field %q is malformed or too long", name)
+		}
+		switch name {
+		case "model":
+			req.Model = string(v)
+		case "stream":
+			req.Stream = string(v) == "true"
+		}
+	}
+	if req.Model == "" {
+		return nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" form field")
+	}
+	return req, nil
 }
 
 // decodeError describes a scanning error without echoing the body.

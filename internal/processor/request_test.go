@@ -1,8 +1,10 @@
 package processor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,7 +37,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseRequest(tc.op, []byte(tc.body))
+			got, err := ParseRequest(tc.op, "application/json", []byte(tc.body))
 			if tc.want == nil {
 				var e *apierror.Error
 				require.True(t, errors.As(err, &e), "%v", err)
@@ -47,8 +49,39 @@ func TestParseRequest(t *testing.T) {
 			require.NoError(t, err)
 			tc.want.Operation = tc.op
 			tc.want.Body = []byte(tc.body)
+			tc.want.ContentType = "application/json"
 			require.Equal(t, tc.want, got)
 		})
+	}
+}
+
+// TestParseMultipart: an audio upload is routed by its model form field;
+// the file is not read; a body that is not multipart, or has no model, is
+// a 400.
+func TestParseMultipart(t *testing.T) {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	fw, err := w.CreateFormFile("file", "a.wav")
+	require.NoError(t, err)
+	_, _ = fw.Write(bytes.Repeat([]byte{1}, 4096))
+	require.NoError(t, w.WriteField("model", "gpt-4o-transcribe"))
+	require.NoError(t, w.WriteField("stream", "true"))
+	require.NoError(t, w.Close())
+	req, err := ParseRequest(llm.OperationTranscription, w.FormDataContentType(), body.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, "gpt-4o-transcribe", req.Model)
+	require.True(t, req.Stream)
+
+	for _, tc := range []struct{ name, contentType, body string }{
+		{"not multipart", "application/json", `{"model":"m"}`},
+		{"no boundary", "multipart/form-data", "x"},
+		{"truncated", w.FormDataContentType(), body.String()[:100]},
+		{"no model", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n"},
+	} {
+		_, err := ParseRequest(llm.OperationTranscription, tc.contentType, []byte(tc.body))
+		var e *apierror.Error
+		require.True(t, errors.As(err, &e), "%s: %v", tc.name, err)
+		require.Equal(t, 400, e.Status, tc.name)
 	}
 }
 
@@ -57,7 +90,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := ParseRequest(llm.OperationChat, body)
+		req, err := ParseRequest(llm.OperationChat, "application/json", body)
 		if err != nil {
 			var e *apierror.Error
 			require.True(t, errors.As(err, &e), "every parse error is a client error: %v", err)

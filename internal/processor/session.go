@@ -142,7 +142,7 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 	t := s.rt.table
 	h := s.info.Header
 	modelRouted := t.HasModelRoutes()
-	if s.info.Path == "/v1/models" && (modelRouted || !s.hasPassThrough()) {
+	if (s.info.Path == "/v1/models" || s.info.Path == anthropicModelsPath) && (modelRouted || !s.hasPassThrough()) {
 		return s.models()
 	}
 	for name := range h {
@@ -180,15 +180,17 @@ func (s *Session) RequestBody(body []byte) error {
 		s.routePassThrough(s.passThrough, body)
 		return nil
 	}
-	req, members, err := parseRequest(s.op, body, s.members[:0])
+	req, members, err := parseRequest(s.op, s.info.Header.Get("Content-Type"), body, s.members[:0])
 	s.scans++
 	if err != nil {
 		return err
 	}
 	req.Method, req.Path = s.info.Method, s.info.URI
 	s.req = req
-	s.object.Members = members
-	s.parsed = &s.object
+	if !s.op.Multipart() {
+		s.object.Members = members
+		s.parsed = &s.object
+	}
 	h := s.info.Header
 	h.Set(router.ModelHeader, req.Model) // never the client's value
 	rule, ok := s.rt.table.Match(req.Model, s.info.Host, h)

@@ -84,6 +84,12 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 	if op == llm.OperationPassThrough {
 		return &passThrough{}, nil
 	}
+	if _, ok := endpointSuffix[op]; ok {
+		if schema.Name != config.SchemaOpenAI && schema.Name != config.SchemaAzureOpenAI {
+			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+		}
+		return newOpenAIEndpoint(op, schema, opts)
+	}
 	if op == llm.OperationMessages || op == llm.OperationCountTokens {
 		switch {
 		case schema.Name == config.SchemaAnthropic || schema.Name == config.SchemaGCPAnthropic:

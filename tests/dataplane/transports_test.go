@@ -349,6 +349,16 @@ func TestTransports(t *testing.T) {
 			require.Equal(t, "ok", acc.Content[0].Text)
 			require.EqualValues(t, 2, acc.Usage.OutputTokens)
 
+			page, err := ac.Models.List(t.Context(), anthropicsdk.ModelListParams{Limit: anthropicsdk.Int(2)})
+			require.NoError(t, err)
+			require.Len(t, page.Data, 2, "Anthropic's List Models, paged")
+			require.True(t, page.HasMore)
+			var ids []string
+			for m := range ac.Models.ListAutoPaging(t.Context(), anthropicsdk.ModelListParams{Limit: anthropicsdk.Int(2)}).All() {
+				ids = append(ids, m.ID)
+			}
+			require.Contains(t, ids, "m-claude", "every model of the routes, page after page")
+
 			params.Model = "nope"
 			_, err = ac.Messages.New(t.Context(), params)
 			var apiErr *anthropicsdk.Error
