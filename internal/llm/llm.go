@@ -27,6 +27,8 @@ const (
 	OperationSpeech               Operation = "speech"
 	OperationTranscription        Operation = "transcription"
 	OperationTranslation          Operation = "translation"
+	// OperationRerank is Cohere's Rerank API (/cohere/v2/rerank).
+	OperationRerank Operation = "rerank"
 	// OperationPassThrough is a request of a Gateway API HTTPRoute,
 	// forwarded as it came (any path, any method).
 	OperationPassThrough Operation = "passthrough"

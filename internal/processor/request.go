@@ -39,6 +39,8 @@ func OperationFor(path string) (llm.Operation, bool) {
 		return llm.OperationTranscription, true
 	case "/v1/audio/translations":
 		return llm.OperationTranslation, true
+	case "/cohere/v2/rerank":
+		return llm.OperationRerank, true
 	default:
 		return "", false
 	}
@@ -70,7 +72,7 @@ func parseRequest(op llm.Operation, contentType string, body []byte, members []j
 		return nil, nil, apierror.InvalidRequest("model", "the request has no model; set the \"model\" field")
 	}
 	req := &llm.Request{Operation: op, Body: body, ContentType: contentType, Model: h.model, IncludeUsage: h.includeUsage,
-		Stream: h.stream && op != llm.OperationEmbeddings && op != llm.OperationCountTokens && op != llm.OperationResponsesInputTokens}
+		Stream: h.stream && op != llm.OperationEmbeddings && op != llm.OperationCountTokens && op != llm.OperationResponsesInputTokens && op != llm.OperationRerank}
 	return req, members, nil
 }
 

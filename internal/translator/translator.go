@@ -71,7 +71,7 @@ type Translator interface {
 func Serves(schema config.SchemaName) bool {
 	switch schema {
 	case config.SchemaOpenAI, config.SchemaAzureOpenAI, config.SchemaAnthropic, config.SchemaAWSBedrock, config.SchemaAWSAnthropic,
-		config.SchemaGCPVertexAI, config.SchemaGCPAnthropic:
+		config.SchemaGCPVertexAI, config.SchemaGCPAnthropic, config.SchemaCohere:
 		return true
 	default:
 		return false
@@ -83,6 +83,12 @@ func Serves(schema config.SchemaName) bool {
 func New(op llm.Operation, schema config.Schema, opts Options) (Translator, error) {
 	if op == llm.OperationPassThrough {
 		return &passThrough{}, nil
+	}
+	if op == llm.OperationRerank || schema.Name == config.SchemaCohere {
+		if op != llm.OperationRerank || schema.Name != config.SchemaCohere {
+			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
+		}
+		return newCohereRerank(schema, opts), nil
 	}
 	if _, ok := endpointSuffix[op]; ok {
 		if schema.Name != config.SchemaOpenAI && schema.Name != config.SchemaAzureOpenAI {

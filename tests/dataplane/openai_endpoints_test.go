@@ -174,3 +174,58 @@ spec:
 		})
 	}
 }
+
+// TestCohereRerankThroughGateway: a Cohere v2 rerank request is routed by
+// its model to a Cohere backend with the backend's key, through both
+// transports; the answer passes as it came.
+func TestCohereRerankThroughGateway(t *testing.T) {
+	var seen struct {
+		sync.Mutex
+		path, auth, model string
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Model string `json:"model"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		seen.Lock()
+		seen.path, seen.auth, seen.model = r.URL.Path, r.Header.Get("Authorization"), body.Model
+		seen.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"r1","results":[{"index":1,"relevance_score":0.9}],"meta":{"api_version":{"version":"2"},"billed_units":{"search_units":1}}}`)
+	}))
+	t.Cleanup(srv.Close)
+	config := gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: rerank}]}]
+      backendRefs: [{name: cohere, modelNameOverride: rerank-v3.5}]
+`
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			port := freePort(t)
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			cfg := fmt.Sprintf(config, port) + schemaBackendDocs("cohere", "{name: Cohere}", strings.TrimPrefix(srv.URL, "http://")) +
+				keyPolicyDocs("cohere", "APIKey", "apiKey", "co-secret")
+			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+			url, _ := tr.start(t, path, port)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/cohere/v2/rerank",
+				strings.NewReader(`{"model":"rerank","query":"capital of France?","documents":["Berlin","Paris"],"top_n":1}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer client-key")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			require.Contains(t, string(body), `"relevance_score":0.9`)
+			seen.Lock()
+			defer seen.Unlock()
+			require.Equal(t, [3]string{"/v2/rerank", "Bearer co-secret", "rerank-v3.5"}, [3]string{seen.path, seen.auth, seen.model})
+		})
+	}
+}
