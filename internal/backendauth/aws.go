@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/llm"
@@ -51,7 +53,7 @@ func newAWSCredentials(a *config.Auth, opts Options) (*sigV4, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), awsLoadTimeout)
 	defer cancel()
-	provider, err := awsProvider(ctx, aw, opts)
+	provider, err := awsProvider(ctx, a.Policy, aw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: AWSCredentials: %w", a.Policy, err)
 	}
@@ -75,12 +77,27 @@ func newAWSCredentials(a *config.Auth, opts Options) (*sigV4, error) {
 	return s, nil
 }
 
-// awsProvider returns the credentials provider of a policy: the profile of
-// its credentials file, or the SDK's default chain.
-func awsProvider(ctx context.Context, aw *config.AWSCredentials, opts Options) (aws.CredentialsProvider, error) {
+// awsProvider returns the credentials provider of a policy: a role assumed
+// with an OIDC token, the profile of its credentials file, or the SDK's
+// default chain.
+func awsProvider(ctx context.Context, policy string, aw *config.AWSCredentials, opts Options) (aws.CredentialsProvider, error) {
 	lo := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(aw.Region)}
 	if opts.HTTPClient != nil {
 		lo = append(lo, awsconfig.WithHTTPClient(opts.HTTPClient))
+	}
+	if wi := aw.WebIdentity; wi != nil {
+		// STS with the provider's token; the STS endpoint is the SDK's
+		// (AWS_ENDPOINT_URL_STS and the like apply).
+		lo = append(lo, awsconfig.WithSharedConfigFiles([]string{}), awsconfig.WithSharedCredentialsFiles([]string{}))
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
+		if err != nil {
+			return nil, err
+		}
+		retriever := webIdentity{newOIDCClient(policy, wi.OIDC, opts)}
+		p := stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(cfg), wi.RoleARN, retriever, func(o *stscreds.WebIdentityRoleOptions) {
+			o.RoleSessionName = "aigw"
+		})
+		return aws.NewCredentialsCache(p), nil
 	}
 	if aw.CredentialsFile != "" {
 		// The SDK reads shared credentials from files only: the file lives
@@ -110,6 +127,17 @@ func awsProvider(ctx context.Context, aw *config.AWSCredentials, opts Options) (
 		return nil, errors.New("no AWS credentials provider")
 	}
 	return cfg.Credentials, nil
+}
+
+// webIdentity hands STS the OIDC provider's token.
+type webIdentity struct{ oidc *oidcClient }
+
+// GetIdentityToken implements [stscreds.IdentityTokenRetriever].
+func (w webIdentity) GetIdentityToken() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	tok, err := w.oidc.token(ctx)
+	return []byte(tok), err
 }
 
 // writePrivateFile writes content to a new file only this user can read.

@@ -31,20 +31,30 @@ var _ llm.Authenticator = (*tokenAuth)(nil)
 
 func newAzureCredentials(a *config.Auth, opts Options) (*tokenAuth, error) {
 	az := a.Azure
-	if az == nil || az.TenantID == "" || az.ClientID == "" || az.ClientSecret == "" {
-		return nil, fmt.Errorf("policy %s: AzureCredentials needs a tenant, a client ID and a client secret", a.Policy)
+	if az == nil || az.TenantID == "" || az.ClientID == "" || (az.ClientSecret == "") == (az.Federated == nil) {
+		return nil, fmt.Errorf("policy %s: AzureCredentials needs a tenant, a client ID, and a client secret or a federated OIDC provider", a.Policy)
 	}
-	co := azidentity.ClientSecretCredentialOptions{}
+	co := azcore.ClientOptions{}
+	disableDiscovery := false
 	if az.AuthorityHost != "" {
 		// A private or sovereign authority: no discovery through the
 		// public cloud's.
 		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: az.AuthorityHost}
-		co.DisableInstanceDiscovery = true
+		disableDiscovery = true
 	}
 	if opts.HTTPClient != nil {
 		co.Transport = opts.HTTPClient
 	}
-	cred, err := azidentity.NewClientSecretCredential(az.TenantID, az.ClientID, az.ClientSecret.Reveal(), &co)
+	var cred azcore.TokenCredential
+	var err error
+	if az.Federated != nil {
+		oidc := newOIDCClient(a.Policy, *az.Federated, opts)
+		cred, err = azidentity.NewClientAssertionCredential(az.TenantID, az.ClientID, oidc.token,
+			&azidentity.ClientAssertionCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: disableDiscovery})
+	} else {
+		cred, err = azidentity.NewClientSecretCredential(az.TenantID, az.ClientID, az.ClientSecret.Reveal(),
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: disableDiscovery})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: AzureCredentials: %w", a.Policy, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	"golang.org/x/oauth2/google/externalaccount"
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/llm"
@@ -41,6 +42,9 @@ func newGCPCredentials(a *config.Auth, opts Options) (*gcpAuth, error) {
 	}
 	load := func(ctx context.Context) (*google.Credentials, error) {
 		params := google.CredentialsParams{Scopes: []string{gcpScope}}
+		if wi := g.WorkloadIdentity; wi != nil {
+			return workloadIdentity(ctx, a.Policy, wi, opts)
+		}
 		if g.CredentialsFile == "" {
 			return google.FindDefaultCredentialsWithParams(ctx, params)
 		}
@@ -114,4 +118,41 @@ func oauthErrorCode(re *oauth2.RetrieveError) string {
 		code = code[:64]
 	}
 	return code
+}
+
+// Google's endpoints for workload identity federation.
+const (
+	googleSTSURL           = "https://sts.googleapis.com/v1/token"
+	googleImpersonationURL = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/%s:generateAccessToken"
+)
+
+// workloadIdentity is workload identity federation through
+// golang.org/x/oauth2/google/externalaccount: the OIDC provider's token,
+// exchanged at Google's STS for the pool's provider, then for the service
+// account's token when one is impersonated.
+func workloadIdentity(ctx context.Context, policy string, wi *config.GCPWorkloadIdentity, opts Options) (*google.Credentials, error) {
+	cfg := externalaccount.Config{
+		Audience: fmt.Sprintf("//iam.googleapis.com/projects/%s/locations/global/workloadIdentityPools/%s/providers/%s",
+			wi.ProjectNumber, wi.Pool, wi.Provider),
+		SubjectTokenType:     "urn:ietf:params:oauth:token-type:jwt",
+		TokenURL:             googleSTSURL,
+		Scopes:               []string{gcpScope},
+		SubjectTokenSupplier: subjectToken{newOIDCClient(policy, wi.OIDC, opts)},
+	}
+	if wi.ServiceAccount != "" {
+		cfg.ServiceAccountImpersonationURL = fmt.Sprintf(googleImpersonationURL, url.PathEscape(wi.ServiceAccount))
+	}
+	ts, err := externalaccount.NewTokenSource(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &google.Credentials{TokenSource: ts}, nil
+}
+
+// subjectToken supplies the OIDC provider's token to Google's STS.
+type subjectToken struct{ oidc *oidcClient }
+
+// SubjectToken implements [externalaccount.SubjectTokenSupplier].
+func (s subjectToken) SubjectToken(ctx context.Context, _ externalaccount.SupplierOptions) (string, error) {
+	return s.oidc.token(ctx)
 }

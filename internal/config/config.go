@@ -479,6 +479,24 @@ type GCPCredentials struct {
 	// Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, or the
 	// metadata server's).
 	CredentialsFile Secret `json:"credentialsFile,omitempty"`
+	// WorkloadIdentity, when set, exchanges an OIDC provider's token at
+	// Google's STS through a workload identity pool.
+	WorkloadIdentity *GCPWorkloadIdentity `json:"workloadIdentity,omitempty"`
+}
+
+// GCPWorkloadIdentity is workload identity federation: an OIDC token
+// exchanged through a pool's provider, and optionally a service account
+// impersonated with the federated token.
+type GCPWorkloadIdentity struct {
+	// ProjectNumber, Pool and Provider name the pool's provider (the STS
+	// audience).
+	ProjectNumber string `json:"projectNumber"`
+	Pool          string `json:"pool"`
+	Provider      string `json:"provider"`
+	// ServiceAccount, when set, is the email of the service account to
+	// impersonate.
+	ServiceAccount string     `json:"serviceAccount,omitempty"`
+	OIDC           OIDCClient `json:"oidc"`
 }
 
 // AWSCredentials signs every request with AWS Signature Version 4 for the
@@ -492,6 +510,29 @@ type AWSCredentials struct {
 	// shared config, web identity, container and instance metadata.
 	CredentialsFile Secret `json:"credentialsFile,omitempty"`
 	Profile         string `json:"profile,omitempty"`
+	// WebIdentity, when set, exchanges an OIDC provider's token for the
+	// role's temporary credentials (STS AssumeRoleWithWebIdentity).
+	WebIdentity *AWSWebIdentity `json:"webIdentity,omitempty"`
+}
+
+// AWSWebIdentity is an IAM role assumed with an OIDC token.
+type AWSWebIdentity struct {
+	RoleARN string     `json:"roleARN"`
+	OIDC    OIDCClient `json:"oidc"`
+}
+
+// OIDCClient gets tokens from an OpenID Connect provider with the client
+// credentials grant, to exchange for a cloud's credentials.
+type OIDCClient struct {
+	// Issuer is the provider; its token endpoint is TokenEndpoint, or the
+	// one its discovery document names.
+	Issuer        string   `json:"issuer"`
+	TokenEndpoint string   `json:"tokenEndpoint,omitempty"`
+	ClientID      string   `json:"clientID"`
+	ClientSecret  Secret   `json:"clientSecret"`
+	Scopes        []string `json:"scopes,omitempty"`
+	// Audience, when set, is asked for (the audience parameter).
+	Audience string `json:"audience,omitempty"`
 }
 
 // AzureCredentials is an Entra ID application whose access tokens (scope
@@ -500,7 +541,13 @@ type AWSCredentials struct {
 type AzureCredentials struct {
 	TenantID     string `json:"tenantID"`
 	ClientID     string `json:"clientID"`
-	ClientSecret Secret `json:"clientSecret"`
+	// ClientSecret authenticates the application; without it, Federated
+	// does (exactly one is set).
+	ClientSecret Secret `json:"clientSecret,omitempty"`
+	// Federated, when set, is the OIDC provider whose tokens Entra ID
+	// accepts as the application's client assertion (workload identity
+	// federation).
+	Federated *OIDCClient `json:"federated,omitempty"`
 	// AuthorityHost is the Entra ID endpoint; empty means the public cloud
 	// (or the AZURE_AUTHORITY_HOST environment variable).
 	AuthorityHost string `json:"authorityHost,omitempty"`

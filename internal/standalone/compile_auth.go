@@ -3,6 +3,7 @@ package standalone
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -127,12 +128,16 @@ func (c *compiler) apiKeyAuth(pol *resource[aigv1b1.BackendSecurityPolicy], t co
 // azureClientSecretKey is the Secret data key of an Entra ID client secret.
 const azureClientSecretKey = "client-secret"
 
-// azureCredentials compiles an Entra ID application with a client secret.
-// A federated OIDC token (oidcExchangeToken) is not supported yet.
+// azureCredentials compiles an Entra ID application with a client secret,
+// or with an OIDC provider's token as its federated client assertion.
 func (c *compiler) azureCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, az *aigv1b1.BackendSecurityPolicyAzureCredentials) *config.Auth {
-	if az.OIDCExchangeToken != nil {
-		c.d.notSupported(pol.src, p.Child("oidcExchangeToken"), "AzureCredentials with a federated OIDC token")
-		return nil
+	if o := az.OIDCExchangeToken; o != nil {
+		oidc, ok := c.oidcClient(pol, p.Child("oidcExchangeToken"), &o.BackendSecurityPolicyOIDC)
+		if !ok {
+			return nil
+		}
+		return &config.Auth{Policy: pol.key().String(), Type: config.AuthAzureCredentials,
+			Azure: &config.AzureCredentials{TenantID: az.TenantID, ClientID: az.ClientID, Federated: &oidc}}
 	}
 	if az.ClientSecretRef == nil {
 		c.d.errorf(pol.src, p, "exactly one of clientSecretRef or oidcExchangeToken must be specified")
@@ -158,15 +163,19 @@ func (c *compiler) azureCredentials(pol *resource[aigv1b1.BackendSecurityPolicy]
 const awsCredentialsKey = "credentials"
 
 // awsCredentials compiles the signing region and where the credentials
-// come from: a credentials file in a Secret, or the AWS SDK's default
-// chain when the policy names neither a file nor an OIDC exchange. The
-// OIDC exchange (oidcExchangeToken) is not supported yet.
+// come from: a role assumed with an OIDC provider's token, a credentials
+// file in a Secret, or the AWS SDK's default chain when the policy names
+// neither.
 func (c *compiler) awsCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, aw *aigv1b1.BackendSecurityPolicyAWSCredentials) *config.Auth {
-	if aw.OIDCExchangeToken != nil {
-		c.d.notSupported(pol.src, p.Child("oidcExchangeToken"), "AWSCredentials with an OIDC token exchange")
-		return nil
-	}
 	out := &config.AWSCredentials{Region: aw.Region}
+	if o := aw.OIDCExchangeToken; o != nil {
+		oidc, ok := c.oidcClient(pol, p.Child("oidcExchangeToken"), &o.BackendSecurityPolicyOIDC)
+		if !ok {
+			return nil
+		}
+		out.WebIdentity = &config.AWSWebIdentity{RoleARN: o.AwsRoleArn, OIDC: oidc}
+		return &config.Auth{Policy: pol.key().String(), Type: config.AuthAWSCredentials, AWS: out}
+	}
 	if f := aw.CredentialsFile; f != nil {
 		rp := p.Child("credentialsFile", "secretRef")
 		s, key := c.secret(pol.src, rp, *f.SecretRef, pol.src.Namespace)
@@ -190,17 +199,23 @@ const gcpCredentialsKey = "service_account.json"
 var gcpCredentialsTypes = []string{"service_account", "external_account", "impersonated_service_account", "authorized_user"}
 
 // gcpCredentials compiles the project, region and where the tokens come
-// from: a credentials JSON in a Secret, or Application Default
-// Credentials. Workload identity federation from an OIDC provider
-// (workloadIdentityFederationConfig) is not supported yet; an
-// external_account JSON in the Secret is.
+// from: workload identity federation from an OIDC provider, a credentials
+// JSON in a Secret, or Application Default Credentials.
 func (c *compiler) gcpCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, g *aigv1b1.BackendSecurityPolicyGCPCredentials) *config.Auth {
-	if g.WorkloadIdentityFederationConfig != nil {
-		c.d.notSupported(pol.src, p.Child("workloadIdentityFederationConfig"),
-			"GCP workload identity federation from an OIDC provider (an external_account credentials JSON in credentialsFile is)")
-		return nil
-	}
 	out := &config.GCPCredentials{ProjectName: g.ProjectName, Region: g.Region}
+	if w := g.WorkloadIdentityFederationConfig; w != nil {
+		wp := p.Child("workloadIdentityFederationConfig")
+		oidc, ok := c.oidcClient(pol, wp.Child("oidcExchangeToken"), &w.OIDCExchangeToken.BackendSecurityPolicyOIDC)
+		if !ok {
+			return nil
+		}
+		out.WorkloadIdentity = &config.GCPWorkloadIdentity{ProjectNumber: w.ProjectID, Pool: w.WorkloadIdentityPoolName,
+			Provider: w.WorkloadIdentityProviderName, OIDC: oidc}
+		if sa := w.ServiceAccountImpersonation; sa != nil {
+			out.WorkloadIdentity.ServiceAccount = gcpServiceAccountEmail(sa.ServiceAccountName, g.ProjectName)
+		}
+		return &config.Auth{Policy: pol.key().String(), Type: config.AuthGCPCredentials, GCP: out}
+	}
 	if f := g.CredentialsFile; f != nil {
 		rp := p.Child("credentialsFile", "secretRef")
 		s, key := c.secret(pol.src, rp, *f.SecretRef, pol.src.Namespace)
@@ -225,4 +240,58 @@ func (c *compiler) gcpCredentials(pol *resource[aigv1b1.BackendSecurityPolicy], 
 		out.CredentialsFile = config.Secret(v)
 	}
 	return &config.Auth{Policy: pol.key().String(), Type: config.AuthGCPCredentials, GCP: out}
+}
+
+// Secret data keys of an OIDC client, as Envoy Gateway reads them.
+const (
+	oidcClientSecretKey = "client-secret"
+	oidcClientIDKey     = "client-id"
+)
+
+// oidcClient compiles an OIDC client of a token exchange: the provider,
+// the client ID (or its Secret) and the client secret from its Secret.
+func (c *compiler) oidcClient(pol *resource[aigv1b1.BackendSecurityPolicy], p *field.Path, o *aigv1b1.BackendSecurityPolicyOIDC) (config.OIDCClient, bool) {
+	op := p.Child("oidc")
+	out := config.OIDCClient{Issuer: o.OIDC.Provider.Issuer, Scopes: o.OIDC.Scopes, Audience: o.Aud}
+	if e := o.OIDC.Provider.TokenEndpoint; e != nil {
+		out.TokenEndpoint = *e
+	}
+	if g := o.GrantType; g != "" && g != "client_credentials" {
+		c.d.notSupported(pol.src, p.Child("grantType"), fmt.Sprintf("OIDC grant type %q (only client_credentials)", g))
+		return out, false
+	}
+	if o.OIDC.ClientID != nil {
+		out.ClientID = *o.OIDC.ClientID
+	} else if ref := o.OIDC.ClientIDRef; ref != nil {
+		rp := op.Child("clientIDRef")
+		s, key := c.secret(pol.src, rp, *ref, pol.src.Namespace)
+		if s == nil {
+			return out, false
+		}
+		v, ok := c.secretKey(pol.src, rp, s, key, oidcClientIDKey)
+		if !ok {
+			return out, false
+		}
+		out.ClientID = string(bytes.TrimSpace(v))
+	}
+	rp := op.Child("clientSecret")
+	s, key := c.secret(pol.src, rp, o.OIDC.ClientSecret, pol.src.Namespace)
+	if s == nil {
+		return out, false
+	}
+	v, ok := c.secretKey(pol.src, rp, s, key, oidcClientSecretKey)
+	if !ok {
+		return out, false
+	}
+	out.ClientSecret = config.Secret(bytes.TrimSpace(v))
+	return out, true
+}
+
+// gcpServiceAccountEmail is a service account's email: the name as it is
+// when it is one, else the account in the project.
+func gcpServiceAccountEmail(name, project string) string {
+	if strings.Contains(name, "@") {
+		return name
+	}
+	return name + "@" + project + ".iam.gserviceaccount.com"
 }

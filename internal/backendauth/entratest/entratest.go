@@ -22,7 +22,10 @@ const Scope = "https://cognitiveservices.azure.com/.default"
 type Server struct {
 	*httptest.Server
 	Tenant, ClientID, Secret string
-	tokens                   atomic.Int32
+	// Assertion, when set, accepts a federated client assertion (workload
+	// identity federation) instead of the secret.
+	Assertion func(string) bool
+	tokens    atomic.Int32
 }
 
 // Start starts a tenant for application ClientID with Secret, stopped when
@@ -51,8 +54,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		})
 	case "/" + s.Tenant + "/oauth2/v2.0/token":
 		_ = r.ParseForm()
+		authenticated := r.Form.Get("client_secret") == s.Secret
+		if s.Assertion != nil {
+			authenticated = r.Form.Get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" &&
+				s.Assertion(r.Form.Get("client_assertion"))
+		}
 		if r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("client_id") != s.ClientID ||
-			r.Form.Get("client_secret") != s.Secret || !slices.Contains(strings.Fields(r.Form.Get("scope")), Scope) {
+			!authenticated || !slices.Contains(strings.Fields(r.Form.Get("scope")), Scope) {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}`))
 			return
