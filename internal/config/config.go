@@ -539,8 +539,8 @@ type OIDCClient struct {
 // https://cognitiveservices.azure.com/.default) authorize requests to
 // Azure OpenAI.
 type AzureCredentials struct {
-	TenantID     string `json:"tenantID"`
-	ClientID     string `json:"clientID"`
+	TenantID string `json:"tenantID"`
+	ClientID string `json:"clientID"`
 	// ClientSecret authenticates the application; without it, Federated
 	// does (exactly one is set).
 	ClientSecret Secret `json:"clientSecret,omitempty"`
