@@ -163,6 +163,11 @@ func (s *sigV4) Authenticate(ctx context.Context, req *llm.UpstreamRequest) erro
 	if err != nil {
 		return err
 	}
+	return s.sign(ctx, creds, req)
+}
+
+// sign signs req with creds.
+func (s *sigV4) sign(ctx context.Context, creds aws.Credentials, req *llm.UpstreamRequest) error {
 	if req.Host == "" {
 		return errors.New("SigV4: the request has no host to sign")
 	}

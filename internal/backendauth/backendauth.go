@@ -34,6 +34,19 @@ func New(a *config.Auth, opts Options) (llm.Authenticator, error) {
 	if a == nil {
 		return nil, nil
 	}
+	h, err := configured(a, opts)
+	if err != nil || a.Override == nil {
+		return h, err
+	}
+	o, err := newOverride(a, h)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: credentialOverride: %w", a.Policy, err)
+	}
+	return o, nil
+}
+
+// configured returns the handler of the policy's own credential.
+func configured(a *config.Auth, opts Options) (llm.Authenticator, error) {
 	switch a.Type {
 	case config.AuthAPIKey, config.AuthAzureAPIKey, config.AuthAnthropicAPIKey:
 		return newAPIKey(a)

@@ -63,9 +63,11 @@ func newGCPCredentials(a *config.Auth, opts Options) (*gcpAuth, error) {
 		return google.CredentialsFromJSONWithTypeAndParams(ctx, []byte(g.CredentialsFile.Reveal()), google.CredentialsType(head.Type), params)
 	}
 	// The credentials are checked now, so that a broken file fails the
-	// load, not every request.
-	if _, err := load(ctx); err != nil {
-		return nil, fmt.Errorf("policy %s: GCPCredentials: %w", a.Policy, err)
+	// load, not every request (unless every request brings its own).
+	if o := a.Override; o == nil || o.FallbackToConfigured {
+		if _, err := load(ctx); err != nil {
+			return nil, fmt.Errorf("policy %s: GCPCredentials: %w", a.Policy, err)
+		}
 	}
 	t := &gcpAuth{prefix: "/v1/projects/" + url.PathEscape(g.ProjectName) + "/locations/" + url.PathEscape(g.Region)}
 	t.tokens = refresher[string]{policy: a.Policy, what: "Google access token", logger: opts.logger(), now: time.Now,

@@ -465,6 +465,45 @@ type Auth struct {
 	AWS *AWSCredentials `json:"aws,omitempty"`
 	// GCP carries the project, region and credentials for GCPCredentials.
 	GCP *GCPCredentials `json:"gcp,omitempty"`
+	// Override, when set, takes the credential from each request instead.
+	Override *CredentialOverride `json:"override,omitempty"`
+}
+
+// DefaultOverrideHeader is the header a credentialOverride reads by
+// default for each policy type; for AWSCredentials it is a prefix.
+var DefaultOverrideHeader = map[AuthType]string{
+	AuthAPIKey:           "x-aigw-api-key",
+	AuthAnthropicAPIKey:  "x-aigw-anthropic-api-key",
+	AuthAzureAPIKey:      "x-aigw-azure-api-key",
+	AuthAzureCredentials: "x-aigw-azure-access-token",
+	AuthGCPCredentials:   "x-aigw-gcp-access-token",
+	AuthAWSCredentials:   "x-aigw-aws-",
+}
+
+// DefaultOverrideMetadataKey is the dynamic metadata key a
+// credentialOverride reads by default.
+func DefaultOverrideMetadataKey(t AuthType) string {
+	if t == AuthAWSCredentials {
+		return "x-aigw-aws-credentials"
+	}
+	return DefaultOverrideHeader[t]
+}
+
+// CredentialOverride takes a request's credential from a header or from
+// dynamic metadata a trusted filter set (exactly one of Header and
+// MetadataNamespace is set).
+type CredentialOverride struct {
+	// Header carries the credential; for AWSCredentials it is a prefix
+	// (access-key-id, secret-access-key and session-token follow it).
+	Header string `json:"header,omitempty"`
+	// MetadataNamespace and MetadataKey locate it in dynamic metadata;
+	// for AWSCredentials the value is {accessKeyId, secretAccessKey,
+	// sessionToken}.
+	MetadataNamespace string `json:"metadataNamespace,omitempty"`
+	MetadataKey       string `json:"metadataKey,omitempty"`
+	// FallbackToConfigured uses the policy's own credential when the
+	// request carries none; false answers 401.
+	FallbackToConfigured bool `json:"fallbackToConfigured"`
 }
 
 // GCPCredentials authorizes requests to Vertex AI with Google access tokens

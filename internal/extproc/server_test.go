@@ -230,6 +230,23 @@ func TestBufferedChat(t *testing.T) {
 	require.Eventually(t, func() bool { return h.srv.Sessions() == 0 }, 5*time.Second, time.Millisecond, "the request's state is gone")
 }
 
+// TestCredentialFromMetadata: the upstream filter reads the dynamic
+// metadata Envoy forwards; a policy's credentialOverride takes the key a
+// trusted ext_authz filter set there instead of its own.
+func TestCredentialFromMetadata(t *testing.T) {
+	h := newHarness(t)
+	_, headers := routed(t, h, chatBody)
+	up := h.stream(t)
+	req := upstreamHeaders("default/primary/route/chat/rule/0/ref/0", headers...)
+	authz, err := structpb.NewStruct(map[string]any{"x-aigw-api-key": "sk-tenant-7"})
+	require.NoError(t, err)
+	req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"envoy.filters.http.ext_authz": authz}}
+	send(t, up, req)
+	got := sets(recv(t, up).GetRequestHeaders().GetResponse().GetHeaderMutation())
+	require.Equal(t, "Bearer sk-tenant-7", got["authorization"])
+	require.NoError(t, up.CloseSend())
+}
+
 // TestRetryReentersUpstreamFilter: Envoy retries below the router, so the
 // upstream filter runs once per attempt; each attempt is built from the
 // client's original body for its own backend.

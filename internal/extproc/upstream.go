@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // The attributes that name an attempt's backend: on the endpoint when it
@@ -77,6 +79,11 @@ func (s *Server) upstream(st extprocv3.ExternalProcessor_ProcessServer, first *e
 	if e == nil {
 		return immediate(st, apierror.Internal(errors.New("no router-level state for this request: is the router-level ext_proc filter in front of this one?")))
 	}
+	if md := dynamicMetadata(first.GetMetadataContext()); md != nil {
+		// What a trusted filter before this one set (ext_authz), as Envoy
+		// forwards it: a policy's credentialOverride may read it.
+		ctx = llm.WithDynamicMetadata(ctx, md)
+	}
 	e.mu.Lock()
 	a, err := e.s.AttemptOn(ctx, msg.header, msg.pseudo[":authority"], backend, ref) // the attempt edits a copy
 	clientBody, format := e.s.ClientBody(), e.s.ErrorFormat()
@@ -136,4 +143,17 @@ func answerPlainly(st extprocv3.ExternalProcessor_ProcessServer, m *extprocv3.Pr
 		return unexpected(fmt.Sprintf("upstream level: %T", m.GetRequest()))
 	}
 	return st.Send(resp)
+}
+
+// dynamicMetadata is the untyped filter metadata Envoy forwarded, by
+// namespace.
+func dynamicMetadata(m *corev3.Metadata) llm.DynamicMetadata {
+	if m == nil || len(m.GetFilterMetadata()) == 0 {
+		return nil
+	}
+	md := make(llm.DynamicMetadata, len(m.GetFilterMetadata()))
+	for ns, st := range m.GetFilterMetadata() {
+		md[ns] = st.AsMap()
+	}
+	return md
 }

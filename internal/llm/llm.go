@@ -70,6 +70,28 @@ type UpstreamRequest struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	// Overrides are the client's x-aigw-* headers, taken out of Header:
+	// per-request credentials a trusted filter set (a policy's
+	// credentialOverride reads them), never sent upstream.
+	Overrides http.Header
+}
+
+// DynamicMetadata is what a trusted filter attached to a request, by
+// namespace and key: Envoy's dynamic metadata forwarded to the ext_proc
+// server, or an in-process authentication step's.
+type DynamicMetadata map[string]map[string]any
+
+type dynamicMetadataKey struct{}
+
+// WithDynamicMetadata returns ctx carrying md.
+func WithDynamicMetadata(ctx context.Context, md DynamicMetadata) context.Context {
+	return context.WithValue(ctx, dynamicMetadataKey{}, md)
+}
+
+// DynamicMetadataFrom returns the metadata ctx carries, or nil.
+func DynamicMetadataFrom(ctx context.Context) DynamicMetadata {
+	md, _ := ctx.Value(dynamicMetadataKey{}).(DynamicMetadata)
+	return md
 }
 
 // Authenticator injects a backend's credentials into an upstream request.

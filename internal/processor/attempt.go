@@ -88,8 +88,13 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	for _, name := range stripHeaders {
 		h.Del(name)
 	}
-	for name := range h {
+	var overrides http.Header
+	for name, v := range h {
 		if strings.HasPrefix(strings.ToLower(name), "x-aigw-") {
+			if overrides == nil {
+				overrides = http.Header{}
+			}
+			overrides[name] = v
 			delete(h, name)
 		}
 	}
@@ -134,7 +139,7 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	if method == "" {
 		method = http.MethodPost
 	}
-	out := &llm.UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body}
+	out := &llm.UpstreamRequest{Method: method, Path: up.Path, Header: h, Body: body, Overrides: overrides}
 	return &Attempt{Backend: b, Ref: ref, RequestModel: model, Upstream: out, Translator: tr}, nil
 }
 

@@ -295,7 +295,7 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		// no picker sees them.
 		if err := a.Authenticate(ctx); err != nil {
 			s.closePick()
-			return nil, apierror.Internal(err)
+			return nil, authError(err)
 		}
 		return a, nil
 	}
@@ -343,7 +343,7 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backe
 	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
 	a.Upstream.Host = host
 	if err := a.Authenticate(ctx); err != nil {
-		return nil, apierror.Internal(err)
+		return nil, authError(err)
 	}
 	return a, nil
 }
@@ -597,4 +597,15 @@ func translationRefusal(err error) *apierror.Error {
 		return e
 	}
 	return nil
+}
+
+// authError is the client's error when an attempt cannot be
+// authenticated: the request's own missing credential (4xx) as it is, the
+// gateway's failure to get the backend's as 500.
+func authError(err error) *apierror.Error {
+	var e *apierror.Error
+	if errors.As(err, &e) && e.Status < 500 {
+		return e
+	}
+	return apierror.Internal(err)
 }

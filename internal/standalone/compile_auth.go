@@ -75,15 +75,47 @@ func (c *compiler) securityPolicies() (map[nsName]*config.Auth, map[poolKey]*con
 	return out, pools
 }
 
-// policyAuth compiles a policy's credential; nil when it failed. Each type
-// is one case: the cloud credential types come in later, one file each.
+// policyAuth compiles a policy's credential, with where each request's own
+// comes from when it overrides it; nil when it failed.
 func (c *compiler) policyAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *config.Auth {
 	spec := &pol.obj.Spec
-	sp := field.NewPath("spec")
-	if spec.CredentialOverride != nil {
-		c.d.notSupported(pol.src, sp.Child("credentialOverride"), "per-request credentials (credentialOverride)")
-		return nil
+	a := c.staticAuth(pol)
+	if a == nil || spec.CredentialOverride == nil {
+		return a
 	}
+	a.Override = credentialOverride(spec.CredentialOverride, config.AuthType(spec.Type))
+	return a
+}
+
+// credentialOverride compiles where each request's credential comes from,
+// with the type's defaults.
+func credentialOverride(o *aigv1b1.BackendSecurityPolicyCredentialOverride, t config.AuthType) *config.CredentialOverride {
+	out := &config.CredentialOverride{FallbackToConfigured: true}
+	if h := o.FromRequestHeaders; h != nil {
+		out.Header = h.Header
+		if out.Header == "" {
+			out.Header = config.DefaultOverrideHeader[t]
+		}
+		if h.FallbackToConfigured != nil {
+			out.FallbackToConfigured = *h.FallbackToConfigured
+		}
+	}
+	if m := o.FromDynamicMetadata; m != nil {
+		out.MetadataNamespace, out.MetadataKey = m.Namespace, m.Key
+		if out.MetadataKey == "" {
+			out.MetadataKey = config.DefaultOverrideMetadataKey(t)
+		}
+		if m.FallbackToConfigured != nil {
+			out.FallbackToConfigured = *m.FallbackToConfigured
+		}
+	}
+	return out
+}
+
+// staticAuth compiles a policy's own credential; nil when it failed.
+func (c *compiler) staticAuth(pol *resource[aigv1b1.BackendSecurityPolicy]) *config.Auth {
+	spec := &pol.obj.Spec
+	sp := field.NewPath("spec")
 	switch spec.Type {
 	case aigv1b1.BackendSecurityPolicyTypeAPIKey:
 		return c.apiKeyAuth(pol, config.AuthAPIKey, sp.Child("apiKey", "secretRef"), spec.APIKey.SecretRef)

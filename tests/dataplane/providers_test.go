@@ -2,11 +2,14 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,4 +163,63 @@ func waitReady(t *testing.T, adminPort int, log fmt.Stringer) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 20*time.Millisecond, "not ready:\n%s", log)
+}
+
+// TestCredentialOverrideHeader: a policy whose credentialOverride reads
+// x-aigw-api-key and does not fall back: a request with the header reaches
+// the upstream with that key (and without the header); one without is
+// answered 401, OpenAI-shaped.
+func TestCredentialOverrideHeader(t *testing.T) {
+	up := &recordingUpstream{}
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	var seenOverride atomic.Bool
+	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Aigw-Api-Key") != "" {
+			seenOverride.Store(true)
+		}
+		up.ServeHTTP(w, r)
+	}))
+	t.Cleanup(check.Close)
+	port := freePort(t)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	cfg := fmt.Sprintf(gatewayDoc, port) + `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m}]}]
+      backendRefs: [{name: openai}]
+` + backendDocs("openai", strings.TrimPrefix(check.URL, "http://")) + `---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: openai-key}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: openai}]
+  type: APIKey
+  apiKey: {secretRef: {name: openai-key}}
+  credentialOverride: {fromRequestHeaders: {fallbackToConfigured: false}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: openai-key}
+stringData: {apiKey: sk-shared}
+`
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	g := startGateway(t, path, port)
+
+	client := openai.NewClient(option.WithBaseURL(g.url+"/v1"), option.WithAPIKey("client-key"), option.WithMaxRetries(0),
+		option.WithHeader("x-aigw-api-key", "sk-tenant"))
+	_, err := client.Chat.Completions.New(t.Context(), chat("m"))
+	require.NoError(t, err)
+	require.Equal(t, "Bearer sk-tenant", up.last().authorization)
+	require.False(t, seenOverride.Load(), "the override header never reaches the upstream")
+
+	plain := g.client()
+	_, err = plain.Chat.Completions.New(t.Context(), chat("m"))
+	var apiErr *openai.Error
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+	require.NotContains(t, g.stdout.String()+g.stderr.String(), "sk-tenant", "a client's credential is never logged")
 }
