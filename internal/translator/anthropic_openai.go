@@ -25,6 +25,9 @@ import (
 type anthropicToOpenAI struct {
 	inner Translator
 	opts  Options
+	// extensions sends what only some chat translations read: signed
+	// thinking (thinking_blocks) and cache_control on parts (Bedrock's).
+	extensions bool
 
 	stream   bool
 	status   int
@@ -128,7 +131,7 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if err := openAITools(&in, out); err != nil {
 		return nil, err
 	}
-	msgs, err := openAIMessages(&in)
+	msgs, err := openAIMessages(&in, t.extensions)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +183,7 @@ func openAITools(in *messagesRequest, out map[string]any) error {
 // openAIMessages translates the system prompt and the turns: a user turn's
 // tool results become tool messages, in order, before its other content;
 // an assistant turn's tool uses become its tool calls.
-func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
+func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, error) {
 	var out []map[string]any
 	if len(in.System) > 0 && !isNullOr(in.System) {
 		text, err := blocksText("system", in.System)
@@ -208,7 +211,11 @@ func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
 					}
 					out = append(out, map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": text})
 				case "text":
-					parts = append(parts, map[string]any{"type": "text", "text": b.text})
+					part := map[string]any{"type": "text", "text": b.text}
+					if extensions && !isNullOr(b.CacheControl) {
+						part["cache_control"] = b.CacheControl
+					}
+					parts = append(parts, part)
 				case "image":
 					u, err := imageURL(bf, b.Source)
 					if err != nil {
@@ -226,6 +233,7 @@ func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
 			msg := map[string]any{"role": "assistant"}
 			var text strings.Builder
 			var calls []openai.ToolCall
+			var thinking []openai.ThinkingBlock
 			for j, b := range blocks {
 				switch b.Type {
 				case "text":
@@ -233,7 +241,11 @@ func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
 				case "tool_use":
 					calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
 				case "thinking", "redacted_thinking":
-					// The model's past reasoning: chat completions take none back.
+					// The model's past reasoning: chat completions take none
+					// back, but translations to providers that sign it do.
+					if extensions {
+						thinking = append(thinking, openai.ThinkingBlock{Type: b.Type, Thinking: b.Thinking, Signature: b.Signature, Data: b.Data})
+					}
 				default:
 					return nil, unsupported(fmt.Sprintf("%s.content[%d].type", field, j), fmt.Sprintf("%q content has no OpenAI equivalent", b.Type))
 				}
@@ -243,6 +255,9 @@ func openAIMessages(in *messagesRequest) ([]map[string]any, error) {
 			}
 			if len(calls) > 0 {
 				msg["tool_calls"] = calls
+			}
+			if len(thinking) > 0 {
+				msg["thinking_blocks"] = thinking
 			}
 			out = append(out, msg)
 		default:
@@ -263,6 +278,10 @@ type block struct {
 	Input         json.RawMessage        `json:"input"`
 	ToolUseID     string                 `json:"tool_use_id"`
 	ResultContent json.RawMessage        `json:"content"`
+	Thinking      string                 `json:"thinking"`
+	Signature     string                 `json:"signature"`
+	Data          string                 `json:"data"`
+	CacheControl  json.RawMessage        `json:"cache_control"`
 	text          string
 }
 
@@ -379,8 +398,10 @@ func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		Model   string `json:"model"`
 		Choices []struct {
 			Message struct {
-				Content   *string           `json:"content"`
-				ToolCalls []openai.ToolCall `json:"tool_calls"`
+				Content          *string                `json:"content"`
+				ReasoningContent string                 `json:"reasoning_content"`
+				ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
+				ToolCalls        []openai.ToolCall      `json:"tool_calls"`
 			} `json:"message"`
 			FinishReason string `json:"finish_reason"`
 		} `json:"choices"`
@@ -391,6 +412,14 @@ func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	}
 	c := resp.Choices[0]
 	msg := anthropic.Response{ID: resp.ID, Type: "message", Role: "assistant", Model: resp.Model, StopReason: stopReason(c.FinishReason), Usage: t.anthropicUsage()}
+	switch {
+	case len(c.Message.ThinkingBlocks) > 0:
+		for _, tb := range c.Message.ThinkingBlocks {
+			msg.Content = append(msg.Content, anthropic.Block{Type: tb.Type, Thinking: tb.Thinking, Signature: tb.Signature, Data: tb.Data})
+		}
+	case c.Message.ReasoningContent != "":
+		msg.Content = append(msg.Content, anthropic.Block{Type: "thinking", Thinking: c.Message.ReasoningContent})
+	}
 	if c.Message.Content != nil && *c.Message.Content != "" {
 		msg.Content = append(msg.Content, anthropic.Block{Type: "text", Text: jsonString(*c.Message.Content)})
 	}
@@ -447,9 +476,10 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		Model   string `json:"model"`
 		Choices []struct {
 			Delta struct {
-				Content          *string           `json:"content"`
-				ReasoningContent string            `json:"reasoning_content"`
-				ToolCalls        []openai.ToolCall `json:"tool_calls"`
+				Content          *string                `json:"content"`
+				ReasoningContent string                 `json:"reasoning_content"`
+				ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
+				ToolCalls        []openai.ToolCall      `json:"tool_calls"`
 			} `json:"delta"`
 			FinishReason *string `json:"finish_reason"`
 		} `json:"choices"`
@@ -470,6 +500,18 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 			}
 			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
 				"delta": map[string]string{"type": "thinking_delta", "thinking": r}})
+		}
+		for _, tb := range ch.Delta.ThinkingBlocks {
+			switch {
+			case tb.Type == "redacted_thinking":
+				t.openBlock("redacted_thinking", map[string]any{"type": "redacted_thinking", "data": tb.Data})
+			case tb.Signature != "":
+				if t.open != "thinking" {
+					t.openBlock("thinking", map[string]any{"type": "thinking", "thinking": ""})
+				}
+				t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
+					"delta": map[string]string{"type": "signature_delta", "signature": tb.Signature}})
+			}
 		}
 		if s := ch.Delta.Content; s != nil && *s != "" {
 			if t.open != "text" {

@@ -291,6 +291,10 @@ func readMessages(b []byte) ([]openai.Message, error) {
 				if string(v) != "null" {
 					err = json.Unmarshal(v, &m.ToolCalls)
 				}
+			case "thinking_blocks":
+				if string(v) != "null" {
+					err = json.Unmarshal(v, &m.ThinkingBlocks)
+				}
 			}
 			if err != nil {
 				return invalid(field()+"."+k, "has the wrong type")
@@ -406,6 +410,10 @@ func appendBlocks(buf []byte, blocks []anthropic.Block) ([]byte, error) {
 		case "text":
 			buf = append(buf, `{"type":"text","text":`...)
 			buf = append(buf, b.Text...)
+			if b.CacheControl != nil {
+				buf = append(buf, `,"cache_control":`...)
+				buf = append(buf, b.CacheControl...)
+			}
 			buf = append(buf, '}')
 		case "tool_use":
 			buf = append(buf, `{"type":"tool_use","id":`...)
@@ -523,10 +531,23 @@ func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Me
 				add("user", blocks...)
 			}
 		case "assistant":
-			blocks, err := textBlocks(field, m.Content, false)
+			text, err := textBlocks(field, m.Content, false)
 			if err != nil {
 				return nil, nil, err
 			}
+			// Signed thinking goes back first, as Anthropic returned it.
+			blocks := make([]anthropic.Block, 0, len(m.ThinkingBlocks)+len(text)+len(m.ToolCalls))
+			for j, tb := range m.ThinkingBlocks {
+				switch tb.Type {
+				case "thinking":
+					blocks = append(blocks, anthropic.Block{Type: "thinking", Thinking: tb.Thinking, Signature: tb.Signature})
+				case "redacted_thinking":
+					blocks = append(blocks, anthropic.Block{Type: "redacted_thinking", Data: tb.Data})
+				default:
+					return nil, nil, invalid(fmt.Sprintf("%s.thinking_blocks[%d].type", field, j), fmt.Sprintf("unknown type %q", tb.Type))
+				}
+			}
+			blocks = append(blocks, text...)
 			for j, tc := range m.ToolCalls {
 				args, err := toolArguments(fmt.Sprintf("%s.tool_calls[%d].function.arguments", field, j), tc.Function.Arguments)
 				if err != nil {
@@ -574,7 +595,7 @@ func textBlocks(field string, content json.RawMessage, images bool) ([]anthropic
 		pf := fmt.Sprintf("%s.content[%d]", field, j)
 		switch {
 		case p.Type == "text":
-			out = append(out, anthropic.Block{Type: "text", Text: jsonString(p.Text)})
+			out = append(out, anthropic.Block{Type: "text", Text: jsonString(p.Text), CacheControl: cacheControl(p.CacheControl)})
 		case p.Type == "refusal":
 			out = append(out, anthropic.Block{Type: "text", Text: jsonString(p.Refusal)})
 		case p.Type == "image_url" && images:
@@ -585,12 +606,21 @@ func textBlocks(field string, content json.RawMessage, images bool) ([]anthropic
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, anthropic.Block{Type: "image", Source: src})
+			out = append(out, anthropic.Block{Type: "image", Source: src, CacheControl: cacheControl(p.CacheControl)})
 		default:
 			return nil, unsupported(pf+".type", fmt.Sprintf("%q content has no Anthropic equivalent here", p.Type))
 		}
 	}
 	return out, nil
+}
+
+// cacheControl is a part's cache_control for Anthropic ({"type":
+// "ephemeral"}, with its ttl), nil when it has none.
+func cacheControl(v json.RawMessage) json.RawMessage {
+	if isNullOr(v) {
+		return nil
+	}
+	return v
 }
 
 // imageSource reads an image URL: a base64 data URL, or an http(s) URL.
@@ -670,6 +700,9 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 			hasText = true
 		case "thinking":
 			msg.ReasoningContent += b.Thinking
+			msg.ThinkingBlocks = append(msg.ThinkingBlocks, openai.ThinkingBlock{Type: "thinking", Thinking: b.Thinking, Signature: b.Signature})
+		case "redacted_thinking":
+			msg.ThinkingBlocks = append(msg.ThinkingBlocks, openai.ThinkingBlock{Type: "redacted_thinking", Data: b.Data})
 		case "tool_use":
 			if t.jsonTool != "" && b.Name == t.jsonTool {
 				text.Write(orEmptyObject(b.Input)) // the JSON asked for
@@ -778,6 +811,10 @@ func (t *openAIToAnthropic) data(data []byte) {
 		}
 		t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
 	case "content_block_start":
+		if b := e.ContentBlock; b != nil && b.Type == "redacted_thinking" {
+			t.chunk(&openai.ResponseMessage{ThinkingBlocks: []openai.ThinkingBlock{{Type: "redacted_thinking", Data: b.Data}}}, nil)
+			return
+		}
 		if b := e.ContentBlock; b != nil && b.Type == "tool_use" {
 			if t.jsonTool != "" && b.Name == t.jsonTool {
 				t.jsonBlock = e.Index + 1 // its deltas are the content
@@ -804,6 +841,10 @@ func (t *openAIToAnthropic) data(data []byte) {
 			}
 		case "thinking_delta":
 			t.chunk(&openai.ResponseMessage{ReasoningContent: d.Thinking}, nil)
+		case "signature_delta":
+			// The thinking block's signature: the client sends the block
+			// back with it (thinking_blocks) in the next turn.
+			t.chunk(&openai.ResponseMessage{ThinkingBlocks: []openai.ThinkingBlock{{Type: "thinking", Signature: d.Signature}}}, nil)
 		case "input_json_delta":
 			if t.jsonBlock == e.Index+1 {
 				if d.PartialJSON != "" {

@@ -177,6 +177,10 @@ func encodeConverse(r *bedrock.ConverseRequest) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
+			if b.CachePoint != nil {
+				buf = append(buf, `{"cachePoint":{"type":"default"}}`...)
+				continue
+			}
 			buf = append(buf, `{"text":`...)
 			buf = append(buf, b.Text...)
 			buf = append(buf, '}')
@@ -405,7 +409,7 @@ func bedrockMessages(msgs []openai.Message) ([]bedrock.SystemBlock, []bedrock.Me
 				return nil, nil, err
 			}
 			for _, b := range blocks {
-				system = append(system, bedrock.SystemBlock{Text: b.Text})
+				system = append(system, bedrock.SystemBlock{Text: b.Text, CachePoint: b.CachePoint})
 			}
 		case "user":
 			blocks, err := bedrockContent(field, m.Content, true)
@@ -416,10 +420,24 @@ func bedrockMessages(msgs []openai.Message) ([]bedrock.SystemBlock, []bedrock.Me
 				add("user", blocks...)
 			}
 		case "assistant":
-			blocks, err := bedrockContent(field, m.Content, false)
+			text, err := bedrockContent(field, m.Content, false)
 			if err != nil {
 				return nil, nil, err
 			}
+			// Signed reasoning goes back first, as Bedrock returned it.
+			blocks := make([]bedrock.ContentBlock, 0, len(m.ThinkingBlocks)+len(text)+len(m.ToolCalls))
+			for j, tb := range m.ThinkingBlocks {
+				switch tb.Type {
+				case "thinking":
+					blocks = append(blocks, bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContent{
+						ReasoningText: &bedrock.ReasoningText{Text: tb.Thinking, Signature: tb.Signature}}})
+				case "redacted_thinking":
+					blocks = append(blocks, bedrock.ContentBlock{ReasoningContent: &bedrock.ReasoningContent{RedactedContent: tb.Data}})
+				default:
+					return nil, nil, invalid(fmt.Sprintf("%s.thinking_blocks[%d].type", field, j), fmt.Sprintf("unknown type %q", tb.Type))
+				}
+			}
+			blocks = append(blocks, text...)
 			for j, tc := range m.ToolCalls {
 				args, err := toolArguments(fmt.Sprintf("%s.tool_calls[%d].function.arguments", field, j), tc.Function.Arguments)
 				if err != nil {
@@ -488,6 +506,10 @@ func bedrockContent(field string, content json.RawMessage, images bool) ([]bedro
 			out = append(out, bedrock.ContentBlock{Image: img})
 		default:
 			return nil, unsupported(pf+".type", fmt.Sprintf("%q content has no Bedrock equivalent here", p.Type))
+		}
+		if !isNullOr(p.CacheControl) {
+			// Bedrock caches the prefix up to a cache point.
+			out = append(out, bedrock.ContentBlock{CachePoint: &bedrock.CachePoint{Type: "default"}})
 		}
 	}
 	return out, nil
@@ -587,7 +609,11 @@ func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 				text.WriteString(s)
 				hasText = true
 			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
-				msg.ReasoningContent += b.ReasoningContent.ReasoningText.Text
+				rt := b.ReasoningContent.ReasoningText
+				msg.ReasoningContent += rt.Text
+				msg.ThinkingBlocks = append(msg.ThinkingBlocks, openai.ThinkingBlock{Type: "thinking", Thinking: rt.Text, Signature: rt.Signature})
+			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != "":
+				msg.ThinkingBlocks = append(msg.ThinkingBlocks, openai.ThinkingBlock{Type: "redacted_thinking", Data: b.ReasoningContent.RedactedContent})
 			case b.ToolUse != nil:
 				if t.jsonTool != "" && b.ToolUse.Name == t.jsonTool {
 					text.Write(orEmptyObject(b.ToolUse.Input)) // the JSON asked for
@@ -724,6 +750,10 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 			}
 		case d.ReasoningContent != nil && d.ReasoningContent.Text != "":
 			t.chunk(&openai.ResponseMessage{ReasoningContent: d.ReasoningContent.Text}, nil)
+		case d.ReasoningContent != nil && d.ReasoningContent.Signature != "":
+			// The reasoning's signature: the client sends the block back
+			// with it (thinking_blocks) in the next turn.
+			t.chunk(&openai.ResponseMessage{ThinkingBlocks: []openai.ThinkingBlock{{Type: "thinking", Signature: d.ReasoningContent.Signature}}}, nil)
 		}
 	case bedrock.EventMessageStop:
 		t.start()

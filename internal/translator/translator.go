@@ -112,7 +112,8 @@ func New(op llm.Operation, schema config.Schema, opts Options) (Translator, erro
 			if err != nil {
 				return nil, err
 			}
-			return &anthropicToOpenAI{inner: inner, opts: opts, splitter: newSplitter(opts.MaxEventBytes)}, nil
+			return &anthropicToOpenAI{inner: inner, opts: opts, splitter: newSplitter(opts.MaxEventBytes),
+				extensions: schema.Name == config.SchemaAWSBedrock}, nil
 		default:
 			return nil, fmt.Errorf("%w: %s to %s", ErrUnsupported, op, schema.Name)
 		}

@@ -55,9 +55,12 @@ type Block struct {
 	ToolUseID string  `json:"tool_use_id,omitempty"`
 	Content   []Block `json:"content,omitempty"`
 	IsError   bool    `json:"is_error,omitempty"`
-	// thinking
+	// thinking, and redacted_thinking's Data
 	Thinking  string `json:"thinking,omitempty"`
 	Signature string `json:"signature,omitempty"`
+	Data      string `json:"data,omitempty"`
+	// CacheControl marks the end of a cacheable prefix.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // ImageSource is an image, inline (base64) or by URL.

@@ -92,6 +92,20 @@ type Message struct {
 	Name       string          `json:"name"`
 	ToolCalls  []ToolCall      `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
+	// ThinkingBlocks are an assistant turn's signed reasoning, sent back so
+	// that the provider continues it.
+	ThinkingBlocks []ThinkingBlock `json:"thinking_blocks"`
+}
+
+// ThinkingBlock is reasoning a provider signed (Anthropic's thinking and
+// redacted_thinking blocks, Bedrock's reasoning content): returned to the
+// client and sent back in later turns, as the thinking_blocks convention
+// of OpenAI-compatible gateways has it.
+type ThinkingBlock struct {
+	Type      string `json:"type"` // "thinking" or "redacted_thinking"
+	Thinking  string `json:"thinking,omitempty"`
+	Signature string `json:"signature,omitempty"`
+	Data      string `json:"data,omitempty"`
 }
 
 // ContentPart is one part of a message's content.
@@ -100,6 +114,9 @@ type ContentPart struct {
 	Text     string    `json:"text"`
 	Refusal  string    `json:"refusal"`
 	ImageURL *ImageURL `json:"image_url"`
+	// CacheControl marks the end of a cacheable prefix
+	// ({"type":"ephemeral"}), for providers with prompt caching.
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 // ImageURL is an image part's URL (https or a data URL).
@@ -169,8 +186,9 @@ type TokenLogprob struct {
 
 // ResponseMessage is a response's message, or a stream chunk's delta.
 type ResponseMessage struct {
-	Role             string     `json:"role,omitempty"`
-	Content          *string    `json:"content,omitempty"`
-	ReasoningContent string     `json:"reasoning_content,omitempty"`
-	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	Role             string          `json:"role,omitempty"`
+	Content          *string         `json:"content,omitempty"`
+	ReasoningContent string          `json:"reasoning_content,omitempty"`
+	ThinkingBlocks   []ThinkingBlock `json:"thinking_blocks,omitempty"`
+	ToolCalls        []ToolCall      `json:"tool_calls,omitempty"`
 }
