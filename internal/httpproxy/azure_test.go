@@ -52,17 +52,17 @@ func TestAzureOpenAIWithEntraToken(t *testing.T) {
 	require.Equal(t, 1, entra.Tokens(), "one token serves every request")
 }
 
-// TestUnservedSchema: a backend whose schema cannot be served yet is
-// skipped for the route's next backend, or answered 422 when it is the
-// last.
+// TestUnservedSchema: a backend whose schema cannot serve the operation (a
+// chat completion to Cohere, which reranks) is skipped for the route's
+// next backend, or answered 422 when it is the last.
 func TestUnservedSchema(t *testing.T) {
 	up := newFakeOpenAI(t, "openai")
-	bedrock := backendOf("default/bedrock", up)
-	bedrock.Schema = config.Schema{Name: config.SchemaAWSBedrock}
-	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{bedrock, backendOf("default/openai", up)},
+	cohere := backendOf("default/cohere", up)
+	cohere.Schema = config.Schema{Name: config.SchemaCohere}
+	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{cohere, backendOf("default/openai", up)},
 		Routes: []config.Route{{Name: "default/r", Rules: []config.Rule{
-			modelRule("with-fallback", ref("default/bedrock", 0), ref("default/openai", 1)),
-			modelRule("alone", ref("default/bedrock", 0)),
+			modelRule("with-fallback", ref("default/cohere", 0), ref("default/openai", 1)),
+			modelRule("alone", ref("default/cohere", 0)),
 		}}}}
 	client := newTestGateway(t, cfg).client()
 	resp, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
@@ -78,6 +78,6 @@ func TestUnservedSchema(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusUnprocessableEntity, apiErr.StatusCode)
 	require.Equal(t, "unsupported_translation", apiErr.Code)
-	require.Contains(t, apiErr.Message, "chat to AWSBedrock")
+	require.Contains(t, apiErr.Message, "chat to Cohere")
 	require.Len(t, up.requests(), 1, "nothing was sent for the unserved backend")
 }
