@@ -115,6 +115,20 @@ func Unquote(tok []byte) (string, error) {
 	return string(inner), nil
 }
 
+// StringLen returns the length of the JSON string token at the start of b
+// (quotes included), its escapes validated, or an error when b does not
+// start with one.
+func StringLen(b []byte) (int, error) {
+	if len(b) == 0 || b[0] != '"' {
+		return 0, &SyntaxError{"expected a string", 0}
+	}
+	s := scanner{b: b}
+	if err := s.str(); err != nil {
+		return 0, err
+	}
+	return s.i, nil
+}
+
 // unquoteKey returns a member name as a decoder sees it: escapes resolved.
 func unquoteKey(raw []byte) string {
 	for _, c := range raw {
@@ -171,8 +185,33 @@ func commonKey(raw []byte) (string, bool) {
 	case "input":
 		return "input", true
 	}
-	return "", false
+	k, ok := internedKeys[string(raw)] // the conversion does not allocate
+	return k, ok
 }
+
+// internedKeys are the other member names of the providers' requests,
+// responses and stream events the translations scan.
+var internedKeys = func() map[string]string {
+	keys := []string{
+		// OpenAI
+		"tool_calls", "tool_call_id", "function", "arguments", "choices", "finish_reason", "usage", "id", "object", "created",
+		"prompt_tokens", "completion_tokens", "total_tokens", "max_completion_tokens", "top_p", "stop", "tool_choice", "response_format",
+		"thinking_blocks", "reasoning_content", "image_url", "url", "cache_control",
+		// Anthropic
+		"content_block", "partial_json", "stop_reason", "input_tokens", "output_tokens", "thinking", "signature", "message",
+		"cache_read_input_tokens", "cache_creation_input_tokens", "system",
+		// Gemini
+		"candidates", "parts", "finishReason", "usageMetadata", "promptTokenCount", "candidatesTokenCount", "totalTokenCount",
+		"cachedContentTokenCount", "thoughtsTokenCount", "modelVersion", "responseId", "thought", "functionCall", "promptFeedback",
+		// Bedrock
+		"contentBlockIndex", "toolUse", "reasoningContent", "bytes", "stopReason",
+	}
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k] = k
+	}
+	return m
+}()
 
 type scanner struct {
 	b []byte

@@ -61,6 +61,8 @@ func BenchmarkTranslation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	geminiStream := []byte(strings.Repeat(`data: {"candidates": [{"content": {"role": "model","parts": [{"text": "word "}]},"index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 5,"totalTokenCount": 905},"modelVersion": "gemini-2.5-flash","responseId": "r1"}`+"\n\n", 20) +
+		`data: {"candidates": [{"content": {"role": "model","parts": [{"text": ""}]},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 20,"totalTokenCount": 920},"modelVersion": "gemini-2.5-flash","responseId": "r1"}` + "\n\n")
 	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
 	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
 	for _, c := range []struct {
@@ -74,6 +76,7 @@ func BenchmarkTranslation(b *testing.B) {
 		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, sseStream, anthropicStream},
 		{"bedrock-converse", config.Schema{Name: config.SchemaAWSBedrock}, eventStream, converseStream},
 		{"aws-anthropic", config.Schema{Name: config.SchemaAWSAnthropic}, eventStream, claudeStream},
+		{"gcp-gemini", config.Schema{Name: config.SchemaGCPVertexAI}, sseStream, geminiStream},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

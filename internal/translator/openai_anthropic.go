@@ -331,8 +331,12 @@ func encodeRequest(r *anthropic.Request, version string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := len(tail) + 64
+	size := len(tail) + len(r.Model) + 64
+	for _, b := range r.System {
+		size += len(b.Text) + 48
+	}
 	for _, m := range r.Messages {
+		size += 32
 		for _, b := range m.Content {
 			size += len(b.Text) + len(b.Input) + 48
 		}
@@ -907,6 +911,9 @@ func jsonString(s string) json.RawMessage {
 // it: the delta's text as its JSON string. It reports false for any other
 // event.
 func textDelta(data []byte) (json.RawMessage, bool) {
+	if text, ok := textDeltaExact(data); ok {
+		return text, true
+	}
 	if !bytes.Contains(data, textDeltaType) {
 		return nil, false
 	}
@@ -935,6 +942,39 @@ func textDelta(data []byte) (json.RawMessage, bool) {
 }
 
 var textDeltaType = []byte(`"text_delta"`)
+
+// The text delta event as Anthropic writes it, compact, around its index
+// and text.
+var (
+	textDeltaPrefix = []byte(`{"type":"content_block_delta","index":`)
+	textDeltaMiddle = []byte(`,"delta":{"type":"text_delta","text":`)
+)
+
+// textDeltaExact reads a text delta written exactly as Anthropic writes it
+// without scanning it member by member: the prefix, the index's digits,
+// the delta's head, a valid JSON string and the closing braces. Any other
+// spelling reports false (and is read by the scanner).
+func textDeltaExact(data []byte) (json.RawMessage, bool) {
+	rest, ok := bytes.CutPrefix(data, textDeltaPrefix)
+	if !ok {
+		return nil, false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest[i:], textDeltaMiddle); !ok {
+		return nil, false
+	}
+	n, err := jsonscan.StringLen(rest)
+	if err != nil || string(rest[n:]) != "}}" {
+		return nil, false
+	}
+	return rest[:n], true
+}
 
 // Usage implements [Translator.Usage].
 func (t *openAIToAnthropic) Usage() llm.Usage { return t.usage }

@@ -59,7 +59,9 @@ type openAIToGemini struct {
 	toolCalls map[int]int
 	calls     int // tool call IDs handed out
 	failure   error
-	now       func() time.Time
+	// scratch is the event being read, its slices reused.
+	scratch geminiEvent
+	now     func() time.Time
 }
 
 func newOpenAIToGemini(op llm.Operation, schema config.Schema, opts Options) (Translator, error) {
@@ -128,7 +130,7 @@ func (t *openAIToGemini) Request(req *llm.Request) (*Upstream, error) {
 	}
 	t.stream = in.Stream
 	t.includeUsage = in.StreamOptions != nil && in.StreamOptions.IncludeUsage
-	body, err := json.Marshal(&out)
+	body, err := encodeGemini(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the Gemini request: %w", err)
 	}
@@ -140,6 +142,92 @@ func (t *openAIToGemini) Request(req *llm.Request) (*Upstream, error) {
 		p = geminiModelsPath + url.PathEscape(t.model) + ":" + gemini.MethodStreamGenerateContent + "?alt=sse"
 	}
 	return &Upstream{Path: p, Body: body, SetHeaders: []config.HeaderValue{{Name: "Content-Type", Value: "application/json"}}}, nil
+}
+
+// encodeGemini writes the generateContent request: the contents and the
+// system instruction by hand, so that text goes out as it came in (already
+// valid JSON strings), the small fields with encoding/json.
+func encodeGemini(r *gemini.Request) ([]byte, error) {
+	tail, err := json.Marshal(struct {
+		Tools            []gemini.Tool            `json:"tools,omitempty"`
+		ToolConfig       *gemini.ToolConfig       `json:"toolConfig,omitempty"`
+		GenerationConfig *gemini.GenerationConfig `json:"generationConfig,omitempty"`
+		Labels           map[string]string        `json:"labels,omitempty"`
+	}{r.Tools, r.ToolConfig, r.GenerationConfig, r.Labels})
+	if err != nil {
+		return nil, err
+	}
+	size := len(tail) + 64
+	for _, c := range r.Contents {
+		for _, p := range c.Parts {
+			size += len(p.Text) + 32
+		}
+	}
+	if r.SystemInstruction != nil {
+		for _, p := range r.SystemInstruction.Parts {
+			size += len(p.Text) + 16
+		}
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"contents":[`...)
+	for i, c := range r.Contents {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		switch c.Role { // the two roles, without encoding them
+		case "user":
+			buf = append(buf, `{"role":"user","parts":`...)
+		case "model":
+			buf = append(buf, `{"role":"model","parts":`...)
+		default:
+			buf = append(buf, `{"role":`...)
+			buf = append(buf, jsonString(c.Role)...)
+			buf = append(buf, `,"parts":`...)
+		}
+		if buf, err = appendGeminiParts(buf, c.Parts); err != nil {
+			return nil, err
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, ']')
+	if si := r.SystemInstruction; si != nil {
+		buf = append(buf, `,"systemInstruction":{"parts":`...)
+		if buf, err = appendGeminiParts(buf, si.Parts); err != nil {
+			return nil, err
+		}
+		buf = append(buf, '}')
+	}
+	if len(tail) > 2 { // more than "{}"
+		buf = append(buf, ',')
+		buf = append(buf, tail[1:]...)
+	} else {
+		buf = append(buf, '}')
+	}
+	return buf, nil
+}
+
+// appendGeminiParts writes parts; plain text is copied as it is (valid
+// JSON), other parts encoded.
+func appendGeminiParts(buf []byte, parts []gemini.Part) ([]byte, error) {
+	buf = append(buf, '[')
+	for i := range parts {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		p := &parts[i]
+		if p.Text != nil && !p.Thought && p.ThoughtSignature == "" {
+			buf = append(buf, `{"text":`...)
+			buf = append(buf, p.Text...)
+			buf = append(buf, '}')
+			continue
+		}
+		enc, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, enc...)
+	}
+	return append(buf, ']'), nil
 }
 
 // geminiExtras sets the client's vendor fields: top_k in the generation
@@ -586,64 +674,58 @@ func (t *openAIToGemini) event(ev []byte) {
 	if len(data) == 0 {
 		return
 	}
-	var resp struct {
-		gemini.Response
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Status  string `json:"status"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(data, &resp); err != nil {
+	e := &t.scratch
+	if err := e.read(data); err != nil {
 		return // not an event of the protocol
 	}
-	if e := resp.Error; e != nil {
-		status := e.Code
+	if e.failure != nil {
+		var g gemini.ErrorResponse
+		_ = json.Unmarshal(append(append([]byte(`{"error":`), e.failure...), '}'), &g)
+		status := g.Error.Code
 		if status < 400 || status > 599 {
 			status = http.StatusBadGateway
 		}
-		t.failure = &apierror.Error{Status: status, Type: apierror.Type(e.Status), Code: "upstream_error", Message: "Vertex AI: " + e.Message}
+		t.failure = &apierror.Error{Status: status, Type: apierror.Type(g.Error.Status), Code: "upstream_error", Message: "Vertex AI: " + g.Error.Message}
 		return
 	}
-	t.observe(&resp.Response)
+	t.observe(&gemini.Response{UsageMetadata: e.usage, ModelVersion: e.modelVersion})
 	if !t.started {
 		t.started = true
-		t.id, t.created = t.completionID(resp.ResponseID), t.now().Unix()
+		t.id, t.created = t.completionID(e.responseID), t.now().Unix()
 		t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
 	}
-	if len(resp.Candidates) == 0 && resp.PromptFeedback != nil && resp.PromptFeedback.BlockReason != "" {
+	if len(e.candidates) == 0 && e.blockReason != "" {
 		t.finish(0, "content_filter")
 		return
 	}
-	for _, c := range resp.Candidates {
-		if c.Content != nil {
-			for _, p := range c.Content.Parts {
-				switch {
-				case p.FunctionCall != nil:
-					if t.toolCalls == nil {
-						t.toolCalls = map[int]int{}
-					}
-					idx := t.toolCalls[c.Index]
-					t.toolCalls[c.Index]++
-					t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-						Choices: []openai.Choice{{Index: c.Index, Delta: &openai.ResponseMessage{ToolCalls: []openai.ToolCall{{Index: &idx,
-							ID: t.callID(p.FunctionCall.ID), Type: "function",
-							Function: openai.FunctionCall{Name: p.FunctionCall.Name, Arguments: string(orEmptyObject(p.FunctionCall.Args))}}}}}}})
-				case p.Text != nil && p.Thought:
-					s, _ := jsonscan.Unquote(p.Text)
-					t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-						Choices: []openai.Choice{{Index: c.Index, Delta: &openai.ResponseMessage{ReasoningContent: s}}}})
-				case len(p.Text) > 0 && p.Text[0] == '"' && c.Index == 0:
-					t.textChunk(p.Text)
-				case p.Text != nil:
-					s, _ := jsonscan.Unquote(p.Text)
-					t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
-						Choices: []openai.Choice{{Index: c.Index, Delta: &openai.ResponseMessage{Content: &s}}}})
+	for i := range e.candidates {
+		c := &e.candidates[i]
+		for _, p := range c.parts {
+			switch {
+			case p.call != nil:
+				if t.toolCalls == nil {
+					t.toolCalls = map[int]int{}
 				}
+				idx := t.toolCalls[c.index]
+				t.toolCalls[c.index]++
+				t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+					Choices: []openai.Choice{{Index: c.index, Delta: &openai.ResponseMessage{ToolCalls: []openai.ToolCall{{Index: &idx,
+						ID: t.callID(p.call.ID), Type: "function",
+						Function: openai.FunctionCall{Name: p.call.Name, Arguments: string(orEmptyObject(p.call.Args))}}}}}}})
+			case p.text != nil && p.thought:
+				s, _ := jsonscan.Unquote(p.text)
+				t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+					Choices: []openai.Choice{{Index: c.index, Delta: &openai.ResponseMessage{ReasoningContent: s}}}})
+			case p.text != nil && c.index == 0:
+				t.textChunk(p.text)
+			case p.text != nil:
+				s, _ := jsonscan.Unquote(p.text)
+				t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
+					Choices: []openai.Choice{{Index: c.index, Delta: &openai.ResponseMessage{Content: &s}}}})
 			}
 		}
-		if c.FinishReason != "" {
-			t.finish(c.Index, geminiFinish(c.FinishReason, t.toolCalls[c.Index] > 0))
+		if c.finishReason != "" {
+			t.finish(c.index, geminiFinish(c.finishReason, t.toolCalls[c.index] > 0))
 		}
 	}
 }
