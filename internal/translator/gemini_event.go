@@ -28,7 +28,6 @@ type geminiCandidate struct {
 	parts        []geminiEventPart
 }
 
-
 // geminiEventPart is a part of a streamed candidate: text (thought or not) or
 // a function call.
 type geminiEventPart struct {
