@@ -31,9 +31,10 @@ type geminiCandidate struct {
 // geminiEventPart is a part of a streamed candidate: text (thought or not) or
 // a function call.
 type geminiEventPart struct {
-	text    json.RawMessage
-	thought bool
-	call    *gemini.FunctionCall
+	text      json.RawMessage
+	thought   bool
+	call      *gemini.FunctionCall
+	signature string
 }
 
 // read parses data into e.
@@ -111,6 +112,8 @@ func (e *geminiEvent) candidate(v []byte) error {
 						case "functionCall":
 							p.call = &gemini.FunctionCall{}
 							return json.Unmarshal(v, p.call)
+						case "thoughtSignature":
+							p.signature, _ = jsonscan.Unquote(v)
 						}
 						return nil
 					})

@@ -359,7 +359,8 @@ func geminiContents(msgs []openai.Message) (*gemini.Content, []gemini.Content, e
 					return nil, nil, err
 				}
 				callNames[tc.ID] = tc.Function.Name
-				parts = append(parts, gemini.Part{FunctionCall: &gemini.FunctionCall{Name: tc.Function.Name, Args: args}})
+				_, signature := splitCallID(tc.ID)
+				parts = append(parts, gemini.Part{FunctionCall: &gemini.FunctionCall{Name: tc.Function.Name, Args: args}, ThoughtSignature: signature})
 			}
 			if len(parts) > 0 {
 				add("model", parts...)
@@ -547,7 +548,7 @@ func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 			for _, p := range c.Content.Parts {
 				switch {
 				case p.FunctionCall != nil:
-					msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: t.callID(p.FunctionCall.ID), Type: "function",
+					msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: t.callID(p.FunctionCall.ID, p.ThoughtSignature), Type: "function",
 						Function: openai.FunctionCall{Name: p.FunctionCall.Name, Arguments: string(orEmptyObject(p.FunctionCall.Args))}})
 				case p.Text != nil:
 					s, err := jsonscan.Unquote(p.Text)
@@ -656,13 +657,28 @@ func (t *openAIToGemini) completionID(responseID string) string {
 }
 
 // callID is a function call's ID: Gemini's, or one made up (Gemini
-// matches results to calls by name).
-func (t *openAIToGemini) callID(id string) string {
-	if id != "" {
-		return id
+// matches results to calls by name). A thought signature, which Gemini
+// needs back with the call in the next turn, rides in the ID: clients
+// return IDs as they got them.
+func (t *openAIToGemini) callID(id, signature string) string {
+	if id == "" {
+		t.calls++
+		id = "call_" + strconv.Itoa(t.calls)
 	}
-	t.calls++
-	return "call_" + strconv.Itoa(t.calls)
+	if signature != "" {
+		id += thoughtSignatureSep + signature
+	}
+	return id
+}
+
+// thoughtSignatureSep separates a call ID from the thought signature it
+// carries (base64, which has no "~").
+const thoughtSignatureSep = "~sig~"
+
+// splitCallID returns a call ID and the thought signature it carries.
+func splitCallID(id string) (string, string) {
+	base, sig, _ := strings.Cut(id, thoughtSignatureSep)
+	return base, sig
 }
 
 // event translates one streamGenerateContent event.
@@ -710,7 +726,7 @@ func (t *openAIToGemini) event(ev []byte) {
 				t.toolCalls[c.index]++
 				t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
 					Choices: []openai.Choice{{Index: c.index, Delta: &openai.ResponseMessage{ToolCalls: []openai.ToolCall{{Index: &idx,
-						ID: t.callID(p.call.ID), Type: "function",
+						ID: t.callID(p.call.ID, p.signature), Type: "function",
 						Function: openai.FunctionCall{Name: p.call.Name, Arguments: string(orEmptyObject(p.call.Args))}}}}}}})
 			case p.text != nil && p.thought:
 				s, _ := jsonscan.Unquote(p.text)

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,45 @@ func TestMessagesThinkingToConverse(t *testing.T) {
 	 {"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"Hmm.","signature":"sig-9"}}},{"text":"Sunny."}]},
 	 {"role":"user","content":[{"text":"Thanks"}]}],
 	 "inferenceConfig":{"maxTokens":100}}`, string(up.Body))
+}
+
+// TestGeminiThoughtSignatures: a function call's thought signature rides
+// in its call ID to the client and back to Gemini on the call in the next
+// turn, streamed or not; the tool result still names the function.
+func TestGeminiThoughtSignatures(t *testing.T) {
+	tr := geminiTranslator(t, Options{})
+	_, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Model: "g", Body: []byte(`{"model":"g","messages":[{"role":"user","content":"hi"}]}`)})
+	require.NoError(t, err)
+	require.NoError(t, tr.ResponseHeaders(200, http.Header{"Content-Type": {"application/json"}}))
+	out, err := tr.ResponseBody([]byte(`{"candidates":[{"index":0,"content":{"role":"model","parts":[{"functionCall":{"name":"weather","args":{}},"thoughtSignature":"c2lnLTE="}]},"finishReason":"STOP"}]}`), true)
+	require.NoError(t, err)
+	var resp struct {
+		Choices []struct {
+			Message struct {
+				ToolCalls []struct {
+					ID string `json:"id"`
+				} `json:"tool_calls"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	require.NoError(t, json.Unmarshal(out, &resp))
+	id := resp.Choices[0].Message.ToolCalls[0].ID
+	require.Equal(t, "call_1~sig~c2lnLTE=", id)
+
+	stream := geminiTranslator(t, Options{})
+	_, err = stream.Request(&llm.Request{Operation: llm.OperationChat, Model: "g", Stream: true, Body: []byte(`{"model":"g","stream":true,"messages":[{"role":"user","content":"hi"}]}`)})
+	require.NoError(t, err)
+	require.NoError(t, stream.ResponseHeaders(200, http.Header{"Content-Type": {"text/event-stream"}}))
+	sout, err := stream.ResponseBody([]byte("data: {\"candidates\":[{\"index\":0,\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"weather\",\"args\":{}},\"thoughtSignature\":\"c2lnLTE=\"}]},\"finishReason\":\"STOP\"}]}\n\n"), true)
+	require.NoError(t, err)
+	require.Contains(t, string(sout), `"id":"call_1~sig~c2lnLTE="`)
+
+	next := geminiTranslator(t, Options{})
+	up, err := next.Request(&llm.Request{Operation: llm.OperationChat, Model: "g", Body: []byte(`{"model":"g","messages":[{"role":"user","content":"hi"},
+	 {"role":"assistant","tool_calls":[{"id":"` + id + `","type":"function","function":{"name":"weather","arguments":"{}"}}]},
+	 {"role":"tool","tool_call_id":"` + id + `","content":"sunny"}]}`)})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"contents":[{"role":"user","parts":[{"text":"hi"}]},
+	 {"role":"model","parts":[{"functionCall":{"name":"weather","args":{}},"thoughtSignature":"c2lnLTE="}]},
+	 {"role":"user","parts":[{"functionResponse":{"name":"weather","response":{"content":"sunny"}}}]}]}`, string(up.Body))
 }
