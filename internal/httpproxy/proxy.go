@@ -131,7 +131,7 @@ const prefetchLimit = 1 << 20
 // response anyway. Event streams go on at once; a larger body streams, and
 // a failure in it aborts the client's response.
 func prefetch(resp *http.Response) error {
-	if processor.IsEventStream(resp.Header) || resp.ContentLength > prefetchLimit || resp.Body == http.NoBody {
+	if processor.IsUpstreamStream(resp.Header) || resp.ContentLength > prefetchLimit || resp.Body == http.NoBody {
 		return nil
 	}
 	size := int64(16 << 10)

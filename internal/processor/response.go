@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -192,4 +193,11 @@ func streamError(err error) *apierror.Error {
 func IsEventStream(h http.Header) bool {
 	ct := h.Get("Content-Type")
 	return len(ct) >= 17 && ct[:17] == "text/event-stream"
+}
+
+// IsUpstreamStream reports whether an upstream's headers declare a stream
+// whose events must reach the translation as they arrive: server-sent
+// events, or an AWS event stream (Bedrock).
+func IsUpstreamStream(h http.Header) bool {
+	return IsEventStream(h) || strings.HasPrefix(h.Get("Content-Type"), "application/vnd.amazon.eventstream")
 }
