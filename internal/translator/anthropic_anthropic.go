@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
@@ -82,6 +83,11 @@ func (t *anthropicToAnthropic) ResponseHeaders(status int, h http.Header) error 
 	if t.stream && !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
 		t.stream = false
 	}
+	if t.vertexVersion != "" && status >= 400 {
+		// Vertex AI answers its own errors in Google's shape: they are
+		// rewritten in Anthropic's.
+		rewrittenHeaders(status, h, false)
+	}
 	return nil
 }
 
@@ -93,6 +99,14 @@ func (t *anthropicToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, err
 			return chunk, err
 		}
 		return chunk, nil
+	}
+	if t.vertexVersion != "" && t.status >= 400 {
+		body, done, err := t.body.whole(chunk, eos)
+		if !done || err != nil {
+			return nil, err
+		}
+		t.complete = true
+		return vertexAnthropicError(t.status, body), nil
 	}
 	t.body.add(chunk)
 	if !eos {
@@ -218,4 +232,17 @@ func vertexAnthropicVersion(schema config.Schema) string {
 		return schema.Version
 	}
 	return "vertex-2023-10-16"
+}
+
+// vertexAnthropicError is an error of Claude on Vertex AI in Anthropic's
+// shape: Anthropic's own error as it is, Google's rewritten.
+func vertexAnthropicError(status int, body []byte) []byte {
+	var a anthropic.ErrorResponse
+	if json.Unmarshal(body, &a) == nil && a.Type == "error" && a.Error.Message != "" {
+		return body
+	}
+	e := googleError(status, body)
+	e.Format = apierror.FormatAnthropic
+	_, out := apierror.Render(e)
+	return out
 }

@@ -194,6 +194,18 @@ func TestGCPAnthropic(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/publishers/anthropic/models/count-tokens:rawPredict", up.Path)
 	require.JSONEq(t, `{"model":"claude-haiku-4-5@20251001","messages":[{"role":"user","content":"hi"}]}`, string(up.Body))
+
+	// Vertex's own errors reach Anthropic clients in Anthropic's shape.
+	m, err = New(llm.OperationMessages, schema, Options{})
+	require.NoError(t, err)
+	_, err = m.Request(&llm.Request{Operation: llm.OperationMessages, Model: "c", Body: []byte(`{"model":"c","max_tokens":1,"messages":[]}`)})
+	require.NoError(t, err)
+	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"99"}}
+	require.NoError(t, m.ResponseHeaders(429, h))
+	require.Empty(t, h.Get("Content-Length"))
+	out, err := m.ResponseBody([]byte(`{"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com","status":"RESOURCE_EXHAUSTED"}}`), true)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"type":"error","error":{"type":"rate_limit_error","message":"Quota exceeded for aiplatform.googleapis.com"}}`, string(out))
 }
 
 func FuzzGeminiStream(f *testing.F) {
