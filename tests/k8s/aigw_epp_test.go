@@ -183,7 +183,11 @@ func TestAigwEPPFollowsModelRewrites(t *testing.T) {
 		return status == http.StatusOK && got == "food-review"
 	}, 20*time.Second, 50*time.Millisecond, "the rewrite applied and the client's name restored")
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
-	require.GreaterOrEqual(t, promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "model", "food-review", "target_model", model), float64(1))
+	// The picker counts the request when its exchange ends, which may be
+	// just after the client has its answer.
+	require.Eventually(t, func() bool {
+		return promtest.Sum(t, metricsURL, "aigw_epp_requests_total", "model", "food-review", "target_model", model) >= 1
+	}, 5*time.Second, 20*time.Millisecond, "the picker counted the rewritten request")
 
 	require.NoError(t, c.Delete(t.Context(), rewrite))
 	require.Eventually(t, func() bool {
