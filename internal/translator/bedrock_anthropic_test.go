@@ -156,3 +156,31 @@ func TestMessagesToConverse(t *testing.T) {
 	require.Equal(t, "amazon.nova-pro-v1:0", tr.ResponseModel())
 	require.True(t, tr.Complete())
 }
+
+// FuzzAWSAnthropicStream feeds arbitrary bytes, cut anywhere, to both
+// translations of Claude's stream on Bedrock (to chat chunks, and back to
+// Messages events): no panic, every chunk JSON, one message held at most.
+func FuzzAWSAnthropicStream(f *testing.F) {
+	f.Add(anthropicOnBedrock(f, "anthropic/stream_tools.anthropic.sse"), uint8(13), false)
+	f.Add(anthropicOnBedrock(f, "anthropic/stream_tools.anthropic.sse"), uint8(200), true)
+	f.Fuzz(func(t *testing.T, data []byte, size uint8, messages bool) {
+		op, body := llm.OperationChat, `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+		if messages {
+			op, body = llm.OperationMessages, `{"model":"m","stream":true,"max_tokens":9,"messages":[{"role":"user","content":"hi"}]}`
+		}
+		tr, err := New(op, awsAnthropicSchema, Options{MaxEventBytes: 1 << 16})
+		require.NoError(t, err)
+		_, err = tr.Request(&llm.Request{Operation: op, Model: "m", Stream: true, Body: []byte(body)})
+		require.NoError(t, err)
+		require.NoError(t, tr.ResponseHeaders(200, eventStreamHeader.Clone()))
+		step := int(size) + 1
+		for i := 0; i < len(data); i += step {
+			end := min(i+step, len(data))
+			out, err := tr.ResponseBody(data[i:end], end == len(data))
+			requireJSONChunks(t, out)
+			if err != nil {
+				return
+			}
+		}
+	})
+}

@@ -315,8 +315,8 @@ func FuzzBedrockStream(f *testing.F) {
 // JSON.
 func requireJSONChunks(t *testing.T, out []byte) {
 	t.Helper()
-	for _, ev := range bytes.Split(out, []byte("\n\n")) {
-		if p, ok := bytes.CutPrefix(ev, []byte("data: ")); ok && len(p) > 0 && p[0] == '{' {
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if p, ok := bytes.CutPrefix(line, []byte("data: ")); ok && len(p) > 0 && p[0] == '{' {
 			require.True(t, json.Valid(p), "every chunk is JSON: %s", p)
 		}
 	}
