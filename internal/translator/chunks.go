@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
+	"github.com/aigw-dev/aigw/internal/llm"
 )
 
 // chatChunks writes the chat.completion.chunk events of a translated
@@ -79,4 +80,17 @@ func (c *chatChunks) usageChunk(u *openai.Usage) {
 // done writes the stream's end.
 func (c *chatChunks) done() {
 	c.out = append(c.out, "data: [DONE]\n\n"...)
+}
+
+// openAIUsage is usage in OpenAI's shape: cached input and reasoning
+// detailed when there are any.
+func openAIUsage(usage llm.Usage) *openai.Usage {
+	u := &openai.Usage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.TotalTokens}
+	if usage.CachedInputTokens > 0 {
+		u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: usage.CachedInputTokens}
+	}
+	if usage.ReasoningTokens > 0 {
+		u.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: usage.ReasoningTokens}
+	}
+	return u
 }

@@ -723,7 +723,7 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	}
 	finish := t.finishReason(resp.StopReason)
 	out.Choices = []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}
-	out.Usage = t.openAIUsage()
+	out.Usage = openAIUsage(t.usage)
 	return json.Marshal(&out)
 }
 
@@ -772,14 +772,6 @@ func (t *openAIToAnthropic) observe(u *anthropic.Usage, model string) {
 		t.model = model
 	}
 	addAnthropicUsage(&t.usage, u)
-}
-
-func (t *openAIToAnthropic) openAIUsage() *openai.Usage {
-	u := &openai.Usage{PromptTokens: t.usage.InputTokens, CompletionTokens: t.usage.OutputTokens, TotalTokens: t.usage.TotalTokens}
-	if t.usage.CachedInputTokens > 0 {
-		u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: t.usage.CachedInputTokens}
-	}
-	return u
 }
 
 // event translates one Anthropic stream event into OpenAI chunks.
@@ -879,7 +871,7 @@ func (t *openAIToAnthropic) data(data []byte) {
 // it, then [DONE].
 func (t *openAIToAnthropic) messageStop() {
 	if t.includeUsage {
-		t.usageChunk(t.openAIUsage())
+		t.usageChunk(openAIUsage(t.usage))
 	}
 	t.done()
 	t.complete = true

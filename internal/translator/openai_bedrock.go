@@ -631,7 +631,7 @@ func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	}
 	finish := t.finishReason(resp.StopReason)
 	out := openai.ChatCompletion{ID: t.id, Object: "chat.completion", Created: t.created, Model: t.model,
-		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}, Usage: t.openAIUsage()}
+		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: &finish}}, Usage: openAIUsage(t.usage)}
 	return json.Marshal(&out)
 }
 
@@ -804,7 +804,7 @@ func (t *openAIToBedrock) start() {
 // [DONE].
 func (t *openAIToBedrock) end() {
 	if t.includeUsage {
-		t.usageChunk(t.openAIUsage())
+		t.usageChunk(openAIUsage(t.usage))
 	}
 	t.done()
 	t.complete = true
@@ -841,14 +841,6 @@ func (t *openAIToBedrock) observe(u *bedrock.Usage) {
 		CacheCreationInputTokens: u.CacheWriteInputTokens,
 	}
 	t.usage.TotalTokens = t.usage.InputTokens + t.usage.OutputTokens
-}
-
-func (t *openAIToBedrock) openAIUsage() *openai.Usage {
-	u := &openai.Usage{PromptTokens: t.usage.InputTokens, CompletionTokens: t.usage.OutputTokens, TotalTokens: t.usage.TotalTokens}
-	if t.usage.CachedInputTokens > 0 {
-		u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: t.usage.CachedInputTokens}
-	}
-	return u
 }
 
 // Usage implements [Translator.Usage].

@@ -539,7 +539,7 @@ func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	}
 	t.observe(&resp)
 	t.id, t.created = t.completionID(resp.ResponseID), t.now().Unix()
-	out := openai.ChatCompletion{ID: t.id, Object: "chat.completion", Created: t.created, Model: t.model, Usage: t.openAIUsage()}
+	out := openai.ChatCompletion{ID: t.id, Object: "chat.completion", Created: t.created, Model: t.model, Usage: openAIUsage(t.usage)}
 	for _, c := range resp.Candidates {
 		msg := &openai.ResponseMessage{Role: "assistant"}
 		var text strings.Builder
@@ -767,7 +767,7 @@ func (t *openAIToGemini) finish(index int, reason string) {
 // when the client asked for it, then [DONE].
 func (t *openAIToGemini) end() {
 	if t.includeUsage {
-		t.usageChunk(t.openAIUsage())
+		t.usageChunk(openAIUsage(t.usage))
 	}
 	t.done()
 	t.complete = true
@@ -789,17 +789,6 @@ func (t *openAIToGemini) observe(r *gemini.Response) {
 		ReasoningTokens:   u.ThoughtsTokenCount,
 	}
 	t.usage.TotalTokens = t.usage.InputTokens + t.usage.OutputTokens
-}
-
-func (t *openAIToGemini) openAIUsage() *openai.Usage {
-	u := &openai.Usage{PromptTokens: t.usage.InputTokens, CompletionTokens: t.usage.OutputTokens, TotalTokens: t.usage.TotalTokens}
-	if t.usage.CachedInputTokens > 0 {
-		u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: t.usage.CachedInputTokens}
-	}
-	if t.usage.ReasoningTokens > 0 {
-		u.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: t.usage.ReasoningTokens}
-	}
-	return u
 }
 
 // Usage implements [Translator.Usage].
