@@ -94,3 +94,28 @@ func openAIUsage(usage llm.Usage) *openai.Usage {
 	}
 	return u
 }
+
+// appendRole starts a message of a request written by hand: its role
+// (the usual ones without encoding them), then rest (the content's key).
+func appendRole(buf []byte, role, rest string) []byte {
+	switch role {
+	case "user", "assistant", "model":
+		buf = append(buf, `{"role":"`...)
+		buf = append(buf, role...)
+		buf = append(buf, '"')
+	default:
+		buf = append(buf, `{"role":`...)
+		buf = append(buf, jsonString(role)...)
+	}
+	return append(buf, rest...)
+}
+
+// appendTail ends a request written by hand with the members of tail, a
+// JSON object of the fields encoded with encoding/json.
+func appendTail(buf, tail []byte) []byte {
+	if len(tail) > 2 { // more than "{}"
+		buf = append(buf, ',')
+		return append(buf, tail[1:]...)
+	}
+	return append(buf, '}')
+}

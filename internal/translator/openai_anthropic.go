@@ -362,28 +362,14 @@ func encodeRequest(r *anthropic.Request, version string) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		switch m.Role { // the two roles, without encoding them
-		case "user":
-			buf = append(buf, `{"role":"user","content":`...)
-		case "assistant":
-			buf = append(buf, `{"role":"assistant","content":`...)
-		default:
-			buf = append(buf, `{"role":`...)
-			buf = append(buf, jsonString(m.Role)...)
-			buf = append(buf, `,"content":`...)
-		}
+		buf = appendRole(buf, m.Role, `,"content":`)
 		if buf, err = appendBlocks(buf, m.Content); err != nil {
 			return nil, err
 		}
 		buf = append(buf, '}')
 	}
 	buf = append(buf, ']')
-	if len(tail) > 2 { // more than "{}"
-		buf = append(buf, ',')
-		buf = append(buf, tail[1:]...)
-	} else {
-		buf = append(buf, '}')
-	}
+	buf = appendTail(buf, tail)
 	return buf, nil
 }
 

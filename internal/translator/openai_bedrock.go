@@ -150,16 +150,7 @@ func encodeConverse(r *bedrock.ConverseRequest) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		switch m.Role { // the two roles, without encoding them
-		case "user":
-			buf = append(buf, `{"role":"user","content":[`...)
-		case "assistant":
-			buf = append(buf, `{"role":"assistant","content":[`...)
-		default:
-			buf = append(buf, `{"role":`...)
-			buf = append(buf, jsonString(m.Role)...)
-			buf = append(buf, `,"content":[`...)
-		}
+		buf = appendRole(buf, m.Role, `,"content":[`)
 		for j := range m.Content {
 			if j > 0 {
 				buf = append(buf, ',')
@@ -187,12 +178,7 @@ func encodeConverse(r *bedrock.ConverseRequest) ([]byte, error) {
 		}
 		buf = append(buf, ']')
 	}
-	if len(tail) > 2 { // more than "{}"
-		buf = append(buf, ',')
-		buf = append(buf, tail[1:]...)
-	} else {
-		buf = append(buf, '}')
-	}
+	buf = appendTail(buf, tail)
 	return buf, nil
 }
 

@@ -174,16 +174,7 @@ func encodeGemini(r *gemini.Request) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		switch c.Role { // the two roles, without encoding them
-		case "user":
-			buf = append(buf, `{"role":"user","parts":`...)
-		case "model":
-			buf = append(buf, `{"role":"model","parts":`...)
-		default:
-			buf = append(buf, `{"role":`...)
-			buf = append(buf, jsonString(c.Role)...)
-			buf = append(buf, `,"parts":`...)
-		}
+		buf = appendRole(buf, c.Role, `,"parts":`)
 		if buf, err = appendGeminiParts(buf, c.Parts); err != nil {
 			return nil, err
 		}
@@ -197,12 +188,7 @@ func encodeGemini(r *gemini.Request) ([]byte, error) {
 		}
 		buf = append(buf, '}')
 	}
-	if len(tail) > 2 { // more than "{}"
-		buf = append(buf, ',')
-		buf = append(buf, tail[1:]...)
-	} else {
-		buf = append(buf, '}')
-	}
+	buf = appendTail(buf, tail)
 	return buf, nil
 }
 
