@@ -367,7 +367,7 @@ func (t *anthropicToOpenAI) ResponseHeaders(status int, h http.Header) error {
 func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	chat, innerErr := t.inner.ResponseBody(chunk, eos)
 	if t.stream {
-		t.out = t.out[:0]
+		t.out = outputFor(t.out, len(chunk))
 		err := t.splitter.Feed(chat, t.event)
 		switch {
 		case innerErr != nil:

@@ -163,7 +163,7 @@ func (t *messagesToBedrock) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *messagesToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = t.out[:0]
+		t.out = outputFor(t.out, len(chunk))
 		err := t.bedrock.frames.feed(chunk, func(m eventstream.Message) error { return t.bedrock.event(m, t.event) })
 		if err == nil && eos && !t.usage.complete {
 			err = fmt.Errorf("the Bedrock stream ended before message_stop")

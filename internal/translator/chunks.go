@@ -119,3 +119,12 @@ func appendTail(buf, tail []byte) []byte {
 	}
 	return append(buf, '}')
 }
+
+// outputFor empties out for the translation of a chunk of n bytes, sized
+// so that the chunk's events are written without growing it again.
+func outputFor(out []byte, n int) []byte {
+	if want := n + n/2 + 512; cap(out) < want {
+		return make([]byte, 0, want)
+	}
+	return out[:0]
+}

@@ -643,7 +643,7 @@ func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = t.out[:0]
+		t.out = outputFor(t.out, len(chunk))
 		var err error
 		if t.bedrock != nil {
 			err = t.bedrock.frames.feed(chunk, func(m eventstream.Message) error { return t.bedrock.event(m, t.data) })

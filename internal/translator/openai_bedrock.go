@@ -555,7 +555,7 @@ func eventStreamHeaders(status int, h http.Header, stream bool) bool {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = t.out[:0]
+		t.out = outputFor(t.out, len(chunk))
 		err := t.frames.feed(chunk, t.message)
 		if err == nil && eos && !t.complete {
 			if t.stopped && !t.frames.pending() {

@@ -496,7 +496,7 @@ func (t *openAIToGemini) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = t.out[:0]
+		t.out = outputFor(t.out, len(chunk))
 		err := t.splitter.Feed(chunk, t.event)
 		if err == nil {
 			err = t.failure

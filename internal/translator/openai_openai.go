@@ -165,7 +165,7 @@ func (t *openAIToOpenAI) ResponseBody(chunk []byte, endOfStream bool) ([]byte, e
 // soon as it is whole, reading usage on the way and dropping the usage-only
 // chunk the gateway asked for on the client's behalf.
 func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) ([]byte, error) {
-	t.out = t.out[:0]
+	t.out = outputFor(t.out, len(chunk))
 	if err := t.splitter.Feed(chunk, t.event); err != nil {
 		// The events before the oversized one still go out.
 		return t.out, err
