@@ -76,7 +76,8 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
 	}
-	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage, MaxEventBytes: opts.MaxEventBytes, Parsed: opts.Parsed})
+	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage,
+		MaxEventBytes: opts.MaxEventBytes, Parsed: opts.Parsed, AnthropicBeta: anthropicBetas(clientHeader)})
 	if err != nil {
 		return nil, err
 	}
@@ -202,4 +203,18 @@ func ProviderName(s config.SchemaName) string {
 	default:
 		return strings.ToLower(string(s))
 	}
+}
+
+// anthropicBetas are the beta features an Anthropic client asked for in
+// its anthropic-beta headers (comma-separated), nil for none.
+func anthropicBetas(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Anthropic-Beta") {
+		for b := range strings.SplitSeq(v, ",") {
+			if b = strings.TrimSpace(b); b != "" && len(out) < 16 {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }

@@ -136,6 +136,14 @@ func (t *messagesToBedrock) Request(req *llm.Request) (*Upstream, error) {
 	if _, ok := obj.Get("anthropic_version"); !ok {
 		obj.Set("anthropic_version", jsonString(t.bedrock.version))
 	}
+	if _, ok := obj.Get("anthropic_beta"); !ok && len(t.opts.AnthropicBeta) > 0 {
+		// Bedrock takes the client's anthropic-beta header in the body.
+		betas, err := json.Marshal(t.opts.AnthropicBeta)
+		if err != nil {
+			return nil, err
+		}
+		obj.Set("anthropic_beta", betas)
+	}
 	body := obj.Bytes()
 	t.usage.model = model
 	if t.op == llm.OperationCountTokens {

@@ -108,6 +108,13 @@ func TestMessagesToAWSAnthropic(t *testing.T) {
 	require.Equal(t, llm.Usage{InputTokens: 35, OutputTokens: 42, TotalTokens: 77, CachedInputTokens: 10}, tr.Usage())
 	require.True(t, tr.Complete())
 
+	beta, err := New(llm.OperationMessages, awsAnthropicSchema, Options{AnthropicBeta: []string{"context-1m-2025-08-07", "interleaved-thinking-2025-05-14"}})
+	require.NoError(t, err)
+	up, err = beta.Request(&llm.Request{Operation: llm.OperationMessages, Model: "m", Body: []byte(`{"model":"m","max_tokens":10,"messages":[]}`)})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"max_tokens":10,"messages":[],"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["context-1m-2025-08-07","interleaved-thinking-2025-05-14"]}`,
+		string(up.Body), "the client's anthropic-beta header goes in Bedrock's body")
+
 	ct, err := New(llm.OperationCountTokens, awsAnthropicSchema, Options{})
 	require.NoError(t, err)
 	up, err = ct.Request(&llm.Request{Operation: llm.OperationCountTokens, Model: "anthropic.claude-3-haiku",

@@ -24,6 +24,10 @@ type Options struct {
 	// pipeline's one scan; a translation that edits the body clones it
 	// instead of parsing the body again. It must not be modified.
 	Parsed *jsonobj.Object
+	// AnthropicBeta are the client's anthropic-beta header values: the
+	// beta features Anthropic's clients ask for, which Bedrock reads in
+	// the body (anthropic_beta).
+	AnthropicBeta []string
 }
 
 // DefaultMaxEventBytes bounds one event of a streamed response when the

@@ -155,10 +155,11 @@ func TestBedrock(t *testing.T) {
 			ac := anthropicsdk.NewClient(anthropicoption.WithBaseURL(url+"/anthropic"), anthropicoption.WithAPIKey("client-key"), anthropicoption.WithMaxRetries(0))
 			params := anthropicsdk.MessageNewParams{Model: "m-aws-claude", MaxTokens: 64,
 				Messages: []anthropicsdk.MessageParam{anthropicsdk.NewUserMessage(anthropicsdk.NewTextBlock("hi"))}}
-			msg, err := ac.Messages.New(t.Context(), params)
+			msg, err := ac.Messages.New(t.Context(), params, anthropicoption.WithHeader("anthropic-beta", "context-1m-2025-08-07"))
 			require.NoError(t, err)
 			require.Equal(t, "ok", msg.Content[0].Text)
 			require.Equal(t, "invoke", bedrock.Last().Operation)
+			require.Equal(t, []any{"context-1m-2025-08-07"}, bedrock.Last().Body["anthropic_beta"], "Bedrock reads the betas in the body")
 			ms := ac.Messages.NewStreaming(t.Context(), params)
 			var m anthropicsdk.Message
 			for ms.Next() {
