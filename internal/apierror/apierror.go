@@ -38,6 +38,7 @@ const (
 	TypeNotFound           Type = "not_found_error"
 	TypeRequestTooLarge    Type = "request_too_large"
 	TypeAuthentication     Type = "authentication_error"
+	TypePermission         Type = "permission_error"
 	TypeRateLimit          Type = "rate_limit_error"
 	TypeUpstream           Type = "upstream_error"
 	TypeUpstreamTimeout    Type = "upstream_timeout"
@@ -62,6 +63,9 @@ type Error struct {
 	// Allow, for a 405, lists the methods the path accepts (the Allow
 	// header).
 	Allow string
+	// Challenge, for a 401, is how to authenticate (the WWW-Authenticate
+	// header).
+	Challenge string
 	// Format is the API whose error shape the client expects (OpenAI's
 	// when zero).
 	Format Format
@@ -331,8 +335,12 @@ func Write(w http.ResponseWriter, err error) int {
 		return status
 	}
 	h := w.Header()
-	if e := Classify(err); e.Allow != "" {
+	e := Classify(err)
+	if e.Allow != "" {
 		h.Set("Allow", e.Allow)
+	}
+	if e.Challenge != "" {
+		h.Set("Www-Authenticate", e.Challenge)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))

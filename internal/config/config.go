@@ -31,6 +31,87 @@ type Config struct {
 	// Client holds the settings of client connections (Envoy Gateway's
 	// ClientTrafficPolicy on the Gateway).
 	Client ClientSettings `json:"client,omitzero"`
+	// ClientAuth, when set, is who may call the Gateway (an Envoy Gateway
+	// SecurityPolicy targeting it): every request, the routes without a
+	// policy of their own and /v1/models included.
+	ClientAuth *ClientAuth `json:"clientAuth,omitempty"`
+}
+
+// ClientAuth is who may call: an Envoy Gateway SecurityPolicy's client
+// authentication (any of API keys, basic auth; a request passes with one
+// of them) and authorization, compiled.
+type ClientAuth struct {
+	// Policy is "namespace/name" of the SecurityPolicy.
+	Policy        string                `json:"policy"`
+	APIKey        *APIKeyAuthentication `json:"apiKey,omitempty"`
+	Basic         *BasicAuthentication  `json:"basic,omitempty"`
+	Authorization *Authorization        `json:"authorization,omitempty"`
+}
+
+// APIKeyAuthentication accepts the clients' API keys.
+type APIKeyAuthentication struct {
+	// Clients are the client IDs with their keys.
+	Clients []APIKeyClient `json:"clients"`
+	// Headers carry the key, the first present one is read.
+	Headers []string `json:"headers"`
+	// ForwardClientIDHeader, when set, carries the authenticated client ID
+	// (a client's own copy is replaced).
+	ForwardClientIDHeader string `json:"forwardClientIDHeader,omitempty"`
+	// Sanitize removes the key's header before the upstream.
+	Sanitize bool `json:"sanitize,omitempty"`
+}
+
+// APIKeyClient is a client ID and its key.
+type APIKeyClient struct {
+	ID  string `json:"id"`
+	Key Secret `json:"key"`
+}
+
+// BasicAuthentication accepts users of an htpasswd file.
+type BasicAuthentication struct {
+	// Users are the htpasswd lines' users and password hashes ({SHA} or
+	// bcrypt).
+	Users []BasicUser `json:"users"`
+	// ForwardUsernameHeader, when set, carries the authenticated user.
+	ForwardUsernameHeader string `json:"forwardUsernameHeader,omitempty"`
+}
+
+// BasicUser is an htpasswd line.
+type BasicUser struct {
+	Name string `json:"name"`
+	Hash Secret `json:"hash"`
+}
+
+// Authorization allows or denies the requests (after authentication) by
+// the first rule that matches, else by DefaultAction.
+type Authorization struct {
+	DefaultAction AuthorizationAction `json:"defaultAction"`
+	Rules         []AuthorizationRule `json:"rules,omitempty"`
+}
+
+// AuthorizationAction is Allow or Deny.
+type AuthorizationAction string
+
+// Authorization actions.
+const (
+	AuthorizationAllow AuthorizationAction = "Allow"
+	AuthorizationDeny  AuthorizationAction = "Deny"
+)
+
+// AuthorizationRule matches when every condition it sets holds: the
+// client's address in one of ClientCIDRs, every header with one of its
+// values.
+type AuthorizationRule struct {
+	Name        string              `json:"name"`
+	Action      AuthorizationAction `json:"action"`
+	ClientCIDRs []string            `json:"clientCIDRs,omitempty"`
+	Headers     []HeaderValues      `json:"headers,omitempty"`
+}
+
+// HeaderValues is a header and the values it may have.
+type HeaderValues struct {
+	Name   string   `json:"name"`
+	Values []string `json:"values"`
 }
 
 // ClientSettings bound what clients may make the gateway hold, as Envoy
@@ -98,6 +179,9 @@ type Route struct {
 	Rules []Rule `json:"rules"`
 	// RequestCosts are the route's llmRequestCosts.
 	RequestCosts []RequestCost `json:"requestCosts,omitempty"`
+	// ClientAuth, when set, is who may call this route (a SecurityPolicy
+	// targeting it), instead of the Gateway's.
+	ClientAuth *ClientAuth `json:"clientAuth,omitempty"`
 }
 
 // Rule is one AIGatewayRoute or HTTPRoute rule.

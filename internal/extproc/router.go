@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ func (r *routerStream) finish() {
 func (r *routerStream) handle(msg *extprocv3.ProcessingRequest) error {
 	switch m := msg.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
-		return r.requestHeaders(m.RequestHeaders)
+		return r.requestHeaders(m.RequestHeaders, sourceAddress(msg.GetAttributes()))
 	case *extprocv3.ProcessingRequest_RequestBody:
 		return r.requestBody(m.RequestBody.GetBody(), m.RequestBody.GetEndOfStream())
 	case *extprocv3.ProcessingRequest_RequestTrailers:
@@ -121,7 +122,7 @@ func (r *routerStream) fail(err error) error {
 	return immediate(r.st, err)
 }
 
-func (r *routerStream) requestHeaders(h *extprocv3.HttpHeaders) error {
+func (r *routerStream) requestHeaders(h *extprocv3.HttpHeaders, remote netip.Addr) error {
 	if r.e != nil {
 		return unexpected("router level: request headers twice")
 	}
@@ -132,7 +133,7 @@ func (r *routerStream) requestHeaders(h *extprocv3.HttpHeaders) error {
 	r.seen = r.req.header.Clone()
 	s := r.rt.Start(processor.RequestInfo{
 		Method: r.req.pseudo[":method"], Path: path, URI: uri, Host: r.req.pseudo[":authority"],
-		Header: r.req.header, Start: time.Now(),
+		Header: r.req.header, Start: time.Now(), RemoteAddr: remote,
 	})
 	r.req.header.Del(HeaderInternalRequestID) // only this answer sets it
 	r.e = &entry{s: s}
@@ -343,4 +344,16 @@ func metadata(rec processor.Record, backendName string) *structpb.Struct {
 		f["token_latency_itl"] = structpb.NewNumberValue(float64(rec.ITL.Microseconds()) / 1000)
 	}
 	return &structpb.Struct{Fields: map[string]*structpb.Value{MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: f})}}
+}
+
+// sourceAddress is the client's address among the request attributes
+// Envoy sends (source.address, when the filter asks for it), zero when
+// absent.
+func sourceAddress(attrs map[string]*structpb.Struct) netip.Addr {
+	v := attrs[AttributesKey].GetFields()["source.address"].GetStringValue()
+	if ap, err := netip.ParseAddrPort(v); err == nil {
+		return ap.Addr()
+	}
+	a, _ := netip.ParseAddr(v)
+	return a
 }

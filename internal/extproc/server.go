@@ -93,8 +93,9 @@ func New(opts Options) *Server {
 func (s *Server) Sessions() int { return s.sessions.len() }
 
 // Process implements [extprocv3.ExternalProcessorServer]: the stream's
-// first message tells the two levels apart, as Envoy AI Gateway's server
-// does: only the upstream filter sends request attributes.
+// first message tells the two levels apart: only the upstream filter sends
+// the upstream's (xds.*) attributes; the router-level filter may send
+// request attributes of its own, such as the client's address.
 func (s *Server) Process(st extprocv3.ExternalProcessor_ProcessServer) error {
 	first, err := st.Recv()
 	if err != nil {
@@ -103,7 +104,7 @@ func (s *Server) Process(st extprocv3.ExternalProcessor_ProcessServer) error {
 		}
 		return err
 	}
-	if _, upstream := first.GetAttributes()[AttributesKey]; upstream {
+	if isUpstreamLevel(first.GetAttributes()[AttributesKey]) {
 		return s.upstream(st, first)
 	}
 	r := &routerStream{srv: s, st: st, ctx: st.Context()}
@@ -175,6 +176,9 @@ func immediate(st extprocv3.ExternalProcessor_ProcessServer, err error) error {
 	setHeader(mut, "content-type", "application/json")
 	if e.Allow != "" {
 		setHeader(mut, "allow", e.Allow)
+	}
+	if e.Challenge != "" {
+		setHeader(mut, "www-authenticate", e.Challenge)
 	}
 	return respondImmediate(st, code, mut, append(body, '\n'), e.Message)
 }

@@ -43,6 +43,19 @@ func backendName(attrs *structpb.Struct) string {
 	return ""
 }
 
+// isUpstreamLevel reports whether a stream's attributes are the upstream
+// filter's: the upstream's metadata, in any of the forms the backend name
+// is read from.
+func isUpstreamLevel(attrs *structpb.Struct) bool {
+	f := attrs.GetFields()
+	for _, key := range []string{attrHostBackend, attrClusterBackend, attrHostMetadata} {
+		if _, ok := f[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // parseBackendName splits "<namespace>/<backend>/route/<route>/rule/<i>/ref/<j>"
 // into the backend's "namespace/name" and j.
 func parseBackendName(name string) (backend string, ref int, err error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -39,7 +40,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rc := g.current.Load()
-	s := rc.Start(processor.RequestInfo{Method: r.Method, Path: r.URL.Path, URI: r.URL.RequestURI(), Host: r.Host, Header: r.Header, Start: time.Now()})
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		remote = ap.Addr()
+	}
+	s := rc.Start(processor.RequestInfo{Method: r.Method, Path: r.URL.Path, URI: r.URL.RequestURI(), Host: r.Host, Header: r.Header,
+		Start: time.Now(), RemoteAddr: remote})
 	var bodyCharge int64
 	defer func() { g.budget.Release(bodyCharge) }()
 	defer func() { s.Finish(r.Context(), context.Cause(r.Context())) }()

@@ -178,6 +178,9 @@ func (s *Session) accessAttrs(status int, duration time.Duration, usage llm.Usag
 	if s.rule != nil {
 		a = append(a, slog.String("route", s.rule.Route.Name), slog.String("rule", s.rule.Name))
 	}
+	if s.client != "" { // a configured client ID or user, never a credential
+		a = append(a, slog.String("client", labels.Truncate(s.client, labels.MaxLogValueBytes)))
+	}
 	if s.attempt != nil {
 		a = append(a,
 			slog.String("backend", s.backend.Name),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/backendauth"
+	"github.com/aigw-dev/aigw/internal/clientauth"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/llm"
@@ -104,7 +105,14 @@ type Runtime struct {
 	table    *router.Table[*Backend]
 	costs    map[*router.Route]*costs.Calculator
 	backends []*Backend
-	maxBody  int64
+	// gatewayAuth checks every request when the Gateway has a policy;
+	// routeAuth each route's requests (the route's policy or the
+	// Gateway's). routeOnly is true when some route has its own policy,
+	// so that a request is checked once its route is known.
+	gatewayAuth *clientauth.Checker
+	routeAuth   map[*router.Route]*clientauth.Checker
+	routeOnly   bool
+	maxBody     int64
 	// requestReceived bounds the time to receive a whole request; zero: no
 	// bound.
 	requestReceived time.Duration
@@ -200,6 +208,30 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	checkers := map[*config.ClientAuth]*clientauth.Checker{}
+	checker := func(a *config.ClientAuth) *clientauth.Checker {
+		if a == nil {
+			return nil
+		}
+		if c, ok := checkers[a]; ok {
+			return c
+		}
+		c, err := clientauth.New(a)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		checkers[a] = c
+		return c
+	}
+	gatewayAuth := checker(cfg.ClientAuth)
+	routeAuth := map[*router.Route]*clientauth.Checker{}
+	routeOnly := false
+	for _, r := range table.Routes() {
+		if r.ClientAuth != nil {
+			routeAuth[r] = checker(r.ClientAuth)
+			routeOnly = routeOnly || r.ClientAuth != cfg.ClientAuth
+		}
+	}
 	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
 	for _, r := range table.Routes() {
 		c, err := costs.New(r.RequestCosts)
@@ -218,7 +250,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
 	return &Runtime{p: p, source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
-		requestReceived: cfg.Client.RequestReceivedTimeout.Std()}, nil
+		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly}, nil
 }
 
 // newBackend compiles a backend authenticated by auth.

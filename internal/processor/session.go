@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/clientauth"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
@@ -44,6 +46,8 @@ type RequestInfo struct {
 	Header http.Header
 	// Start is when the request arrived.
 	Start time.Time
+	// RemoteAddr is the client's address (authorization's clientCIDRs).
+	RemoteAddr netip.Addr
 }
 
 // Session is one request's way through the pipeline, driven by a
@@ -64,6 +68,10 @@ type Session struct {
 
 	op  llm.Operation
 	req *llm.Request
+	// checked is the client policy the request passed, client the
+	// identity it named.
+	checked *clientauth.Checker
+	client  string
 	// parsed holds the body's top-level members from its one scan (nil
 	// for a request forwarded unparsed); members is their storage for
 	// bodies of up to 8 members, kept in the session to save an
@@ -142,7 +150,15 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 	t := s.rt.table
 	h := s.info.Header
 	modelRouted := t.HasModelRoutes()
-	if (s.info.Path == "/v1/models" || s.info.Path == anthropicModelsPath) && (modelRouted || !s.hasPassThrough()) {
+	models := (s.info.Path == "/v1/models" || s.info.Path == anthropicModelsPath) && (modelRouted || !s.hasPassThrough())
+	if c := s.rt.gatewayAuth; c != nil && (models || !s.rt.routeOnly) {
+		// The Gateway's policy, before the body is read (unless routes
+		// have their own: then once the route is known).
+		if err := s.authenticate(c); err != nil {
+			return nil, err
+		}
+	}
+	if models {
 		return s.models()
 	}
 	for name := range h {
@@ -154,7 +170,7 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 	if s.op == "" || !modelRouted {
 		if rule, ok := t.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
 			s.passThrough = rule
-			return nil, nil
+			return nil, s.authenticate(s.rt.routeAuth[rule.Route])
 		}
 		if s.op == "" {
 			return nil, apierror.UnsupportedPath(s.info.Path)
@@ -197,16 +213,40 @@ func (s *Session) RequestBody(body []byte) error {
 	if !ok {
 		if rule, ok := s.rt.table.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
 			h.Del(router.ModelHeader)
+			if err := s.authenticate(s.rt.routeAuth[rule.Route]); err != nil {
+				return err
+			}
 			s.routePassThrough(rule, body)
 			return nil
 		}
 		return apierror.ModelNotFound(req.Model)
+	}
+	if err := s.authenticate(s.rt.routeAuth[rule.Route]); err != nil {
+		return err
 	}
 	s.rule = rule
 	s.force = len(rule.Route.RequestCosts) > 0
 	s.plan = rule.Plan(nil)
 	return nil
 }
+
+// authenticate checks the request against a policy (nil: none), once per
+// policy.
+func (s *Session) authenticate(c *clientauth.Checker) error {
+	if c == nil || s.checked == c {
+		return nil
+	}
+	id, err := c.Check(&clientauth.Request{Header: s.info.Header, RemoteAddr: s.info.RemoteAddr})
+	if err != nil {
+		return err
+	}
+	s.checked, s.client = c, id
+	return nil
+}
+
+// Client is the authenticated client's identity (an API key's client ID,
+// a basic auth user), empty when no policy named one.
+func (s *Session) Client() string { return s.client }
 
 func (s *Session) routePassThrough(rule *router.Rule[*Backend], body []byte) {
 	s.op = llm.OperationPassThrough

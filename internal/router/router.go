@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,9 @@ type Route struct {
 	Hostnames []string
 	// RequestCosts are the route's costs merged over the global ones.
 	RequestCosts []config.RequestCost
+	// ClientAuth is who may call the route: its own policy, else the
+	// Gateway's; nil for anyone.
+	ClientAuth *config.ClientAuth
 }
 
 // Rule is the compiled form of one config.Rule. Backend is the data plane's
@@ -107,7 +111,8 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 	var errs []error
 	for ri := range cfg.Routes {
 		cr := &cfg.Routes[ri]
-		route := &Route{Name: cr.Name, Hostnames: lowerAll(cr.Hostnames), RequestCosts: mergeCosts(globalCosts, cr.RequestCosts)}
+		route := &Route{Name: cr.Name, Hostnames: lowerAll(cr.Hostnames), RequestCosts: mergeCosts(globalCosts, cr.RequestCosts),
+			ClientAuth: cmp.Or(cr.ClientAuth, cfg.ClientAuth)}
 		t.routes = append(t.routes, route)
 		if cr.PassThrough {
 			errs = append(errs, t.compilePassThrough(route, cr, ri, resolve)...)

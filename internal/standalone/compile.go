@@ -95,7 +95,13 @@ func compile(d *diag, s *store) *config.Config {
 		}
 	}
 	c.traffic = c.trafficPolicies()
+	gatewayAuth, routeAuth := c.accessPolicies()
+	cfg.ClientAuth = gatewayAuth
 	cfg.Routes = c.routes()
+	for i := range cfg.Routes {
+		ns, name, _ := strings.Cut(cfg.Routes[i].Name, "/")
+		cfg.Routes[i].ClientAuth = routeAuth[nsName{ns, name}]
+	}
 	named := c.namedBackends()
 	for _, b := range sortedValues(s.backends) {
 		switch cb := c.backends[b.key()]; {

@@ -108,6 +108,7 @@ type store struct {
 	tlsPolicies      []*resource[gwapiv1.BackendTLSPolicy]
 	trafficPolicies  []*resource[egv1a1.BackendTrafficPolicy]
 	clientPolicies   []*resource[egv1a1.ClientTrafficPolicy]
+	accessPolicies   []*resource[egv1a1.SecurityPolicy]
 	secrets          map[nsName]*resource[corev1.Secret]
 	configMaps       map[nsName]*resource[corev1.ConfigMap]
 	httpRoutes       []*resource[gwapiv1.HTTPRoute]
@@ -363,6 +364,10 @@ func (ls *Set) decodeEnvoyGateway(src Source, version string, js []byte) {
 	case "ClientTrafficPolicy":
 		if obj := decodeStrict[egv1a1.ClientTrafficPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
 			s.clientPolicies = append(s.clientPolicies, &resource[egv1a1.ClientTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(js)})
+		}
+	case "SecurityPolicy":
+		if obj := decodeStrict[egv1a1.SecurityPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			s.accessPolicies = append(s.accessPolicies, &resource[egv1a1.SecurityPolicy]{src: src, obj: obj})
 		}
 	case "EnvoyProxy":
 		ls.unknown(src, "standalone mode runs no Envoy; logging and telemetry are configured on the command line")

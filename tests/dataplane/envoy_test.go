@@ -130,7 +130,10 @@ func (e *fakeEnvoy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return resp, true
 	}
-	resp, ok := exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: req.proto(), EndOfStream: len(body) == 0}}})
+	// The router-level filter asks for the client's address
+	// (request_attributes: [source.address]).
+	resp, ok := exchange(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: req.proto(), EndOfStream: len(body) == 0}},
+		Attributes: map[string]*structpb.Struct{"envoy.filters.http.ext_proc": {Fields: map[string]*structpb.Value{"source.address": structpb.NewStringValue(r.RemoteAddr)}}}})
 	if !ok {
 		return
 	}
