@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -32,11 +33,13 @@ type Checker struct {
 	policy string
 	apiKey *apiKeys
 	basic  *basicUsers
+	jwt    *jwtProviders
 	authz  *authorization
 }
 
-// New compiles a policy's checks.
-func New(a *config.ClientAuth) (*Checker, error) {
+// New compiles a policy's checks; remote JWK Sets start being fetched.
+// Close ends their refreshes.
+func New(a *config.ClientAuth, opts Options) (*Checker, error) {
 	c := &Checker{policy: a.Policy}
 	var err error
 	if a.APIKey != nil {
@@ -54,7 +57,19 @@ func New(a *config.ClientAuth) (*Checker, error) {
 			return nil, fmt.Errorf("policy %s: authorization: %w", a.Policy, err)
 		}
 	}
+	if a.JWT != nil {
+		if c.jwt, err = newJWTProviders(a.JWT, opts); err != nil {
+			return nil, fmt.Errorf("policy %s: jwt: %w", a.Policy, err)
+		}
+	}
 	return c, nil
+}
+
+// Close ends the background refreshes of remote JWK Sets.
+func (c *Checker) Close() {
+	if c.jwt != nil {
+		c.jwt.close()
+	}
 }
 
 // Policy is "namespace/name" of the policy checked.
@@ -84,7 +99,19 @@ func (c *Checker) Check(r *Request) (string, error) {
 			identity = user
 		}
 	}
-	if c.authz != nil && !c.authz.allows(r) {
+	var verified claims
+	if c.jwt != nil {
+		var err error
+		if verified, err = c.jwt.check(r.Header); err != nil {
+			return "", err
+		}
+		for _, mc := range verified {
+			if sub, _ := mc["sub"].(string); identity == "" && sub != "" {
+				identity = sub
+			}
+		}
+	}
+	if c.authz != nil && !c.authz.allows(r, verified) {
 		return "", &apierror.Error{Status: http.StatusForbidden, Type: apierror.TypePermission, Code: "forbidden",
 			Message: "the request is not allowed by the gateway's authorization policy"}
 	}
@@ -225,6 +252,7 @@ type rule struct {
 	action  config.AuthorizationAction
 	cidrs   []netip.Prefix
 	headers []config.HeaderValues
+	jwt     *config.JWTPrincipal
 }
 
 func newAuthorization(a *config.Authorization) (*authorization, error) {
@@ -233,7 +261,7 @@ func newAuthorization(a *config.Authorization) (*authorization, error) {
 		out.def = config.AuthorizationDeny
 	}
 	for i, r := range a.Rules {
-		cr := rule{action: r.Action, headers: r.Headers}
+		cr := rule{action: r.Action, headers: r.Headers, jwt: r.JWT}
 		for _, c := range r.ClientCIDRs {
 			p, err := netip.ParsePrefix(c)
 			if err != nil {
@@ -246,9 +274,9 @@ func newAuthorization(a *config.Authorization) (*authorization, error) {
 	return out, nil
 }
 
-func (a *authorization) allows(r *Request) bool {
+func (a *authorization) allows(r *Request, verified claims) bool {
 	for _, rl := range a.rules {
-		if rl.matches(r) {
+		if rl.matches(r, verified) {
 			return rl.action == config.AuthorizationAllow
 		}
 	}
@@ -256,7 +284,10 @@ func (a *authorization) allows(r *Request) bool {
 }
 
 // matches reports whether every condition the rule sets holds.
-func (rl *rule) matches(r *Request) bool {
+func (rl *rule) matches(r *Request, verified claims) bool {
+	if p := rl.jwt; p != nil && !jwtMatches(p, verified[p.Provider]) {
+		return false
+	}
 	if len(rl.cidrs) > 0 {
 		addr := r.RemoteAddr.Unmap()
 		in := false
@@ -279,4 +310,42 @@ func (rl *rule) matches(r *Request) bool {
 		}
 	}
 	return true
+}
+
+// jwtMatches reports whether a verified token (nil: none) has every claim
+// of the principal, with one of its values (a list claim: any element),
+// and every scope.
+func jwtMatches(p *config.JWTPrincipal, mc map[string]any) bool {
+	if mc == nil {
+		return false
+	}
+	for _, want := range p.Claims {
+		v, ok := claimValue(mc, want.Name)
+		if !ok || !claimHasOne(v, want.Values) {
+			return false
+		}
+	}
+	have := scopes(mc)
+	for _, s := range p.Scopes {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimHasOne reports whether a claim (a string, or a list of them) holds
+// one of values.
+func claimHasOne(v any, values []string) bool {
+	switch c := v.(type) {
+	case string:
+		return slices.Contains(values, c)
+	case []any:
+		for _, e := range c {
+			if s, ok := e.(string); ok && slices.Contains(values, s) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -68,7 +68,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.auth)
+			c, err := New(tc.auth, Options{})
 			require.NoError(t, err)
 			id, err := c.Check(&Request{Header: tc.header, RemoteAddr: tc.remote})
 			if tc.wantStatus != 0 {
@@ -92,10 +92,10 @@ func TestCheck(t *testing.T) {
 
 // TestNewRefuses: what cannot be checked fails the load.
 func TestNewRefuses(t *testing.T) {
-	_, err := New(&config.ClientAuth{Policy: "p", Basic: &config.BasicAuthentication{Users: []config.BasicUser{{Name: "a", Hash: "$2y$05$bcrypt"}}}})
+	_, err := New(&config.ClientAuth{Policy: "p", Basic: &config.BasicAuthentication{Users: []config.BasicUser{{Name: "a", Hash: "$2y$05$bcrypt"}}}}, Options{})
 	require.ErrorContains(t, err, "only {SHA}")
-	_, err = New(&config.ClientAuth{Policy: "p", Authorization: &config.Authorization{Rules: []config.AuthorizationRule{{ClientCIDRs: []string{"10/8"}}}}})
+	_, err = New(&config.ClientAuth{Policy: "p", Authorization: &config.Authorization{Rules: []config.AuthorizationRule{{ClientCIDRs: []string{"10/8"}}}}}, Options{})
 	require.ErrorContains(t, err, "clientCIDRs")
-	_, err = New(&config.ClientAuth{Policy: "p", APIKey: &config.APIKeyAuthentication{Clients: []config.APIKeyClient{{ID: "a", Key: "k"}}}})
+	_, err = New(&config.ClientAuth{Policy: "p", APIKey: &config.APIKeyAuthentication{Clients: []config.APIKeyClient{{ID: "a", Key: "k"}}}}, Options{})
 	require.ErrorContains(t, err, "no header")
 }

@@ -45,7 +45,57 @@ type ClientAuth struct {
 	Policy        string                `json:"policy"`
 	APIKey        *APIKeyAuthentication `json:"apiKey,omitempty"`
 	Basic         *BasicAuthentication  `json:"basic,omitempty"`
+	JWT           *JWTAuthentication    `json:"jwt,omitempty"`
 	Authorization *Authorization        `json:"authorization,omitempty"`
+}
+
+// JWTAuthentication accepts JSON Web Tokens of its providers.
+type JWTAuthentication struct {
+	// Optional lets a request without a token pass (one with an invalid
+	// token is still refused).
+	Optional  bool          `json:"optional,omitempty"`
+	Providers []JWTProvider `json:"providers"`
+}
+
+// JWTProvider is an issuer of tokens and the keys that verify them.
+type JWTProvider struct {
+	Name string `json:"name"`
+	// Issuer, when set, must be the token's iss; Audiences, when set,
+	// must hold one of the token's aud.
+	Issuer    string   `json:"issuer,omitempty"`
+	Audiences []string `json:"audiences,omitempty"`
+	// RemoteJWKS is the URL of the keys (refreshed every CacheDuration),
+	// else LocalJWKS holds them (a JWK Set's JSON).
+	RemoteJWKS    string   `json:"remoteJWKS,omitempty"`
+	CacheDuration Duration `json:"cacheDuration,omitempty"`
+	LocalJWKS     string   `json:"localJWKS,omitempty"`
+	// Extractors are where the token is; empty means
+	// "Authorization: Bearer <token>".
+	Extractors []JWTExtractor `json:"extractors,omitempty"`
+	// ClaimToHeaders copy claims into request headers (a client's own
+	// copy is replaced).
+	ClaimToHeaders []ClaimToHeader `json:"claimToHeaders,omitempty"`
+}
+
+// JWTExtractor is a header carrying a token after a prefix.
+type JWTExtractor struct {
+	Header      string `json:"header"`
+	ValuePrefix string `json:"valuePrefix,omitempty"`
+}
+
+// ClaimToHeader copies a claim (a dotted path for a nested one) into a
+// header.
+type ClaimToHeader struct {
+	Header string `json:"header"`
+	Claim  string `json:"claim"`
+}
+
+// JWTPrincipal matches a request whose token, from Provider, has every
+// claim with one of its values and every scope.
+type JWTPrincipal struct {
+	Provider string         `json:"provider"`
+	Claims   []HeaderValues `json:"claims,omitempty"`
+	Scopes   []string       `json:"scopes,omitempty"`
 }
 
 // APIKeyAuthentication accepts the clients' API keys.
@@ -106,6 +156,7 @@ type AuthorizationRule struct {
 	Action      AuthorizationAction `json:"action"`
 	ClientCIDRs []string            `json:"clientCIDRs,omitempty"`
 	Headers     []HeaderValues      `json:"headers,omitempty"`
+	JWT         *JWTPrincipal       `json:"jwt,omitempty"`
 }
 
 // HeaderValues is a header and the values it may have.

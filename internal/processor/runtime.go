@@ -59,6 +59,7 @@ type Pipeline struct {
 	attempt   AttemptOptions
 	buffers   sync.Pool
 	auth      authenticators
+	clients   clientCheckers
 }
 
 // New returns a pipeline.
@@ -71,6 +72,7 @@ func New(opts Options) *Pipeline {
 		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
 	}
 	p.auth.opts = backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
+	p.clients.opts = clientauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
 	if p.pools == nil {
 		p.pools, p.ownPools = pool.NewRegistry(p.logger), true
 	}
@@ -95,6 +97,7 @@ func (p *Pipeline) Close() {
 	if p.ownPools {
 		p.pools.Close()
 	}
+	p.clients.close()
 }
 
 // Runtime is one compiled configuration: immutable, safe for concurrent
@@ -208,19 +211,14 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	checkers := map[*config.ClientAuth]*clientauth.Checker{}
+	policies := map[[sha256.Size]byte]bool{}
 	checker := func(a *config.ClientAuth) *clientauth.Checker {
-		if a == nil {
-			return nil
-		}
-		if c, ok := checkers[a]; ok {
-			return c
-		}
-		c, err := clientauth.New(a)
+		c, key, err := p.clients.get(a)
 		if err != nil {
 			errs = append(errs, err)
+			return nil
 		}
-		checkers[a] = c
+		policies[key] = true
 		return c
 	}
 	gatewayAuth := checker(cfg.ClientAuth)
@@ -245,6 +243,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		return nil, errors.Join(errs...)
 	}
 	p.auth.retain(credentials)
+	p.clients.retain(policies)
 	maxBody := cfg.MaxRequestBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxRequestBodyBytes

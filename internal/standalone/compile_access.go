@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -99,9 +100,6 @@ func (c *compiler) clientAuth(pol *resource[egv1a1.SecurityPolicy]) *config.Clie
 	if spec.ExtAuth != nil {
 		refuse(sp.Child("extAuth"), "external authorization (extAuth)")
 	}
-	if spec.JWT != nil {
-		refuse(sp.Child("jwt"), "JWT authentication (yet)")
-	}
 	if spec.MergeType != nil {
 		refuse(sp.Child("mergeType"), "merging route and Gateway policies (the route's replaces the Gateway's)")
 	}
@@ -114,8 +112,27 @@ func (c *compiler) clientAuth(pol *resource[egv1a1.SecurityPolicy]) *config.Clie
 		out.Basic = c.basicAuthentication(pol, sp.Child("basicAuth"), b)
 		failed = failed || out.Basic == nil
 	}
+	if j := spec.JWT; j != nil {
+		out.JWT = c.jwtAuthentication(pol, sp.Child("jwt"), j, refuse)
+		failed = failed || out.JWT == nil
+	}
 	if a := spec.Authorization; a != nil {
 		out.Authorization = c.authorization(sp.Child("authorization"), a, refuse)
+		if out.Authorization != nil {
+			providers := map[string]bool{}
+			if out.JWT != nil {
+				for _, p := range out.JWT.Providers {
+					providers[p.Name] = true
+				}
+			}
+			for i, r := range out.Authorization.Rules {
+				if r.JWT != nil && !providers[r.JWT.Provider] {
+					c.d.errorf(pol.src, sp.Child("authorization", "rules").Index(i).Child("principal", "jwt", "provider"),
+						"no JWT provider %q in spec.jwt", r.JWT.Provider)
+					failed = true
+				}
+			}
+		}
 	}
 	if failed {
 		return nil
@@ -200,8 +217,8 @@ func (c *compiler) basicAuthentication(pol *resource[egv1a1.SecurityPolicy], p *
 	return out
 }
 
-// authorization compiles the rules; principals are client CIDRs and
-// headers (JWT principals come with JWT authentication).
+// authorization compiles the rules; principals are client CIDRs, headers
+// and JWT claims and scopes.
 func (c *compiler) authorization(p *field.Path, a *egv1a1.Authorization, refuse func(*field.Path, string)) *config.Authorization {
 	out := &config.Authorization{DefaultAction: config.AuthorizationDeny}
 	if a.DefaultAction != nil {
@@ -216,8 +233,14 @@ func (c *compiler) authorization(p *field.Path, a *egv1a1.Authorization, refuse 
 		if r.Operation != nil {
 			refuse(rp.Child("operation"), "authorization by HTTP method")
 		}
-		if r.Principal.JWT != nil {
-			refuse(rp.Child("principal", "jwt"), "authorization by JWT claims (yet)")
+		if j := r.Principal.JWT; j != nil {
+			rule.JWT = &config.JWTPrincipal{Provider: j.Provider}
+			for _, cl := range j.Claims {
+				rule.JWT.Claims = append(rule.JWT.Claims, config.HeaderValues{Name: cl.Name, Values: slices.Clone(cl.Values)})
+			}
+			for _, sc := range j.Scopes {
+				rule.JWT.Scopes = append(rule.JWT.Scopes, string(sc))
+			}
 		}
 		if len(r.Principal.ClientIPGeoLocations) > 0 {
 			refuse(rp.Child("principal", "clientIPGeoLocations"), "authorization by client location")
@@ -229,6 +252,66 @@ func (c *compiler) authorization(p *field.Path, a *egv1a1.Authorization, refuse 
 			rule.Headers = append(rule.Headers, config.HeaderValues{Name: h.Name, Values: slices.Clone(h.Values)})
 		}
 		out.Rules = append(out.Rules, rule)
+	}
+	return out
+}
+
+// jwksKey is the ConfigMap data key of a JWK Set.
+const jwksKey = "jwks"
+
+// jwtAuthentication compiles the JWT providers: a remote JWK Set (its
+// URI, refreshed every cacheDuration) or a local one (inline, or a
+// ConfigMap's "jwks"); tokens in headers.
+func (c *compiler) jwtAuthentication(pol *resource[egv1a1.SecurityPolicy], p *field.Path, j *egv1a1.JWT, refuse func(*field.Path, string)) *config.JWTAuthentication {
+	out := &config.JWTAuthentication{Optional: j.Optional != nil && *j.Optional}
+	for i, pr := range j.Providers {
+		pp := p.Child("providers").Index(i)
+		prov := config.JWTProvider{Name: pr.Name, Issuer: pr.Issuer, Audiences: slices.Clone(pr.Audiences)}
+		switch {
+		case pr.RemoteJWKS != nil:
+			prov.RemoteJWKS = pr.RemoteJWKS.URI
+			if !strings.HasPrefix(prov.RemoteJWKS, "https://") {
+				c.d.warnf(pol.src, pp.Child("remoteJWKS", "uri"), "not https: the keys that verify tokens could be tampered with on the way")
+			}
+			if d := pr.RemoteJWKS.CacheDuration; d != nil {
+				dur, err := time.ParseDuration(string(*d))
+				if err != nil || dur <= 0 {
+					c.d.errorf(pol.src, pp.Child("remoteJWKS", "cacheDuration"), "must be a positive duration such as 300s")
+					return nil
+				}
+				prov.CacheDuration = config.Duration(dur)
+			}
+		case pr.LocalJWKS != nil && pr.LocalJWKS.Inline != nil:
+			prov.LocalJWKS = *pr.LocalJWKS.Inline
+		case pr.LocalJWKS != nil && pr.LocalJWKS.ValueRef != nil:
+			key := nsName{pol.src.Namespace, string(pr.LocalJWKS.ValueRef.Name)}
+			cm, ok := c.s.configMaps[key]
+			if !ok || cm.obj.Data[jwksKey] == "" {
+				c.d.errorf(pol.src, pp.Child("localJWKS", "valueRef"), "ConfigMap %s with key %q not found", key, jwksKey)
+				return nil
+			}
+			prov.LocalJWKS = cm.obj.Data[jwksKey]
+		default:
+			c.d.errorf(pol.src, pp, "remoteJWKS or localJWKS is required")
+			return nil
+		}
+		if e := pr.ExtractFrom; e != nil {
+			if len(e.Cookies) > 0 || len(e.Params) > 0 {
+				refuse(pp.Child("extractFrom"), "JWTs in cookies or query parameters (headers only)")
+				return nil
+			}
+			for _, h := range e.Headers {
+				x := config.JWTExtractor{Header: h.Name}
+				if h.ValuePrefix != nil {
+					x.ValuePrefix = *h.ValuePrefix
+				}
+				prov.Extractors = append(prov.Extractors, x)
+			}
+		}
+		for _, ch := range pr.ClaimToHeaders {
+			prov.ClaimToHeaders = append(prov.ClaimToHeaders, config.ClaimToHeader{Header: ch.Header, Claim: ch.Claim})
+		}
+		out.Providers = append(out.Providers, prov)
 	}
 	return out
 }
