@@ -11,101 +11,76 @@ import (
 	"github.com/aigw-dev/aigw/internal/llm"
 )
 
-// authenticators shares one authenticator per credential — and so one
-// token cache — across the backends a policy targets and across reloads:
-// a reload that leaves a credential unchanged keeps its tokens.
-type authenticators struct {
-	opts backendauth.Options
+// configKey identifies a configuration value: the SHA-256 of its JSON,
+// secrets included (a rotated key is another credential).
+type configKey = [sha256.Size]byte
+
+// shared keeps one handle per configuration value across compiles — a
+// credential's authenticator and so its token cache, a client policy's
+// checker and so its fetched keys — shared by every backend or route that
+// names the same value, and kept by a reload that leaves the value
+// unchanged.
+type shared[C any, H any] struct {
+	build func(*C) (H, error)
+	// close, when set, ends what a dropped handle runs.
+	close func(H)
 
 	mu    sync.Mutex
-	byKey map[[sha256.Size]byte]llm.Authenticator
+	byKey map[configKey]H
 }
 
-// get returns the authenticator of a credential (nil for none) and its
-// key.
-func (a *authenticators) get(auth *config.Auth) (llm.Authenticator, [sha256.Size]byte, error) {
-	if auth == nil {
-		return nil, [sha256.Size]byte{}, nil
+// get returns the handle of c (the zero handle for nil) and its key.
+func (s *shared[C, H]) get(c *C) (H, configKey, error) {
+	var zero H
+	if c == nil {
+		return zero, configKey{}, nil
 	}
-	enc, err := json.Marshal(auth) // every field, secrets included: a rotated key is another credential
+	enc, err := json.Marshal(c)
 	if err != nil {
-		return nil, [sha256.Size]byte{}, err
+		return zero, configKey{}, err
 	}
 	key := sha256.Sum256(enc)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if h, ok := a.byKey[key]; ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.byKey[key]; ok {
 		return h, key, nil
 	}
-	h, err := backendauth.New(auth, a.opts)
+	h, err := s.build(c)
 	if err != nil {
-		return nil, key, err
+		return zero, key, err
 	}
-	if a.byKey == nil {
-		a.byKey = map[[sha256.Size]byte]llm.Authenticator{}
+	if s.byKey == nil {
+		s.byKey = map[configKey]H{}
 	}
-	a.byKey[key] = h
+	s.byKey[key] = h
 	return h, key, nil
 }
 
-// retain forgets the credentials a configuration no longer uses.
-func (a *authenticators) retain(keys map[[sha256.Size]byte]bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k := range a.byKey {
+// retain drops, and closes, the handles a configuration no longer uses
+// (every handle for nil keys).
+func (s *shared[C, H]) retain(keys map[configKey]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, h := range s.byKey {
 		if !keys[k] {
-			delete(a.byKey, k)
+			if s.close != nil {
+				s.close(h)
+			}
+			delete(s.byKey, k)
 		}
 	}
 }
 
-// clientCheckers shares one client policy checker per policy — and so
-// one set of fetched JWT keys — across routes and reloads, and ends the
-// key refreshes of the policies a configuration no longer uses.
-type clientCheckers struct {
-	opts clientauth.Options
-
-	mu    sync.Mutex
-	byKey map[[sha256.Size]byte]*clientauth.Checker
+// newAuthenticators shares backend credentials' authenticators.
+func newAuthenticators(opts backendauth.Options) *shared[config.Auth, llm.Authenticator] {
+	return &shared[config.Auth, llm.Authenticator]{build: func(a *config.Auth) (llm.Authenticator, error) { return backendauth.New(a, opts) }}
 }
 
-// get returns the checker of a policy (nil for none) and its key.
-func (c *clientCheckers) get(a *config.ClientAuth) (*clientauth.Checker, [sha256.Size]byte, error) {
-	if a == nil {
-		return nil, [sha256.Size]byte{}, nil
-	}
-	enc, err := json.Marshal(a)
-	if err != nil {
-		return nil, [sha256.Size]byte{}, err
-	}
-	key := sha256.Sum256(enc)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ch, ok := c.byKey[key]; ok {
-		return ch, key, nil
-	}
-	ch, err := clientauth.New(a, c.opts)
-	if err != nil {
-		return nil, key, err
-	}
-	if c.byKey == nil {
-		c.byKey = map[[sha256.Size]byte]*clientauth.Checker{}
-	}
-	c.byKey[key] = ch
-	return ch, key, nil
-}
-
-// retain closes and forgets the policies a configuration no longer uses.
-func (c *clientCheckers) retain(keys map[[sha256.Size]byte]bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, ch := range c.byKey {
-		if !keys[k] {
-			ch.Close()
-			delete(c.byKey, k)
-		}
+// newClientCheckers shares client policies' checkers, and ends the key
+// refreshes of the policies dropped.
+func newClientCheckers(opts clientauth.Options) *shared[config.ClientAuth, *clientauth.Checker] {
+	return &shared[config.ClientAuth, *clientauth.Checker]{
+		build: func(a *config.ClientAuth) (*clientauth.Checker, error) { return clientauth.New(a, opts) },
+		close: (*clientauth.Checker).Close,
 	}
 }
-
-// close closes every checker.
-func (c *clientCheckers) close() { c.retain(nil) }

@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,8 +57,8 @@ type Pipeline struct {
 	ownPools  bool
 	attempt   AttemptOptions
 	buffers   sync.Pool
-	auth      authenticators
-	clients   clientCheckers
+	auth      *shared[config.Auth, llm.Authenticator]
+	clients   *shared[config.ClientAuth, *clientauth.Checker]
 }
 
 // New returns a pipeline.
@@ -71,8 +70,8 @@ func New(opts Options) *Pipeline {
 		pools:     opts.Pools,
 		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
 	}
-	p.auth.opts = backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
-	p.clients.opts = clientauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient}
+	p.auth = newAuthenticators(backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
+	p.clients = newClientCheckers(clientauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
 	if p.pools == nil {
 		p.pools, p.ownPools = pool.NewRegistry(p.logger), true
 	}
@@ -97,7 +96,7 @@ func (p *Pipeline) Close() {
 	if p.ownPools {
 		p.pools.Close()
 	}
-	p.clients.close()
+	p.clients.retain(nil)
 }
 
 // Runtime is one compiled configuration: immutable, safe for concurrent
@@ -179,7 +178,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	}
 	byName := make(map[string]*Backend, len(cfg.Backends))
 	backends := make([]*Backend, 0, len(cfg.Backends))
-	credentials := map[[sha256.Size]byte]bool{}
+	credentials := map[configKey]bool{}
 	var errs []error
 	for i := range cfg.Backends {
 		cb := &cfg.Backends[i]
@@ -211,7 +210,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	policies := map[[sha256.Size]byte]bool{}
+	policies := map[configKey]bool{}
 	checker := func(a *config.ClientAuth) *clientauth.Checker {
 		c, key, err := p.clients.get(a)
 		if err != nil {
