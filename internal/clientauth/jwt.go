@@ -120,12 +120,14 @@ func remoteKeys(ctx context.Context, pc config.JWTProvider, client *http.Client,
 	return keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: hc})
 }
 
-// check verifies the request's tokens: each provider's extractors are
-// read; a token found must verify. It returns the verified claims by
-// provider, and copies claims into headers.
+// check verifies the request's tokens: the providers are alternatives
+// (the request passes when a token verifies with one of them, as Envoy's
+// requires_any), each reading its own extractors. It returns the verified
+// claims by provider, and copies their claims into headers.
 func (j *jwtProviders) check(h http.Header) (claims, error) {
 	const challenge = "Bearer"
 	out := claims{}
+	var failure error
 	found := false
 	for _, p := range j.providers {
 		tok, ok := p.token(h)
@@ -134,22 +136,33 @@ func (j *jwtProviders) check(h http.Header) (claims, error) {
 		}
 		found = true
 		if len(tok) > maxTokenBytes {
-			return nil, unauthorized(challenge, "the token is too large")
+			failure = unauthorized(challenge+` error="invalid_token"`, "the token is too large")
+			continue
 		}
 		mc := jwt.MapClaims{}
 		if _, err := p.parser.ParseWithClaims(tok, mc, p.keys.Keyfunc); err != nil {
-			return nil, unauthorized(challenge+` error="invalid_token"`, "the token is not valid for provider "+p.cfg.Name+": "+jwtReason(err))
+			failure = unauthorized(challenge+` error="invalid_token"`, "the token is not valid for provider "+p.cfg.Name+": "+jwtReason(err))
+			continue
 		}
 		out[p.cfg.Name] = mc
+	}
+	switch {
+	case len(out) > 0:
+	case found:
+		return nil, failure
+	case !j.optional:
+		return nil, unauthorized(challenge, "the request carries no token")
+	}
+	// Claims are copied from the verified tokens only; a client's own
+	// copies of the headers go in any case.
+	for _, p := range j.providers {
+		mc := out[p.cfg.Name]
 		for _, ch := range p.cfg.ClaimToHeaders {
 			h.Del(ch.Header)
-			if v, ok := claimString(mc, ch.Claim); ok {
+			if v, ok := claimString(mc, ch.Claim); ok && mc != nil {
 				h.Set(ch.Header, v)
 			}
 		}
-	}
-	if !found && !j.optional {
-		return nil, unauthorized(challenge, "the request carries no token")
 	}
 	return out, nil
 }

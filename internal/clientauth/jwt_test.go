@@ -167,3 +167,22 @@ func TestRemoteJWKS(t *testing.T) {
 	_, err = c.Check(&Request{Header: http.Header{"Authorization": {"Bearer " + rotated.token(t, claims)}}})
 	require.NoError(t, err, "an unknown key ID refreshes the set")
 }
+
+// TestJWTProvidersAreAlternatives: a token passes when one provider
+// verifies it; claim headers come from the provider that did, a client's
+// copies of the others' removed.
+func TestJWTProvidersAreAlternatives(t *testing.T) {
+	a, b := newSigner(t, "a1"), newSigner(t, "b1")
+	c, err := New(&config.ClientAuth{Policy: "p", JWT: &config.JWTAuthentication{Providers: []config.JWTProvider{
+		{Name: "a", LocalJWKS: jwks(a), ClaimToHeaders: []config.ClaimToHeader{{Header: "x-a", Claim: "sub"}}},
+		{Name: "b", LocalJWKS: jwks(b), ClaimToHeaders: []config.ClaimToHeader{{Header: "x-b", Claim: "sub"}}},
+	}}}, Options{})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	h := http.Header{"Authorization": {"Bearer " + b.token(t, jwt.MapClaims{"sub": "bob", "exp": time.Now().Add(time.Hour).Unix()})}, "X-A": {"forged"}}
+	id, err := c.Check(&Request{Header: h})
+	require.NoError(t, err)
+	require.Equal(t, "bob", id)
+	require.Equal(t, "bob", h.Get("X-B"))
+	require.Empty(t, h.Values("X-A"), "a client's copy of another provider's claim header goes")
+}
