@@ -109,7 +109,7 @@ func TestFlowControlQueuesWhileSaturated(t *testing.T) {
 		t.Fatal("the held request was never dispatched")
 	}
 	for outcome, want := range map[string]float64{outcomeQueueFull: 1, outcomeSaturated: 1} {
-		if got := testutil.ToFloat64(f.metrics.requests.WithLabelValues(outcome, "m", "m")); got != want {
+		if got := settledCount(f.metrics.requests.WithLabelValues(outcome, "m", "m"), want); got != want {
 			t.Errorf("%s decisions = %v, want %v", outcome, got, want)
 		}
 	}
@@ -134,7 +134,7 @@ func TestFlowControlTimesOut(t *testing.T) {
 	if immediateStatus(resp) != http.StatusServiceUnavailable || !strings.Contains(string(resp.GetImmediateResponse().GetBody()), "timed out waiting") {
 		t.Errorf("got %v, want 503 after the TTL", resp)
 	}
-	if got := testutil.ToFloat64(f.metrics.requests.WithLabelValues(outcomeQueueTTL, "m", "m")); got != 1 {
+	if got := settledCount(f.metrics.requests.WithLabelValues(outcomeQueueTTL, "m", "m"), 1); got != 1 {
 		t.Errorf("queue_timeout decisions = %v, want 1", got)
 	}
 }

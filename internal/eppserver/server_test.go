@@ -466,7 +466,7 @@ func TestSaturationShedsSheddableRequests(t *testing.T) {
 		}
 		_ = s.CloseSend()
 	}
-	if got := testutil.ToFloat64(f.metrics.requests.WithLabelValues(outcomeSaturated, "m", "m")); got != 1 {
+	if got := settledCount(f.metrics.requests.WithLabelValues(outcomeSaturated, "m", "m"), 1); got != 1 {
 		t.Errorf("saturated decisions = %v, want 1", got)
 	}
 }
@@ -601,6 +601,20 @@ func waitFor(t *testing.T, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settledCount polls c until it reads want (an exchange records its outcome
+// when its stream ends, just after the client got its answer) and returns the
+// last value read.
+func settledCount(c prometheus.Collector, want float64) float64 {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := testutil.ToFloat64(c)
+		if got == want || time.Now().After(deadline) {
+			return got
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
