@@ -190,7 +190,13 @@ func runEPP(ctx context.Context, p eppParams) error {
 	if err != nil {
 		return err
 	}
+	tp, err := startTracing(ctx, p.logger, "aigw-epp")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp, p.logger)
 	srv, err := eppserver.New(eppserver.Options{
+		Tracing:             tp,
 		Scheduler:           sched,
 		Logger:              p.logger,
 		Metrics:             m,

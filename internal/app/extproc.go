@@ -142,7 +142,12 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 	if err != nil {
 		return err
 	}
-	pipeline := processor.New(processor.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, MaxEventBytes: o.maxEventBytes})
+	tp, err := startTracing(ctx, p.logger, "aigw")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp, p.logger)
+	pipeline := processor.New(processor.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, MaxEventBytes: o.maxEventBytes, Tracing: tp, TraceContent: tp.Content})
 	defer pipeline.Close()
 	rts := &runtimes{pipeline: pipeline}
 	if err := rts.Apply(p.initial.Config); err != nil {

@@ -59,7 +59,12 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	if err != nil {
 		return err
 	}
-	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits()})
+	tp, err := startTracing(ctx, p.logger, "aigw")
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp, p.logger)
+	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits(), Tracing: tp, TraceContent: tp.Content})
 	defer gw.Close()
 	if err := gw.Apply(p.initial); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)

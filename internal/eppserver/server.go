@@ -15,6 +15,10 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -25,6 +29,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
 	"github.com/aigw-dev/aigw/internal/scheduler"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // DefaultMaxRequestBodyBytes bounds a request body held for scheduling, as
@@ -65,6 +70,9 @@ type Options struct {
 	// Rand returns uniformly random uint64s for weighted rewrites; nil
 	// means math/rand/v2.
 	Rand func() uint64
+	// Tracing makes a span per pick, continuing the trace of the request's
+	// traceparent header; nil records nothing.
+	Tracing trace.TracerProvider
 }
 
 // Server is GAIE's endpoint picker protocol over the scheduler: an
@@ -75,6 +83,7 @@ type Server struct {
 
 	opts   Options
 	logger *slog.Logger
+	tracer trace.Tracer
 	policy atomic.Pointer[scheduler.CompiledPolicy]
 }
 
@@ -95,7 +104,11 @@ func New(opts Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, logger: logger}
+	tp := opts.Tracing
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	s := &Server{opts: opts, logger: logger, tracer: tp.Tracer(tracing.InstrumentationName)}
 	if err := s.SetPolicy(opts.Policy); err != nil {
 		return nil, err
 	}
@@ -278,6 +291,9 @@ func (x *exchange) readSubset(md *corev3.Metadata) {
 // rewrite → pick sequence, then answer.
 func (x *exchange) decide(body []byte) error {
 	x.picked = true
+	_, span := x.srv.tracer.Start(tracing.Propagator.Extract(context.Background(), propagation.MapCarrier(x.headers)),
+		"endpoint pick", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start))
+	defer x.endSpan(span)
 	in := scheduler.Incoming{
 		Objective: x.headers[epp.ObjectiveHeader], FairnessID: x.headers[epp.FairnessIDHeader],
 		RewriteHeader: x.headers[epp.ModelRewriteHeader], Bytes: int64(len(body)), Rand: x.srv.opts.Rand(),
@@ -496,6 +512,23 @@ func (x *exchange) immediate(e *apierror.Error) error {
 		return err
 	}
 	return errStreamDone
+}
+
+// endSpan ends a pick's span with its decision.
+func (x *exchange) endSpan(span trace.Span) {
+	if span.IsRecording() {
+		span.SetAttributes(tracing.Outcome.String(x.outcome))
+		if x.incoming != "" {
+			span.SetAttributes(tracing.RequestModel.String(tracing.Clip(x.incoming, tracing.MaxName)), tracing.TargetModel.String(tracing.Clip(x.target, tracing.MaxName)))
+		}
+		if x.primary != "" {
+			span.SetAttributes(tracing.Endpoint.String(x.primary))
+		}
+		if x.outcome != outcomePicked {
+			span.SetStatus(otelcodes.Error, x.outcome)
+		}
+	}
+	span.End()
 }
 
 // finish ends the in-flight count and records the request.

@@ -8,10 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/aigw-dev/aigw/internal/bodybudget"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // Options configure a Gateway.
@@ -27,6 +30,11 @@ type Options struct {
 	// AuthHTTPClient, when set, sends the requests of backend credentials
 	// to identity providers; nil uses their libraries' defaults.
 	AuthHTTPClient *http.Client
+	// Tracing makes a span per request, attempt and pool pick; nil
+	// records nothing.
+	Tracing trace.TracerProvider
+	// TraceContent is what spans record of prompts and completions.
+	TraceContent tracing.Content
 }
 
 // Limits bound the resources one client can make the gateway hold,
@@ -94,7 +102,7 @@ func New(opts Options) *Gateway {
 		limits:     opts.Limits.withDefaults(),
 	}
 	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics,
-		MaxEventBytes: g.limits.MaxEventBytes, AuthHTTPClient: opts.AuthHTTPClient})
+		MaxEventBytes: g.limits.MaxEventBytes, AuthHTTPClient: opts.AuthHTTPClient, Tracing: opts.Tracing, TraceContent: opts.TraceContent})
 	g.budget = bodybudget.New(g.limits.BodyBudget)
 	g.proxy = newReverseProxy(g.logger)
 	rc, _ := g.compile(&config.Config{Version: config.Version}) // an empty config always compiles

@@ -76,6 +76,7 @@ func (s *Session) Finish(ctx context.Context, cause error) {
 			}
 		}
 	}
+	s.endSpans(status, usage, respModel)
 	logAttrs := s.accessAttrs(status, duration, usage, respModel)
 	if !failed && s.attempt != nil {
 		for _, v := range s.costs(usage) {

@@ -26,6 +26,10 @@ func (s *Session) ResponseHeaders(status int, h http.Header) error {
 	if a == nil {
 		return nil // a proxy in front answered without an attempt of ours
 	}
+	s.attemptAnswered(status)
+	if s.reasons != nil {
+		s.respContentType = h.Get("Content-Type")
+	}
 	if s.debug {
 		attrs := []slog.Attr{slog.String("request_id", s.RequestID), slog.Int("attempt", s.attempts),
 			slog.String("backend", s.backend.Name), slog.Int("status", status)}
@@ -109,6 +113,7 @@ func (s *Session) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if err != nil {
 		return s.failStream(out, err)
 	}
+	s.traceResponse(out)
 	if len(out) > 0 && s.firstByte.IsZero() {
 		s.firstByte = time.Now()
 	}

@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/aigw-dev/aigw/internal/backendauth"
 	"github.com/aigw-dev/aigw/internal/clientauth"
 	"github.com/aigw-dev/aigw/internal/config"
@@ -20,6 +23,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/pool"
 	"github.com/aigw-dev/aigw/internal/router"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // DefaultMaxRequestBodyBytes bounds request bodies when the configuration
@@ -44,21 +48,29 @@ type Options struct {
 	// to identity providers (token endpoints); nil uses their libraries'
 	// defaults.
 	AuthHTTPClient *http.Client
+	// Tracing makes a span per request, attempt and pool pick; nil
+	// records nothing (the client's trace context still reaches the
+	// upstream).
+	Tracing trace.TracerProvider
+	// TraceContent is what spans record of prompts and completions.
+	TraceContent tracing.Content
 }
 
 // Pipeline is what outlives one configuration: logs, metrics, pool state.
 // It compiles configurations into [Runtime]s. It is safe for concurrent
 // use.
 type Pipeline struct {
-	logger    *slog.Logger
-	accessLog *slog.Logger
-	metrics   metrics.Recorder
-	pools     *pool.Registry
-	ownPools  bool
-	attempt   AttemptOptions
-	buffers   sync.Pool
-	auth      *shared[config.Auth, llm.Authenticator]
-	clients   *shared[config.ClientAuth, *clientauth.Checker]
+	logger       *slog.Logger
+	accessLog    *slog.Logger
+	metrics      metrics.Recorder
+	pools        *pool.Registry
+	ownPools     bool
+	attempt      AttemptOptions
+	buffers      sync.Pool
+	tracer       trace.Tracer
+	traceContent tracing.Content
+	auth         *shared[config.Auth, llm.Authenticator]
+	clients      *shared[config.ClientAuth, *clientauth.Checker]
 }
 
 // New returns a pipeline.
@@ -70,6 +82,11 @@ func New(opts Options) *Pipeline {
 		pools:     opts.Pools,
 		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
 	}
+	tp := opts.Tracing
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	p.tracer, p.traceContent = tp.Tracer(tracing.InstrumentationName), opts.TraceContent
 	p.auth = newAuthenticators(backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
 	p.clients = newClientCheckers(clientauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
 	if p.pools == nil {

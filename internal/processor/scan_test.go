@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -144,4 +145,34 @@ func BenchmarkParseRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestFinishScanner(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		chunks []string
+		want   []string
+	}{
+		{name: "openai stream", chunks: []string{`data: {"choices":[{"finish_reason":null}]}` + "\n\n", `data: {"choices":[{"finish_reason":"stop"}]}` + "\n\n"}, want: []string{"stop"}},
+		{name: "split key and value", chunks: []string{`{"choices":[{"finish_re`, `ason":"len`, `gth"}]}`}, want: []string{"length"}},
+		{name: "anthropic", chunks: []string{`event: message_delta` + "\n" + `data: {"delta":{"stop_reason":"end_turn"}}`}, want: []string{"end_turn"}},
+		{name: "gemini, several candidates", chunks: []string{`{"candidates":[{"finishReason":"STOP"},{"finishReason":"MAX_TOKENS"},{"finishReason":"STOP"}]}`}, want: []string{"STOP", "MAX_TOKENS"}},
+		{name: "too long to be a reason", chunks: []string{`{"finish_reason":"` + strings.Repeat("x", 100) + `"}`}, want: nil},
+		{name: "in content, escaped, not a key", chunks: []string{`{"content":"say \"finish_reason\":\"x\""}`}, want: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &finishScanner{}
+			for _, c := range tc.chunks {
+				f.feed([]byte(c))
+			}
+			require.Equal(t, tc.want, f.reasons)
+		})
+	}
+	f := &finishScanner{output: true}
+	for i := range 100 {
+		f.feed(fmt.Appendf(nil, `{"finish_reason":"r%d"}`, i))
+		f.feed(bytes.Repeat([]byte("x"), 1024))
+	}
+	require.Len(t, f.reasons, maxFinishReasons)
+	require.Len(t, f.captured, maxTracedContent)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/clientauth"
 	"github.com/aigw-dev/aigw/internal/config"
@@ -68,6 +70,15 @@ type Session struct {
 
 	op  llm.Operation
 	req *llm.Request
+	// traceCtx carries the request's span (span) for its attempts'
+	// (attemptSpan).
+	traceCtx    context.Context
+	span        trace.Span
+	attemptSpan trace.Span
+	// reasons reads the response for the request's span (nil when it
+	// records nothing); respContentType is the response's media type.
+	reasons         *finishScanner
+	respContentType string
 	// checked is the client policy the request passed, client the
 	// identity it named.
 	checked *clientauth.Checker
@@ -130,6 +141,7 @@ func (rt *Runtime) Start(in RequestInfo) *Session {
 		s.RequestID = newRequestID()
 	}
 	s.debug = rt.p.logger.Enabled(context.Background(), slog.LevelDebug)
+	s.startSpan()
 	return s
 }
 
@@ -227,6 +239,7 @@ func (s *Session) RequestBody(body []byte) error {
 	s.rule = rule
 	s.force = len(rule.Route.RequestCosts) > 0
 	s.plan = rule.Plan(nil)
+	s.routedSpan()
 	return nil
 }
 
@@ -253,6 +266,7 @@ func (s *Session) routePassThrough(rule *router.Rule[*Backend], body []byte) {
 	s.req = &llm.Request{Operation: llm.OperationPassThrough, Method: s.info.Method, Path: s.info.URI, Body: body}
 	s.rule = rule
 	s.plan = rule.Plan(nil)
+	s.routedSpan()
 }
 
 // Timeouts are the matched rule's timeouts (zero before routing).
@@ -318,6 +332,7 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 			return nil, apierror.Internal(err)
 		}
 		s.attempt, s.backend, s.endpoint = a, b, ""
+		s.startAttemptSpan(a)
 		if b.Pool == nil {
 			a.Endpoint = b.nextEndpoint()
 		} else if err := s.pickFor(ctx, a, ref); err != nil {
@@ -381,6 +396,7 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backe
 		return nil, apierror.Internal(err)
 	}
 	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
+	s.startAttemptSpan(a)
 	a.Upstream.Host = host
 	if err := a.Authenticate(ctx); err != nil {
 		return nil, authError(err)
@@ -412,7 +428,9 @@ func (s *Session) pickFor(ctx context.Context, a *Attempt, ref *router.Ref[*Back
 			req.RouteHeaders = append(req.RouteHeaders, sv.Name)
 		}
 	}
+	traced := s.pickSpan(p, a.Upstream.Header)
 	pk, err := p.Pick(ctx, req)
+	traced(pk, err)
 	if s.debug {
 		s.logPick(ctx, p, pk, err)
 	}
@@ -458,6 +476,7 @@ func (s *Session) markFailed(addr string) {
 // response, and reports whether to go on with [Session.NextAttempt]; when
 // not, [Session.Err] is the answer for the client.
 func (s *Session) Failed(ctx context.Context, err error) bool {
+	s.attemptFailed(err)
 	if ctx.Err() != nil {
 		s.closePick()
 		s.lastErr = ctx.Err()
@@ -486,6 +505,7 @@ func (s *Session) Failed(ctx context.Context, err error) bool {
 // the session try again (the transport then discards the response and
 // calls [Session.NextAttempt]); when not, the response is the answer.
 func (s *Session) RetryStatus(ctx context.Context, status int) bool {
+	s.attemptAnswered(status)
 	policy := &s.rule.Retry
 	if !retriableStatus(policy, status) {
 		return false
