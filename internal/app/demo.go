@@ -16,6 +16,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/sim"
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 //go:embed demo.yaml
@@ -67,8 +68,9 @@ last is a fallback tier the route turns to when the pool fails. The gateway
 serves the OpenAI API for the model ` + demoModel + `
 on 127.0.0.1 (--port), with /metrics, /healthz and /readyz on --admin-port,
 prints copy-paste examples and runs until Ctrl-C.
---print-config prints the configuration ('aigw run' reads the same
-resources) and exits without starting anything.
+--trace prints each request's OpenTelemetry spans (request, attempt, pool
+pick) as JSON on stdout. --print-config prints the configuration ('aigw
+run' reads the same resources) and exits without starting anything.
 
 Flags:
 `
@@ -86,6 +88,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	instances := fs.Int("instances", 3, "simulated model servers (the last one is the fallback tier)")
 	timeScale := fs.Float64("time-scale", 1, "simulated latency multiplier (0: no latency)")
 	fs.StringVar(&o.accessLog, "access-log", "-", `access log: "-" for stdout, "off", or a file path`)
+	traceSpans := fs.Bool("trace", false, "trace every request: spans as JSON lines on stdout (the OTEL_* environment's other settings apply)")
 	printConfig := fs.Bool("print-config", false, "print the configuration, with placeholder simulator ports (8000 and up), and exit without starting anything")
 	rest, err := cli.Parse(fs, demoUsage, args, stdout)
 	if err != nil {
@@ -129,7 +132,12 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeLog()
+	trace := tracing.Env{Stdout: stdout}
+	if *traceSpans {
+		trace = consoleTracing(trace)
+	}
 	return runGateway(ctx, gatewayParams{
+		trace:           trace,
 		initial:         res.Config,
 		logger:          logger,
 		accessLog:       accessLog,

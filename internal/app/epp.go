@@ -41,6 +41,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/podsource"
 	"github.com/aigw-dev/aigw/internal/policysource"
 	"github.com/aigw-dev/aigw/internal/scheduler"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // eppOptions are the flags of `aigw epp`; names follow GAIE's EPP.
@@ -117,6 +118,8 @@ Flags:
 type eppParams struct {
 	opts   eppOptions
 	logger *slog.Logger
+	// trace is where tracing is configured from (zero: the process).
+	trace tracing.Env
 }
 
 func eppCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -134,7 +137,7 @@ func eppCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return runEPP(ctx, eppParams{opts: o, logger: logger})
+	return runEPP(ctx, eppParams{opts: o, logger: logger, trace: tracing.Env{Stdout: stdout}})
 }
 
 // runEPP serves until ctx ends.
@@ -190,7 +193,7 @@ func runEPP(ctx context.Context, p eppParams) error {
 	if err != nil {
 		return err
 	}
-	tp, err := startTracing(ctx, p.logger, "aigw-epp")
+	tp, err := startTracing(ctx, p.logger, p.trace, "aigw-epp")
 	if err != nil {
 		return err
 	}

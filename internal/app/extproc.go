@@ -30,6 +30,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/tracing"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
 
@@ -101,7 +102,7 @@ func extprocCommand(ctx context.Context, args []string, lookupEnv func(string) (
 		return err
 	}
 	defer closeLog()
-	return serveExtProc(ctx, o, extprocParams{initial: res, load: load, logger: logger, accessLog: accessLog})
+	return serveExtProc(ctx, o, extprocParams{initial: res, load: load, logger: logger, accessLog: accessLog, trace: tracing.Env{Stdout: stdout}})
 }
 
 // extprocParams are what serveExtProc needs besides the flags.
@@ -112,6 +113,8 @@ type extprocParams struct {
 	accessLog *slog.Logger
 	// ready, when set, is called with the bound addresses once serving.
 	ready func(grpcAddr, admin net.Addr)
+	// trace is where tracing is configured from (zero: the process).
+	trace tracing.Env
 }
 
 // runtimes holds the compiled configuration in force for the ext_proc
@@ -142,7 +145,7 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 	if err != nil {
 		return err
 	}
-	tp, err := startTracing(ctx, p.logger, "aigw")
+	tp, err := startTracing(ctx, p.logger, p.trace, "aigw")
 	if err != nil {
 		return err
 	}

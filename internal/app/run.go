@@ -13,6 +13,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/cli"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // runOptions are the flags of `aigw run`.
@@ -130,6 +131,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		shutdownTimeout: o.shutdownTimeout,
 		limits:          o.limits,
 		metrics:         metrics.Options{MaxModelLabels: o.maxModelLabels},
+		trace:           tracing.Env{Getenv: getenvOf(lookupEnv), Stdout: stdout},
 	}
 	if o.watch {
 		p.reload = load

@@ -24,6 +24,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/httpproxy"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/standalone"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // gatewayParams describe one gateway process.
@@ -48,6 +49,8 @@ type gatewayParams struct {
 	ready func(listeners []net.Addr, admin net.Addr)
 	// metrics configure the GenAI metrics (zero: the defaults).
 	metrics metrics.Options
+	// trace is where tracing is configured from (zero: the process).
+	trace tracing.Env
 }
 
 // runGateway serves until ctx ends, then drains in-flight requests for up
@@ -59,7 +62,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	if err != nil {
 		return err
 	}
-	tp, err := startTracing(ctx, p.logger, "aigw")
+	tp, err := startTracing(ctx, p.logger, p.trace, "aigw")
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,34 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, http.StatusOK, m.StatusCode)
 }
 
+// TestDemoTrace runs `aigw demo --trace`, as the README shows it: each
+// request's spans reach stdout.
+func TestDemoTrace(t *testing.T) {
+	port, adminPort := freePort(t), freePort(t)
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Main(ctx, []string{"demo", "--trace", "--access-log=off", fmt.Sprintf("--port=%d", port), fmt.Sprintf("--admin-port=%d", adminPort), "--time-scale=0.05"}, stdout, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "Press Ctrl-C to stop.") }, 20*time.Second, 20*time.Millisecond, "demo did not start")
+	c := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	models, err := c.Models.List(context.Background())
+	require.NoError(t, err)
+	demoModel := models.Data[0].ID
+	_, err = c.Chat.Completions.New(context.Background(), chat(demoModel))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return strings.Contains(stdout.String(), `"Name":"chat `+demoModel+`"`) && strings.Contains(stdout.String(), `"Name":"pick default/`)
+	}, 10*time.Second, 20*time.Millisecond, "stdout:\n%s", stdout)
+	require.Contains(t, stdout.String(), `"gen_ai.usage.output_tokens"`)
+	require.NotContains(t, stdout.String(), "Hello there", "no prompt content by default")
+}
+
 func TestDemoPrintConfig(t *testing.T) {
 	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	require.NoError(t, app.Main(context.Background(), []string{"demo", "--print-config", "--port=1975"}, stdout, stderr))
