@@ -6,7 +6,11 @@
 #   $CACHE_DIR/kube-apiserver/v1.37.2/kube-apiserver
 #   $CACHE_DIR/gaie-epp/v1.5.0/epp              GAIE's full endpoint picker
 #   $CACHE_DIR/gaie-lwepp/v1.6.0/lwepp          GAIE's conformance picker
+#   $CACHE_DIR/redis/7.0.15/{redis-server,redis-cli,lib/}  Debian redis-server, extracted
 #   $CACHE_DIR/envtest-assets/{etcd,kube-apiserver}   for KUBEBUILDER_ASSETS
+#
+# With the argument "redis" only Redis is installed (what the rate limit
+# tests need when SKIP_K8S_TESTS=1 leaves the Kubernetes components out).
 #
 # A component whose binary exists is skipped; builds write to a temporary
 # name and rename when done, so an interrupted build never looks cached.
@@ -20,6 +24,7 @@ KUBE_VERSION=1.37.2
 KUBE_STAGING_VERSION=0.37.2
 GAIE_EPP_VERSION=v1.5.0
 GAIE_LWEPP_VERSION=v1.6.0
+REDIS_VERSION=7.0.15
 export GOFLAGS=-buildvcs=false
 
 log() { printf '[components] %s\n' "$*" >&2; }
@@ -36,6 +41,29 @@ build_etcd() {
 		got=$(root/usr/bin/etcd --version | awk '/etcd Version/ {print $3}')
 		[ "$got" = "$ETCD_VERSION" ] || { echo "Debian serves etcd $got, expected $ETCD_VERSION" >&2; exit 1; }
 		install -D root/usr/bin/etcd "$out.tmp" && mv "$out.tmp" "$out"
+	)
+	rm -rf "$work"
+}
+
+# build_redis extracts Debian's redis-server (no service started) with the
+# two libraries it links that a minimal machine lacks.
+build_redis() {
+	local dir=$CACHE_DIR/redis/$REDIS_VERSION
+	[ -x "$dir/redis-server" ] && return
+	log "redis $REDIS_VERSION (Debian redis-server)"
+	local work; work=$(mktemp -d)
+	(
+		cd "$work"
+		apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1 ||
+			{ apt-get update >/dev/null && apt-get download redis-server redis-tools libjemalloc2 liblzf1 >/dev/null; }
+		for f in *.deb; do dpkg-deb -x "$f" root; done
+		mkdir -p "$dir.tmp/lib"
+		cp root/usr/bin/redis-check-rdb "$dir.tmp/redis-server" # redis-server is a symlink to it
+		cp root/usr/bin/redis-cli "$dir.tmp/"
+		cp -a root/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 root/usr/lib/x86_64-linux-gnu/liblzf.so.1* "$dir.tmp/lib/"
+		got=$(LD_LIBRARY_PATH=$dir.tmp/lib "$dir.tmp/redis-server" --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
+		[ "$got" = "$REDIS_VERSION" ] || { echo "Debian serves redis $got, expected $REDIS_VERSION" >&2; exit 1; }
+		rm -rf "$dir" && mv "$dir.tmp" "$dir"
 	)
 	rm -rf "$work"
 }
@@ -85,6 +113,10 @@ build_gaie() {
 	)
 }
 
+build_redis
+if [ "${1:-}" = redis ]; then
+	exit 0
+fi
 build_etcd
 build_gaie gaie-lwepp "$GAIE_LWEPP_VERSION" cmd/lwepp lwepp
 build_gaie gaie-epp "$GAIE_EPP_VERSION" cmd/epp epp

@@ -66,6 +66,9 @@ type Error struct {
 	// Challenge, for a 401, is how to authenticate (the WWW-Authenticate
 	// header).
 	Challenge string
+	// Header holds more response headers (a 429's x-ratelimit-* and
+	// retry-after); nil for most errors.
+	Header http.Header
 	// Format is the API whose error shape the client expects (OpenAI's
 	// when zero).
 	Format Format
@@ -150,6 +153,13 @@ func Unavailable(message string, err error) *Error {
 func PoolSaturated(err error) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "pool_saturated",
 		Message: "the inference pool is saturated; sheddable request dropped", Err: err}
+}
+
+// RateLimited is the 429 for a client over one of its rate limits (a
+// token budget); header carries the limit's x-ratelimit-* and
+// retry-after.
+func RateLimited(message string, header http.Header) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "rate_limit_exceeded", Message: message, Header: header}
 }
 
 // QueueFull is the 429 for a request the pool's flow control cannot queue.
@@ -341,6 +351,9 @@ func Write(w http.ResponseWriter, err error) int {
 	}
 	if e.Challenge != "" {
 		h.Set("Www-Authenticate", e.Challenge)
+	}
+	for name, values := range e.Header {
+		h[name] = values
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -233,6 +233,90 @@ type Route struct {
 	// ClientAuth, when set, is who may call this route (a SecurityPolicy
 	// targeting it), instead of the Gateway's.
 	ClientAuth *ClientAuth `json:"clientAuth,omitempty"`
+	// RateLimits are the route's rate limits and token budgets (a
+	// BackendTrafficPolicy's rateLimit targeting it or the Gateway).
+	RateLimits []RateLimitRule `json:"rateLimits,omitempty"`
+}
+
+// RateLimitRule is one rule of an Envoy Gateway BackendTrafficPolicy's
+// rateLimit: the requests its selectors pick share a budget of Limit per
+// Window, in buckets keyed by their Distinct values.
+type RateLimitRule struct {
+	// Name identifies the rule in metrics and bucket keys:
+	// "namespace/policy/global/0".
+	Name string `json:"name"`
+	// Local rules count per replica; global ones in the shared store.
+	Local bool `json:"local,omitempty"`
+	// Selectors must all match; none matches every request.
+	Selectors []RateLimitSelector `json:"selectors,omitempty"`
+	Limit     uint64              `json:"limit"`
+	Window    Duration            `json:"window"`
+	// RequestCost is charged when the request is checked (1 unless the
+	// rule sets a cost).
+	RequestCost uint64 `json:"requestCost"`
+	// ResponseCost is charged after the response: ResponseCostKey's value
+	// (a route's llmRequestCosts metadata key) when set, else this number.
+	ResponseCost    uint64 `json:"responseCost,omitempty"`
+	ResponseCostKey string `json:"responseCostKey,omitempty"`
+	// Shared buckets are common to every route the policy targets; others
+	// are per route.
+	Shared bool `json:"shared,omitempty"`
+	// Shadow rules count and report but never refuse.
+	Shadow bool `json:"shadow,omitempty"`
+	// NoHeaders turns off the x-ratelimit-* response headers.
+	NoHeaders bool `json:"noHeaders,omitempty"`
+}
+
+// RateLimitSelector picks requests by their headers, client address,
+// method and path; every condition it sets must hold.
+type RateLimitSelector struct {
+	Headers    []RateLimitHeaderMatch `json:"headers,omitempty"`
+	SourceCIDR *RateLimitSourceMatch  `json:"sourceCIDR,omitempty"`
+	Methods    []RateLimitValueMatch  `json:"methods,omitempty"`
+	Path       *RateLimitPathMatch    `json:"path,omitempty"`
+}
+
+// RateLimitMatchType is how a value is compared.
+type RateLimitMatchType string
+
+// Match types: a value, a regular expression, or each distinct value its
+// own bucket.
+const (
+	RateLimitExact    RateLimitMatchType = "Exact"
+	RateLimitRegex    RateLimitMatchType = "RegularExpression"
+	RateLimitDistinct RateLimitMatchType = "Distinct"
+	RateLimitPrefix   RateLimitMatchType = "PathPrefix"
+)
+
+// RateLimitHeaderMatch matches a request header; a Distinct one matches
+// any value, and the value keys the bucket.
+type RateLimitHeaderMatch struct {
+	Name   string             `json:"name"`
+	Type   RateLimitMatchType `json:"type"`
+	Value  string             `json:"value,omitempty"`
+	Invert bool               `json:"invert,omitempty"`
+}
+
+// RateLimitSourceMatch matches the client's address against a CIDR;
+// Distinct keys a bucket per address.
+type RateLimitSourceMatch struct {
+	CIDR     string `json:"cidr"`
+	Distinct bool   `json:"distinct,omitempty"`
+	Invert   bool   `json:"invert,omitempty"`
+}
+
+// RateLimitValueMatch matches a value exactly (a method).
+type RateLimitValueMatch struct {
+	Value  string `json:"value"`
+	Invert bool   `json:"invert,omitempty"`
+}
+
+// RateLimitPathMatch matches the request path: Exact, PathPrefix or
+// RegularExpression.
+type RateLimitPathMatch struct {
+	Type   RateLimitMatchType `json:"type"`
+	Value  string             `json:"value"`
+	Invert bool               `json:"invert,omitempty"`
 }
 
 // Rule is one AIGatewayRoute or HTTPRoute rule.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -179,6 +180,11 @@ func immediate(st extprocv3.ExternalProcessor_ProcessServer, err error) error {
 	}
 	if e.Challenge != "" {
 		setHeader(mut, "www-authenticate", e.Challenge)
+	}
+	for name, values := range e.Header {
+		for _, v := range values {
+			setHeader(mut, strings.ToLower(name), v)
+		}
 	}
 	return respondImmediate(st, code, mut, append(body, '\n'), e.Message)
 }

@@ -14,6 +14,7 @@ const (
 	KubeAPIServerVersion = "v1.37.2"
 	EPPVersion           = "v1.5.0"
 	LWEPPVersion         = "v1.6.0"
+	RedisVersion         = "7.0.15"
 )
 
 // Environment variables the harness reads.
@@ -40,6 +41,7 @@ const (
 	KubeAPIServer                  // kube-apiserver, built from k8s.io/kubernetes
 	EPP                            // GAIE's full endpoint picker, cmd/epp
 	LWEPP                          // GAIE's lightweight (conformance) picker, cmd/lwepp
+	Redis                          // redis-server, from Debian's package (its libraries in lib/ beside it)
 )
 
 type componentInfo struct {
@@ -57,6 +59,8 @@ func (c Component) info() componentInfo {
 		return componentInfo{"GAIE epp", EPPVersion, "gaie-epp", "epp", false}
 	case LWEPP:
 		return componentInfo{"GAIE lwepp", LWEPPVersion, "gaie-lwepp", "lwepp", false}
+	case Redis:
+		return componentInfo{"redis", RedisVersion, "redis", "redis-server", false}
 	}
 	panic(fmt.Sprintf("testenv: unknown component %d", int(c)))
 }

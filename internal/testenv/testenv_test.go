@@ -52,6 +52,7 @@ func TestVersionsMatchComponentsScript(t *testing.T) {
 	require.Equal(t, KubeAPIServerVersion, "v"+get("KUBE_VERSION"))
 	require.Equal(t, EPPVersion, get("GAIE_EPP_VERSION"))
 	require.Equal(t, LWEPPVersion, get("GAIE_LWEPP_VERSION"))
+	require.Equal(t, RedisVersion, get("REDIS_VERSION"))
 }
 
 // fakeTB records how a helper ended the test.

@@ -1,0 +1,252 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aigw-dev/aigw/internal/apierror"
+)
+
+// Decision outcomes, the outcome label of aigw_ratelimit_decisions_total.
+const (
+	OutcomeOK              = "ok"
+	OutcomeOverLimit       = "over_limit"
+	OutcomeShadowOverLimit = "shadow_over_limit"
+	OutcomeError           = "error"
+)
+
+// DefaultTimeout bounds one store call when Options.Timeout is 0.
+const DefaultTimeout = 100 * time.Millisecond
+
+// Options configure a [Limiter].
+type Options struct {
+	// Global holds the buckets of global rules; nil keeps them in this
+	// process's memory (one replica's budget).
+	Global Store
+	// FailClosed refuses requests (500) while the global store fails;
+	// false, the default as in Envoy Gateway, lets them pass.
+	FailClosed bool
+	// Timeout bounds each store call; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MaxLocalBuckets bounds the in-memory buckets (0: DefaultMaxBuckets).
+	MaxLocalBuckets int
+	// Registerer receives the limiter's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Limiter checks requests against rules before their upstream and charges
+// their cost after the response. It is safe for concurrent use.
+type Limiter struct {
+	global     Store
+	local      *Memory
+	failClosed bool
+	timeout    time.Duration
+	logger     *slog.Logger
+	now        func() time.Time
+	down       atomic.Bool // the last global store call failed
+
+	decisions   *prometheus.CounterVec
+	storeTime   *prometheus.HistogramVec
+	storeErrors *prometheus.CounterVec
+}
+
+// New returns a limiter.
+func New(opts Options) (*Limiter, error) {
+	l := &Limiter{
+		global: opts.Global, local: NewMemory(opts.MaxLocalBuckets), failClosed: opts.FailClosed,
+		timeout: opts.Timeout, logger: opts.Logger, now: opts.Now,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigw_ratelimit_decisions_total",
+			Help: "Rate limit decisions by rule and outcome (ok, over_limit, shadow_over_limit, error)."}, []string{"rule", "outcome"}),
+		storeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aigw_ratelimit_store_duration_seconds",
+			Help:    "Time of rate limit store calls (take: check before the request; add: charge after the response).",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}, []string{"store", "op"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigw_ratelimit_store_errors_total",
+			Help: "Rate limit store calls that failed (the request passed unless failing closed)."}, []string{"store", "op"}),
+	}
+	if l.global == nil {
+		l.global = l.local
+	}
+	if l.timeout <= 0 {
+		l.timeout = DefaultTimeout
+	}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	l.local.now = l.now
+	if r := opts.Registerer; r != nil {
+		for _, c := range []prometheus.Collector{l.decisions, l.storeTime, l.storeErrors} {
+			if err := r.Register(c); err != nil {
+				return nil, fmt.Errorf("ratelimit metrics: %w", err)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Ticket is what a request passed with: the buckets its response is
+// charged to, and the x-ratelimit-* headers of its tightest rule.
+type Ticket struct {
+	l       *Limiter
+	charges []charge
+	header  http.Header
+	least   uint64 // the remaining of the rule whose headers are kept
+}
+
+type charge struct {
+	rule   *Rule
+	key    string
+	expire time.Time
+}
+
+// Check checks req against each rule that selects it, charging their
+// request costs, and returns the request's ticket; the error is an
+// [apierror.Error]: 429 rate_limit_exceeded for a rule over its limit,
+// or 500 when the store fails and the limiter fails closed.
+func (l *Limiter) Check(ctx context.Context, rules []*Rule, req *Request) (*Ticket, error) {
+	t := &Ticket{l: l}
+	now := l.now()
+	for _, r := range rules {
+		key, ok := r.bucket(req)
+		if !ok {
+			continue
+		}
+		start, end := windowOf(now, r.window)
+		key += "|" + strconv.FormatInt(start.Unix(), 10)
+		store, storeName := l.storeOf(r)
+		callCtx, cancel := context.WithTimeout(ctx, l.timeout)
+		began := time.Now()
+		used, passed, err := store.Take(callCtx, key, r.Limit, r.RequestCost, end)
+		cancel()
+		l.storeTime.WithLabelValues(storeName, "take").Observe(time.Since(began).Seconds())
+		if err != nil {
+			l.storeFailed(storeName, "take", err)
+			l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
+			if l.failClosed && !r.Shadow {
+				return nil, &apierror.Error{Status: http.StatusInternalServerError, Type: apierror.TypeInternal, Code: "rate_limit_unavailable",
+					Message: "the rate limit service is unavailable", Err: err}
+			}
+			continue
+		}
+		if storeName == "redis" {
+			l.storeOK()
+		}
+		t.charges = append(t.charges, charge{rule: r, key: key, expire: end})
+		remaining := uint64(0)
+		if used < r.Limit {
+			remaining = r.Limit - used
+		}
+		if !r.NoHeaders && (t.header == nil || remaining < t.least) {
+			t.header, t.least = rateLimitHeader(r, remaining, end.Sub(now)), remaining
+		}
+		switch {
+		case passed:
+			l.decisions.WithLabelValues(r.Name, OutcomeOK).Inc()
+		case r.Shadow:
+			l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
+		default:
+			l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
+			h := rateLimitHeader(r, 0, end.Sub(now))
+			h.Set("Retry-After", h.Get("X-Ratelimit-Reset"))
+			return nil, apierror.RateLimited("rate limit exceeded: the budget of this route for this client is spent until the window resets", h)
+		}
+	}
+	return t, nil
+}
+
+func (l *Limiter) storeOf(r *Rule) (Store, string) {
+	if r.Local || l.global == Store(l.local) {
+		return l.local, "memory"
+	}
+	return l.global, "redis"
+}
+
+// storeFailed counts a failed call and logs the first of a run of them.
+func (l *Limiter) storeFailed(store, op string, err error) {
+	l.storeErrors.WithLabelValues(store, op).Inc()
+	if errors.Is(err, ErrFull) {
+		return // the memory store is full: counted, not logged per request
+	}
+	if l.down.CompareAndSwap(false, true) {
+		mode := "requests pass (fail open)"
+		if l.failClosed {
+			mode = "requests are refused (fail closed)"
+		}
+		l.logger.Warn("ratelimit: the store fails; until it answers again "+mode, "store", store, "error", err)
+	}
+}
+
+func (l *Limiter) storeOK() {
+	if l.down.CompareAndSwap(true, false) {
+		l.logger.Info("ratelimit: the store answers again; limits are enforced")
+	}
+}
+
+// rateLimitHeader is Envoy's x-ratelimit-* headers (draft 03) for r.
+func rateLimitHeader(r *Rule, remaining uint64, reset time.Duration) http.Header {
+	limit := strconv.FormatUint(r.Limit, 10)
+	secs := int64((reset + time.Second - 1) / time.Second)
+	return http.Header{
+		"X-Ratelimit-Limit":     {limit + ", " + limit + ";w=" + strconv.FormatInt(int64(r.window/time.Second), 10)},
+		"X-Ratelimit-Remaining": {strconv.FormatUint(remaining, 10)},
+		"X-Ratelimit-Reset":     {strconv.FormatInt(secs, 10)},
+	}
+}
+
+// Header is the x-ratelimit-* headers of the request's tightest rule, nil
+// when no rule with headers applied.
+func (t *Ticket) Header() http.Header {
+	if t == nil {
+		return nil
+	}
+	return t.header
+}
+
+// Charge adds the response's cost to each bucket the request was checked
+// against: the value costOf gives for the rule's llmRequestCosts key, or
+// its fixed response cost. It is called once per request, after the
+// response (a request that fell back to another backend is charged once,
+// with the usage of the response the client got).
+func (t *Ticket) Charge(ctx context.Context, costOf func(key string) (uint64, bool)) {
+	if t == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, c := range t.charges {
+		cost := c.rule.ResponseCost
+		if c.rule.ResponseCostKey != "" {
+			v, ok := costOf(c.rule.ResponseCostKey)
+			if !ok {
+				continue
+			}
+			cost = v
+		}
+		if cost == 0 {
+			continue
+		}
+		store, storeName := t.l.storeOf(c.rule)
+		callCtx, cancel := context.WithTimeout(ctx, t.l.timeout)
+		began := time.Now()
+		err := store.Add(callCtx, c.key, cost, c.expire)
+		cancel()
+		t.l.storeTime.WithLabelValues(storeName, "add").Observe(time.Since(began).Seconds())
+		if err != nil {
+			t.l.storeFailed(storeName, "add", err)
+		} else if storeName == "redis" {
+			t.l.storeOK()
+		}
+	}
+}
