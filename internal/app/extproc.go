@@ -47,10 +47,12 @@ type extprocOptions struct {
 	maxModelLabels  int
 	maxEventBytes   int
 	bodyBudget      int64
+	rateLimit       rateLimitFlags
 }
 
 func (o *extprocOptions) register(fs *flag.FlagSet) {
 	o.log.register(fs)
+	o.rateLimit.register(fs)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:1063", `where the ext_proc gRPC server listens: "host:port", or "unix:///path/to.sock" (Envoy AI Gateway's sidecar socket)`)
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
 	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
@@ -150,7 +152,13 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 		return err
 	}
 	defer stopTracing(tp, p.logger)
-	pipeline := processor.New(processor.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, MaxEventBytes: o.maxEventBytes, Tracing: tp, TraceContent: tp.Content})
+	limiter, closeLimiter, err := o.rateLimit.limiter(reg, p.logger)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	pipeline := processor.New(processor.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, MaxEventBytes: o.maxEventBytes,
+		Tracing: tp, TraceContent: tp.Content, RateLimiter: limiter})
 	defer pipeline.Close()
 	rts := &runtimes{pipeline: pipeline}
 	if err := rts.Apply(p.initial.Config); err != nil {

@@ -32,11 +32,14 @@ type runOptions struct {
 	maxModelLabels int
 	// limits bound what clients can make the gateway hold.
 	limits limitFlags
+	// rateLimit configures the rate limit store.
+	rateLimit rateLimitFlags
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
 	o.log.register(fs)
 	o.limits.register(fs)
+	o.rateLimit.register(fs)
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
 	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
 	fs.StringVar(&o.listenAddr, "listen-address", "", "address the Gateway's listeners bind (default: the Gateway's spec.addresses, else all interfaces; 127.0.0.1 when configured from the environment)")
@@ -132,6 +135,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		limits:          o.limits,
 		metrics:         metrics.Options{MaxModelLabels: o.maxModelLabels},
 		trace:           tracing.Env{Getenv: getenvOf(lookupEnv), Stdout: stdout},
+		rateLimit:       o.rateLimit,
 	}
 	if o.watch {
 		p.reload = load

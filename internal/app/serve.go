@@ -51,6 +51,8 @@ type gatewayParams struct {
 	metrics metrics.Options
 	// trace is where tracing is configured from (zero: the process).
 	trace tracing.Env
+	// rateLimit configures the rate limit store (zero: in memory).
+	rateLimit rateLimitFlags
 }
 
 // runGateway serves until ctx ends, then drains in-flight requests for up
@@ -67,7 +69,13 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		return err
 	}
 	defer stopTracing(tp, p.logger)
-	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits(), Tracing: tp, TraceContent: tp.Content})
+	limiter, closeLimiter, err := p.rateLimit.limiter(reg, p.logger)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits(),
+		Tracing: tp, TraceContent: tp.Content, RateLimiter: limiter})
 	defer gw.Close()
 	if err := gw.Apply(p.initial); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)

@@ -233,9 +233,6 @@ type Route struct {
 	// ClientAuth, when set, is who may call this route (a SecurityPolicy
 	// targeting it), instead of the Gateway's.
 	ClientAuth *ClientAuth `json:"clientAuth,omitempty"`
-	// RateLimits are the route's rate limits and token budgets (a
-	// BackendTrafficPolicy's rateLimit targeting it or the Gateway).
-	RateLimits []RateLimitRule `json:"rateLimits,omitempty"`
 }
 
 // RateLimitRule is one rule of an Envoy Gateway BackendTrafficPolicy's
@@ -336,6 +333,11 @@ type Rule struct {
 	// ModelsCreatedAt is the created time of the rule's models in /v1/models;
 	// zero (omitted) in PassThrough routes.
 	ModelsCreatedAt time.Time `json:"modelsCreatedAt,omitzero"`
+	// RateLimits are the rule's rate limits and token budgets: the
+	// rateLimit of the BackendTrafficPolicy that covers it (its own, its
+	// route's, else the Gateway's). Buckets are per rule unless shared, as
+	// in Envoy Gateway.
+	RateLimits []RateLimitRule `json:"rateLimits,omitempty"`
 }
 
 // Match is a conjunction of a path match and header matches.

@@ -14,6 +14,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/processor"
+	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
@@ -35,6 +36,9 @@ type Options struct {
 	Tracing trace.TracerProvider
 	// TraceContent is what spans record of prompts and completions.
 	TraceContent tracing.Content
+	// RateLimiter enforces rate limits and token budgets; nil keeps their
+	// buckets in memory.
+	RateLimiter *ratelimit.Limiter
 }
 
 // Limits bound the resources one client can make the gateway hold,
@@ -102,7 +106,7 @@ func New(opts Options) *Gateway {
 		limits:     opts.Limits.withDefaults(),
 	}
 	g.pipeline = processor.New(processor.Options{Logger: g.logger, AccessLog: opts.AccessLog, Metrics: opts.Metrics,
-		MaxEventBytes: g.limits.MaxEventBytes, AuthHTTPClient: opts.AuthHTTPClient, Tracing: opts.Tracing, TraceContent: opts.TraceContent})
+		MaxEventBytes: g.limits.MaxEventBytes, AuthHTTPClient: opts.AuthHTTPClient, Tracing: opts.Tracing, TraceContent: opts.TraceContent, RateLimiter: opts.RateLimiter})
 	g.budget = bodybudget.New(g.limits.BodyBudget)
 	g.proxy = newReverseProxy(g.logger)
 	rc, _ := g.compile(&config.Config{Version: config.Version}) // an empty config always compiles

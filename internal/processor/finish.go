@@ -77,6 +77,7 @@ func (s *Session) Finish(ctx context.Context, cause error) {
 		}
 	}
 	s.endSpans(status, usage, respModel)
+	s.chargeRateLimits(ctx)
 	logAttrs := s.accessAttrs(status, duration, usage, respModel)
 	if !failed && s.attempt != nil {
 		for _, v := range s.costs(usage) {

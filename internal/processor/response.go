@@ -27,6 +27,7 @@ func (s *Session) ResponseHeaders(status int, h http.Header) error {
 		return nil // a proxy in front answered without an attempt of ours
 	}
 	s.attemptAnswered(status)
+	s.rateLimitHeaders(h)
 	if s.reasons != nil {
 		s.respContentType = h.Get("Content-Type")
 	}

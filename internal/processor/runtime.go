@@ -22,6 +22,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/pool"
+	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/router"
 	"github.com/aigw-dev/aigw/internal/tracing"
 )
@@ -54,6 +55,9 @@ type Options struct {
 	Tracing trace.TracerProvider
 	// TraceContent is what spans record of prompts and completions.
 	TraceContent tracing.Content
+	// RateLimiter enforces the rules' rate limits and token budgets; nil
+	// keeps their buckets in this process's memory.
+	RateLimiter *ratelimit.Limiter
 }
 
 // Pipeline is what outlives one configuration: logs, metrics, pool state.
@@ -69,6 +73,7 @@ type Pipeline struct {
 	buffers      sync.Pool
 	tracer       trace.Tracer
 	traceContent tracing.Content
+	limiter      *ratelimit.Limiter
 	auth         *shared[config.Auth, llm.Authenticator]
 	clients      *shared[config.ClientAuth, *clientauth.Checker]
 }
@@ -87,6 +92,10 @@ func New(opts Options) *Pipeline {
 		tp = noop.NewTracerProvider()
 	}
 	p.tracer, p.traceContent = tp.Tracer(tracing.InstrumentationName), opts.TraceContent
+	p.limiter = opts.RateLimiter
+	if p.limiter == nil {
+		p.limiter, _ = ratelimit.New(ratelimit.Options{Logger: p.logger}) // registers nothing: cannot fail
+	}
 	p.auth = newAuthenticators(backendauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
 	p.clients = newClientCheckers(clientauth.Options{Logger: p.logger, HTTPClient: opts.AuthHTTPClient})
 	if p.pools == nil {
@@ -131,7 +140,9 @@ type Runtime struct {
 	gatewayAuth *clientauth.Checker
 	routeAuth   map[*router.Route]*clientauth.Checker
 	routeOnly   bool
-	maxBody     int64
+	// limits are the compiled rate limits of the rules that have some.
+	limits  map[*router.Rule[*Backend]][]*ratelimit.Rule
+	maxBody int64
 	// requestReceived bounds the time to receive a whole request; zero: no
 	// bound.
 	requestReceived time.Duration
@@ -246,6 +257,18 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 			routeOnly = routeOnly || r.ClientAuth != cfg.ClientAuth
 		}
 	}
+	limits := map[*router.Rule[*Backend]][]*ratelimit.Rule{}
+	for _, r := range table.Rules() {
+		if len(r.RateLimits) == 0 {
+			continue
+		}
+		compiled, err := ratelimit.Compile(r.RateLimits)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: rule %s: %w", r.Route.Name, r.Name, err))
+			continue
+		}
+		limits[r] = compiled
+	}
 	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
 	for _, r := range table.Routes() {
 		c, err := costs.New(r.RequestCosts)
@@ -265,7 +288,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
 	return &Runtime{p: p, source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
-		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly}, nil
+		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly, limits: limits}, nil
 }
 
 // newBackend compiles a backend authenticated by auth.

@@ -19,6 +19,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
 	"github.com/aigw-dev/aigw/internal/router"
@@ -79,6 +80,9 @@ type Session struct {
 	// records nothing); respContentType is the response's media type.
 	reasons         *finishScanner
 	respContentType string
+	// ticket is what the request passed its rate limits with: the
+	// buckets its cost is charged to.
+	ticket *ratelimit.Ticket
 	// checked is the client policy the request passed, client the
 	// identity it named.
 	checked *clientauth.Checker
@@ -205,8 +209,7 @@ func (s *Session) hasPassThrough() bool {
 // for the client.
 func (s *Session) RequestBody(body []byte) error {
 	if s.passThrough != nil {
-		s.routePassThrough(s.passThrough, body)
-		return nil
+		return s.routePassThrough(s.passThrough, body)
 	}
 	req, members, err := parseRequest(s.op, s.info.Header.Get("Content-Type"), body, s.members[:0])
 	s.scans++
@@ -228,8 +231,7 @@ func (s *Session) RequestBody(body []byte) error {
 			if err := s.authenticate(s.rt.routeAuth[rule.Route]); err != nil {
 				return err
 			}
-			s.routePassThrough(rule, body)
-			return nil
+			return s.routePassThrough(rule, body)
 		}
 		return apierror.ModelNotFound(req.Model)
 	}
@@ -240,7 +242,7 @@ func (s *Session) RequestBody(body []byte) error {
 	s.force = len(rule.Route.RequestCosts) > 0
 	s.plan = rule.Plan(nil)
 	s.routedSpan()
-	return nil
+	return s.checkRateLimits()
 }
 
 // authenticate checks the request against a policy (nil: none), once per
@@ -261,12 +263,13 @@ func (s *Session) authenticate(c *clientauth.Checker) error {
 // a basic auth user), empty when no policy named one.
 func (s *Session) Client() string { return s.client }
 
-func (s *Session) routePassThrough(rule *router.Rule[*Backend], body []byte) {
+func (s *Session) routePassThrough(rule *router.Rule[*Backend], body []byte) error {
 	s.op = llm.OperationPassThrough
 	s.req = &llm.Request{Operation: llm.OperationPassThrough, Method: s.info.Method, Path: s.info.URI, Body: body}
 	s.rule = rule
 	s.plan = rule.Plan(nil)
 	s.routedSpan()
+	return s.checkRateLimits()
 }
 
 // Timeouts are the matched rule's timeouts (zero before routing).

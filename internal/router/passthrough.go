@@ -92,6 +92,7 @@ func (t *Table[B]) compilePassThrough(route *Route, cr *config.Route, ri int, re
 			continue
 		}
 		rule.PassThrough = true
+		t.rules = append(t.rules, rule)
 		matches := cu.Matches
 		if len(matches) == 0 {
 			matches = []config.Match{{}}

@@ -42,6 +42,8 @@ type Rule[B any] struct {
 	// PassThrough marks a rule of a Gateway API HTTPRoute: no model
 	// routing, no translation; the request goes on as it came.
 	PassThrough bool
+	// RateLimits are the rule's rate limits, as configured.
+	RateLimits []config.RateLimitRule
 	// Refs are the rule's enabled backend references (weight > 0).
 	Refs []*Ref[B]
 	// tiers groups Refs by ascending priority.
@@ -72,6 +74,7 @@ type Table[B any] struct {
 	generic []*candidate[B]
 	models  modelIndex
 	routes  []*Route
+	rules   []*Rule[B]
 	// passThrough holds the HTTPRoute rules, in precedence order.
 	passThrough []*ptCandidate[B]
 }
@@ -125,6 +128,7 @@ func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table
 				errs = append(errs, fmt.Errorf("route %s: rule %s: %w", cr.Name, cu.Name, err))
 				continue
 			}
+			t.rules = append(t.rules, rule)
 			matches := cu.Matches
 			if len(matches) == 0 {
 				matches = []config.Match{{}}
@@ -172,7 +176,7 @@ func sortCandidates[B any](list []*candidate[B]) {
 }
 
 func compileRule[B any](route *Route, cu *config.Rule, resolve func(string) (B, bool)) (*Rule[B], error) {
-	rule := &Rule[B]{Route: route, Name: cu.Name, Timeouts: cu.Timeouts, Retry: cu.Retry}
+	rule := &Rule[B]{Route: route, Name: cu.Name, Timeouts: cu.Timeouts, Retry: cu.Retry, RateLimits: cu.RateLimits}
 	for i, ref := range cu.BackendRefs {
 		if ref.Weight <= 0 {
 			continue
@@ -259,6 +263,9 @@ func allMatch(ms []headerMatcher, h http.Header) bool {
 
 // Routes returns the compiled routes, in configuration order.
 func (t *Table[B]) Routes() []*Route { return t.routes }
+
+// Rules returns every compiled rule, model-routed and pass-through.
+func (t *Table[B]) Rules() []*Rule[B] { return t.rules }
 
 // Models lists the models served to host, per the /v1/models rules.
 func (t *Table[B]) Models(host string) []Model {

@@ -47,6 +47,8 @@ type compiler struct {
 	s *store
 	// gateway is the one Gateway, or nil for the default listener.
 	gateway *resource[gwapiv1.Gateway]
+	// globalRequestCosts are the GatewayConfig's llmRequestCosts.
+	globalRequestCosts []config.RequestCost
 	// auth is the credential of each AIServiceBackend, by its name.
 	auth map[nsName]*config.Auth
 	// backends are the compiled AIServiceBackends; nil values failed.
@@ -86,6 +88,7 @@ func compile(d *diag, s *store) *config.Config {
 	cfg := &config.Config{Version: config.Version}
 	cfg.Listeners = c.listeners()
 	cfg.RequestCosts = c.globalCosts()
+	c.globalRequestCosts = cfg.RequestCosts
 	cfg.MaxRequestBodyBytes, cfg.Client = c.clientTrafficPolicies()
 	c.auth, c.poolAuth = c.securityPolicies()
 	c.tlsPolicies = c.indexTLSPolicies()
@@ -182,6 +185,7 @@ func (c *compiler) aiRoute(r *resource[aigv1b1.AIGatewayRoute]) (config.Route, b
 		names[rule.Name] = i
 		route.Rules = append(route.Rules, rule)
 	}
+	c.checkRateLimitCosts(r.src, &route, c.globalRequestCosts)
 	return route, true
 }
 
@@ -315,6 +319,9 @@ func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int) config.Rule 
 	out.Retry = defaultRetry()
 	if traffic != nil && traffic.retry != nil {
 		out.Retry = *traffic.retry
+	}
+	if traffic != nil {
+		out.RateLimits = traffic.rateLimits
 	}
 
 	out.ModelsOwnedBy = defaultModelsOwnedBy

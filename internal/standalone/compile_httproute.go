@@ -56,6 +56,7 @@ func (c *compiler) httpRoute(r *resource[gwapiv1.HTTPRoute]) (config.Route, bool
 		names[rule.Name] = i
 		route.Rules = append(route.Rules, rule)
 	}
+	c.checkRateLimitCosts(r.src, &route, c.globalRequestCosts)
 	return route, true
 }
 
@@ -115,6 +116,9 @@ func (c *compiler) httpRouteRule(r *resource[gwapiv1.HTTPRoute], i int) config.R
 	out.Retry = defaultRetry()
 	if traffic != nil && traffic.retry != nil {
 		out.Retry = *traffic.retry
+	}
+	if traffic != nil {
+		out.RateLimits = traffic.rateLimits
 	}
 	return out
 }

@@ -31,6 +31,7 @@ type trafficTarget struct {
 type compiledTraffic struct {
 	retry                       *config.RetryPolicy
 	request, perTry, streamIdle *time.Duration
+	rateLimits                  []config.RateLimitRule
 }
 
 // trafficPolicies compiles the valid BackendTrafficPolicies and indexes them
@@ -49,7 +50,7 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 		if pol.invalid {
 			continue
 		}
-		c.specFieldsIgnored(pol.src, pol.specKeys, "targetRef", "targetRefs", "targetSelectors", "retry", "timeout")
+		c.specFieldsIgnored(pol.src, pol.specKeys, "targetRef", "targetRefs", "targetSelectors", "retry", "timeout", "rateLimit")
 		if len(pol.obj.Spec.TargetSelectors) > 0 {
 			c.d.ignored(pol.src, field.NewPath("spec", "targetSelectors"), "not supported in standalone mode")
 		}
@@ -110,6 +111,9 @@ func (c *compiler) compileTraffic(pol *resource[egv1a1.BackendTrafficPolicy]) *c
 		if r.PerRetry != nil && r.PerRetry.Timeout != nil {
 			out.perTry = ptr(mustDuration(r.PerRetry.Timeout))
 		}
+	}
+	if rl := spec.RateLimit; rl != nil {
+		out.rateLimits = c.rateLimits(pol, sp.Child("rateLimit"), rl)
 	}
 	if t := spec.Timeout; t != nil {
 		tp := sp.Child("timeout")
