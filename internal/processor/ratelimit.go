@@ -36,11 +36,14 @@ func (s *Session) rateLimitHeaders(h http.Header) {
 
 // chargeRateLimits charges the request's buckets with its cost, once,
 // whatever number of attempts it took: the usage of the response the
-// client got (none when no attempt answered).
+// client got (none when no attempt answered). The response's end charges;
+// Finish charges a request whose response never ended.
 func (s *Session) chargeRateLimits(ctx context.Context) {
 	if s.ticket == nil {
 		return
 	}
+	t := s.ticket
+	s.ticket = nil
 	var values map[string]uint64
 	if s.attempt != nil {
 		cv := s.costs(s.attempt.Translator.Usage())
@@ -49,7 +52,7 @@ func (s *Session) chargeRateLimits(ctx context.Context) {
 			values[v.Key] = v.Value
 		}
 	}
-	s.ticket.Charge(ctx, func(key string) (uint64, bool) {
+	t.Charge(ctx, func(key string) (uint64, bool) {
 		v, ok := values[key]
 		return v, ok
 	})

@@ -163,12 +163,15 @@ func (s *Session) failStream(out []byte, err error) ([]byte, error) {
 	return append(event, '\n', '\n'), nil
 }
 
-// endResponse ends the response: the endpoint's in-flight count stops.
+// endResponse ends the response: the endpoint's in-flight count stops,
+// and the request's rate limit buckets are charged before the client has
+// its last bytes (a client's next request sees the charge).
 func (s *Session) endResponse() {
 	s.done = true
 	if s.pick != nil {
 		s.pick.Release()
 	}
+	s.chargeRateLimits(context.Background())
 }
 
 // streamError maps the failure of a response already under way to the
