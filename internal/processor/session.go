@@ -19,9 +19,9 @@ import (
 	"github.com/aigw-dev/aigw/internal/costs"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
-	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/modelname"
 	"github.com/aigw-dev/aigw/internal/pool"
+	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/router"
 	"github.com/aigw-dev/aigw/internal/translator"
 )
