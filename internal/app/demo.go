@@ -32,7 +32,7 @@ type hostPort struct {
 
 // renderDemoConfig fills the demo configuration with the simulators'
 // addresses; the last address is the fallback tier.
-func renderDemoConfig(port int, addrs []string) ([]byte, error) {
+func renderDemoConfig(port int, addrs []string, tokenBudget int) ([]byte, error) {
 	if len(addrs) < 2 {
 		return nil, errors.New("the demo needs at least two simulated servers")
 	}
@@ -53,7 +53,8 @@ func renderDemoConfig(port int, addrs []string) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	err = t.Execute(&buf, map[string]any{"Port": port, "Model": strconv.Quote(demoModel), "Primary": eps[:len(eps)-1], "Fallback": eps[len(eps)-1:]})
+	err = t.Execute(&buf, map[string]any{"Port": port, "Model": strconv.Quote(demoModel), "Primary": eps[:len(eps)-1], "Fallback": eps[len(eps)-1:],
+		"TokenBudget": tokenBudget})
 	return buf.Bytes(), err
 }
 
@@ -68,7 +69,8 @@ last is a fallback tier the route turns to when the pool fails. The gateway
 serves the OpenAI API for the model ` + demoModel + `
 on 127.0.0.1 (--port), with /metrics, /healthz and /readyz on --admin-port,
 prints copy-paste examples and runs until Ctrl-C.
---trace prints each request's OpenTelemetry spans (request, attempt, pool
+--token-budget gives each user (x-user-id header) a budget of tokens an
+hour, past which requests get 429. --trace prints each request's OpenTelemetry spans (request, attempt, pool
 pick) as JSON on stdout. --print-config prints the configuration ('aigw
 run' reads the same resources) and exits without starting anything.
 
@@ -88,6 +90,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	instances := fs.Int("instances", 3, "simulated model servers (the last one is the fallback tier)")
 	timeScale := fs.Float64("time-scale", 1, "simulated latency multiplier (0: no latency)")
 	fs.StringVar(&o.accessLog, "access-log", "-", `access log: "-" for stdout, "off", or a file path`)
+	tokenBudget := fs.Int("token-budget", 0, "give each user (the x-user-id header) this many tokens an hour; 0: no budget")
 	traceSpans := fs.Bool("trace", false, "trace every request: spans as JSON lines on stdout (the OTEL_* environment's other settings apply)")
 	printConfig := fs.Bool("print-config", false, "print the configuration, with placeholder simulator ports (8000 and up), and exit without starting anything")
 	rest, err := cli.Parse(fs, demoUsage, args, stdout)
@@ -97,11 +100,14 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(rest) > 0 {
 		return cli.Usagef("unexpected arguments %q (aigw demo takes only flags)", rest)
 	}
+	if *tokenBudget < 0 {
+		return cli.Usagef("--token-budget must not be negative")
+	}
 	if *instances < 2 {
 		return cli.Usagef("--instances must be at least 2: the pool needs one server and the fallback tier the last one")
 	}
 	if *printConfig {
-		return printDemoConfig(stdout, *port, *instances)
+		return printDemoConfig(stdout, *port, *instances, *tokenBudget)
 	}
 	logger, err := o.log.logger(stderr)
 	if err != nil {
@@ -118,7 +124,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("starting simulated model servers: %w", err)
 	}
-	yaml, err := renderDemoConfig(*port, cluster.Addrs())
+	yaml, err := renderDemoConfig(*port, cluster.Addrs(), *tokenBudget)
 	if err != nil {
 		return err
 	}
@@ -152,12 +158,12 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // printDemoConfig prints the demo's configuration with the simulators on
 // placeholder ports, the ones `aigw sim --instances n` listens on.
-func printDemoConfig(w io.Writer, port, n int) error {
+func printDemoConfig(w io.Writer, port, n, tokenBudget int) error {
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(demoPlaceholderPort+i))
 	}
-	yaml, err := renderDemoConfig(port, addrs)
+	yaml, err := renderDemoConfig(port, addrs, tokenBudget)
 	if err != nil {
 		return err
 	}

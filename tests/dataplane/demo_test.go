@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,15 +55,16 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, http.StatusOK, m.StatusCode)
 }
 
-// TestDemoTrace runs `aigw demo --trace`, as the README shows it: each
-// request's spans reach stdout.
-func TestDemoTrace(t *testing.T) {
+// TestDemoTraceAndBudget runs `aigw demo --trace --token-budget`, as the
+// README shows it: each request's spans reach stdout, and a user's requests
+// are refused once their tokens are spent.
+func TestDemoTraceAndBudget(t *testing.T) {
 	port, adminPort := freePort(t), freePort(t)
 	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Main(ctx, []string{"demo", "--trace", "--access-log=off", fmt.Sprintf("--port=%d", port), fmt.Sprintf("--admin-port=%d", adminPort), "--time-scale=0.05"}, stdout, stderr)
+		done <- app.Main(ctx, []string{"demo", "--trace", "--token-budget=60", "--access-log=off", fmt.Sprintf("--port=%d", port), fmt.Sprintf("--admin-port=%d", adminPort), "--time-scale=0.05"}, stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -80,6 +82,18 @@ func TestDemoTrace(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "stdout:\n%s", stdout)
 	require.Contains(t, stdout.String(), `"gen_ai.usage.output_tokens"`)
 	require.NotContains(t, stdout.String(), "Hello there", "no prompt content by default")
+
+	for i := 0; ; i++ {
+		_, err := c.Chat.Completions.New(context.Background(), chat(demoModel), option.WithHeader("x-user-id", "alice"))
+		var apiErr *openai.Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+		require.NoError(t, err)
+		require.Less(t, i, 60, "60 tokens an hour never ran out")
+	}
+	_, err = c.Chat.Completions.New(context.Background(), chat(demoModel), option.WithHeader("x-user-id", "bob"))
+	require.NoError(t, err, "each user has a budget")
 }
 
 func TestDemoPrintConfig(t *testing.T) {
