@@ -29,9 +29,7 @@ func (s *Session) checkRateLimits() error {
 // rateLimitHeaders adds the x-ratelimit-* headers of the request's
 // tightest rule to the client's response.
 func (s *Session) rateLimitHeaders(h http.Header) {
-	for name, values := range s.ticket.Header() {
-		h[name] = values
-	}
+	s.ticket.WriteHeader(h)
 }
 
 // chargeRateLimits charges the request's buckets with its cost, once,

@@ -69,7 +69,7 @@ func New(opts Options) (*Limiter, error) {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigw_ratelimit_decisions_total",
 			Help: "Rate limit decisions by rule and outcome (ok, over_limit, shadow_over_limit, error)."}, []string{"rule", "outcome"}),
 		storeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aigw_ratelimit_store_duration_seconds",
-			Help:    "Time of rate limit store calls (take: check before the request; add: charge after the response).",
+			Help:    "Time of calls to the shared rate limit store (take: check before the request; add: charge after the response).",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}, []string{"store", "op"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigw_ratelimit_store_errors_total",
 			Help: "Rate limit store calls that failed (the request passed unless failing closed)."}, []string{"store", "op"}),
@@ -98,12 +98,14 @@ func New(opts Options) (*Limiter, error) {
 }
 
 // Ticket is what a request passed with: the buckets its response is
-// charged to, and the x-ratelimit-* headers of its tightest rule.
+// charged to, and the tightest rule with headers (least left).
 type Ticket struct {
 	l       *Limiter
 	charges []charge
-	header  http.Header
-	least   uint64 // the remaining of the rule whose headers are kept
+	one     [1]charge // charges' array for the usual single rule
+	tight   *Rule
+	least   uint64        // what the tightest rule has left
+	reset   time.Duration // until its window ends
 }
 
 type charge struct {
@@ -118,20 +120,16 @@ type charge struct {
 // or 500 when the store fails and the limiter fails closed.
 func (l *Limiter) Check(ctx context.Context, rules []*Rule, req *Request) (*Ticket, error) {
 	t := &Ticket{l: l}
+	t.charges = t.one[:0]
 	now := l.now()
 	for _, r := range rules {
-		key, ok := r.bucket(req)
+		start, end := windowOf(now, r.window)
+		key, ok := r.bucket(req, start)
 		if !ok {
 			continue
 		}
-		start, end := windowOf(now, r.window)
-		key += "|" + strconv.FormatInt(start.Unix(), 10)
 		store, storeName := l.storeOf(r)
-		callCtx, cancel := context.WithTimeout(ctx, l.timeout)
-		began := time.Now()
-		used, passed, err := store.Take(callCtx, key, r.Limit, r.RequestCost, end)
-		cancel()
-		l.storeTime.WithLabelValues(storeName, "take").Observe(time.Since(began).Seconds())
+		used, passed, err := l.take(ctx, store, key, r, end)
 		if err != nil {
 			l.storeFailed(storeName, "take", err)
 			l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
@@ -149,8 +147,8 @@ func (l *Limiter) Check(ctx context.Context, rules []*Rule, req *Request) (*Tick
 		if used < r.Limit {
 			remaining = r.Limit - used
 		}
-		if !r.NoHeaders && (t.header == nil || remaining < t.least) {
-			t.header, t.least = rateLimitHeader(r, remaining, end.Sub(now)), remaining
+		if !r.NoHeaders && (t.tight == nil || remaining < t.least) {
+			t.tight, t.least, t.reset = r, remaining, end.Sub(now)
 		}
 		switch {
 		case passed:
@@ -159,12 +157,26 @@ func (l *Limiter) Check(ctx context.Context, rules []*Rule, req *Request) (*Tick
 			l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
 		default:
 			l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
-			h := rateLimitHeader(r, 0, end.Sub(now))
-			h.Set("Retry-After", h.Get("X-Ratelimit-Reset"))
+			h := http.Header{}
+			writeRateLimitHeader(h, r, 0, end.Sub(now))
+			h["Retry-After"] = h["X-Ratelimit-Reset"]
 			return nil, apierror.RateLimited("rate limit exceeded: the budget of this route for this client is spent until the window resets", h)
 		}
 	}
 	return t, nil
+}
+
+// take runs Store.Take; a remote store's call is bounded by the
+// limiter's timeout and timed.
+func (l *Limiter) take(ctx context.Context, store Store, key string, r *Rule, end time.Time) (uint64, bool, error) {
+	if store == Store(l.local) {
+		return l.local.Take(ctx, key, r.Limit, r.RequestCost, end)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	began := time.Now()
+	defer func() { l.storeTime.WithLabelValues("redis", "take").Observe(time.Since(began).Seconds()) }()
+	return store.Take(ctx, key, r.Limit, r.RequestCost, end)
 }
 
 func (l *Limiter) storeOf(r *Rule) (Store, string) {
@@ -195,24 +207,23 @@ func (l *Limiter) storeOK() {
 	}
 }
 
-// rateLimitHeader is Envoy's x-ratelimit-* headers (draft 03) for r.
-func rateLimitHeader(r *Rule, remaining uint64, reset time.Duration) http.Header {
+// writeRateLimitHeader sets Envoy's x-ratelimit-* headers (draft 03) of
+// r in h.
+func writeRateLimitHeader(h http.Header, r *Rule, remaining uint64, reset time.Duration) {
 	limit := strconv.FormatUint(r.Limit, 10)
 	secs := int64((reset + time.Second - 1) / time.Second)
-	return http.Header{
-		"X-Ratelimit-Limit":     {limit + ", " + limit + ";w=" + strconv.FormatInt(int64(r.window/time.Second), 10)},
-		"X-Ratelimit-Remaining": {strconv.FormatUint(remaining, 10)},
-		"X-Ratelimit-Reset":     {strconv.FormatInt(secs, 10)},
-	}
+	h["X-Ratelimit-Limit"] = []string{limit + ", " + limit + ";w=" + strconv.FormatInt(int64(r.window/time.Second), 10)}
+	h["X-Ratelimit-Remaining"] = []string{strconv.FormatUint(remaining, 10)}
+	h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(secs, 10)}
 }
 
-// Header is the x-ratelimit-* headers of the request's tightest rule, nil
-// when no rule with headers applied.
-func (t *Ticket) Header() http.Header {
-	if t == nil {
-		return nil
+// WriteHeader sets the x-ratelimit-* headers of the request's tightest
+// rule in h (none when no rule with headers applied).
+func (t *Ticket) WriteHeader(h http.Header) {
+	if t == nil || t.tight == nil {
+		return
 	}
-	return t.header
+	writeRateLimitHeader(h, t.tight, t.least, t.reset)
 }
 
 // Charge adds the response's cost to each bucket the request was checked
@@ -224,7 +235,6 @@ func (t *Ticket) Charge(ctx context.Context, costOf func(key string) (uint64, bo
 	if t == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
 	for _, c := range t.charges {
 		cost := c.rule.ResponseCost
 		if c.rule.ResponseCostKey != "" {
@@ -238,15 +248,24 @@ func (t *Ticket) Charge(ctx context.Context, costOf func(key string) (uint64, bo
 			continue
 		}
 		store, storeName := t.l.storeOf(c.rule)
-		callCtx, cancel := context.WithTimeout(ctx, t.l.timeout)
-		began := time.Now()
-		err := store.Add(callCtx, c.key, cost, c.expire)
-		cancel()
-		t.l.storeTime.WithLabelValues(storeName, "add").Observe(time.Since(began).Seconds())
+		err := t.l.add(ctx, store, c.key, cost, c.expire)
 		if err != nil {
 			t.l.storeFailed(storeName, "add", err)
 		} else if storeName == "redis" {
 			t.l.storeOK()
 		}
 	}
+}
+
+// add runs Store.Add, bounded by the limiter's timeout when the store is
+// remote, and not cut by the request's end.
+func (l *Limiter) add(ctx context.Context, store Store, key string, cost uint64, expire time.Time) error {
+	if store == Store(l.local) {
+		return l.local.Add(ctx, key, cost, expire)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
+	defer cancel()
+	began := time.Now()
+	defer func() { l.storeTime.WithLabelValues("redis", "add").Observe(time.Since(began).Seconds()) }()
+	return store.Add(ctx, key, cost, expire)
 }

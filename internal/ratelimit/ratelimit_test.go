@@ -66,7 +66,7 @@ func TestRuleSelects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := compile(t, rule("p/0", 10, tc.sel...))[0]
-			_, ok := r.bucket(tc.req)
+			_, ok := r.bucket(tc.req, time.Unix(0, 0))
 			require.Equal(t, tc.apply, ok)
 		})
 	}
@@ -75,7 +75,7 @@ func TestRuleSelects(t *testing.T) {
 func TestBucketKeys(t *testing.T) {
 	r := compile(t, rule("ns/p/global/0", 10, header("x-user-id", config.RateLimitDistinct, "")))[0]
 	key := func(route, user string) string {
-		k, ok := r.bucket(&Request{Route: route, Header: http.Header{"X-User-Id": {user}}})
+		k, ok := r.bucket(&Request{Route: route, Header: http.Header{"X-User-Id": {user}}}, time.Unix(60, 0))
 		require.True(t, ok)
 		return k
 	}
@@ -187,9 +187,11 @@ func TestLimiterBudget(t *testing.T) {
 
 	tk, err := l.Check(ctx, rules, req)
 	require.NoError(t, err)
-	require.Equal(t, "100", tk.Header().Get("X-Ratelimit-Remaining"))
-	require.Equal(t, "100, 100;w=60", tk.Header().Get("X-Ratelimit-Limit"))
-	require.Equal(t, "40", tk.Header().Get("X-Ratelimit-Reset"))
+	h := http.Header{}
+	tk.WriteHeader(h)
+	require.Equal(t, "100", h.Get("X-Ratelimit-Remaining"))
+	require.Equal(t, "100, 100;w=60", h.Get("X-Ratelimit-Limit"))
+	require.Equal(t, "40", h.Get("X-Ratelimit-Reset"))
 	tk.Charge(ctx, func(key string) (uint64, bool) { return map[string]uint64{"tokens": 120}[key], key == "tokens" })
 
 	_, err = l.Check(ctx, rules, req)

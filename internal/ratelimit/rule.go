@@ -125,41 +125,44 @@ type Request struct {
 	Client netip.Addr
 }
 
-// bucket returns the key of r's bucket for req, and whether r applies.
-// Client-chosen values (Distinct) are hashed: a key's length is bounded
-// whatever the client sends.
-func (r *Rule) bucket(req *Request) (string, bool) {
-	var distinct []string
+// bucket returns the key of r's bucket for req in the window starting at
+// start, and whether r applies. Client-chosen values (Distinct) are
+// hashed: a key's length is bounded whatever the client sends.
+func (r *Rule) bucket(req *Request, start time.Time) (string, bool) {
+	var scratch [4]string
+	distinct := scratch[:0]
 	for i := range r.selectors {
-		vals, ok := r.selectors[i].match(req)
+		vals, ok := r.selectors[i].match(req, distinct)
 		if !ok {
 			return "", false
 		}
-		distinct = append(distinct, vals...)
+		distinct = vals
 	}
-	var b strings.Builder
-	b.WriteString(r.Name)
-	b.WriteByte('|')
+	var buf [256]byte
+	key := append(buf[:0], r.Name...)
+	key = append(key, '|')
 	if !r.Shared {
-		b.WriteString(req.Route)
+		key = append(key, req.Route...)
 	}
 	if len(distinct) > 0 {
-		h := sha256.New()
+		var in []byte
 		for _, v := range distinct {
-			h.Write([]byte(strconv.Itoa(len(v))))
-			h.Write([]byte{':'})
-			h.Write([]byte(v))
+			in = strconv.AppendInt(in, int64(len(v)), 10)
+			in = append(in, ':')
+			in = append(in, v...)
 		}
-		b.WriteByte('|')
-		b.WriteString(hex.EncodeToString(h.Sum(nil)[:16]))
+		sum := sha256.Sum256(in)
+		key = append(key, '|')
+		key = hex.AppendEncode(key, sum[:16])
 	}
-	return b.String(), true
+	key = append(key, '|')
+	key = strconv.AppendInt(key, start.Unix(), 10)
+	return string(key), true
 }
 
-// match reports whether every condition of s holds for req, and the values
-// of its Distinct ones.
-func (s *selector) match(req *Request) ([]string, bool) {
-	var distinct []string
+// match reports whether every condition of s holds for req, and appends
+// the values of its Distinct ones to distinct.
+func (s *selector) match(req *Request, distinct []string) ([]string, bool) {
 	for i := range s.headers {
 		h := &s.headers[i]
 		vals, present := req.Header[h.Name]
@@ -173,7 +176,7 @@ func (s *selector) match(req *Request) ([]string, bool) {
 			if !present {
 				return nil, false // no value, no bucket: the rule does not apply
 			}
-			distinct = append(distinct, h.Name+"="+v)
+			distinct = append(distinct, v)
 			continue
 		case config.RateLimitRegex:
 			ok = present && h.re.MatchString(v)
@@ -193,7 +196,7 @@ func (s *selector) match(req *Request) ([]string, bool) {
 			return nil, false
 		}
 		if src.distinct {
-			distinct = append(distinct, "ip="+req.Client.Unmap().String())
+			distinct = append(distinct, req.Client.Unmap().String())
 		}
 	}
 	if len(s.methods) > 0 {
