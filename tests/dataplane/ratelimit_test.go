@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -276,4 +277,74 @@ func TestTokenBudgetSharedAcrossReplicas(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, spent, int64(budget))
 	require.Contains(t, replicas[0].stderr.String(), "answers again")
+}
+
+// budgetTransportConfig is a 12-token budget per user on a route to one
+// backend (arguments: port).
+const budgetTransportConfig = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: chat}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m}]}]
+      backendRefs: [{name: openai}]
+  llmRequestCosts:
+    - {metadataKey: llm_total_token, type: TotalToken}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: budget}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: chat}]
+  rateLimit:
+    global:
+      rules:
+        - clientSelectors: [{headers: [{name: x-user-id, type: Distinct}]}]
+          limit: {requests: 12, unit: Minute}
+          cost:
+            request: {from: Number, number: 0}
+            response: {from: Metadata, metadata: {namespace: io.envoy.ai_gateway, key: llm_total_token}}
+---
+`
+
+// TestTokenBudgetBothTransports: through `aigw run` and `aigw extproc`
+// behind Envoy, a user's requests of 5 tokens each pass while the budget
+// of 12 has some left (three), then get the 429 with its headers; the
+// upstream sees only the requests that passed.
+func TestTokenBudgetBothTransports(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			var served atomic.Int64
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				served.Add(1)
+				(&recordingUpstream{}).ServeHTTP(w, r)
+			}))
+			t.Cleanup(up.Close)
+			port := freePort(t)
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(budgetTransportConfig, port)+backendDocs("openai", strings.TrimPrefix(up.URL, "http://"))), 0o600))
+			url, _ := tr.start(t, path, port)
+			c := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithMaxRetries(0), option.WithAPIKey("unused"), option.WithHeader("x-user-id", "alice"))
+			var hdr http.Header
+			capture := option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+				resp, err := next(r)
+				if resp != nil {
+					hdr = resp.Header
+				}
+				return resp, err
+			})
+			for i, left := range []string{"12", "7", "2"} {
+				_, err := c.Chat.Completions.New(t.Context(), chat("m"), capture)
+				require.NoError(t, err, "request %d", i)
+				require.Equal(t, left, hdr.Get("X-Ratelimit-Remaining"), "request %d", i)
+			}
+			_, err := c.Chat.Completions.New(t.Context(), chat("m"), capture)
+			require.True(t, isRateLimited(err), "%v", err)
+			require.Equal(t, "0", hdr.Get("X-Ratelimit-Remaining"))
+			require.NotEmpty(t, hdr.Get("Retry-After"))
+			require.Equal(t, "12, 12;w=60", hdr.Get("X-Ratelimit-Limit"))
+			require.Equal(t, int64(3), served.Load(), "the refused request reached no upstream")
+		})
+	}
 }
