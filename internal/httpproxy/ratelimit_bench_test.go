@@ -32,7 +32,7 @@ func BenchmarkClientPolicies(b *testing.B) {
 	target, _ := url.Parse(up.URL)
 	port, _ := strconv.Atoi(target.Port())
 	budget := config.RateLimitRule{Name: "default/budget/global/0", Limit: 1 << 62, Window: config.Duration(time.Hour),
-		Selectors: []config.RateLimitSelector{{Headers: []config.RateLimitHeaderMatch{{Name: "x-team", Type: config.RateLimitDistinct}}}},
+		Selectors:       []config.RateLimitSelector{{Headers: []config.RateLimitHeaderMatch{{Name: "x-team", Type: config.RateLimitDistinct}}}},
 		ResponseCostKey: "llm_total_token"}
 	auth := &config.ClientAuth{Policy: "default/keys", APIKey: &config.APIKeyAuthentication{
 		Clients: []config.APIKeyClient{{ID: "team-a", Key: "sk-team-a"}}, Headers: []string{"Authorization"}, ForwardClientIDHeader: "x-team"}}
