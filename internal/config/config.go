@@ -524,6 +524,47 @@ type Backend struct {
 	// Endpoints and TLS are then unused; HTTP2 follows the pool's
 	// appProtocol.
 	Pool *Pool `json:"pool,omitempty"`
+	// Quota, when set, is the backend's token quota (an Envoy AI Gateway
+	// QuotaPolicy targeting it).
+	Quota *BackendQuota `json:"quota,omitempty"`
+}
+
+// BackendQuota is a QuotaPolicy: what a backend may serve per window,
+// in all and per model. An exhausted backend is skipped for the next one
+// of the route (a fallback), unlike a client's exhausted budget.
+type BackendQuota struct {
+	// Policy is "namespace/name" of the QuotaPolicy.
+	Policy string `json:"policy"`
+	// Service caps every request to the backend; nil means no cap.
+	Service *QuotaBucket `json:"service,omitempty"`
+	// Models are per-model quotas, by the model sent to the backend.
+	Models []ModelQuota `json:"models,omitempty"`
+}
+
+// ModelQuota is the quota of one model (Shared mode): a request passes
+// while one of the buckets that select it (the default bucket, its bucket
+// rules) has quota left, and is charged to all of them.
+type ModelQuota struct {
+	Model string `json:"model"`
+	// CostExpression is the CEL cost charged (the llmRequestCosts
+	// variables); empty means total_tokens.
+	CostExpression string        `json:"costExpression,omitempty"`
+	Default        *QuotaBucket  `json:"default,omitempty"`
+	Rules          []QuotaBucket `json:"rules,omitempty"`
+}
+
+// QuotaBucket is a limit per window for the requests its selectors pick
+// (all of them when none); Distinct header selectors key a bucket per
+// value.
+type QuotaBucket struct {
+	Limit     uint64              `json:"limit"`
+	Window    Duration            `json:"window"`
+	Selectors []RateLimitSelector `json:"selectors,omitempty"`
+	// Shadow buckets count and report but never refuse.
+	Shadow bool `json:"shadow,omitempty"`
+	// CostExpression, on a service quota, is its CEL cost (empty:
+	// total_tokens).
+	CostExpression string `json:"costExpression,omitempty"`
 }
 
 // AppProtocol is the protocol a pool's model servers speak.

@@ -37,6 +37,9 @@ func (s *Session) rateLimitHeaders(h http.Header) {
 // client got (none when no attempt answered). The response's end charges;
 // Finish charges a request whose response never ended.
 func (s *Session) chargeRateLimits(ctx context.Context) {
+	if s.quotaTicket != nil {
+		s.chargeQuota(ctx, s.attempt.Translator.Usage())
+	}
 	if s.ticket == nil {
 		return
 	}

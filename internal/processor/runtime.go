@@ -140,8 +140,10 @@ type Runtime struct {
 	gatewayAuth *clientauth.Checker
 	routeAuth   map[*router.Route]*clientauth.Checker
 	routeOnly   bool
-	// limits are the compiled rate limits of the rules that have some.
+	// limits are the compiled rate limits of the rules that have some;
+	// quotas the compiled quotas of the backends that have one.
 	limits  map[*router.Rule[*Backend]][]*ratelimit.Rule
+	quotas  map[*Backend]*backendQuota
 	maxBody int64
 	// requestReceived bounds the time to receive a whole request; zero: no
 	// bound.
@@ -207,6 +209,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	byName := make(map[string]*Backend, len(cfg.Backends))
 	backends := make([]*Backend, 0, len(cfg.Backends))
 	credentials := map[configKey]bool{}
+	quotas := map[*Backend]*backendQuota{}
 	var errs []error
 	for i := range cfg.Backends {
 		cb := &cfg.Backends[i]
@@ -227,6 +230,14 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		}
 		byName[cb.Name] = b
 		backends = append(backends, b)
+		if cb.Quota != nil {
+			q, err := compileQuota(cb.Name, cb.Quota)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+				continue
+			}
+			quotas[b] = q
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -288,7 +299,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		maxBody = DefaultMaxRequestBodyBytes
 	}
 	return &Runtime{p: p, source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
-		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly, limits: limits}, nil
+		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly, limits: limits, quotas: quotas}, nil
 }
 
 // newBackend compiles a backend authenticated by auth.

@@ -81,8 +81,13 @@ type Session struct {
 	reasons         *finishScanner
 	respContentType string
 	// ticket is what the request passed its rate limits with: the
-	// buckets its cost is charged to.
-	ticket *ratelimit.Ticket
+	// buckets its cost is charged to; quotaTicket the same for the
+	// current attempt's backend quota.
+	ticket      *ratelimit.Ticket
+	quotaTicket *ratelimit.Ticket
+	// skipped is set when the last attempt was skipped before any
+	// upstream (a backend's spent quota): the next one needs no back-off.
+	skipped bool
 	// checked is the client policy the request passed, client the
 	// identity it named.
 	checked *clientauth.Checker
@@ -309,11 +314,12 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		}
 		n := s.plan.Attempts()
 		s.attempts = n
-		if n > 1 {
+		if n > 1 && !s.skipped {
 			if err := backOff(ctx, policy, n-1); err != nil {
 				return nil, err
 			}
 		}
+		s.skipped = false
 		b := ref.Backend
 		if s.debug {
 			s.rt.p.logger.LogAttrs(ctx, slog.LevelDebug, "attempt", slog.String("request_id", s.RequestID),
@@ -333,6 +339,19 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		}
 		if err != nil {
 			return nil, apierror.Internal(err)
+		}
+		if err := s.checkQuota(ctx, a); err != nil {
+			if !quotaExhausted(err) {
+				return nil, err // the store failed, closed
+			}
+			// Spent for this backend: another one of the plan may serve.
+			s.plan.Exclude(ref)
+			s.lastErr, s.skipped = err, true
+			if s.plan.HasNext() {
+				s.logFailed(ctx, n, err, 0, true)
+				continue
+			}
+			return nil, err
 		}
 		s.attempt, s.backend, s.endpoint = a, b, ""
 		s.startAttemptSpan(a)
@@ -397,6 +416,11 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backe
 	}
 	if err != nil {
 		return nil, apierror.Internal(err)
+	}
+	// A spent quota answers this attempt 429: the proxy's retry policy
+	// decides whether another backend is tried.
+	if err := s.checkQuota(ctx, a); err != nil {
+		return nil, err
 	}
 	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
 	s.startAttemptSpan(a)

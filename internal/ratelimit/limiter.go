@@ -269,3 +269,69 @@ func (l *Limiter) add(ctx context.Context, store Store, key string, cost uint64,
 	defer func() { l.storeTime.WithLabelValues("redis", "add").Observe(time.Since(began).Seconds()) }()
 	return store.Add(ctx, key, cost, expire)
 }
+
+// ErrQuotaExhausted marks a backend whose quota for the request is spent:
+// another backend may serve it.
+var ErrQuotaExhausted = errors.New("the backend's quota is exhausted")
+
+// CheckQuota checks req against a backend's quota: every rule of service
+// must have quota left, and, among the model's rules that select req and
+// are not in shadow mode, one at least (Envoy AI Gateway's Shared mode). It
+// returns the ticket charging all of them after the response; the error
+// is a 429 wrapping [ErrQuotaExhausted], or a store failure's as in
+// [Limiter.Check].
+func (l *Limiter) CheckQuota(ctx context.Context, service, model []*Rule, req *Request) (*Ticket, error) {
+	t := &Ticket{l: l}
+	now := l.now()
+	var enforced, left bool
+	for i, group := range [2][]*Rule{service, model} {
+		for _, r := range group {
+			start, end := windowOf(now, r.window)
+			key, ok := r.bucket(req, start)
+			if !ok {
+				continue
+			}
+			store, storeName := l.storeOf(r)
+			_, passed, err := l.take(ctx, store, key, r, end)
+			if err != nil {
+				l.storeFailed(storeName, "take", err)
+				l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
+				if l.failClosed && !r.Shadow {
+					return nil, &apierror.Error{Status: http.StatusInternalServerError, Type: apierror.TypeInternal, Code: "rate_limit_unavailable",
+						Message: "the rate limit service is unavailable", Err: err}
+				}
+				passed = true // failing open: as if it had quota
+			} else if storeName == "redis" {
+				l.storeOK()
+			}
+			t.charges = append(t.charges, charge{rule: r, key: key, expire: end})
+			switch {
+			case passed:
+				l.decisions.WithLabelValues(r.Name, OutcomeOK).Inc()
+			case r.Shadow:
+				l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
+			default:
+				l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
+			}
+			if r.Shadow {
+				continue
+			}
+			if i == 0 && !passed {
+				return nil, quotaExhausted()
+			}
+			if i == 1 {
+				enforced = true
+				left = left || passed
+			}
+		}
+	}
+	if enforced && !left {
+		return nil, quotaExhausted()
+	}
+	return t, nil
+}
+
+func quotaExhausted() error {
+	return &apierror.Error{Status: http.StatusTooManyRequests, Type: apierror.TypeRateLimit, Code: "quota_exceeded",
+		Message: "the quota of every backend that serves this model is exhausted", Err: ErrQuotaExhausted}
+}

@@ -13,6 +13,12 @@ type Plan[B any] struct {
 	attempts int
 	max      int
 	tried    map[*Ref[B]]bool
+	// excluded refs cannot serve this request (a backend's exhausted
+	// quota): never handed out again.
+	excluded map[*Ref[B]]bool
+	// skipped counts the tiers passed over because every backend of them
+	// was excluded.
+	skipped int
 }
 
 // Plan starts a plan for one request. rng may be nil to use the global
@@ -42,8 +48,17 @@ func (p *Plan[B]) Next() (*Ref[B], bool) {
 	if per < 1 {
 		per = 1
 	}
-	ti := min(p.attempts/per, len(tiers)-1)
-	tier := tiers[ti]
+	ti := min(p.attempts/per+p.skipped, len(tiers)-1)
+	tier := p.usable(tiers[ti])
+	for len(tier) == 0 {
+		// Every backend of the tier is excluded: on to the next tier,
+		// within the same attempt budget.
+		if ti++; ti >= len(tiers) {
+			return nil, false
+		}
+		p.skipped++
+		tier = p.usable(tiers[ti])
+	}
 	ref := p.pick(tier)
 	p.attempts++
 	if p.tried == nil {
@@ -51,6 +66,28 @@ func (p *Plan[B]) Next() (*Ref[B], bool) {
 	}
 	p.tried[ref] = true
 	return ref, true
+}
+
+// Exclude keeps ref out of the rest of the plan.
+func (p *Plan[B]) Exclude(ref *Ref[B]) {
+	if p.excluded == nil {
+		p.excluded = make(map[*Ref[B]]bool, 1)
+	}
+	p.excluded[ref] = true
+}
+
+// usable is tier without its excluded refs.
+func (p *Plan[B]) usable(tier []*Ref[B]) []*Ref[B] {
+	if len(p.excluded) == 0 {
+		return tier
+	}
+	out := make([]*Ref[B], 0, len(tier))
+	for _, r := range tier {
+		if !p.excluded[r] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // pick chooses by weight among the tier's refs not tried yet, or among all

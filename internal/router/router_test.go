@@ -195,3 +195,25 @@ func TestMatchPassThroughPrecedence(t *testing.T) {
 		require.True(t, r.PassThrough)
 	}
 }
+
+func TestPlanExclude(t *testing.T) {
+	refs := []config.BackendRef{{Backend: "p0a", Weight: 1, Priority: 0}, {Backend: "p0b", Weight: 1, Priority: 0}, {Backend: "p1", Weight: 1, Priority: 1}}
+	tb := table(t, config.Route{Name: "r", Rules: []config.Rule{{Name: "x", BackendRefs: refs, Retry: config.RetryPolicy{NumRetries: 3, NumAttemptsPerPriority: 4}}}})
+	r, ok := tb.Match("m", "", http.Header{})
+	require.True(t, ok)
+	p := r.Plan(rand.New(rand.NewPCG(1, 2)))
+	var got []string
+	for {
+		ref, ok := p.Next()
+		if !ok {
+			break
+		}
+		got = append(got, ref.Backend)
+		if ref.Backend != "p1" {
+			p.Exclude(ref) // its quota is exhausted
+		}
+	}
+	require.Len(t, got, 4)
+	require.ElementsMatch(t, []string{"p0a", "p0b"}, got[:2], "each tier-0 backend once")
+	require.Equal(t, []string{"p1", "p1"}, got[2:], "then the next tier, though the first had attempts left, within the attempt budget")
+}

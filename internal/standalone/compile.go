@@ -127,7 +127,11 @@ func compile(d *diag, s *store) *config.Config {
 		cfg.Backends = append(cfg.Backends, *c.direct[name])
 	}
 	c.unreferenced()
-	c.quotaPolicies()
+	quotas := c.quotas()
+	for i := range cfg.Backends {
+		ns, name, _ := strings.Cut(cfg.Backends[i].Name, "/")
+		cfg.Backends[i].Quota = quotas[nsName{ns, name}]
+	}
 	return cfg
 }
 
@@ -433,22 +437,6 @@ func (c *compiler) globalCosts() []config.RequestCost {
 		c.d.notSupported(ref.src, field.NewPath("spec", "forwardProxy"), "forward proxies")
 	}
 	return costs(ref.obj.Spec.GlobalLLMRequestCosts)
-}
-
-// quotaPolicies warns that QuotaPolicies are validated but not enforced.
-func (c *compiler) quotaPolicies() {
-	for _, q := range c.s.quotaPolicies {
-		if q.invalid {
-			continue
-		}
-		c.d.warnf(q.src, nil, "ignored: QuotaPolicy is validated but not enforced yet in standalone mode")
-		for i, t := range q.obj.Spec.TargetRefs {
-			key := nsName{q.src.Namespace, string(t.Name)}
-			if _, ok := c.s.backends[key]; !ok {
-				c.d.warnf(q.src, field.NewPath("spec", "targetRefs").Index(i), "AIServiceBackend %s not found", key)
-			}
-		}
-	}
 }
 
 // mustDuration parses a Gateway API duration that validation accepted.

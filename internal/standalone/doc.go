@@ -55,7 +55,7 @@
 //     AWS and GCP credentials and Azure's federated OIDC token are
 //     validated and rejected as not supported), GatewayConfig
 //     (globalLLMRequestCosts);
-//     QuotaPolicy (v1alpha1) is validated, not enforced.
+//     QuotaPolicy (v1alpha1): per-backend service and per-model token quotas.
 //   - gateway.networking.k8s.io: Gateway (one at most; without one, a
 //     listener "default/aigw-run/http" on port 1975), BackendTLSPolicy
 //     (v1alpha3 and v1), HTTPRoute (v1) when it references InferencePools

@@ -348,3 +348,83 @@ func TestTokenBudgetBothTransports(t *testing.T) {
 		})
 	}
 }
+
+// quotaTemplate routes the model to two simulator backends by priority;
+// a QuotaPolicy gives the first a token quota for the model (arguments:
+// port, model, quota, first simulator host and port, second's).
+const quotaTemplate = gatewayDoc + `apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: %[2]s}]}]
+      backendRefs:
+        - {name: metered, priority: 0}
+        - {name: spare, priority: 1}
+---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: QuotaPolicy
+metadata: {name: metered}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: metered}]
+  perModelQuotas:
+    - modelName: %[2]s
+      quota:
+        costExpression: output_tokens
+        defaultBucket: {limit: %[3]d, duration: 1h}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: metered}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: metered, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: spare}
+spec:
+  schema: {name: OpenAI}
+  backendRef: {name: spare, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: metered}
+spec:
+  endpoints: [{ip: {address: %[4]s, port: %[5]s}}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: spare}
+spec:
+  endpoints: [{ip: {address: %[6]s, port: %[7]s}}]
+`
+
+// TestBackendQuota runs `aigw run` with a QuotaPolicy on the first
+// backend: it serves until its output tokens reach the quota, then the
+// route's next backend does (a backend's quota, unlike a client's budget,
+// falls back), each request charged to the backend that served it.
+func TestBackendQuota(t *testing.T) {
+	sims := startSims(t, 2, model)
+	h0, p0, _ := net.SplitHostPort(sims[0])
+	h1, p1, _ := net.SplitHostPort(sims[1])
+	port := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, quotaTemplate, port, model, 20, h0, p0, h1, p1), 0o600))
+	g := startGateway(t, cfg, port)
+	c := g.client()
+	var spent int64
+	for spent < 20 {
+		resp, err := c.Chat.Completions.New(context.Background(), chat(model))
+		require.NoError(t, err)
+		spent += resp.Usage.CompletionTokens
+	}
+	for range 3 {
+		_, err := c.Chat.Completions.New(context.Background(), chat(model))
+		require.NoError(t, err, "the next backend serves once the first one's quota is spent")
+	}
+	logs := g.stdout.String()
+	require.Equal(t, 3, strings.Count(logs, `"backend":"default/spare"`), "access log:\n%s", logs)
+	require.Equal(t, float64(3), promtest.Sum(t, g.admin+"/metrics", "aigw_ratelimit_decisions_total", "outcome", "over_limit"))
+}
