@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS = -X github.com/aigw-dev/aigw/internal/app.buildVersion=$(VERSION) -X github.com/aigw-dev/aigw/internal/app.buildCommit=$(COMMIT)
 
-.PHONY: setup build demo components test unit lint fuzz bench bench-epp bench-sched bench-flow clean
+.PHONY: setup build demo components test unit lint crds crds-check fuzz bench bench-epp bench-sched bench-flow clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -26,7 +26,18 @@ demo: build ## simulated model servers behind the gateway, no API key needed
 components: ## Redis, kube-apiserver, etcd and GAIE's pickers for the tests (~25 min cold, cached by version); SKIP_K8S_TESTS=1 skips all but Redis
 	@if [ "$(SKIP_K8S_TESTS)" = 1 ]; then echo "SKIP_K8S_TESTS=1: not building the Kubernetes test components"; hack/components.sh redis; else hack/components.sh; fi
 
-lint: ## gofmt and go vet must be clean
+# controller-gen generates the aigateway.envoyproxy.io CRDs from api/.
+CONTROLLER_GEN = $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+CRD_PATHS = paths=./api/v1alpha1/... paths=./api/v1beta1/...
+
+crds: ## regenerate manifests/crds from api/ (controller-gen, pinned)
+	$(CONTROLLER_GEN) crd $(CRD_PATHS) output:crd:dir=manifests/crds
+
+crds-check: ## manifests/crds must match api/
+	@tmp=$$(mktemp -d) && $(CONTROLLER_GEN) crd $(CRD_PATHS) output:crd:dir=$$tmp && \
+	if ! diff -r -q $$tmp manifests/crds >/dev/null; then diff -r $$tmp manifests/crds | head -20; rm -rf $$tmp; echo "manifests/crds drifted from api/: run make crds"; exit 1; fi; rm -rf $$tmp
+
+lint: crds-check ## gofmt and go vet must be clean, the CRDs current
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

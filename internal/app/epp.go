@@ -476,7 +476,7 @@ func restConfig(path string) (*rest.Config, error) {
 	if path != "" {
 		c, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
-			return nil, fmt.Errorf("epp: kubeconfig %s: %w", path, err)
+			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 		}
 		return c, nil
 	}
@@ -485,7 +485,7 @@ func restConfig(path string) (*rest.Config, error) {
 	}
 	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("epp: no Kubernetes configuration (not in a cluster, no kubeconfig): %w", err)
+		return nil, fmt.Errorf("no Kubernetes configuration (not in a cluster, no kubeconfig): %w", err)
 	}
 	return c, nil
 }

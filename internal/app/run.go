@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/cli"
+	"github.com/aigw-dev/aigw/internal/kube"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/standalone"
 	"github.com/aigw-dev/aigw/internal/tracing"
@@ -34,12 +35,21 @@ type runOptions struct {
 	limits limitFlags
 	// rateLimit configures the rate limit store.
 	rateLimit rateLimitFlags
+	// kubernetes reads the configuration from the API server
+	// (kubeconfig's, else the cluster's); controllerName selects the
+	// GatewayClasses served.
+	kubernetes     bool
+	kubeconfig     string
+	controllerName string
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
 	o.log.register(fs)
 	o.limits.register(fs)
 	o.rateLimit.register(fs)
+	fs.BoolVar(&o.kubernetes, "kubernetes", false, "read the resources from the Kubernetes API server (in-cluster, or --kubeconfig) instead of files, and follow their changes")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the API server --kubernetes reads (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&o.controllerName, "controller-name", kube.DefaultControllerName, "with --kubernetes: the GatewayClass spec.controllerName whose Gateways this gateway serves")
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
 	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
 	fs.StringVar(&o.listenAddr, "listen-address", "", "address the Gateway's listeners bind (default: the Gateway's spec.addresses, else all interfaces; 127.0.0.1 when configured from the environment)")
@@ -98,7 +108,18 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	}
 	loader := &standalone.Loader{LookupEnv: lookupEnv}
 	var load func(context.Context) (*standalone.Result, error)
+	var changes <-chan struct{}
 	switch {
+	case o.kubernetes:
+		if len(paths) > 0 {
+			return cli.Usagef("--kubernetes reads the API server: no configuration files (%s)", paths[0])
+		}
+		src, err := startKubernetes(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		load, changes = src.Load, src.Changes()
+		o.watch = false
 	case len(paths) > 0:
 		load = func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, paths...) }
 	case o.configHome != "" && fileExists(filepath.Join(o.configHome, "config.yaml")):
@@ -142,7 +163,28 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		p.watchFiles = res.Files
 		p.guard = newTruncationGuard(res)
 	}
+	if changes != nil {
+		p.reload, p.changes = load, changes
+	}
 	return runGateway(ctx, p)
+}
+
+// startKubernetes starts watching the API server the flags name and
+// returns once its caches have synced.
+func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*kube.Source, error) {
+	rc, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Logger: logger.With("component", "kubernetes")})
+	if err != nil {
+		return nil, err
+	}
+	if err := src.Start(ctx); err != nil {
+		return nil, err
+	}
+	logger.Info("kubernetes: watching the API server", "host", rc.Host, "controller_name", o.controllerName)
+	return src, nil
 }
 
 // loadServing loads the configuration a serving command starts with,
@@ -177,6 +219,9 @@ func logWarnings(logger *slog.Logger, res *standalone.Result) {
 	}
 	for _, w := range res.Warnings {
 		logger.Warn("configuration: " + w.String())
+	}
+	for _, err := range res.Skipped {
+		logger.Error("configuration: skipped: " + err.Error())
 	}
 }
 

@@ -40,8 +40,10 @@ type gatewayParams struct {
 	// limits bound what clients can make the gateway hold, and drain.
 	limits limitFlags
 	// reload and watchFiles enable hot reload; reload nil disables it.
+	// changes, when set, signals when to reload instead of files.
 	reload     func(context.Context) (*standalone.Result, error)
 	watchFiles []string
+	changes    <-chan struct{}
 	// guard, when set, rejects a reload that empties a file (see
 	// truncationGuard).
 	guard *truncationGuard
@@ -155,6 +157,21 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 				w.run(ctx)
 			}()
 		}
+	}
+
+	if p.reload != nil && p.changes != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.changes:
+					reloadConfig(ctx, p, gw)
+				}
+			}
+		}()
 	}
 
 	var runErr error

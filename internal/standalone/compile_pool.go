@@ -427,12 +427,12 @@ func (c *compiler) unreferenced() {
 	}
 	for _, s := range sortedValues(c.s.services) {
 		selectPods(s.src.Namespace, s.obj.Spec.Selector)
-		if !services[s.key()] && !c.usedServices[s.key()] && !s.invalid {
+		if !services[s.key()] && !c.usedServices[s.key()] && !s.invalid && !c.s.cluster {
 			c.d.warnf(s.src, nil, "not referenced by any AIServiceBackend, HTTPRoute or InferencePool")
 		}
 	}
 	for _, p := range sortedValues(c.s.pods) {
-		if !selected[p.key()] && !p.invalid {
+		if !selected[p.key()] && !p.invalid && !c.s.cluster {
 			c.d.warnf(p.src, field.NewPath("metadata", "labels"), "selected by no InferencePool or Service in namespace %s", p.src.Namespace)
 		}
 	}

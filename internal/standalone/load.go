@@ -26,6 +26,9 @@ type Result struct {
 	// only comments and separators): what a watcher sees of a file an
 	// editor has truncated and not yet written.
 	EmptyFiles []string
+	// Skipped are the errors of resources a controller left out while
+	// compiling the rest ([Set.CompileValid]); files never skip.
+	Skipped []error
 }
 
 // Loader loads configuration files. The zero value reads the process

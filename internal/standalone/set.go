@@ -32,6 +32,15 @@ type Set struct {
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{d: &diag{}, store: newStore()} }
 
+// NewClusterSet returns an empty set for the objects of a Kubernetes
+// cluster: Services and Pods no gateway resource references are the
+// cluster's other workloads, not mistakes worth a warning.
+func NewClusterSet() *Set {
+	s := NewSet()
+	s.store.cluster = true
+	return s
+}
+
 // Add files one resource of the given apiVersion and kind: obj is its
 // typed API object (as a Kubernetes client or informer holds it, often
 // without apiVersion and kind, which is why they are given), or anything
@@ -79,6 +88,15 @@ func (s *Set) Compile() (*config.Config, []Warning, error) {
 		return nil, s.d.warns, errors.Join(s.d.errs...)
 	}
 	return cfg, s.d.warns, nil
+}
+
+// CompileValid is Compile for a controller: a resource with errors is
+// left out (or its broken reference, as a file load would fail on) and
+// the rest compiled; skipped lists the errors. The configuration is nil
+// only when an input could not be parsed.
+func (s *Set) CompileValid() (cfg *config.Config, warnings []Warning, skipped []error) {
+	cfg = s.compile()
+	return cfg, s.d.warns, s.d.errs
 }
 
 // compile validates the resources and, unless an input could not be

@@ -93,3 +93,36 @@ func TestSetErrorsNameTheResource(t *testing.T) {
 	require.Contains(t, msgs, `AIServiceBackend team-a/b: spec.unknownField: unknown field`)
 	require.Contains(t, msgs, `Secret: encoding the object: json: unsupported type: func()`)
 }
+
+// TestSetCompileValid: a controller's compilation leaves out a broken
+// resource and compiles the rest; a cluster set does not warn about the
+// cluster's other Services and Pods.
+func TestSetCompileValid(t *testing.T) {
+	set := NewClusterSet()
+	route := func(name, model, backend string) map[string]any {
+		return map[string]any{"metadata": map[string]any{"name": name, "namespace": "default"}, "spec": map[string]any{"rules": []any{map[string]any{
+			"matches":     []any{map[string]any{"headers": []any{map[string]any{"name": "x-ai-eg-model", "value": model}}}},
+			"backendRefs": []any{map[string]any{"name": backend}},
+		}}}}
+	}
+	set.Add("aigateway.envoyproxy.io/v1beta1", "AIGatewayRoute", route("good", "m", "openai"))
+	set.Add("aigateway.envoyproxy.io/v1beta1", "AIGatewayRoute", route("broken", "other", "missing"))
+	set.Add("aigateway.envoyproxy.io/v1beta1", "AIServiceBackend", map[string]any{"metadata": map[string]any{"name": "openai", "namespace": "default"},
+		"spec": map[string]any{"schema": map[string]any{"name": "OpenAI"}, "backendRef": map[string]any{"name": "openai", "kind": "Backend", "group": "gateway.envoyproxy.io"}}})
+	set.Add("gateway.envoyproxy.io/v1alpha1", "Backend", map[string]any{"metadata": map[string]any{"name": "openai", "namespace": "default"},
+		"spec": map[string]any{"endpoints": []any{map[string]any{"fqdn": map[string]any{"hostname": "api.openai.com", "port": 443}}}}})
+	set.Add("v1", "Service", map[string]any{"metadata": map[string]any{"name": "kubernetes", "namespace": "default"},
+		"spec": map[string]any{"ports": []any{map[string]any{"port": 443}}}})
+	cfg, warnings, skipped := set.CompileValid()
+	require.NotNil(t, cfg)
+	require.Len(t, skipped, 1)
+	require.ErrorContains(t, skipped[0], "AIGatewayRoute default/broken: spec.rules[0].backendRefs[0].name: AIServiceBackend default/missing not found")
+	var routes []string
+	for _, r := range cfg.Routes {
+		routes = append(routes, r.Name)
+	}
+	require.Contains(t, routes, "default/good")
+	for _, w := range warnings {
+		require.NotContains(t, w.String(), "Service default/kubernetes", "the cluster's own Services are not mistakes")
+	}
+}

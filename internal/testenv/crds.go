@@ -10,13 +10,18 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-dev/aigw/manifests"
 )
 
 // crdFS holds config/crd/bases of the GAIE module version go.mod pins,
 // copied by gen_crds.go, and in crds-v1alpha2/ the older
 // inference.networking.x-k8s.io/v1alpha2 CRDs that version no longer ships.
 //
-//go:embed crds/*.yaml crds-v1alpha2/*.yaml
+// crds-gateway/ holds Gateway API's standard channel and the Envoy
+// Gateway CRDs the gateway reads, also copied by gen_crds.go.
+//
+//go:embed crds/*.yaml crds-v1alpha2/*.yaml crds-gateway/*.yaml
 var crdFS embed.FS
 
 // GAIEBundleVersionAnnotation is the annotation on GAIE's CRDs that names
@@ -26,7 +31,7 @@ const GAIEBundleVersionAnnotation = "inference.networking.k8s.io/bundle-version"
 // GAIECRDs returns GAIE's CustomResourceDefinitions (InferencePool v1 and
 // what else the pinned release ships), parsed from the embedded copies.
 func GAIECRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	return embeddedCRDs("crds/*.yaml", "run go generate ./internal/testenv")
+	return embeddedCRDs(crdFS, "crds/*.yaml", "run go generate ./internal/testenv")
 }
 
 // V1Alpha2CRDs returns the inference.networking.x-k8s.io/v1alpha2 CRDs that
@@ -34,7 +39,38 @@ func GAIECRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // generated from api/inferencev1alpha2), InferenceObjective and
 // InferenceModelRewrite (GAIE v1.5.0's config/crd/bases).
 func V1Alpha2CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	return embeddedCRDs("crds-v1alpha2/*.yaml", "crds-v1alpha2 is committed, not generated")
+	return embeddedCRDs(crdFS, "crds-v1alpha2/*.yaml", "crds-v1alpha2 is committed, not generated")
+}
+
+// GatewayCRDs returns the CRDs of the resources a gateway in Kubernetes
+// mode watches besides GAIE's: Gateway API's standard channel, the Envoy
+// Gateway kinds it reads (Backend, BackendTrafficPolicy,
+// ClientTrafficPolicy, SecurityPolicy) and aigateway.envoyproxy.io's, from
+// manifests/crds.
+func GatewayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	out, err := embeddedCRDs(crdFS, "crds-gateway/*.yaml", "run go generate ./internal/testenv")
+	if err != nil {
+		return nil, err
+	}
+	ours, err := embeddedCRDs(manifests.CRDs, "crds/*.yaml", "run make crds")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ours...), nil
+}
+
+// InstallGatewayCRDs installs [GatewayCRDs] into e's API server and waits
+// until they are served. Clients of their types need
+// [NewGatewayScheme].
+func (e *Env) InstallGatewayCRDs(t testing.TB) {
+	t.Helper()
+	crds, err := GatewayCRDs()
+	if err != nil {
+		t.Fatalf("gateway CRDs: %v", err)
+	}
+	if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
+		t.Fatalf("install gateway CRDs: %v", err)
+	}
 }
 
 // InstallV1Alpha2CRDs installs [V1Alpha2CRDs] into e's API server and waits
@@ -53,8 +89,8 @@ func (e *Env) InstallV1Alpha2CRDs(t testing.TB) {
 
 // embeddedCRDs parses the embedded CRD files matching pattern; hint says
 // what to do when there are none.
-func embeddedCRDs(pattern, hint string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(crdFS, pattern)
+func embeddedCRDs(fsys fs.ReadFileFS, pattern, hint string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(fsys, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +99,7 @@ func embeddedCRDs(pattern, hint string) ([]*apiextensionsv1.CustomResourceDefini
 	}
 	crds := make([]*apiextensionsv1.CustomResourceDefinition, 0, len(names))
 	for _, name := range names {
-		data, err := crdFS.ReadFile(name)
+		data, err := fsys.ReadFile(name)
 		if err != nil {
 			return nil, err
 		}

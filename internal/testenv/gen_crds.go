@@ -1,10 +1,12 @@
 //go:build ignore
 
-// gen_crds copies the CustomResourceDefinitions of the
-// sigs.k8s.io/gateway-api-inference-extension version that go.mod pins into
-// crds/, where crds.go embeds them. Run it through `go generate
-// ./internal/testenv` after changing that version; TestEmbeddedCRDsMatchGoMod
-// fails until you do.
+// gen_crds copies the CustomResourceDefinitions of the module versions
+// that go.mod pins, where crds.go embeds them: those of
+// sigs.k8s.io/gateway-api-inference-extension into crds/, and into
+// crds-gateway/ Gateway API's standard channel and the Envoy Gateway
+// policies and Backend the gateway reads (from its CRD chart, without the
+// chart's template lines). Run it through `go generate ./internal/testenv`
+// after changing a version; TestEmbeddedCRDsMatchGoMod fails until you do.
 //
 // The copies are committed so that tests never need the module cache's
 // directory at run time (the tests run inside a network namespace without the
@@ -17,12 +19,36 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 const (
-	gaieModule = "sigs.k8s.io/gateway-api-inference-extension"
-	outDir     = "crds"
+	gaieModule       = "sigs.k8s.io/gateway-api-inference-extension"
+	gatewayAPIModule = "sigs.k8s.io/gateway-api"
+	egModule         = "github.com/envoyproxy/gateway"
 )
+
+// source is a module's CRD files to copy into dir.
+type source struct {
+	module, glob, dir string
+	// keep filters the files by name; nil keeps all.
+	keep func(name string) bool
+}
+
+var sources = []source{
+	{module: gaieModule, glob: "config/crd/bases/*.yaml", dir: "crds"},
+	{module: gatewayAPIModule, glob: "config/crd/standard/*.yaml", dir: "crds-gateway",
+		keep: func(name string) bool { return !strings.Contains(name, "_vap_") }}, // admission policies, not CRDs
+	{module: egModule, glob: "charts/gateway-crds-helm/templates/generated/*.yaml", dir: "crds-gateway",
+		keep: func(name string) bool {
+			for _, kind := range []string{"backends", "backendtrafficpolicies", "clienttrafficpolicies", "securitypolicies"} {
+				if name == "gateway.envoyproxy.io_"+kind+".yaml" {
+					return true
+				}
+			}
+			return false
+		}},
+}
 
 func main() {
 	if err := run(); err != nil {
@@ -32,49 +58,73 @@ func main() {
 }
 
 func run() error {
+	cleaned := map[string]bool{}
+	for _, src := range sources {
+		if !cleaned[src.dir] {
+			old, err := filepath.Glob(filepath.Join(src.dir, "*.yaml"))
+			if err != nil {
+				return err
+			}
+			for _, f := range old {
+				if err := os.Remove(f); err != nil {
+					return err
+				}
+			}
+			cleaned[src.dir] = true
+		}
+		if err := copyCRDs(src); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyCRDs(src source) error {
 	// Without a version, `go mod download` resolves the module to the version
 	// in the main module's build list, i.e. what go.mod pins.
-	out, err := exec.Command("go", "mod", "download", "-json", gaieModule).Output()
+	out, err := exec.Command("go", "mod", "download", "-json", src.module).Output()
 	if err != nil {
-		return fmt.Errorf("go mod download %s: %w", gaieModule, err)
+		return fmt.Errorf("go mod download %s: %w", src.module, err)
 	}
 	var info struct{ Version, Dir, Error string }
 	if err := json.Unmarshal(out, &info); err != nil {
 		return fmt.Errorf("decode go mod download output: %w", err)
 	}
 	if info.Error != "" {
-		return fmt.Errorf("go mod download %s: %s", gaieModule, info.Error)
+		return fmt.Errorf("go mod download %s: %s", src.module, info.Error)
 	}
-	src := filepath.Join(info.Dir, "config", "crd", "bases")
-	files, err := filepath.Glob(filepath.Join(src, "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(info.Dir, src.glob))
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("no CRDs in %s", src)
-	}
-	old, err := filepath.Glob(filepath.Join(outDir, "*.yaml"))
-	if err != nil {
+	if err := os.MkdirAll(src.dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
+	n := 0
 	for _, f := range files {
+		if src.keep != nil && !src.keep(filepath.Base(f)) {
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		// Module cache files are read-only; write fresh files instead of copying modes.
-		if err := os.WriteFile(filepath.Join(outDir, filepath.Base(f)), data, 0o644); err != nil {
+		// Module cache files are read-only; write fresh files instead of
+		// copying modes. A chart's template lines ({{ ... }}) go.
+		var lines []string
+		for _, line := range strings.Split(string(data), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "{{") {
+				lines = append(lines, line)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(src.dir, filepath.Base(f)), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 			return err
 		}
+		n++
 	}
-	fmt.Printf("gen_crds: %d CRDs from %s@%s\n", len(files), gaieModule, info.Version)
+	if n == 0 {
+		return fmt.Errorf("no CRDs in %s@%s/%s", src.module, info.Version, src.glob)
+	}
+	fmt.Printf("gen_crds: %d CRDs from %s@%s\n", n, src.module, info.Version)
 	return nil
 }

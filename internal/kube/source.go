@@ -1,0 +1,342 @@
+// Package kube is the gateway's Kubernetes control plane: it watches the
+// resources the gateway serves (the same kinds `aigw run` reads from
+// files) through controller-runtime informers and compiles them with the
+// same compiler, internal/standalone, whenever they change.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
+	aigv1a1 "github.com/aigw-dev/aigw/api/v1alpha1"
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/standalone"
+)
+
+// DefaultControllerName is the GatewayClass spec.controllerName whose
+// Gateways the gateway serves.
+const DefaultControllerName = "aigw.dev/gateway-controller"
+
+// NewScheme returns a scheme with every kind the gateway reads.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, gwapiv1.Install, egv1a1.AddToScheme, aigv1a1.AddToScheme, aigv1b1.AddToScheme,
+		gaiev1.Install, infv1a2.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// watched are the kinds compiled: the aigateway.envoyproxy.io kinds in
+// their storage version (the API server converts), Gateway API's, Envoy
+// Gateway's, GAIE's and the core kinds they reference.
+func watched() []client.ObjectList {
+	return []client.ObjectList{
+		&gwapiv1.GatewayClassList{}, &gwapiv1.GatewayList{}, &gwapiv1.HTTPRouteList{}, &gwapiv1.BackendTLSPolicyList{},
+		&aigv1b1.AIGatewayRouteList{}, &aigv1b1.AIServiceBackendList{}, &aigv1b1.BackendSecurityPolicyList{},
+		&aigv1b1.GatewayConfigList{}, &aigv1a1.QuotaPolicyList{},
+		&egv1a1.BackendList{}, &egv1a1.BackendTrafficPolicyList{}, &egv1a1.ClientTrafficPolicyList{}, &egv1a1.SecurityPolicyList{},
+		&gaiev1.InferencePoolList{}, &infv1a2.InferenceObjectiveList{}, &infv1a2.InferenceModelRewriteList{},
+		&corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.PodList{},
+	}
+}
+
+// Options configure a [Source].
+type Options struct {
+	// ControllerName selects the GatewayClasses whose Gateways are served;
+	// "" means DefaultControllerName.
+	ControllerName string
+	// Debounce is how long changes gather before one compilation; 0 means
+	// 100ms.
+	Debounce time.Duration
+	Logger   *slog.Logger
+}
+
+// Source watches the API server and compiles what it holds.
+type Source struct {
+	opts    Options
+	scheme  *runtime.Scheme
+	cache   cache.Cache
+	lists   []client.ObjectList
+	changed chan struct{}
+	out     chan struct{}
+}
+
+// New returns a source on the API server cfg reaches. Kinds the server
+// does not serve (a CRD not installed) are left out, with a log line.
+func New(cfg *rest.Config, opts Options) (*Source, error) {
+	if opts.ControllerName == "" {
+		opts.ControllerName = DefaultControllerName
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes discovery: %w", err)
+	}
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme, Mapper: mapper, HTTPClient: hc})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes cache: %w", err)
+	}
+	s := &Source{opts: opts, scheme: scheme, cache: c, changed: make(chan struct{}, 1), out: make(chan struct{}, 1)}
+	for _, l := range watched() {
+		gvk, err := apiutil.GVKForObject(l, scheme)
+		if err != nil {
+			return nil, err
+		}
+		gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			if meta.IsNoMatchError(err) {
+				opts.Logger.Info("kubernetes: kind not served by the API server; not watched", "kind", gvk.String())
+				continue
+			}
+			return nil, fmt.Errorf("kubernetes discovery of %s: %w", gvk, err)
+		}
+		s.lists = append(s.lists, l)
+	}
+	return s, nil
+}
+
+// Start runs the informers until ctx ends and waits until their caches
+// have synced.
+func (s *Source) Start(ctx context.Context) error {
+	go func() {
+		if err := s.cache.Start(ctx); err != nil {
+			s.opts.Logger.Error("kubernetes: the watch stopped", "error", err)
+		}
+	}()
+	notify := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { s.poke() },
+		UpdateFunc: func(any, any) { s.poke() },
+		DeleteFunc: func(any) { s.poke() },
+	}
+	for _, l := range s.lists {
+		obj, err := itemOf(s.scheme, l)
+		if err != nil {
+			return err
+		}
+		inf, err := s.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("kubernetes informer: %w", err)
+		}
+		if _, err := inf.AddEventHandler(notify); err != nil {
+			return fmt.Errorf("kubernetes informer: %w", err)
+		}
+	}
+	if !s.cache.WaitForCacheSync(ctx) {
+		return fmt.Errorf("kubernetes: the caches did not sync: %w", context.Cause(ctx))
+	}
+	go s.debounce(ctx)
+	return nil
+}
+
+func (s *Source) poke() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// debounce turns bursts of changes into one signal on Changes.
+func (s *Source) debounce(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changed:
+		}
+		t := time.NewTimer(s.opts.Debounce)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		select {
+		case s.out <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Changes signals, at most every debounce interval, that the watched
+// resources changed since the last Load.
+func (s *Source) Changes() <-chan struct{} { return s.out }
+
+// Load compiles the resources the caches hold now: Gateways of our
+// GatewayClasses, the HTTPRoutes attached to them, and every other kind
+// the compiler reads. A resource with errors is left out and the rest
+// compiled (Result.Skipped lists the errors), as a controller reports a
+// broken resource and serves the others; except a broken client policy
+// (SecurityPolicy, BackendTrafficPolicy, ClientTrafficPolicy), which
+// fails the load: skipping it would leave its routes open or unlimited.
+func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
+	set := standalone.NewClusterSet()
+	if err := s.fill(ctx, set); err != nil {
+		return &standalone.Result{}, err
+	}
+	cfg, warnings, skipped := set.CompileValid()
+	res := &standalone.Result{Config: cfg, Warnings: warnings, Skipped: skipped}
+	var guarding []error
+	for _, err := range skipped {
+		var e *standalone.Error
+		if errors.As(err, &e) && guardingKinds[e.Source.Kind] {
+			guarding = append(guarding, err)
+		}
+	}
+	switch {
+	case cfg == nil:
+		res.Config = nil
+		return res, errors.Join(skipped...)
+	case len(guarding) > 0:
+		res.Config = nil
+		return res, errors.Join(guarding...)
+	}
+	return res, nil
+}
+
+// guardingKinds are the policies whose errors fail a load: what they
+// guard would otherwise be served without them.
+var guardingKinds = map[string]bool{"SecurityPolicy": true, "BackendTrafficPolicy": true, "ClientTrafficPolicy": true}
+
+// fill adds the cached objects the compiler reads to set, in a stable
+// order.
+func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
+	var classes map[string]bool
+	var gateways []gwapiv1.Gateway
+	var objs []client.Object
+	for _, l := range s.lists {
+		list := l.DeepCopyObject().(client.ObjectList)
+		if err := s.cache.List(ctx, list); err != nil {
+			return fmt.Errorf("kubernetes: listing %T: %w", list, err)
+		}
+		switch l := list.(type) {
+		case *gwapiv1.GatewayClassList:
+			classes = map[string]bool{}
+			for _, gc := range l.Items {
+				if string(gc.Spec.ControllerName) == s.opts.ControllerName {
+					classes[gc.Name] = true
+				}
+			}
+			continue
+		case *gwapiv1.GatewayList:
+			gateways = l.Items
+			continue
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		start := len(objs)
+		for _, it := range items {
+			objs = append(objs, it.(client.Object))
+		}
+		// Informers list in no order; the compiler's diagnostics and
+		// tie-breaks should not change between two loads.
+		slices.SortFunc(objs[start:], func(a, b client.Object) int {
+			return strings.Compare(a.GetNamespace()+"/"+a.GetName(), b.GetNamespace()+"/"+b.GetName())
+		})
+	}
+	served := map[[2]string]bool{}
+	slices.SortFunc(gateways, func(a, b gwapiv1.Gateway) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	for i := range gateways {
+		gw := &gateways[i]
+		if classes[string(gw.Spec.GatewayClassName)] {
+			if err := s.add(set, gw); err != nil {
+				return err
+			}
+			served[[2]string{gw.Namespace, gw.Name}] = true
+		}
+	}
+	for _, o := range objs {
+		if r, ok := o.(*gwapiv1.HTTPRoute); ok && !attached(r, served) {
+			continue // another controller's route
+		}
+		if err := s.add(set, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add files o in set under its apiVersion and kind, without the server's
+// bookkeeping (managed fields).
+func (s *Source) add(set *standalone.Set, o client.Object) error {
+	gvk, err := apiutil.GVKForObject(o, s.scheme)
+	if err != nil {
+		return err
+	}
+	o = o.DeepCopyObject().(client.Object)
+	o.SetManagedFields(nil)
+	set.Add(gvk.GroupVersion().String(), gvk.Kind, o)
+	return nil
+}
+
+// attached reports whether r names one of the served Gateways as parent.
+func attached(r *gwapiv1.HTTPRoute, served map[[2]string]bool) bool {
+	for _, p := range r.Spec.ParentRefs {
+		if (p.Kind != nil && *p.Kind != "Gateway") || (p.Group != nil && *p.Group != gwapiv1.GroupName) {
+			continue
+		}
+		ns := r.Namespace
+		if p.Namespace != nil {
+			ns = string(*p.Namespace)
+		}
+		if served[[2]string{ns, string(p.Name)}] {
+			return true
+		}
+	}
+	return false
+}
+
+// itemOf returns an empty object of l's item kind.
+func itemOf(scheme *runtime.Scheme, l client.ObjectList) (client.Object, error) {
+	gvk, err := apiutil.GVKForObject(l, scheme)
+	if err != nil {
+		return nil, err
+	}
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	o, err := scheme.New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	return o.(client.Object), nil
+}
+

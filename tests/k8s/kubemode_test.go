@@ -1,0 +1,147 @@
+package k8s
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/kube"
+	"github.com/aigw-dev/aigw/internal/syncbuf"
+	"github.com/aigw-dev/aigw/internal/testenv"
+)
+
+// kubeObjects are a GatewayClass of ours and one of another controller,
+// their Gateways on port, and a route of model to an AIServiceBackend on
+// a Backend at simAddr.
+func kubeObjects(port int, simAddr string) []client.Object {
+	host, p, _ := net.SplitHostPort(simAddr)
+	simPort, _ := strconv.Atoi(p)
+	ns := "default"
+	return []client.Object{
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "example.com/other"}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: ns}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: gwapiv1.PortNumber(port)}}}},
+		// Another controller's Gateway on the same port: not ours, not bound.
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "other",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: gwapiv1.PortNumber(port)}}}},
+		&egv1a1.Backend{ObjectMeta: metav1.ObjectMeta{Name: "sim", Namespace: ns}, Spec: egv1a1.BackendSpec{
+			Endpoints: []egv1a1.BackendEndpoint{{IP: &egv1a1.IPEndpoint{Address: host, Port: int32(simPort)}}}}},
+		&aigv1b1.AIServiceBackend{ObjectMeta: metav1.ObjectMeta{Name: "sim", Namespace: ns}, Spec: aigv1b1.AIServiceBackendSpec{
+			APISchema:  aigv1b1.VersionedAPISchema{Name: aigv1b1.APISchemaOpenAI},
+			BackendRef: gwapiv1.BackendObjectReference{Name: "sim", Kind: ptr.To(gwapiv1.Kind("Backend")), Group: ptr.To(gwapiv1.Group("gateway.envoyproxy.io"))}}},
+		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: ns}, Spec: aigv1b1.AIGatewayRouteSpec{
+			ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}},
+			Rules:      []aigv1b1.AIGatewayRouteRule{modelRule(model, model)}}},
+	}
+}
+
+// modelRule routes the client's model alias to the AIServiceBackend "sim"
+// as model.
+func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
+	return aigv1b1.AIGatewayRouteRule{
+		Matches:     []aigv1b1.AIGatewayRouteRuleMatch{{Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: alias}}}},
+		BackendRefs: []aigv1b1.AIGatewayRouteRuleBackendRef{{Name: "sim", ModelNameOverride: model}},
+	}
+}
+
+// TestKubernetesMode runs `aigw run --kubernetes` against envtest's API
+// server: the resources applied there are served through the gateway with
+// the openai-go client, another controller's Gateway is left alone, and a
+// route edit and a deleted backend are each seen by the data plane without
+// a restart.
+func TestKubernetesMode(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+
+	simOpts := simOptions()
+	sim := testenv.StartSim(t, "127.0.0.1:18080", simOpts)
+	port := 18000
+	ctx := context.Background()
+	for _, o := range kubeObjects(port, sim.Addr) {
+		require.NoError(t, c.Create(ctx, o), "%T %s", o, o.GetName())
+	}
+
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + env.Kubeconfig, "--listen-address=127.0.0.1",
+			"--admin-port=18001", "--drain-delay=0", "--shutdown-timeout=5s"}, stdout, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:18001/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "the gateway did not become ready:\n%s", stderr)
+
+	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	chat := func(m string) error {
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: m, MaxTokens: openai.Int(4),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	require.NoError(t, chat(model), "gateway:\n%s", stderr)
+	require.NotContains(t, stderr.String(), "Gateway default/web", "another controller's Gateway is not ours")
+
+	// A route edit: a new alias is served.
+	route := &aigv1b1.AIGatewayRoute{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "chat"}, route))
+	route.Spec.Rules = append(route.Spec.Rules, modelRule("alias", model))
+	require.NoError(t, c.Update(ctx, route))
+	require.Eventually(t, func() bool { return chat("alias") == nil }, 10*time.Second, 50*time.Millisecond, "the edited route is not served:\n%s", stderr)
+
+	// A client policy the gateway cannot enforce fails the whole load
+	// (skipping it would leave the Gateway open): the running
+	// configuration stays.
+	policy := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
+		"metadata": map[string]any{"name": "cors", "namespace": "default"},
+		"spec": map[string]any{
+			"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ai"}},
+			"cors":       map[string]any{"allowOrigins": []any{"https://example.com"}},
+		},
+	}}
+	require.NoError(t, c.Create(ctx, policy))
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "SecurityPolicy default/cors") }, 10*time.Second, 50*time.Millisecond, stderr.String())
+	require.Contains(t, stderr.String(), "configuration rejected: keeping the running configuration")
+	require.NoError(t, chat("alias"), "the running configuration still serves")
+	require.NoError(t, c.Delete(ctx, policy))
+
+	// The backend deleted: the route's requests fail, the gateway serves on.
+	require.NoError(t, c.Delete(ctx, &aigv1b1.AIServiceBackend{ObjectMeta: metav1.ObjectMeta{Name: "sim", Namespace: "default"}}))
+	require.Eventually(t, func() bool {
+		var apiErr *openai.Error
+		return errors.As(chat(model), &apiErr) && apiErr.StatusCode >= 400
+	}, 10*time.Second, 50*time.Millisecond, "the deleted backend still serves:\n%s", stderr)
+	require.True(t, strings.Contains(stderr.String(), "configuration reloaded"), stderr.String())
+}
