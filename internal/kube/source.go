@@ -339,4 +339,3 @@ func itemOf(scheme *runtime.Scheme, l client.ObjectList) (client.Object, error) 
 	}
 	return o.(client.Object), nil
 }
-

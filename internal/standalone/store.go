@@ -99,7 +99,7 @@ func (r *resource[T]) key() nsName { return nsName{r.src.Namespace, r.src.Name} 
 // store holds every resource of one load, by kind.
 type store struct {
 	// cluster marks a Kubernetes cluster's objects (NewClusterSet).
-	cluster bool
+	cluster          bool
 	routes           []*resource[aigv1b1.AIGatewayRoute]
 	backends         map[nsName]*resource[aigv1b1.AIServiceBackend]
 	securityPolicies []*resource[aigv1b1.BackendSecurityPolicy]
