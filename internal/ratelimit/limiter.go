@@ -123,47 +123,64 @@ func (l *Limiter) Check(ctx context.Context, rules []*Rule, req *Request) (*Tick
 	t.charges = t.one[:0]
 	now := l.now()
 	for _, r := range rules {
-		start, end := windowOf(now, r.window)
-		key, ok := r.bucket(req, start)
+		c, used, passed, ok, err := l.probe(ctx, r, req, now)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}
-		store, storeName := l.storeOf(r)
-		used, passed, err := l.take(ctx, store, key, r, end)
-		if err != nil {
-			l.storeFailed(storeName, "take", err)
-			l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
-			if l.failClosed && !r.Shadow {
-				return nil, &apierror.Error{Status: http.StatusInternalServerError, Type: apierror.TypeInternal, Code: "rate_limit_unavailable",
-					Message: "the rate limit service is unavailable", Err: err}
-			}
-			continue
-		}
-		if storeName == "redis" {
-			l.storeOK()
-		}
-		t.charges = append(t.charges, charge{rule: r, key: key, expire: end})
+		t.charges = append(t.charges, c)
 		remaining := uint64(0)
 		if used < r.Limit {
 			remaining = r.Limit - used
 		}
 		if !r.NoHeaders && (t.tight == nil || remaining < t.least) {
-			t.tight, t.least, t.reset = r, remaining, end.Sub(now)
+			t.tight, t.least, t.reset = r, remaining, c.expire.Sub(now)
 		}
-		switch {
-		case passed:
-			l.decisions.WithLabelValues(r.Name, OutcomeOK).Inc()
-		case r.Shadow:
-			l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
-		default:
-			l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
+		if !passed && !r.Shadow {
 			h := http.Header{}
-			writeRateLimitHeader(h, r, 0, end.Sub(now))
+			writeRateLimitHeader(h, r, 0, c.expire.Sub(now))
 			h["Retry-After"] = h["X-Ratelimit-Reset"]
 			return nil, apierror.RateLimited("rate limit exceeded: the budget of this route for this client is spent until the window resets", h)
 		}
 	}
 	return t, nil
+}
+
+// probe takes r's bucket for req (checking it, adding the request cost)
+// and counts the decision. ok is false when r does not select req, or
+// when the store failed and the limiter fails open (as if r did not
+// apply); err is the 500 of a store failure when failing closed.
+func (l *Limiter) probe(ctx context.Context, r *Rule, req *Request, now time.Time) (c charge, used uint64, passed, ok bool, err error) {
+	start, end := windowOf(now, r.window)
+	key, applies := r.bucket(req, start)
+	if !applies {
+		return charge{}, 0, false, false, nil
+	}
+	store, storeName := l.storeOf(r)
+	used, passed, err = l.take(ctx, store, key, r, end)
+	if err != nil {
+		l.storeFailed(storeName, "take", err)
+		l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
+		if l.failClosed && !r.Shadow {
+			return charge{}, 0, false, false, &apierror.Error{Status: http.StatusInternalServerError, Type: apierror.TypeInternal,
+				Code: "rate_limit_unavailable", Message: "the rate limit service is unavailable", Err: err}
+		}
+		return charge{}, 0, false, false, nil
+	}
+	if storeName == "redis" {
+		l.storeOK()
+	}
+	switch {
+	case passed:
+		l.decisions.WithLabelValues(r.Name, OutcomeOK).Inc()
+	case r.Shadow:
+		l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
+	default:
+		l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
+	}
+	return charge{rule: r, key: key, expire: end}, used, passed, true, nil
 }
 
 // take runs Store.Take; a remote store's call is bounded by the
@@ -286,42 +303,20 @@ func (l *Limiter) CheckQuota(ctx context.Context, service, model []*Rule, req *R
 	var enforced, left bool
 	for i, group := range [2][]*Rule{service, model} {
 		for _, r := range group {
-			start, end := windowOf(now, r.window)
-			key, ok := r.bucket(req, start)
+			c, _, passed, ok, err := l.probe(ctx, r, req, now)
+			if err != nil {
+				return nil, err
+			}
 			if !ok {
 				continue
 			}
-			store, storeName := l.storeOf(r)
-			_, passed, err := l.take(ctx, store, key, r, end)
-			if err != nil {
-				l.storeFailed(storeName, "take", err)
-				l.decisions.WithLabelValues(r.Name, OutcomeError).Inc()
-				if l.failClosed && !r.Shadow {
-					return nil, &apierror.Error{Status: http.StatusInternalServerError, Type: apierror.TypeInternal, Code: "rate_limit_unavailable",
-						Message: "the rate limit service is unavailable", Err: err}
-				}
-				passed = true // failing open: as if it had quota
-			} else if storeName == "redis" {
-				l.storeOK()
-			}
-			t.charges = append(t.charges, charge{rule: r, key: key, expire: end})
+			t.charges = append(t.charges, c)
 			switch {
-			case passed:
-				l.decisions.WithLabelValues(r.Name, OutcomeOK).Inc()
 			case r.Shadow:
-				l.decisions.WithLabelValues(r.Name, OutcomeShadowOverLimit).Inc()
-			default:
-				l.decisions.WithLabelValues(r.Name, OutcomeOverLimit).Inc()
-			}
-			if r.Shadow {
-				continue
-			}
-			if i == 0 && !passed {
+			case i == 0 && !passed:
 				return nil, quotaExhausted()
-			}
-			if i == 1 {
-				enforced = true
-				left = left || passed
+			case i == 1:
+				enforced, left = true, left || passed
 			}
 		}
 	}
