@@ -114,11 +114,16 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if len(paths) > 0 {
 			return cli.Usagef("--kubernetes reads the API server: no configuration files (%s)", paths[0])
 		}
-		src, err := startKubernetes(ctx, o, logger)
+		src, status, err := startKubernetes(ctx, o, logger)
 		if err != nil {
 			return err
 		}
-		load, changes = src.Load, src.Changes()
+		load = func(ctx context.Context) (*standalone.Result, error) {
+			res, err := src.Load(ctx)
+			status.Report(res)
+			return res, err
+		}
+		changes = src.Changes()
 		o.watch = false
 	case len(paths) > 0:
 		load = func(ctx context.Context) (*standalone.Result, error) { return loader.Load(ctx, paths...) }
@@ -169,22 +174,27 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	return runGateway(ctx, p)
 }
 
-// startKubernetes starts watching the API server the flags name and
-// returns once its caches have synced.
-func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*kube.Source, error) {
+// startKubernetes starts watching the API server the flags name, and
+// competing for the status writer's Lease; it returns once the caches
+// have synced.
+func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*kube.Source, *kube.Status, error) {
 	rc, err := restConfig(o.kubeconfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Logger: logger.With("component", "kubernetes")})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := src.Start(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	status, err := src.StartStatus(ctx, rc, kube.StatusOptions{})
+	if err != nil {
+		return nil, nil, err
 	}
 	logger.Info("kubernetes: watching the API server", "host", rc.Host, "controller_name", o.controllerName)
-	return src, nil
+	return src, status, nil
 }
 
 // loadServing loads the configuration a serving command starts with,

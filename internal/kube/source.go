@@ -230,6 +230,22 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 	return res, nil
 }
 
+// ourClasses returns the names of the GatewayClasses that name our
+// controller.
+func (s *Source) ourClasses(ctx context.Context) map[string]bool {
+	var list gwapiv1.GatewayClassList
+	classes := map[string]bool{}
+	if err := s.cache.List(ctx, &list); err != nil {
+		return classes
+	}
+	for _, gc := range list.Items {
+		if string(gc.Spec.ControllerName) == s.opts.ControllerName {
+			classes[gc.Name] = true
+		}
+	}
+	return classes
+}
+
 // guardingKinds are the policies whose errors fail a load: what they
 // guard would otherwise be served without them.
 var guardingKinds = map[string]bool{"SecurityPolicy": true, "BackendTrafficPolicy": true, "ClientTrafficPolicy": true}

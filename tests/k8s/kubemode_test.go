@@ -113,6 +113,31 @@ func TestKubernetesMode(t *testing.T) {
 	require.NoError(t, chat(model), "gateway:\n%s", stderr)
 	require.NotContains(t, stderr.String(), "Gateway default/web", "another controller's Gateway is not ours")
 
+	// Status, from the replica holding the Lease: the route and backend
+	// Accepted, our Gateway Accepted and Programmed, the other untouched.
+	condition := func(o client.Object, conds func() []metav1.Condition) func() *metav1.Condition {
+		return func() *metav1.Condition {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil || len(conds()) == 0 {
+				return nil
+			}
+			return &conds()[len(conds())-1]
+		}
+	}
+	routeObj := &aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}}
+	routeCond := condition(routeObj, func() []metav1.Condition { return routeObj.Status.Conditions })
+	require.Eventually(t, func() bool { c := routeCond(); return c != nil && c.Type == "Accepted" && c.Status == metav1.ConditionTrue },
+		15*time.Second, 50*time.Millisecond, "no Accepted condition on the route:\n%s", stderr)
+	ours := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(ours), ours) == nil && len(ours.Status.Conditions) == 2 &&
+			ours.Status.Conditions[1].Type == "Programmed" && ours.Status.Conditions[1].Status == metav1.ConditionTrue
+	}, 15*time.Second, 50*time.Millisecond)
+	other := &gwapiv1.Gateway{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "web"}, other))
+	for _, cond := range other.Status.Conditions {
+		require.Equal(t, "Pending", cond.Reason, "another controller's Gateway keeps the API server's defaults: %+v", cond)
+	}
+
 	// A route edit: a new alias is served.
 	route := &aigv1b1.AIGatewayRoute{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "chat"}, route))
@@ -143,5 +168,9 @@ func TestKubernetesMode(t *testing.T) {
 		var apiErr *openai.Error
 		return errors.As(chat(model), &apiErr) && apiErr.StatusCode >= 400
 	}, 10*time.Second, 50*time.Millisecond, "the deleted backend still serves:\n%s", stderr)
+	require.Eventually(t, func() bool {
+		c := routeCond()
+		return c != nil && c.Type == "NotAccepted" && strings.Contains(c.Message, "AIServiceBackend default/sim not found")
+	}, 15*time.Second, 50*time.Millisecond, "the route's status does not say why: %+v", routeCond())
 	require.True(t, strings.Contains(stderr.String(), "configuration reloaded"), stderr.String())
 }

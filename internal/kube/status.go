@@ -1,0 +1,286 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/standalone"
+)
+
+// The conditions of the aigateway.envoyproxy.io kinds, as Envoy AI
+// Gateway sets them: one, Accepted (True) or NotAccepted (False, the
+// errors in its message).
+const (
+	ConditionAccepted    = "Accepted"
+	ConditionNotAccepted = "NotAccepted"
+)
+
+// maxConditionMessage bounds a condition's message (the API server's own
+// bound is 32 KiB).
+const maxConditionMessage = 4096
+
+// Status writes the outcome of each compilation into the status of the
+// resources compiled, from the one replica that holds the leader Lease
+// (every replica serves). Writes are skipped when the condition is already
+// there, so an unchanged cluster sees no writes.
+type Status struct {
+	src     *Source
+	client  client.Client
+	leading atomic.Bool
+	mu      sync.Mutex
+	last    *standalone.Result
+	wake    chan struct{}
+}
+
+// StatusOptions configure [Source.StartStatus].
+type StatusOptions struct {
+	// LeaseNamespace and LeaseName name the coordination.k8s.io Lease the
+	// replicas elect the status writer with; "" means $POD_NAMESPACE (else
+	// "default") and "aigw-status".
+	LeaseNamespace, LeaseName string
+	// Identity is this replica's name in the Lease; "" means the host name.
+	Identity string
+	// LeaseDuration is how long a dead leader holds the Lease; 0 means 15s.
+	LeaseDuration time.Duration
+}
+
+// StartStatus starts competing for the status writer's Lease until ctx
+// ends; [Status.Report] hands it each compilation.
+func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusOptions) (*Status, error) {
+	c, err := client.New(cfg, client.Options{Scheme: s.scheme})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	if opts.LeaseNamespace == "" {
+		opts.LeaseNamespace = os.Getenv("POD_NAMESPACE")
+		if opts.LeaseNamespace == "" {
+			opts.LeaseNamespace = "default"
+		}
+	}
+	if opts.LeaseName == "" {
+		opts.LeaseName = "aigw-status"
+	}
+	if opts.Identity == "" {
+		host, _ := os.Hostname()
+		opts.Identity = fmt.Sprintf("%s-%d", host, time.Now().UnixNano())
+	}
+	if opts.LeaseDuration <= 0 {
+		opts.LeaseDuration = 15 * time.Second
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, opts.LeaseNamespace, opts.LeaseName, cs.CoreV1(), cs.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: opts.Identity})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes lease: %w", err)
+	}
+	st := &Status{src: s, client: c, wake: make(chan struct{}, 1)}
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: lock, LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.LeaseDuration * 2 / 3, RetryPeriod: opts.LeaseDuration / 7,
+		ReleaseOnCancel: true, Name: opts.LeaseName,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(context.Context) {
+				s.opts.Logger.Info("kubernetes: this replica writes status", "lease", opts.LeaseNamespace+"/"+opts.LeaseName)
+				st.leading.Store(true)
+				st.poke()
+			},
+			OnStoppedLeading: func() { st.leading.Store(false) },
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes leader election: %w", err)
+	}
+	go func() {
+		for ctx.Err() == nil { // a lost Lease is competed for again
+			le.Run(ctx)
+		}
+	}()
+	go st.run(ctx)
+	return st, nil
+}
+
+// Report hands the status writer a compilation's result.
+func (st *Status) Report(res *standalone.Result) {
+	st.mu.Lock()
+	st.last = res
+	st.mu.Unlock()
+	st.poke()
+}
+
+func (st *Status) poke() {
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (st *Status) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-st.wake:
+		}
+		st.mu.Lock()
+		res := st.last
+		st.mu.Unlock()
+		if res == nil || !st.leading.Load() {
+			continue
+		}
+		if err := st.write(ctx, res); err != nil && ctx.Err() == nil {
+			st.src.opts.Logger.Warn("kubernetes: writing status", "error", err)
+		}
+	}
+}
+
+// write sets the condition of every resource of the kinds with status
+// that res speaks of.
+func (st *Status) write(ctx context.Context, res *standalone.Result) error {
+	problems := map[string][]string{} // "Kind ns/name" → its errors
+	for _, err := range res.Skipped {
+		var e *standalone.Error
+		if !errors.As(err, &e) || e.Source.Kind == "" {
+			continue
+		}
+		key := e.Source.Kind + " " + e.Source.Namespace + "/" + e.Source.Name
+		msg := e.Err.Error()
+		if e.Field != "" {
+			msg = e.Field + ": " + msg
+		}
+		problems[key] = append(problems[key], msg)
+	}
+	var errs []error
+	for _, k := range []struct {
+		kind string
+		list client.ObjectList
+	}{{"AIGatewayRoute", &aigv1b1.AIGatewayRouteList{}}, {"AIServiceBackend", &aigv1b1.AIServiceBackendList{}}, {"BackendSecurityPolicy", &aigv1b1.BackendSecurityPolicyList{}}} {
+		kind, list := k.kind, k.list
+		if err := st.src.cache.List(ctx, list); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			o := it.(client.Object)
+			cond := metav1.Condition{Type: ConditionAccepted, Status: metav1.ConditionTrue, Reason: ConditionAccepted,
+				Message: "compiled and served", ObservedGeneration: o.GetGeneration()}
+			if p := problems[kind+" "+o.GetNamespace()+"/"+o.GetName()]; len(p) > 0 {
+				cond = metav1.Condition{Type: ConditionNotAccepted, Status: metav1.ConditionFalse, Reason: ConditionNotAccepted,
+					Message: bound(strings.Join(p, "; ")), ObservedGeneration: o.GetGeneration()}
+			}
+			if err := st.setCondition(ctx, o, cond); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	var gateways gwapiv1.GatewayList
+	if err := st.src.cache.List(ctx, &gateways); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	classes := st.src.ourClasses(ctx)
+	for i := range gateways.Items {
+		gw := &gateways.Items[i]
+		if !classes[string(gw.Spec.GatewayClassName)] {
+			continue
+		}
+		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], res.Config != nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setCondition makes cond the object's one condition, unless it already
+// is (the transition time aside).
+func (st *Status) setCondition(ctx context.Context, o client.Object, cond metav1.Condition) error {
+	conds := conditionsOf(o)
+	if conds == nil {
+		return nil
+	}
+	if len(*conds) == 1 && sameCondition((*conds)[0], cond) {
+		return nil
+	}
+	o = o.DeepCopyObject().(client.Object)
+	conds = conditionsOf(o)
+	cond.LastTransitionTime = metav1.Now()
+	*conds = []metav1.Condition{cond}
+	return st.client.Status().Update(ctx, o)
+}
+
+func conditionsOf(o client.Object) *[]metav1.Condition {
+	switch o := o.(type) {
+	case *aigv1b1.AIGatewayRoute:
+		return &o.Status.Conditions
+	case *aigv1b1.AIServiceBackend:
+		return &o.Status.Conditions
+	case *aigv1b1.BackendSecurityPolicy:
+		return &o.Status.Conditions
+	}
+	return nil
+}
+
+// setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
+func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool) error {
+	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
+		Reason: string(gwapiv1.GatewayReasonAccepted), Message: "accepted by " + st.src.opts.ControllerName, ObservedGeneration: gw.Generation}
+	programmed := metav1.Condition{Type: string(gwapiv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
+		Reason: string(gwapiv1.GatewayReasonProgrammed), Message: "served", ObservedGeneration: gw.Generation}
+	if len(problems) > 0 {
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(strings.Join(problems, "; "))
+	}
+	if !served {
+		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
+			"the configuration was rejected; the gateway serves its last accepted one"
+	}
+	changed := false
+	next := gw.DeepCopy()
+	for _, c := range []metav1.Condition{accepted, programmed} {
+		if old := meta.FindStatusCondition(next.Status.Conditions, c.Type); old != nil && sameCondition(*old, c) {
+			continue
+		}
+		meta.SetStatusCondition(&next.Status.Conditions, c)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return st.client.Status().Update(ctx, next)
+}
+
+func sameCondition(a, b metav1.Condition) bool {
+	return a.Type == b.Type && a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message && a.ObservedGeneration == b.ObservedGeneration
+}
+
+// bound cuts s to maxConditionMessage bytes, on a rune boundary.
+func bound(s string) string {
+	if len(s) <= maxConditionMessage {
+		return s
+	}
+	n := maxConditionMessage - 3
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
