@@ -125,7 +125,10 @@ func TestKubernetesMode(t *testing.T) {
 	}
 	routeObj := &aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}}
 	routeCond := condition(routeObj, func() []metav1.Condition { return routeObj.Status.Conditions })
-	require.Eventually(t, func() bool { c := routeCond(); return c != nil && c.Type == "Accepted" && c.Status == metav1.ConditionTrue },
+	require.Eventually(t, func() bool {
+		c := routeCond()
+		return c != nil && c.Type == "Accepted" && c.Status == metav1.ConditionTrue
+	},
 		15*time.Second, 50*time.Millisecond, "no Accepted condition on the route:\n%s", stderr)
 	ours := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}}
 	require.Eventually(t, func() bool {
