@@ -41,6 +41,7 @@ type runOptions struct {
 	kubernetes     bool
 	kubeconfig     string
 	controllerName string
+	replicaName    string
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.kubernetes, "kubernetes", false, "read the resources from the Kubernetes API server (in-cluster, or --kubeconfig) instead of files, and follow their changes")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the API server --kubernetes reads (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&o.controllerName, "controller-name", kube.DefaultControllerName, "with --kubernetes: the GatewayClass spec.controllerName whose Gateways this gateway serves")
+	fs.StringVar(&o.replicaName, "replica-name", "", "with --kubernetes: this replica's name in the status writer's Lease (default $POD_NAME, else the host name and a random suffix)")
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
 	fs.StringVar(&o.adminAddr, "admin-address", "127.0.0.1", "address the admin listener binds")
 	fs.StringVar(&o.listenAddr, "listen-address", "", "address the Gateway's listeners bind (default: the Gateway's spec.addresses, else all interfaces; 127.0.0.1 when configured from the environment)")
@@ -189,7 +191,7 @@ func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*k
 	if err := src.Start(ctx); err != nil {
 		return nil, nil, err
 	}
-	status, err := src.StartStatus(ctx, rc, kube.StatusOptions{})
+	status, err := src.StartStatus(ctx, rc, kube.StatusOptions{Identity: o.replicaName})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ type StatusOptions struct {
 	// replicas elect the status writer with; "" means $POD_NAMESPACE (else
 	// "default") and "aigw-status".
 	LeaseNamespace, LeaseName string
-	// Identity is this replica's name in the Lease; "" means the host name.
+	// Identity is this replica's name in the Lease and the field manager
+	// of its status writes; "" means $POD_NAME, else the host name and a
+	// random suffix.
 	Identity string
 	// LeaseDuration is how long a dead leader holds the Lease; 0 means 15s.
 	LeaseDuration time.Duration
@@ -64,10 +67,6 @@ type StatusOptions struct {
 // StartStatus starts competing for the status writer's Lease until ctx
 // ends; [Status.Report] hands it each compilation.
 func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusOptions) (*Status, error) {
-	c, err := client.New(cfg, client.Options{Scheme: s.scheme})
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
 	if opts.LeaseNamespace == "" {
 		opts.LeaseNamespace = os.Getenv("POD_NAMESPACE")
 		if opts.LeaseNamespace == "" {
@@ -78,8 +77,11 @@ func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusO
 		opts.LeaseName = "aigw-status"
 	}
 	if opts.Identity == "" {
+		opts.Identity = os.Getenv("POD_NAME")
+	}
+	if opts.Identity == "" {
 		host, _ := os.Hostname()
-		opts.Identity = fmt.Sprintf("%s-%d", host, time.Now().UnixNano())
+		opts.Identity = fmt.Sprintf("%s-%08x", host, rand.Uint32())
 	}
 	if opts.LeaseDuration <= 0 {
 		opts.LeaseDuration = 15 * time.Second
@@ -93,7 +95,12 @@ func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusO
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes lease: %w", err)
 	}
-	st := &Status{src: s, client: c, wake: make(chan struct{}, 1)}
+	c, err := client.New(cfg, client.Options{Scheme: s.scheme})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	// The replica's name as field manager says which one wrote a status.
+	st := &Status{src: s, client: client.WithFieldOwner(c, "aigw/"+opts.Identity), wake: make(chan struct{}, 1)}
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: lock, LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.LeaseDuration * 2 / 3, RetryPeriod: opts.LeaseDuration / 7,
 		ReleaseOnCancel: true, Name: opts.LeaseName,

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -63,6 +66,39 @@ func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
 	}
 }
 
+// startKubeGateway runs `aigw run --kubernetes` on envtest's API server,
+// its listeners on host, until the test ends or stop is called, and
+// waits until it is ready.
+func startKubeGateway(t *testing.T, env *testenv.Env, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
+	t.Helper()
+	stdout := &syncbuf.Buffer{}
+	stderr = &syncbuf.Buffer{}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + env.Kubeconfig, "--listen-address=" + host,
+			"--admin-address=" + host, fmt.Sprintf("--admin-port=%d", adminPort), "--drain-delay=0", "--shutdown-timeout=5s",
+			"--replica-name=" + name, "--access-log=off"}, stdout, stderr)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://%s:%d/readyz", host, adminPort))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "the gateway did not become ready:\n%s", stderr)
+	return stderr, stop
+}
+
 // TestKubernetesMode runs `aigw run --kubernetes` against envtest's API
 // server: the resources applied there are served through the gateway with
 // the openai-go client, another controller's Gateway is left alone, and a
@@ -84,25 +120,7 @@ func TestKubernetesMode(t *testing.T) {
 		require.NoError(t, c.Create(ctx, o), "%T %s", o, o.GetName())
 	}
 
-	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + env.Kubeconfig, "--listen-address=127.0.0.1",
-			"--admin-port=18001", "--drain-delay=0", "--shutdown-timeout=5s"}, stdout, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:18001/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, "the gateway did not become ready:\n%s", stderr)
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18001, "replica-a")
 
 	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 	chat := func(m string) error {
@@ -176,4 +194,87 @@ func TestKubernetesMode(t *testing.T) {
 		return c != nil && c.Type == "NotAccepted" && strings.Contains(c.Message, "AIServiceBackend default/sim not found")
 	}, 15*time.Second, 50*time.Millisecond, "the route's status does not say why: %+v", routeCond())
 	require.True(t, strings.Contains(stderr.String(), "configuration reloaded"), stderr.String())
+}
+
+// statusManagers returns the field managers of o's status.
+func statusManagers(o client.Object) []string {
+	var out []string
+	for _, m := range o.GetManagedFields() {
+		if m.Subresource == "status" {
+			out = append(out, m.Manager)
+		}
+	}
+	return out
+}
+
+// TestKubernetesModeReplicas runs two replicas on one API server: both
+// serve every change, exactly one (the Lease holder) writes status, and
+// when it stops the other takes the Lease over and writes the next.
+func TestKubernetesModeReplicas(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	sim := testenv.StartSim(t, "127.0.0.1:18180", simOptions())
+	const port = 18100
+	ctx := context.Background()
+	for _, o := range kubeObjects(port, sim.Addr) {
+		require.NoError(t, c.Create(ctx, o))
+	}
+	hosts := map[string]string{"replica-a": "127.0.0.1", "replica-b": "127.0.0.2"}
+	stops := map[string]func(){}
+	for i, name := range []string{"replica-a", "replica-b"} {
+		_, stops[name] = startKubeGateway(t, env, hosts[name], 18101+i, name)
+	}
+	chatVia := func(host, m string) error {
+		oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://%s:%d/v1", host, port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: m, MaxTokens: openai.Int(4),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	for name, host := range hosts {
+		require.NoError(t, chatVia(host, model), name)
+	}
+
+	lease := &coordinationv1.Lease{}
+	holder := func() string {
+		if c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "aigw-status"}, lease) != nil || lease.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *lease.Spec.HolderIdentity
+	}
+	require.Eventually(t, func() bool { return holder() != "" }, 20*time.Second, 50*time.Millisecond)
+	leader := holder()
+	follower := "replica-a"
+	if leader == follower {
+		follower = "replica-b"
+	}
+	route := &aigv1b1.AIGatewayRoute{}
+	key := client.ObjectKey{Namespace: "default", Name: "chat"}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, key, route) == nil && len(route.Status.Conditions) == 1
+	}, 15*time.Second, 50*time.Millisecond)
+	require.Equal(t, []string{"aigw/" + leader}, statusManagers(route), "only the Lease holder writes status")
+
+	// Both replicas serve a change.
+	route.Spec.Rules = append(route.Spec.Rules, modelRule("alias", model))
+	require.NoError(t, c.Update(ctx, route))
+	for name, host := range hosts {
+		require.Eventually(t, func() bool { return chatVia(host, "alias") == nil }, 10*time.Second, 50*time.Millisecond, "%s does not serve the change", name)
+	}
+
+	// The leader stops: the follower takes the Lease and writes the next
+	// status.
+	stops[leader]()
+	require.Eventually(t, func() bool { return holder() == follower }, 20*time.Second, 50*time.Millisecond, "the Lease was not handed over")
+	require.NoError(t, c.Get(ctx, key, route))
+	route.Spec.Rules = append(route.Spec.Rules, modelRule("alias-2", model))
+	require.NoError(t, c.Update(ctx, route))
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, key, route) == nil && len(route.Status.Conditions) == 1 &&
+			route.Status.Conditions[0].ObservedGeneration == route.Generation && slices.Contains(statusManagers(route), "aigw/"+follower)
+	}, 15*time.Second, 50*time.Millisecond, "the new leader did not write status: %v", statusManagers(route))
+	require.NoError(t, chatVia(hosts[follower], "alias-2"))
 }
