@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -39,8 +40,9 @@ const maxConditionMessage = 4096
 
 // Status writes the outcome of each compilation into the status of the
 // resources compiled, from the one replica that holds the leader Lease
-// (every replica serves). Writes are skipped when the condition is already
-// there, so an unchanged cluster sees no writes.
+// (every replica serves). Writes are merge patches of the status, skipped
+// when the conditions are already there, so an unchanged cluster sees no
+// writes; a failed write is retried.
 type Status struct {
 	src     *Source
 	client  client.Client
@@ -154,7 +156,8 @@ func (st *Status) run(ctx context.Context) {
 			continue
 		}
 		if err := st.write(ctx, res); err != nil && ctx.Err() == nil {
-			st.src.opts.Logger.Warn("kubernetes: writing status", "error", err)
+			st.src.opts.Logger.Warn("kubernetes: writing status; retrying in a second", "error", err)
+			time.AfterFunc(time.Second, st.poke)
 		}
 	}
 }
@@ -174,6 +177,15 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			msg = e.Field + ": " + msg
 		}
 		problems[key] = append(problems[key], msg)
+	}
+	// Gateway API keeps a route whose backend reference does not resolve
+	// (its requests get 503): a warning, reported as ResolvedRefs=False.
+	unresolved := map[string][]string{}
+	for _, w := range res.Warnings {
+		if w.Source.Kind == "HTTPRoute" && strings.Contains(w.Field, "backendRefs") && strings.Contains(w.Message, "not found") {
+			key := w.Source.Namespace + "/" + w.Source.Name
+			unresolved[key] = append(unresolved[key], w.Field+": "+w.Message)
+		}
 	}
 	var errs []error
 	for _, k := range []struct {
@@ -207,6 +219,26 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 		return errors.Join(append(errs, err)...)
 	}
 	classes := st.src.ourClasses(ctx)
+	served := map[[2]string]bool{}
+	for _, gw := range gateways.Items {
+		if classes[string(gw.Spec.GatewayClassName)] {
+			served[[2]string{gw.Namespace, gw.Name}] = true
+		}
+	}
+	var routes gwapiv1.HTTPRouteList
+	if err := st.src.cache.List(ctx, &routes); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range routes.Items {
+		r := &routes.Items[i]
+		if !attached(r, served) {
+			continue
+		}
+		key := r.Namespace + "/" + r.Name
+		if err := st.setRouteParents(ctx, r, served, problems["HTTPRoute "+key], unresolved[key]); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for i := range gateways.Items {
 		gw := &gateways.Items[i]
 		if !classes[string(gw.Spec.GatewayClassName)] {
@@ -229,11 +261,11 @@ func (st *Status) setCondition(ctx context.Context, o client.Object, cond metav1
 	if len(*conds) == 1 && sameCondition((*conds)[0], cond) {
 		return nil
 	}
-	o = o.DeepCopyObject().(client.Object)
-	conds = conditionsOf(o)
+	next := o.DeepCopyObject().(client.Object)
+	conds = conditionsOf(next)
 	cond.LastTransitionTime = metav1.Now()
 	*conds = []metav1.Condition{cond}
-	return st.client.Status().Update(ctx, o)
+	return st.client.Status().Patch(ctx, next, client.MergeFrom(o))
 }
 
 func conditionsOf(o client.Object) *[]metav1.Condition {
@@ -273,7 +305,71 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	if !changed {
 		return nil
 	}
-	return st.client.Status().Update(ctx, next)
+	return st.client.Status().Patch(ctx, next, client.MergeFrom(gw))
+}
+
+// setRouteParents sets the status of an HTTPRoute for each of its
+// parents that is one of our Gateways, as Gateway API defines it:
+// Accepted, and ResolvedRefs (BackendNotFound when a backend reference
+// does not resolve). Other controllers' parent entries stay.
+func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, served map[[2]string]bool, problems, unresolved []string) error {
+	refProblems, otherProblems := unresolved, []string(nil)
+	for _, p := range problems {
+		if strings.Contains(p, "backendRefs") {
+			refProblems = append(refProblems, p)
+		} else {
+			otherProblems = append(otherProblems, p)
+		}
+	}
+	accepted := metav1.Condition{Type: string(gwapiv1.RouteConditionAccepted), Status: metav1.ConditionTrue,
+		Reason: string(gwapiv1.RouteReasonAccepted), Message: "accepted", ObservedGeneration: r.Generation}
+	if len(otherProblems) > 0 {
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonUnsupportedValue), bound(strings.Join(otherProblems, "; "))
+	}
+	resolved := metav1.Condition{Type: string(gwapiv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue,
+		Reason: string(gwapiv1.RouteReasonResolvedRefs), Message: "every reference resolved", ObservedGeneration: r.Generation}
+	if len(refProblems) > 0 {
+		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonBackendNotFound), bound(strings.Join(refProblems, "; "))
+	}
+	next := r.DeepCopy()
+	controller := gwapiv1.GatewayController(st.src.opts.ControllerName)
+	var parents []gwapiv1.RouteParentStatus
+	for _, ps := range next.Status.Parents {
+		if ps.ControllerName != controller {
+			parents = append(parents, ps)
+		}
+	}
+	for _, ref := range r.Spec.ParentRefs {
+		ns := r.Namespace
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if !served[[2]string{ns, string(ref.Name)}] || (ref.Kind != nil && *ref.Kind != "Gateway") {
+			continue
+		}
+		ps := gwapiv1.RouteParentStatus{ParentRef: ref, ControllerName: controller}
+		for _, old := range r.Status.Parents {
+			if old.ControllerName == controller && sameParent(old.ParentRef, ref) {
+				ps.Conditions = old.Conditions
+			}
+		}
+		for _, c := range []metav1.Condition{accepted, resolved} {
+			if old := meta.FindStatusCondition(ps.Conditions, c.Type); old == nil || !sameCondition(*old, c) {
+				meta.SetStatusCondition(&ps.Conditions, c)
+			}
+		}
+		parents = append(parents, ps)
+	}
+	next.Status.Parents = parents
+	if equality.Semantic.DeepEqual(next.Status, r.Status) {
+		return nil
+	}
+	return st.client.Status().Patch(ctx, next, client.MergeFrom(r))
+}
+
+func sameParent(a, b gwapiv1.ParentReference) bool {
+	return a.Name == b.Name && equality.Semantic.DeepEqual(a.Namespace, b.Namespace) && equality.Semantic.DeepEqual(a.SectionName, b.SectionName) &&
+		equality.Semantic.DeepEqual(a.Port, b.Port)
 }
 
 func sameCondition(a, b metav1.Condition) bool {

@@ -18,6 +18,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -158,6 +159,26 @@ func TestKubernetesMode(t *testing.T) {
 	for _, cond := range other.Status.Conditions {
 		require.Equal(t, "Pending", cond.Reason, "another controller's Gateway keeps the API server's defaults: %+v", cond)
 	}
+
+	// An HTTPRoute to an InferencePool that does not exist: left out, its
+	// parent status says why, the rest serves.
+	httpRoute := &gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "pool-route", Namespace: "default"}, Spec: gwapiv1.HTTPRouteSpec{
+		CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}}},
+		Rules: []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: gwapiv1.BackendObjectReference{
+			Group: ptr.To(gwapiv1.Group("inference.networking.k8s.io")), Kind: ptr.To(gwapiv1.Kind("InferencePool")), Name: "nope"}}}}}},
+	}}
+	require.NoError(t, c.Create(ctx, httpRoute))
+	require.Eventually(t, func() bool {
+		if c.Get(ctx, client.ObjectKeyFromObject(httpRoute), httpRoute) != nil || len(httpRoute.Status.Parents) != 1 {
+			return false
+		}
+		ps := httpRoute.Status.Parents[0]
+		cond := meta.FindStatusCondition(ps.Conditions, string(gwapiv1.RouteConditionResolvedRefs))
+		return string(ps.ControllerName) == kube.DefaultControllerName && cond != nil && cond.Status == metav1.ConditionFalse &&
+			cond.Reason == string(gwapiv1.RouteReasonBackendNotFound)
+	}, 15*time.Second, 50*time.Millisecond, "HTTPRoute status: %+v\n%s", httpRoute.Status, stderr)
+	require.NoError(t, chat(model), "the rest serves")
+	require.NoError(t, c.Delete(ctx, httpRoute))
 
 	// A route edit: a new alias is served.
 	route := &aigv1b1.AIGatewayRoute{}
