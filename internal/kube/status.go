@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
@@ -229,13 +231,76 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	if err := st.src.cache.List(ctx, &routes); err != nil {
 		errs = append(errs, err)
 	}
+	poolParents := map[[2]string][]gwapiv1.ParentReference{} // pool → our Gateways that route to it
+	addParents := func(ns string, pool gwapiv1.ObjectName, poolNS *gwapiv1.Namespace, parents []gwapiv1.ParentReference, routeNS string) {
+		if poolNS != nil {
+			ns = string(*poolNS)
+		}
+		key := [2]string{ns, string(pool)}
+		for _, p := range parents {
+			pns := routeNS
+			if p.Namespace != nil {
+				pns = string(*p.Namespace)
+			}
+			if !served[[2]string{pns, string(p.Name)}] {
+				continue
+			}
+			ref := gwapiv1.ParentReference{Name: p.Name, Namespace: ptrTo(gwapiv1.Namespace(pns))}
+			if !slices.ContainsFunc(poolParents[key], func(q gwapiv1.ParentReference) bool { return sameParent(q, ref) }) {
+				poolParents[key] = append(poolParents[key], ref)
+			}
+		}
+	}
 	for i := range routes.Items {
 		r := &routes.Items[i]
 		if !attached(r, served) {
 			continue
 		}
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				if b.Kind != nil && *b.Kind == "InferencePool" && b.Group != nil && *b.Group == gaiev1.GroupName {
+					addParents(r.Namespace, b.Name, b.Namespace, r.Spec.ParentRefs, r.Namespace)
+				}
+			}
+		}
 		key := r.Namespace + "/" + r.Name
 		if err := st.setRouteParents(ctx, r, served, problems["HTTPRoute "+key], unresolved[key]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// AIGatewayRoutes reach pools directly or through AIServiceBackends.
+	var aiRoutes aigv1b1.AIGatewayRouteList
+	var aiBackends aigv1b1.AIServiceBackendList
+	if err := errors.Join(st.src.cache.List(ctx, &aiRoutes), st.src.cache.List(ctx, &aiBackends)); err != nil {
+		errs = append(errs, err)
+	}
+	backendPools := map[[2]string]aigv1b1.AIServiceBackend{}
+	for _, b := range aiBackends.Items {
+		backendPools[[2]string{b.Namespace, b.Name}] = b
+	}
+	for _, r := range aiRoutes.Items {
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				if b.Kind != nil && *b.Kind == "InferencePool" {
+					addParents(r.Namespace, gwapiv1.ObjectName(b.Name), nil, r.Spec.ParentRefs, r.Namespace)
+					continue
+				}
+				sb, ok := backendPools[[2]string{r.Namespace, b.Name}]
+				if ref := sb.Spec.BackendRef; ok && ref.Kind != nil && *ref.Kind == "InferencePool" {
+					addParents(sb.Namespace, ref.Name, ref.Namespace, r.Spec.ParentRefs, r.Namespace)
+				}
+			}
+		}
+	}
+	var pools gaiev1.InferencePoolList
+	if err := st.src.cache.List(ctx, &pools); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range pools.Items {
+		p := &pools.Items[i]
+		key := [2]string{p.Namespace, p.Name}
+		errsOf, picker := poolProblems(res, p.Namespace, p.Name)
+		if err := st.setPoolParents(ctx, p, poolParents[key], [2][]string{errsOf, picker}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -350,7 +415,7 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 		ps := gwapiv1.RouteParentStatus{ParentRef: ref, ControllerName: controller}
 		for _, old := range r.Status.Parents {
 			if old.ControllerName == controller && sameParent(old.ParentRef, ref) {
-				ps.Conditions = old.Conditions
+				ps.Conditions = slices.Clone(old.Conditions) // never edit the cache's object
 			}
 		}
 		for _, c := range []metav1.Condition{accepted, resolved} {
@@ -366,6 +431,83 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	}
 	return st.client.Status().Patch(ctx, next, client.MergeFrom(r))
 }
+
+// poolProblems are what the compiler said of the pool: its errors, and
+// the problems of its endpoint picker reference (a missing Service is a
+// warning: the pool's requests get 503).
+func poolProblems(res *standalone.Result, ns, name string) (errs, picker []string) {
+	for _, err := range res.Skipped {
+		var e *standalone.Error
+		if errors.As(err, &e) && e.Source.Kind == "InferencePool" && e.Source.Namespace == ns && e.Source.Name == name {
+			msg := e.Field + ": " + e.Err.Error()
+			if strings.HasPrefix(e.Field, "spec.endpointPickerRef") || strings.HasPrefix(e.Field, "spec.extensionRef") {
+				picker = append(picker, msg)
+			} else {
+				errs = append(errs, msg)
+			}
+		}
+	}
+	for _, w := range res.Warnings {
+		if w.Source.Kind == "InferencePool" && w.Source.Namespace == ns && w.Source.Name == name &&
+			(strings.HasPrefix(w.Field, "spec.endpointPickerRef") || strings.HasPrefix(w.Field, "spec.extensionRef")) && strings.Contains(w.Message, "503") {
+			picker = append(picker, w.Field+": "+w.Message)
+		}
+	}
+	return errs, picker
+}
+
+// setPoolParents sets an InferencePool's status.parents for our Gateways
+// that route to it, as GAIE defines them: Accepted, and ResolvedRefs
+// (InvalidExtensionRef when its endpoint picker does not resolve). Our
+// entries for Gateways that no longer route to it go; other controllers'
+// stay.
+func (st *Status) setPoolParents(ctx context.Context, p *gaiev1.InferencePool, parents []gwapiv1.ParentReference, problems [2][]string) error {
+	controller := gaiev1.ControllerName(st.src.opts.ControllerName)
+	var out []gaiev1.ParentStatus
+	for _, ps := range p.Status.Parents {
+		if ps.ControllerName != controller {
+			out = append(out, ps)
+		}
+	}
+	errs, picker := problems[0], problems[1]
+	accepted := metav1.Condition{Type: string(gaiev1.InferencePoolConditionAccepted), Status: metav1.ConditionTrue,
+		Reason: string(gaiev1.InferencePoolReasonAccepted), Message: "accepted", ObservedGeneration: p.Generation}
+	if len(errs) > 0 {
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gaiev1.InferencePoolReasonNotSupportedByParent), bound(strings.Join(errs, "; "))
+	}
+	resolved := metav1.Condition{Type: string(gaiev1.InferencePoolConditionResolvedRefs), Status: metav1.ConditionTrue,
+		Reason: string(gaiev1.InferencePoolReasonResolvedRefs), Message: "the endpoint picker reference resolved", ObservedGeneration: p.Generation}
+	if len(picker) > 0 {
+		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(gaiev1.InferencePoolReasonInvalidExtensionRef), bound(strings.Join(picker, "; "))
+	}
+	for _, parent := range parents {
+		ref := gaiev1.ParentReference{Group: ptrTo(gaiev1.Group(gwapiv1.GroupName)), Kind: "Gateway", Name: gaiev1.ObjectName(parent.Name),
+			Namespace: gaiev1.Namespace(*parent.Namespace)}
+		ps := gaiev1.ParentStatus{ParentRef: ref, ControllerName: controller}
+		for _, old := range p.Status.Parents {
+			if old.ControllerName == controller && old.ParentRef.Name == ref.Name && old.ParentRef.Namespace == ref.Namespace {
+				ps.Conditions = slices.Clone(old.Conditions) // never edit the cache's object
+			}
+		}
+		for _, c := range []metav1.Condition{accepted, resolved} {
+			if old := meta.FindStatusCondition(ps.Conditions, c.Type); old == nil || !sameCondition(*old, c) {
+				meta.SetStatusCondition(&ps.Conditions, c)
+			}
+		}
+		out = append(out, ps)
+	}
+	if len(out) > 32 {
+		out = out[:32] // the CRD's bound
+	}
+	if equality.Semantic.DeepEqual(out, p.Status.Parents) || (len(out) == 0 && len(p.Status.Parents) == 0) {
+		return nil
+	}
+	next := p.DeepCopy()
+	next.Status.Parents = out
+	return st.client.Status().Patch(ctx, next, client.MergeFrom(p))
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 func sameParent(a, b gwapiv1.ParentReference) bool {
 	return a.Name == b.Name && equality.Semantic.DeepEqual(a.Namespace, b.Namespace) && equality.Semantic.DeepEqual(a.SectionName, b.SectionName) &&

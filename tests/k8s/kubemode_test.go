@@ -18,11 +18,13 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gaiev1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
@@ -178,7 +180,40 @@ func TestKubernetesMode(t *testing.T) {
 			cond.Reason == string(gwapiv1.RouteReasonBackendNotFound)
 	}, 15*time.Second, 50*time.Millisecond, "HTTPRoute status: %+v\n%s", httpRoute.Status, stderr)
 	require.NoError(t, chat(model), "the rest serves")
+
+	// The pool created, its picker's Service missing: the pool's parent
+	// status says ResolvedRefs=False, InvalidExtensionRef, until the
+	// Service exists.
+	pool := &gaiev1.InferencePool{ObjectMeta: metav1.ObjectMeta{Name: "nope", Namespace: "default"}, Spec: gaiev1.InferencePoolSpec{
+		Selector:          gaiev1.LabelSelector{MatchLabels: map[gaiev1.LabelKey]gaiev1.LabelValue{"app": "nope"}},
+		TargetPorts:       []gaiev1.Port{{Number: 8000}},
+		EndpointPickerRef: &gaiev1.EndpointPickerRef{Name: "nope-epp", Port: &gaiev1.Port{Number: 9002}},
+	}}
+	require.NoError(t, c.Create(ctx, pool))
+	poolResolved := func() *metav1.Condition {
+		if c.Get(ctx, client.ObjectKeyFromObject(pool), pool) != nil || len(pool.Status.Parents) != 1 {
+			return nil
+		}
+		ps := pool.Status.Parents[0]
+		if string(ps.ControllerName) != kube.DefaultControllerName || ps.ParentRef.Name != "ai" {
+			return nil
+		}
+		return meta.FindStatusCondition(ps.Conditions, string(gaiev1.InferencePoolConditionResolvedRefs))
+	}
+	require.Eventually(t, func() bool {
+		cond := poolResolved()
+		return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == string(gaiev1.InferencePoolReasonInvalidExtensionRef)
+	}, 15*time.Second, 50*time.Millisecond, "pool status: %+v\n%s", pool.Status, stderr)
+	require.NoError(t, c.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nope-epp", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.50", Ports: []corev1.ServicePort{{Port: 9002}}}}))
+	require.Eventually(t, func() bool {
+		cond := poolResolved()
+		return cond != nil && cond.Status == metav1.ConditionTrue
+	}, 15*time.Second, 50*time.Millisecond, "pool status: %+v\n%s", pool.Status, stderr)
 	require.NoError(t, c.Delete(ctx, httpRoute))
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(pool), pool) == nil && len(pool.Status.Parents) == 0
+	}, 15*time.Second, 50*time.Millisecond, "our parent entry stays on a pool no route of ours uses: %+v", pool.Status)
 
 	// A route edit: a new alias is served.
 	route := &aigv1b1.AIGatewayRoute{}
