@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
+	"github.com/aigw-dev/aigw/internal/clientauth"
 	"github.com/aigw-dev/aigw/internal/router"
 )
 
@@ -85,12 +87,47 @@ func anthropicModels(models []router.Model, uri string) anthropicModelList {
 	return out
 }
 
-// models answers /v1/models from the routes that serve the request's host.
+// visibleModels leaves out the models whose every route has a client
+// policy of its own that the request does not pass, so a listing names no
+// model the client could not call. (The Gateway's policy, if any, was
+// checked already.)
+func (s *Session) visibleModels(models []router.Model) []router.Model {
+	if len(s.rt.routeAuth) == 0 {
+		return models
+	}
+	passed := map[*clientauth.Checker]bool{}
+	if s.checked != nil {
+		passed[s.checked] = true
+	}
+	callable := func(r *router.Route) bool {
+		c := s.rt.routeAuth[r]
+		if c == nil {
+			return true
+		}
+		ok, seen := passed[c]
+		if !seen {
+			_, err := c.Check(&clientauth.Request{Header: s.info.Header, RemoteAddr: s.info.RemoteAddr})
+			ok = err == nil
+			passed[c] = ok
+		}
+		return ok
+	}
+	out := make([]router.Model, 0, len(models))
+	for _, m := range models {
+		if slices.ContainsFunc(m.Routes, callable) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// models answers /v1/models from the routes that serve the request's host,
+// as far as the client may call them.
 func (s *Session) models() (*LocalResponse, error) {
 	if s.info.Method != http.MethodGet && s.info.Method != http.MethodHead {
 		return nil, apierror.MethodNotAllowed(s.info.Method, "GET, HEAD")
 	}
-	models := s.rt.table.Models(s.info.Host)
+	models := s.visibleModels(s.rt.table.Models(s.info.Host))
 	var v any
 	if s.info.Path == anthropicModelsPath {
 		v = anthropicModels(models, s.info.URI)

@@ -16,35 +16,41 @@ type modelIndex struct {
 	unscoped []Model
 	exact    map[string][]Model
 	wildcard map[string][]Model // key: suffix including the leading dot
-	seen     map[string]bool    // "host\x00model" to drop duplicates
+	seen     map[string]int     // "host\x00model" → the model's index in its list
 }
 
 func (m *modelIndex) add(route *Route, rule *config.Rule, id string) {
 	if m.seen == nil {
-		m.seen = map[string]bool{}
+		m.seen = map[string]int{}
 		m.exact = map[string][]Model{}
 		m.wildcard = map[string][]Model{}
 	}
-	model := Model{ID: id, OwnedBy: rule.ModelsOwnedBy, Created: rule.ModelsCreatedAt.Unix()}
+	model := Model{ID: id, OwnedBy: rule.ModelsOwnedBy, Created: rule.ModelsCreatedAt.Unix(), Routes: []*Route{route}}
 	if len(route.Hostnames) == 0 {
-		if key := "\x00" + id; !m.seen[key] {
-			m.seen[key] = true
-			m.unscoped = append(m.unscoped, model)
-		}
+		m.unscoped = m.addTo(m.unscoped, "", model)
 		return
 	}
 	for _, hn := range route.Hostnames {
-		key := hn + "\x00" + id
-		if m.seen[key] {
-			continue
-		}
-		m.seen[key] = true
 		if suffix, ok := strings.CutPrefix(hn, "*"); ok {
-			m.wildcard[suffix] = append(m.wildcard[suffix], model)
+			m.wildcard[suffix] = m.addTo(m.wildcard[suffix], hn, model)
 		} else {
-			m.exact[hn] = append(m.exact[hn], model)
+			m.exact[hn] = m.addTo(m.exact[hn], hn, model)
 		}
 	}
+}
+
+// addTo appends model to the list of hostname hn, or, when the list has it
+// already, adds the model's route to that entry's routes.
+func (m *modelIndex) addTo(list []Model, hn string, model Model) []Model {
+	key := hn + "\x00" + model.ID
+	if i, ok := m.seen[key]; ok {
+		if !slices.Contains(list[i].Routes, model.Routes[0]) {
+			list[i].Routes = append(list[i].Routes, model.Routes[0])
+		}
+		return list
+	}
+	m.seen[key] = len(list)
+	return append(list, model)
 }
 
 func (m *modelIndex) list(host string) []Model {
@@ -61,9 +67,18 @@ func (m *modelIndex) list(host string) []Model {
 	out := make([]Model, 0, len(scoped)+len(m.unscoped))
 	out = append(out, scoped...)
 	for _, u := range m.unscoped {
-		if !slices.ContainsFunc(out, func(x Model) bool { return x.ID == u.ID }) {
+		i := slices.IndexFunc(out, func(x Model) bool { return x.ID == u.ID })
+		if i < 0 {
 			out = append(out, u)
+			continue
 		}
+		routes := slices.Clip(out[i].Routes)
+		for _, r := range u.Routes {
+			if !slices.Contains(routes, r) {
+				routes = append(routes, r)
+			}
+		}
+		out[i].Routes = routes
 	}
 	return out
 }

@@ -63,6 +63,9 @@ type Model struct {
 	ID      string
 	OwnedBy string
 	Created int64
+	// Routes are the routes that serve the model to the host listed for,
+	// so a listing can leave out the models a client may not call.
+	Routes []*Route
 }
 
 // Table is an immutable, compiled routing table.

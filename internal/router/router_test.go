@@ -119,6 +119,7 @@ func TestModels(t *testing.T) {
 		config.Route{Name: "a", Rules: []config.Rule{rule("x", exact("m1"), exact("m2")), rule("y", exact("m1"))}},
 		config.Route{Name: "b", Hostnames: []string{"api.example.com"}, Rules: []config.Rule{rule("z", exact("m3"))}},
 		config.Route{Name: "c", Hostnames: []string{"*.example.com"}, Rules: []config.Rule{rule("w", exact("m4"))}},
+		config.Route{Name: "d", Hostnames: []string{"api.example.com"}, Rules: []config.Rule{rule("v", exact("m1"))}},
 	)
 	ids := func(host string) []string {
 		var out []string
@@ -128,6 +129,20 @@ func TestModels(t *testing.T) {
 		return out
 	}
 	require.Equal(t, []string{"m3", "m1", "m2"}, ids("API.example.com"))
+	routes := func(host, id string) []string {
+		var out []string
+		for _, m := range tb.Models(host) {
+			if m.ID == id {
+				for _, r := range m.Routes {
+					out = append(out, r.Name)
+				}
+			}
+		}
+		return out
+	}
+	require.Equal(t, []string{"d", "a"}, routes("api.example.com", "m1"), "every route serving the model to the host")
+	require.Equal(t, []string{"a"}, routes("localhost", "m1"), "one entry for the two rules of route a")
+	require.Equal(t, []string{"a"}, routes("api.example.com", "m2"))
 	require.Equal(t, []string{"m4", "m1", "m2"}, ids("other.example.com"))
 	require.Equal(t, []string{"m1", "m2"}, ids("deep.other.example.com"), "a /v1/models wildcard is one label")
 	require.Equal(t, []string{"m1", "m2"}, ids("localhost"))
