@@ -10,14 +10,18 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/tracing"
 )
 
 // TestBackendQuotaFallsBack: a backend whose quota for the model is spent
 // is skipped for the next backend of the route, at once (no back-off),
 // and is charged only for what it served; with no other backend the
-// client gets 429 quota_exceeded.
+// client gets 429 quota_exceeded. The skipped backend shows in the trace as
+// a failed attempt.
 func TestBackendQuotaFallsBack(t *testing.T) {
 	primary, secondary := newFakeOpenAI(t, "primary"), newFakeOpenAI(t, "secondary")
 	pb := backendOf("default/primary", primary)
@@ -31,7 +35,7 @@ func TestBackendQuotaFallsBack(t *testing.T) {
 	rule.Retry.BackOffBase = config.Duration(2 * time.Second)
 	cfg := &config.Config{Version: config.Version, Backends: []config.Backend{pb, backendOf("default/secondary", secondary)},
 		Routes: []config.Route{{Name: "default/r", Rules: []config.Rule{rule}}}}
-	tg := newTestGateway(t, cfg)
+	tg, rec := tracedGateway(t, cfg, tracing.Content{}, sdktrace.AlwaysSample())
 	c := tg.client(option.WithHeader("x-tenant", "a"))
 
 	servedBy := func() string {
@@ -47,6 +51,20 @@ func TestBackendQuotaFallsBack(t *testing.T) {
 	require.Equal(t, "secondary", servedBy(), "the spent backend is skipped")
 	require.Less(t, time.Since(began), time.Second, "no back-off for a skipped backend")
 	require.Len(t, primary.requests(), 3)
+	tree := ended(t, rec, 4*2+1) // a request and an attempt span each, and the skipped attempt
+	var last sdktrace.ReadOnlySpan
+	for _, sp := range tree.all {
+		if sp.SpanKind() == trace.SpanKindServer {
+			last = sp // the recorder keeps the order spans ended in
+		}
+	}
+	attempts := tree.childrenOf(last)
+	require.Len(t, attempts, 2)
+	skipped, served := attrsOf(attempts[0]), attrsOf(attempts[1])
+	require.Equal(t, "default/primary", skipped[tracing.Backend].AsString())
+	require.Equal(t, "rate_limit_error", skipped[tracing.ErrorType].AsString())
+	require.Equal(t, "default/secondary", served[tracing.Backend].AsString())
+	require.NotContains(t, served, tracing.ErrorType)
 
 	// Without another backend: 429 quota_exceeded.
 	only := modelRule("m", ref("default/primary", 0))

@@ -340,7 +340,11 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 		if err != nil {
 			return nil, apierror.Internal(err)
 		}
+		s.startAttemptSpan(a)
+		s.endpoint = ""
 		if err := s.checkQuota(ctx, a); err != nil {
+			s.attemptFailed(err)
+			s.endAttemptSpan()
 			if !quotaExhausted(err) {
 				return nil, err // the store failed, closed
 			}
@@ -353,8 +357,7 @@ func (s *Session) NextAttempt(ctx context.Context) (*Attempt, error) {
 			}
 			return nil, err
 		}
-		s.attempt, s.backend, s.endpoint = a, b, ""
-		s.startAttemptSpan(a)
+		s.attempt, s.backend = a, b
 		if b.Pool == nil {
 			a.Endpoint = b.nextEndpoint()
 		} else if err := s.pickFor(ctx, a, ref); err != nil {
@@ -419,11 +422,14 @@ func (s *Session) AttemptOn(ctx context.Context, header http.Header, host, backe
 	}
 	// A spent quota answers this attempt 429: the proxy's retry policy
 	// decides whether another backend is tried.
+	s.startAttemptSpan(a)
+	s.endpoint = ""
 	if err := s.checkQuota(ctx, a); err != nil {
+		s.attemptFailed(err)
+		s.endAttemptSpan()
 		return nil, err
 	}
-	s.attempt, s.backend, s.endpoint = a, ref.Backend, ""
-	s.startAttemptSpan(a)
+	s.attempt, s.backend = a, ref.Backend
 	a.Upstream.Host = host
 	if err := a.Authenticate(ctx); err != nil {
 		return nil, authError(err)
