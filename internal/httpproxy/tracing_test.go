@@ -186,6 +186,8 @@ func TestTraceOfFallback(t *testing.T) {
 	require.Equal(t, "hi", ra[tracing.OIInputMessagePrefix+"0.message.content"].AsString())
 	require.Contains(t, ra[tracing.OIOutputValue].AsString(), "hello from secondary")
 	require.Equal(t, "application/json", ra[tracing.OIOutputMimeType].AsString())
+	require.Equal(t, "assistant", ra[tracing.OIOutputMessagePrefix+"0.message.role"].AsString())
+	require.Contains(t, ra[tracing.OIOutputMessagePrefix+"0.message.content"].AsString(), "hello from secondary")
 }
 
 // TestTraceSampledOut checks a sampler at 0 records nothing while the

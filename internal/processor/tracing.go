@@ -57,11 +57,17 @@ func (s *Session) routedSpan() {
 	if content.Inputs && len(s.req.Body) > 0 {
 		s.span.SetAttributes(tracing.OIInputValue.String(tracing.Clip(string(s.req.Body), maxTracedContent)),
 			tracing.OIInputMimeType.String(mimeType(s.req.ContentType)))
-		if !content.HideInputMessages && s.op == llm.OperationChat {
+		if !content.HideInputMessages && hasMessages(s.op) {
 			s.span.SetAttributes(inputMessages(s.req.Body)...)
 		}
 	}
 	s.reasons = &finishScanner{output: content.Outputs}
+}
+
+// hasMessages reports whether op's bodies carry chat messages (OpenAI's
+// chat or Anthropic's Messages), which spans record one by one.
+func hasMessages(op llm.Operation) bool {
+	return op == llm.OperationChat || op == llm.OperationMessages
 }
 
 // openInferenceKind is OpenInference's span kind of an operation.
@@ -210,8 +216,12 @@ func (s *Session) endSpans(status int, usage llm.Usage, respModel string) {
 			s.span.SetAttributes(tracing.FinishReasons.StringSlice(r.reasons))
 		}
 		if r.output && len(r.captured) > 0 {
+			mime := mimeType(s.respContentType)
 			s.span.SetAttributes(tracing.OIOutputValue.String(tracing.Clip(string(r.captured), maxTracedContent)),
-				tracing.OIOutputMimeType.String(mimeType(s.respContentType)))
+				tracing.OIOutputMimeType.String(mime))
+			if !s.rt.p.traceContent.HideOutputMessages && hasMessages(s.op) && status < 300 {
+				s.span.SetAttributes(outputMessages(r.captured, mime == "text/event-stream")...)
+			}
 		}
 	}
 	if s.err != nil || status >= 500 {
@@ -296,7 +306,7 @@ func (f *finishScanner) addReason(r string) {
 }
 
 // inputMessages are OpenInference's llm.input_messages attributes of an
-// OpenAI chat body: each message's role and text.
+// OpenAI chat or Anthropic Messages body: each message's role and text.
 func inputMessages(body []byte) []attribute.KeyValue {
 	var req struct {
 		Messages []struct {

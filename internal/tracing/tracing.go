@@ -142,15 +142,18 @@ type Content struct {
 	Inputs            bool
 	HideInputMessages bool
 	// Outputs records the start of the client's response body
-	// (output.value).
-	Outputs bool
+	// (output.value) and, unless HideOutputMessages, the messages it
+	// carries (llm.output_messages.*).
+	Outputs            bool
+	HideOutputMessages bool
 }
 
 // ContentFromEnv reads OpenInference's redaction switches, with the
 // gateway's default of hiding content: OPENINFERENCE_HIDE_INPUTS=false
 // records inputs, OPENINFERENCE_HIDE_OUTPUTS=false outputs, and
-// OPENINFERENCE_HIDE_INPUT_MESSAGES=true keeps the messages out of
-// recorded inputs.
+// OPENINFERENCE_HIDE_INPUT_MESSAGES=true and
+// OPENINFERENCE_HIDE_OUTPUT_MESSAGES=true keep the messages out of recorded
+// inputs and outputs.
 func ContentFromEnv(getenv func(string) string) (Content, error) {
 	flag := func(name string, def bool) (bool, error) {
 		v := getenv(name)
@@ -175,7 +178,11 @@ func ContentFromEnv(getenv func(string) string) (Content, error) {
 	if err != nil {
 		return Content{}, err
 	}
-	return Content{Inputs: !hideIn, HideInputMessages: hideMsgs, Outputs: !hideOut}, nil
+	hideOutMsgs, err := flag("OPENINFERENCE_HIDE_OUTPUT_MESSAGES", false)
+	if err != nil {
+		return Content{}, err
+	}
+	return Content{Inputs: !hideIn, HideInputMessages: hideMsgs, Outputs: !hideOut, HideOutputMessages: hideOutMsgs}, nil
 }
 
 // GenAI semantic-convention attributes, and the gateway's own.
@@ -205,17 +212,18 @@ const (
 // OpenInference attributes (the Arize Phoenix conventions Envoy AI
 // Gateway also records).
 const (
-	OISpanKind           = attribute.Key("openinference.span.kind")
-	OIModelName          = attribute.Key("llm.model_name")
-	OIProvider           = attribute.Key("llm.provider")
-	OIPromptTokens       = attribute.Key("llm.token_count.prompt")
-	OICompletionTokens   = attribute.Key("llm.token_count.completion")
-	OITotalTokens        = attribute.Key("llm.token_count.total")
-	OIInputValue         = attribute.Key("input.value")
-	OIInputMimeType      = attribute.Key("input.mime_type")
-	OIOutputValue        = attribute.Key("output.value")
-	OIOutputMimeType     = attribute.Key("output.mime_type")
-	OIInputMessagePrefix = "llm.input_messages."
+	OISpanKind            = attribute.Key("openinference.span.kind")
+	OIModelName           = attribute.Key("llm.model_name")
+	OIProvider            = attribute.Key("llm.provider")
+	OIPromptTokens        = attribute.Key("llm.token_count.prompt")
+	OICompletionTokens    = attribute.Key("llm.token_count.completion")
+	OITotalTokens         = attribute.Key("llm.token_count.total")
+	OIInputValue          = attribute.Key("input.value")
+	OIInputMimeType       = attribute.Key("input.mime_type")
+	OIOutputValue         = attribute.Key("output.value")
+	OIOutputMimeType      = attribute.Key("output.mime_type")
+	OIInputMessagePrefix  = "llm.input_messages."
+	OIOutputMessagePrefix = "llm.output_messages."
 )
 
 // InstrumentationName names the gateway's tracer.

@@ -64,6 +64,11 @@ func TestContentFromEnv(t *testing.T) {
 	c, err = ContentFromEnv(envOf(map[string]string{"OPENINFERENCE_HIDE_INPUTS": "false", "OPENINFERENCE_HIDE_OUTPUTS": "0", "OPENINFERENCE_HIDE_INPUT_MESSAGES": "true"}))
 	require.NoError(t, err)
 	require.Equal(t, Content{Inputs: true, Outputs: true, HideInputMessages: true}, c)
+	c, err = ContentFromEnv(envOf(map[string]string{"OPENINFERENCE_HIDE_OUTPUTS": "false", "OPENINFERENCE_HIDE_OUTPUT_MESSAGES": "true"}))
+	require.NoError(t, err)
+	require.Equal(t, Content{Outputs: true, HideOutputMessages: true}, c)
+	_, err = ContentFromEnv(envOf(map[string]string{"OPENINFERENCE_HIDE_OUTPUT_MESSAGES": "sometimes"}))
+	require.ErrorContains(t, err, "OPENINFERENCE_HIDE_OUTPUT_MESSAGES=sometimes")
 }
 
 func TestClip(t *testing.T) {
