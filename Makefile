@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzScanHead -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzEditedBody -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzOutputMessages -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzArray -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonobj -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

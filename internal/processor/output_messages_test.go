@@ -92,3 +92,22 @@ func TestOutputMessagesBounded(t *testing.T) {
 	attrs := outputMessages([]byte(b.String()), false)
 	require.Len(t, attrs, maxTracedMessages*(1+maxTracedToolCalls))
 }
+
+// FuzzOutputMessages: any response, whole or streamed, gives attributes
+// within the bounds and no panic.
+func FuzzOutputMessages(f *testing.F) {
+	f.Add([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"x"}}]}`), false)
+	f.Add([]byte("data: {\"choices\":[{\"index\":3,\"delta\":{\"tool_calls\":[{\"index\":2,\"function\":{\"arguments\":\"{\"}}]}}]}\n\n"), true)
+	f.Add([]byte("data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"1\"}}\n"), true)
+	f.Fuzz(func(t *testing.T, body []byte, sse bool) {
+		attrs := outputMessages(body, sse)
+		if len(attrs) > maxTracedMessages*(2+3*maxTracedToolCalls) {
+			t.Fatalf("%d attributes", len(attrs))
+		}
+		for _, kv := range attrs {
+			if len(kv.Value.AsString()) > maxTracedContent {
+				t.Fatalf("%s: %d bytes", kv.Key, len(kv.Value.AsString()))
+			}
+		}
+	})
+}
