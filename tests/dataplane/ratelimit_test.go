@@ -202,7 +202,8 @@ func redisSpent(t *testing.T, rdb *redis.Client) int64 {
 
 // TestTokenBudgetSharedAcrossReplicas runs three `aigw run` replicas on one
 // Redis and 30 concurrent streaming clients of one user against one
-// budget, every request falling back from a dead backend to a live one:
+// budget (one replica told of Redis by Envoy Gateway's configuration file),
+// every request falling back from a dead backend to a live one:
 // the tokens of the requests that passed exceed the budget by at most what
 // was in flight when it ran out, and Redis holds exactly their sum
 // (nothing charged twice for the fallback). Then Redis is killed: with the
@@ -215,8 +216,13 @@ func TestTokenBudgetSharedAcrossReplicas(t *testing.T) {
 	sims := startSims(t, 2, model)
 	const budget = 800
 	var replicas []*gateway
-	for i := range 3 {
-		replicas = append(replicas, budgetGateway(t, sims[i%2], budget, "--redis-url="+srv.URL(), "--ratelimit-timeout=1s", "--access-log=off"))
+	// The third replica finds Redis where Envoy Gateway users configure
+	// it: the rateLimit of Envoy Gateway's own configuration.
+	egConfig := filepath.Join(t.TempDir(), "envoy-gateway.yaml")
+	require.NoError(t, os.WriteFile(egConfig, []byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyGateway\n"+
+		"rateLimit:\n  timeout: 1s\n  backend:\n    type: Redis\n    redis: {url: '"+srv.Addr()+"'}\n"), 0o600))
+	for i, store := range []string{"--redis-url=" + srv.URL(), "--redis-url=" + srv.URL(), "--envoy-gateway-config=" + egConfig} {
+		replicas = append(replicas, budgetGateway(t, sims[i%2], budget, store, "--ratelimit-timeout=1s", "--access-log=off"))
 	}
 
 	const clients = 30
