@@ -30,12 +30,13 @@ components: ## Redis, kube-apiserver, etcd and GAIE's pickers for the tests (~25
 CONTROLLER_GEN = $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 CRD_PATHS = paths=./api/v1alpha1/... paths=./api/v1beta1/...
 
-crds: ## regenerate manifests/crds from api/ (controller-gen, pinned)
-	$(CONTROLLER_GEN) crd $(CRD_PATHS) output:crd:dir=manifests/crds
+crds: ## regenerate the CRDs: aigateway.envoyproxy.io's from api/ (controller-gen, pinned), and the copies of GAIE's, Gateway API's and Envoy Gateway's from the modules go.mod pins
+	$(CONTROLLER_GEN) crd $(CRD_PATHS) output:crd:dir=charts/aigw-crds/files/aigateway
+	$(GO) run ./hack/gencrds
 
-crds-check: ## manifests/crds must match api/
+crds-check: ## the chart's aigateway.envoyproxy.io CRDs must match api/
 	@tmp=$$(mktemp -d) && $(CONTROLLER_GEN) crd $(CRD_PATHS) output:crd:dir=$$tmp && \
-	if ! diff -r -q $$tmp manifests/crds >/dev/null; then diff -r $$tmp manifests/crds | head -20; rm -rf $$tmp; echo "manifests/crds drifted from api/: run make crds"; exit 1; fi; rm -rf $$tmp
+	if ! diff -r -q $$tmp charts/aigw-crds/files/aigateway >/dev/null; then diff -r $$tmp charts/aigw-crds/files/aigateway | head -20; rm -rf $$tmp; echo "charts/aigw-crds/files/aigateway drifted from api/: run make crds"; exit 1; fi; rm -rf $$tmp
 
 lint: crds-check ## gofmt and go vet must be clean, the CRDs current
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -11,17 +11,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/aigw-dev/aigw/manifests"
+	"github.com/aigw-dev/aigw/charts"
 )
 
-// crdFS holds config/crd/bases of the GAIE module version go.mod pins,
-// copied by gen_crds.go, and in crds-v1alpha2/ the older
-// inference.networking.x-k8s.io/v1alpha2 CRDs that version no longer ships.
+// crdFS holds, in crds-gateway/, Gateway API's standard channel and the
+// Envoy Gateway CRDs the gateway reads (copied from the pinned modules by
+// hack/gencrds), and in crds-v1alpha2/ the older
+// inference.networking.x-k8s.io/v1alpha2 CRDs that the pinned GAIE version
+// no longer ships. aigateway.envoyproxy.io's and GAIE's come from the
+// aigw-crds chart.
 //
-// crds-gateway/ holds Gateway API's standard channel and the Envoy
-// Gateway CRDs the gateway reads, also copied by gen_crds.go.
-//
-//go:embed crds/*.yaml crds-v1alpha2/*.yaml crds-gateway/*.yaml
+//go:embed crds-gateway/*.yaml crds-v1alpha2/*.yaml
 var crdFS embed.FS
 
 // GAIEBundleVersionAnnotation is the annotation on GAIE's CRDs that names
@@ -31,7 +31,7 @@ const GAIEBundleVersionAnnotation = "inference.networking.k8s.io/bundle-version"
 // GAIECRDs returns GAIE's CustomResourceDefinitions (InferencePool v1 and
 // what else the pinned release ships), parsed from the embedded copies.
 func GAIECRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	return embeddedCRDs(crdFS, "crds/*.yaml", "run go generate ./internal/testenv")
+	return embeddedCRDs(charts.FS, "aigw-crds/files/inference-extension/*.yaml", "run make crds")
 }
 
 // V1Alpha2CRDs returns the inference.networking.x-k8s.io/v1alpha2 CRDs that
@@ -42,17 +42,23 @@ func V1Alpha2CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	return embeddedCRDs(crdFS, "crds-v1alpha2/*.yaml", "crds-v1alpha2 is committed, not generated")
 }
 
+// UpstreamGatewayCRDs returns the CRDs a cluster gets from other projects
+// than ours: Gateway API's standard channel, and the Envoy Gateway kinds
+// the gateway reads (Backend, BackendTrafficPolicy, ClientTrafficPolicy,
+// SecurityPolicy).
+func UpstreamGatewayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return embeddedCRDs(crdFS, "crds-gateway/*.yaml", "run make crds")
+}
+
 // GatewayCRDs returns the CRDs of the resources a gateway in Kubernetes
-// mode watches besides GAIE's: Gateway API's standard channel, the Envoy
-// Gateway kinds it reads (Backend, BackendTrafficPolicy,
-// ClientTrafficPolicy, SecurityPolicy) and aigateway.envoyproxy.io's, from
-// manifests/crds.
+// mode watches besides GAIE's: [UpstreamGatewayCRDs] and
+// aigateway.envoyproxy.io's, from the aigw-crds chart.
 func GatewayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	out, err := embeddedCRDs(crdFS, "crds-gateway/*.yaml", "run go generate ./internal/testenv")
+	out, err := UpstreamGatewayCRDs()
 	if err != nil {
 		return nil, err
 	}
-	ours, err := embeddedCRDs(manifests.CRDs, "crds/*.yaml", "run make crds")
+	ours, err := embeddedCRDs(charts.FS, "aigw-crds/files/aigateway/*.yaml", "run make crds")
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +76,20 @@ func (e *Env) InstallGatewayCRDs(t testing.TB) {
 	}
 	if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
 		t.Fatalf("install gateway CRDs: %v", err)
+	}
+}
+
+// InstallUpstreamGatewayCRDs installs [UpstreamGatewayCRDs] into e's API
+// server, as a cluster has them before our charts are installed, and waits
+// until they are served.
+func (e *Env) InstallUpstreamGatewayCRDs(t testing.TB) {
+	t.Helper()
+	crds, err := UpstreamGatewayCRDs()
+	if err != nil {
+		t.Fatalf("upstream gateway CRDs: %v", err)
+	}
+	if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
+		t.Fatalf("install upstream gateway CRDs: %v", err)
 	}
 }
 

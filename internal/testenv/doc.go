@@ -28,13 +28,12 @@
 // Everything a helper starts is stopped through t.Cleanup, and child-process
 // logs are written to the test log when the test fails.
 //
-// The CRDs are copies of config/crd/bases of the GAIE module version go.mod
-// pins, embedded from crds/; regenerate them with `go generate
-// ./internal/testenv` after changing that version.
+// The CRDs are those the aigw-crds chart ships (package charts): copies of
+// config/crd/bases of the GAIE module version go.mod pins, regenerated with
+// `make crds` after changing that version.
 //
 // This package must not be imported by non-test code, and it must not import
 // the gateway's own packages other than internal/sim (the model-server
-// stand-in): the harness stays independent of the code under test.
+// stand-in) and charts (the CRDs as shipped): the harness stays independent
+// of the code under test.
 package testenv
-
-//go:generate go run gen_crds.go

@@ -71,6 +71,22 @@ func NewScheme() (*runtime.Scheme, error) {
 // IP 127.0.0.1 with endpoint reconciler"); both flags also work outside one.
 func StartEnv(t testing.TB) *Env {
 	t.Helper()
+	crds, err := GAIECRDs()
+	if err != nil {
+		t.Fatalf("GAIE CRDs: %v", err)
+	}
+	return startEnv(t, crds)
+}
+
+// StartBareEnv is [StartEnv] without any CRD installed: for tests that
+// install CRDs as users do (the aigw-crds chart).
+func StartBareEnv(t testing.TB) *Env {
+	t.Helper()
+	return startEnv(t, nil)
+}
+
+func startEnv(t testing.TB, crds []*apiextensionsv1.CustomResourceDefinition) *Env {
+	t.Helper()
 	etcdPath := BinaryPath(t, Etcd)
 	apiserverPath := BinaryPath(t, KubeAPIServer)
 
@@ -82,10 +98,6 @@ func StartEnv(t testing.TB) *Env {
 	scheme, err := NewScheme()
 	if err != nil {
 		t.Fatalf("scheme: %v", err)
-	}
-	crds, err := GAIECRDs()
-	if err != nil {
-		t.Fatalf("GAIE CRDs: %v", err)
 	}
 
 	// Registered before env.Stop's cleanup, so it is removed after the

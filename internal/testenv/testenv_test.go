@@ -29,7 +29,7 @@ func TestEmbeddedCRDsMatchGoMod(t *testing.T) {
 	var pool bool
 	for _, crd := range crds {
 		require.Equal(t, pinned, crd.Annotations[GAIEBundleVersionAnnotation],
-			"CRD %s comes from another GAIE release than go.mod pins; run go generate ./internal/testenv", crd.Name)
+			"CRD %s comes from another GAIE release than go.mod pins; run make crds", crd.Name)
 		if crd.Name == "inferencepools.inference.networking.k8s.io" {
 			for _, v := range crd.Spec.Versions {
 				pool = pool || (v.Name == "v1" && v.Served && v.Storage)

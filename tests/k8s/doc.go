@@ -48,5 +48,5 @@
 // Without root the run fails with the reason, unless SKIP_K8S_TESTS=1.
 //
 // The CRDs come from internal/testenv/crds, copies of config/crd/bases of the
-// GAIE module version go.mod pins (go generate ./internal/testenv).
+// GAIE module version go.mod pins (make crds).
 package k8s

@@ -74,12 +74,19 @@ func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
 // waits until it is ready.
 func startKubeGateway(t *testing.T, env *testenv.Env, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
 	t.Helper()
+	return startKubeGatewayAs(t, env.Kubeconfig, host, adminPort, name)
+}
+
+// startKubeGatewayAs is [startKubeGateway] with the credentials of
+// kubeconfig.
+func startKubeGatewayAs(t *testing.T, kubeconfig, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
+	t.Helper()
 	stdout := &syncbuf.Buffer{}
 	stderr = &syncbuf.Buffer{}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + env.Kubeconfig, "--listen-address=" + host,
+		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + kubeconfig, "--listen-address=" + host,
 			"--admin-address=" + host, fmt.Sprintf("--admin-port=%d", adminPort), "--drain-delay=0", "--shutdown-timeout=5s",
 			"--replica-name=" + name, "--access-log=off"}, stdout, stderr)
 	}()

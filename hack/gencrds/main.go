@@ -1,16 +1,17 @@
-//go:build ignore
-
-// gen_crds copies the CustomResourceDefinitions of the module versions
-// that go.mod pins, where crds.go embeds them: those of
-// sigs.k8s.io/gateway-api-inference-extension into crds/, and into
-// crds-gateway/ Gateway API's standard channel and the Envoy Gateway
-// policies and Backend the gateway reads (from its CRD chart, without the
-// chart's template lines). Run it through `go generate ./internal/testenv`
-// after changing a version; TestEmbeddedCRDsMatchGoMod fails until you do.
+// Command gencrds copies the CustomResourceDefinitions of the module
+// versions that go.mod pins: GAIE's (sigs.k8s.io/gateway-api-inference-extension
+// config/crd/bases) into the aigw-crds chart, which ships them, and, for the
+// tests' API servers only, Gateway API's standard channel and the Envoy
+// Gateway policies and Backend the gateway reads (from Envoy Gateway's CRD
+// chart, without its template lines) into internal/testenv/crds-gateway;
+// clusters get those two from their own projects. Run it from the
+// repository's root through `make crds` after changing a version; testenv's
+// TestEmbeddedCRDsMatchGoMod fails until you do.
 //
-// The copies are committed so that tests never need the module cache's
-// directory at run time (the tests run inside a network namespace without the
-// module proxy, and a clean CI checkout may not have extracted the module).
+// The copies are committed: the chart ships them, and tests never need the
+// module cache's directory at run time (the tests run inside a network
+// namespace without the module proxy, and a clean CI checkout may not have
+// extracted the module).
 package main
 
 import (
@@ -36,10 +37,10 @@ type source struct {
 }
 
 var sources = []source{
-	{module: gaieModule, glob: "config/crd/bases/*.yaml", dir: "crds"},
-	{module: gatewayAPIModule, glob: "config/crd/standard/*.yaml", dir: "crds-gateway",
+	{module: gaieModule, glob: "config/crd/bases/*.yaml", dir: "charts/aigw-crds/files/inference-extension"},
+	{module: gatewayAPIModule, glob: "config/crd/standard/*.yaml", dir: "internal/testenv/crds-gateway",
 		keep: func(name string) bool { return !strings.Contains(name, "_vap_") }}, // admission policies, not CRDs
-	{module: egModule, glob: "charts/gateway-crds-helm/templates/generated/*.yaml", dir: "crds-gateway",
+	{module: egModule, glob: "charts/gateway-crds-helm/templates/generated/*.yaml", dir: "internal/testenv/crds-gateway",
 		keep: func(name string) bool {
 			for _, kind := range []string{"backends", "backendtrafficpolicies", "clienttrafficpolicies", "securitypolicies"} {
 				if name == "gateway.envoyproxy.io_"+kind+".yaml" {
@@ -52,7 +53,7 @@ var sources = []source{
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "gen_crds:", err)
+		fmt.Fprintln(os.Stderr, "gencrds:", err)
 		os.Exit(1)
 	}
 }
@@ -125,6 +126,6 @@ func copyCRDs(src source) error {
 	if n == 0 {
 		return fmt.Errorf("no CRDs in %s@%s/%s", src.module, info.Version, src.glob)
 	}
-	fmt.Printf("gen_crds: %d CRDs from %s@%s\n", n, src.module, info.Version)
+	fmt.Printf("gencrds: %d CRDs from %s@%s\n", n, src.module, info.Version)
 	return nil
 }
