@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/cli"
@@ -41,6 +42,7 @@ type runOptions struct {
 	kubernetes     bool
 	kubeconfig     string
 	controllerName string
+	gateways       []string
 	replicaName    string
 }
 
@@ -50,6 +52,14 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	o.rateLimit.register(fs)
 	fs.BoolVar(&o.kubernetes, "kubernetes", false, "read the resources from the Kubernetes API server (in-cluster, or --kubeconfig) instead of files, and follow their changes")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the API server --kubernetes reads (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	fs.Func("gateway", "with --kubernetes: serve only this Gateway (namespace/name) of the controller's GatewayClasses; repeat for more (default: all of them). Replicas serving other Gateways elect their own status writer", func(v string) error {
+		ns, name, ok := strings.Cut(v, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("%q: want namespace/name", v)
+		}
+		o.gateways = append(o.gateways, v)
+		return nil
+	})
 	fs.StringVar(&o.controllerName, "controller-name", kube.DefaultControllerName, "with --kubernetes: the GatewayClass spec.controllerName whose Gateways this gateway serves")
 	fs.StringVar(&o.replicaName, "replica-name", "", "with --kubernetes: this replica's name in the status writer's Lease (default $POD_NAME, else the host name and a random suffix)")
 	fs.IntVar(&o.adminPort, "admin-port", 1064, "port of the admin listener (/metrics, /healthz, /readyz)")
@@ -111,6 +121,9 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	loader := &standalone.Loader{LookupEnv: lookupEnv}
 	var load func(context.Context) (*standalone.Result, error)
 	var changes <-chan struct{}
+	if len(o.gateways) > 0 && !o.kubernetes {
+		return cli.Usagef("--gateway narrows the Gateways --kubernetes serves; files say which they serve")
+	}
 	switch {
 	case o.kubernetes:
 		if len(paths) > 0 {
@@ -184,7 +197,7 @@ func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*k
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Logger: logger.With("component", "kubernetes")})
+	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Gateways: o.gateways, Logger: logger.With("component", "kubernetes")})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,7 +208,7 @@ func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*k
 	if err != nil {
 		return nil, nil, err
 	}
-	logger.Info("kubernetes: watching the API server", "host", rc.Host, "controller_name", o.controllerName)
+	logger.Info("kubernetes: watching the API server", "host", rc.Host, "controller_name", o.controllerName, "gateways", o.gateways)
 	return src, status, nil
 }
 

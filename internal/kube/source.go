@@ -69,6 +69,10 @@ type Options struct {
 	// ControllerName selects the GatewayClasses whose Gateways are served;
 	// "" means DefaultControllerName.
 	ControllerName string
+	// Gateways, when set, narrows the Gateways served to these
+	// ("namespace/name"), among those of our GatewayClasses: replicas that
+	// serve different Gateways of one controller.
+	Gateways []string
 	// Debounce is how long changes gather before one compilation; 0 means
 	// 100ms.
 	Debounce time.Duration
@@ -246,6 +250,18 @@ func (s *Source) ourClasses(ctx context.Context) map[string]bool {
 	return classes
 }
 
+// ours reports whether gw is served here: its GatewayClass is one of
+// classes (ours), and it is one of Options.Gateways when those are set.
+func (s *Source) ours(gw *gwapiv1.Gateway, classes map[string]bool) bool {
+	return classes[string(gw.Spec.GatewayClassName)] && s.narrowedTo(gw.Namespace, gw.Name)
+}
+
+// narrowedTo reports whether the Gateway namespace/name is among those
+// this source may serve: any, unless Options.Gateways narrows them.
+func (s *Source) narrowedTo(namespace, name string) bool {
+	return len(s.opts.Gateways) == 0 || slices.Contains(s.opts.Gateways, namespace+"/"+name)
+}
+
 // guardingKinds are the policies whose errors fail a load: what they
 // guard would otherwise be served without them.
 var guardingKinds = map[string]bool{"SecurityPolicy": true, "BackendTrafficPolicy": true, "ClientTrafficPolicy": true}
@@ -294,7 +310,7 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 	})
 	for i := range gateways {
 		gw := &gateways[i]
-		if classes[string(gw.Spec.GatewayClassName)] {
+		if s.ours(gw, classes) {
 			if err := s.add(set, gw); err != nil {
 				return err
 			}
@@ -302,8 +318,15 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 		}
 	}
 	for _, o := range objs {
-		if r, ok := o.(*gwapiv1.HTTPRoute); ok && !attached(r, served) {
-			continue // another controller's route
+		switch r := o.(type) {
+		case *gwapiv1.HTTPRoute:
+			if !s.attached(r.Namespace, r.Spec.ParentRefs, served) {
+				continue // another controller's route, or other replicas'
+			}
+		case *aigv1b1.AIGatewayRoute:
+			if !s.attached(r.Namespace, r.Spec.ParentRefs, served) {
+				continue
+			}
 		}
 		if err := s.add(set, o); err != nil {
 			return err
@@ -325,13 +348,19 @@ func (s *Source) add(set *standalone.Set, o client.Object) error {
 	return nil
 }
 
-// attached reports whether r names one of the served Gateways as parent.
-func attached(r *gwapiv1.HTTPRoute, served map[[2]string]bool) bool {
-	for _, p := range r.Spec.ParentRefs {
+// attached reports whether a route of namespace with parents refs names one
+// of the served Gateways as parent. A route without parents (which the
+// compiler attaches to the one Gateway) is attached unless the source
+// serves only some Gateways.
+func (s *Source) attached(namespace string, refs []gwapiv1.ParentReference, served map[[2]string]bool) bool {
+	if len(refs) == 0 {
+		return len(s.opts.Gateways) == 0
+	}
+	for _, p := range refs {
 		if (p.Kind != nil && *p.Kind != "Gateway") || (p.Group != nil && *p.Group != gwapiv1.GroupName) {
 			continue
 		}
-		ns := r.Namespace
+		ns := namespace
 		if p.Namespace != nil {
 			ns = string(*p.Namespace)
 		}

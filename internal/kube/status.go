@@ -2,6 +2,8 @@ package kube
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,7 +60,9 @@ type Status struct {
 type StatusOptions struct {
 	// LeaseNamespace and LeaseName name the coordination.k8s.io Lease the
 	// replicas elect the status writer with; "" means $POD_NAMESPACE (else
-	// "default") and "aigw-status".
+	// "default") and "aigw-status", followed by a hash of the Gateways when
+	// the source serves only some (replicas serving others elect their
+	// own writer).
 	LeaseNamespace, LeaseName string
 	// Identity is this replica's name in the Lease and the field manager
 	// of its status writes; "" means $POD_NAME, else the host name and a
@@ -79,6 +83,11 @@ func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusO
 	}
 	if opts.LeaseName == "" {
 		opts.LeaseName = "aigw-status"
+		if len(s.opts.Gateways) > 0 {
+			names := slices.Sorted(slices.Values(s.opts.Gateways))
+			sum := sha256.Sum256([]byte(strings.Join(names, ",")))
+			opts.LeaseName += "-" + hex.EncodeToString(sum[:5])
+		}
 	}
 	if opts.Identity == "" {
 		opts.Identity = os.Getenv("POD_NAME")
@@ -190,6 +199,17 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 		}
 	}
 	var errs []error
+	var gateways gwapiv1.GatewayList
+	if err := st.src.cache.List(ctx, &gateways); err != nil {
+		return err
+	}
+	classes := st.src.ourClasses(ctx)
+	served := map[[2]string]bool{}
+	for i := range gateways.Items {
+		if gw := &gateways.Items[i]; st.src.ours(gw, classes) {
+			served[[2]string{gw.Namespace, gw.Name}] = true
+		}
+	}
 	for _, k := range []struct {
 		kind string
 		list client.ObjectList
@@ -205,6 +225,9 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 		}
 		for _, it := range items {
 			o := it.(client.Object)
+			if r, ok := o.(*aigv1b1.AIGatewayRoute); ok && !st.src.attached(r.Namespace, r.Spec.ParentRefs, served) {
+				continue // another controller's route, or other replicas'
+			}
 			cond := metav1.Condition{Type: ConditionAccepted, Status: metav1.ConditionTrue, Reason: ConditionAccepted,
 				Message: "compiled and served", ObservedGeneration: o.GetGeneration()}
 			if p := problems[kind+" "+o.GetNamespace()+"/"+o.GetName()]; len(p) > 0 {
@@ -214,17 +237,6 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			if err := st.setCondition(ctx, o, cond); err != nil {
 				errs = append(errs, err)
 			}
-		}
-	}
-	var gateways gwapiv1.GatewayList
-	if err := st.src.cache.List(ctx, &gateways); err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	classes := st.src.ourClasses(ctx)
-	served := map[[2]string]bool{}
-	for _, gw := range gateways.Items {
-		if classes[string(gw.Spec.GatewayClassName)] {
-			served[[2]string{gw.Namespace, gw.Name}] = true
 		}
 	}
 	var routes gwapiv1.HTTPRouteList
@@ -253,7 +265,7 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	}
 	for i := range routes.Items {
 		r := &routes.Items[i]
-		if !attached(r, served) {
+		if !st.src.attached(r.Namespace, r.Spec.ParentRefs, served) {
 			continue
 		}
 		for _, rule := range r.Spec.Rules {
@@ -306,8 +318,8 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	}
 	for i := range gateways.Items {
 		gw := &gateways.Items[i]
-		if !classes[string(gw.Spec.GatewayClassName)] {
-			continue
+		if !st.src.ours(gw, classes) {
+			continue // another controller's, or other replicas'
 		}
 		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], res.Config != nil); err != nil {
 			errs = append(errs, err)
@@ -400,8 +412,12 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	controller := gwapiv1.GatewayController(st.src.opts.ControllerName)
 	var parents []gwapiv1.RouteParentStatus
 	for _, ps := range next.Status.Parents {
-		if ps.ControllerName != controller {
-			parents = append(parents, ps)
+		ns := r.Namespace
+		if ps.ParentRef.Namespace != nil {
+			ns = string(*ps.ParentRef.Namespace)
+		}
+		if ps.ControllerName != controller || !st.src.narrowedTo(ns, string(ps.ParentRef.Name)) {
+			parents = append(parents, ps) // another controller's, or replicas serving other Gateways
 		}
 	}
 	for _, ref := range r.Spec.ParentRefs {
@@ -465,8 +481,8 @@ func (st *Status) setPoolParents(ctx context.Context, p *gaiev1.InferencePool, p
 	controller := gaiev1.ControllerName(st.src.opts.ControllerName)
 	var out []gaiev1.ParentStatus
 	for _, ps := range p.Status.Parents {
-		if ps.ControllerName != controller {
-			out = append(out, ps)
+		if ps.ControllerName != controller || !st.src.narrowedTo(string(ps.ParentRef.Namespace), string(ps.ParentRef.Name)) {
+			out = append(out, ps) // another controller's, or replicas serving other Gateways
 		}
 	}
 	errs, picker := problems[0], problems[1]

@@ -154,7 +154,7 @@ func TestHelmCharts(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return c.List(ctx, &gwapiv1.GatewayClassList{}) == nil }, 30*time.Second, 100*time.Millisecond)
 
-	rel := helmInstall(t, env.Kubeconfig, "aigw", "aigw", ns, map[string]any{"replicaCount": 3}, false)
+	rel := helmInstall(t, env.Kubeconfig, "aigw", "aigw", ns, map[string]any{"replicaCount": 3, "gateways": []any{"default/ai"}}, false)
 	require.ElementsMatch(t, []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service",
 		"Deployment", "PodDisruptionBudget", "GatewayClass"}, manifestKinds(t, rel.Manifest))
 	var deploy appsv1.Deployment
@@ -169,6 +169,7 @@ func TestHelmCharts(t *testing.T) {
 	require.Equal(t, "/readyz", ctr.ReadinessProbe.HTTPGet.Path)
 	require.Equal(t, "admin", ctr.ReadinessProbe.HTTPGet.Port.String())
 	require.Contains(t, ctr.Args, "--kubernetes")
+	require.Contains(t, ctr.Args, "--gateway=default/ai")
 	require.Equal(t, "ghcr.io/aigw-dev/aigw:0.1.0", ctr.Image)
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw"}, &policyv1.PodDisruptionBudget{}))
 	var class gwapiv1.GatewayClass

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -78,17 +79,17 @@ func startKubeGateway(t *testing.T, env *testenv.Env, host string, adminPort int
 }
 
 // startKubeGatewayAs is [startKubeGateway] with the credentials of
-// kubeconfig.
-func startKubeGatewayAs(t *testing.T, kubeconfig, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
+// kubeconfig and further flags.
+func startKubeGatewayAs(t *testing.T, kubeconfig, host string, adminPort int, name string, flags ...string) (stderr *syncbuf.Buffer, stop func()) {
 	t.Helper()
 	stdout := &syncbuf.Buffer{}
 	stderr = &syncbuf.Buffer{}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Main(runCtx, []string{"run", "--kubernetes", "--kubeconfig=" + kubeconfig, "--listen-address=" + host,
+		done <- app.Main(runCtx, append([]string{"run", "--kubernetes", "--kubeconfig=" + kubeconfig, "--listen-address=" + host,
 			"--admin-address=" + host, fmt.Sprintf("--admin-port=%d", adminPort), "--drain-delay=0", "--shutdown-timeout=5s",
-			"--replica-name=" + name, "--access-log=off"}, stdout, stderr)
+			"--replica-name=" + name, "--access-log=off"}, flags...), stdout, stderr)
 	}()
 	var once sync.Once
 	stop = func() {
@@ -340,4 +341,76 @@ func TestKubernetesModeReplicas(t *testing.T) {
 			route.Status.Conditions[0].ObservedGeneration == route.Generation && slices.Contains(statusManagers(route), "aigw/"+follower)
 	}, 15*time.Second, 50*time.Millisecond, "the new leader did not write status: %v", statusManagers(route))
 	require.NoError(t, chatVia(hosts[follower], "alias-2"))
+}
+
+// TestKubernetesModeGatewaysNarrowed runs one replica per Gateway of our
+// GatewayClass (--gateway), as Envoy Gateway runs a proxy fleet per
+// Gateway: each serves its Gateway's routes and no listener of the other,
+// elects its own status writer, and writes the status of its Gateway and
+// its routes only.
+func TestKubernetesModeGatewaysNarrowed(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	sim := testenv.StartSim(t, "127.0.0.1:18280", simOptions())
+	const port, port2 = 18200, 18201
+	ctx := context.Background()
+	objs := kubeObjects(port, sim.Addr)
+	objs = append(objs,
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai2", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port2}}}},
+		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat2", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
+			ParentRefs: []gwapiv1.ParentReference{{Name: "ai2"}}, Rules: []aigv1b1.AIGatewayRouteRule{modelRule("m2", model)}}})
+	for _, o := range objs {
+		require.NoError(t, c.Create(ctx, o))
+	}
+	replicas := []struct{ name, host, gateway, route, model string }{
+		{"replica-a", "127.0.0.1", "default/ai", "chat", model},
+		{"replica-b", "127.0.0.2", "default/ai2", "chat2", "m2"},
+	}
+	logs := map[string]*syncbuf.Buffer{}
+	for i, r := range replicas {
+		logs[r.name], _ = startKubeGatewayAs(t, env.Kubeconfig, r.host, 18202+i, r.name, "--gateway="+r.gateway)
+	}
+	chatVia := func(host string, p int, m string) error {
+		oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://%s:%d/v1", host, p)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: m, MaxTokens: openai.Int(4),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	require.NoError(t, chatVia("127.0.0.1", port, model), "replica-a serves Gateway ai:\n%s", logs["replica-a"])
+	require.NoError(t, chatVia("127.0.0.2", port2, "m2"), "replica-b serves Gateway ai2:\n%s", logs["replica-b"])
+	require.Error(t, chatVia("127.0.0.1", port2, "m2"), "replica-a has no listener of Gateway ai2")
+	require.Error(t, chatVia("127.0.0.2", port, model), "replica-b has no listener of Gateway ai")
+
+	for _, r := range replicas {
+		route := &aigv1b1.AIGatewayRoute{}
+		require.Eventually(t, func() bool {
+			return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: r.route}, route) == nil && len(route.Status.Conditions) == 1 &&
+				route.Status.Conditions[0].Type == "Accepted"
+		}, 15*time.Second, 50*time.Millisecond, "%s: route %s status:\n%s", r.name, r.route, logs[r.name])
+		require.Equal(t, []string{"aigw/" + r.name}, statusManagers(route), "only the replicas serving the route's Gateway write its status")
+		gw := &gwapiv1.Gateway{}
+		name := strings.TrimPrefix(r.gateway, "default/")
+		require.Eventually(t, func() bool {
+			return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, gw) == nil &&
+				meta.IsStatusConditionTrue(gw.Status.Conditions, string(gwapiv1.GatewayConditionProgrammed))
+		}, 15*time.Second, 50*time.Millisecond)
+		require.Equal(t, []string{"aigw/" + r.name}, statusManagers(gw))
+	}
+	var leases coordinationv1.LeaseList
+	require.NoError(t, c.List(ctx, &leases, client.InNamespace("default")))
+	holders := map[string]string{}
+	for _, l := range leases.Items {
+		if strings.HasPrefix(l.Name, "aigw-status-") && l.Spec.HolderIdentity != nil {
+			holders[*l.Spec.HolderIdentity] = l.Name
+		}
+	}
+	require.Len(t, holders, 2, "one status writer per Gateway set: %v", holders)
+
+	err = app.Main(ctx, []string{"run", "--gateway=ai"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "want namespace/name")
 }
