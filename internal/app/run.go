@@ -121,6 +121,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	loader := &standalone.Loader{LookupEnv: lookupEnv}
 	var load func(context.Context) (*standalone.Result, error)
 	var changes <-chan struct{}
+	var src *kube.Source
 	if len(o.gateways) > 0 && !o.kubernetes {
 		return cli.Usagef("--gateway narrows the Gateways --kubernetes serves; files say which they serve")
 	}
@@ -129,7 +130,9 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if len(paths) > 0 {
 			return cli.Usagef("--kubernetes reads the API server: no configuration files (%s)", paths[0])
 		}
-		src, status, err := startKubernetes(ctx, o, logger)
+		var status *kube.Status
+		var err error
+		src, status, err = startKubernetes(ctx, o, logger)
 		if err != nil {
 			return err
 		}
@@ -185,6 +188,10 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	}
 	if changes != nil {
 		p.reload, p.changes = load, changes
+	}
+	if src != nil {
+		// Pod changes that only move pools' endpoints skip compilation.
+		p.applied, p.endpointChanges, p.poolEndpoints = src.Serving, src.EndpointChanges(), src.PoolEndpoints
 	}
 	return runGateway(ctx, p)
 }

@@ -44,6 +44,12 @@ type gatewayParams struct {
 	reload     func(context.Context) (*standalone.Result, error)
 	watchFiles []string
 	changes    <-chan struct{}
+	// applied, when set, is told each configuration the gateway takes.
+	applied func(*config.Config)
+	// endpointChanges, when set, signals that poolEndpoints has fresher
+	// endpoints for some pools (without a configuration to compile).
+	endpointChanges <-chan struct{}
+	poolEndpoints   func(context.Context) map[string][]config.PoolEndpoint
 	// guard, when set, rejects a reload that empties a file (see
 	// truncationGuard).
 	guard *truncationGuard
@@ -81,6 +87,9 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	defer gw.Close()
 	if err := gw.Apply(p.initial); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	if p.applied != nil {
+		p.applied(p.initial)
 	}
 	listeners := servedListeners(p.initial)
 
@@ -159,6 +168,23 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		}
 	}
 
+	if p.endpointChanges != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.endpointChanges:
+					for pool, eps := range p.poolEndpoints(ctx) {
+						gw.SetPoolEndpoints(pool, eps)
+						p.logger.Debug("pool endpoints updated", "pool", pool, "endpoints", len(eps))
+					}
+				}
+			}
+		}()
+	}
 	if p.reload != nil && p.changes != nil {
 		wg.Add(1)
 		go func() {
@@ -231,6 +257,9 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 	next, ok := applyReload(ctx, p.logger, p.reload, p.guard, gw)
 	if !ok {
 		return
+	}
+	if p.applied != nil {
+		p.applied(next)
 	}
 	if !sameListeners(p.initial.Listeners, next.Listeners) {
 		p.logger.Warn("listener changes take effect after a restart")

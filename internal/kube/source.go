@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -29,6 +32,7 @@ import (
 	infv1a2 "github.com/aigw-dev/aigw/api/inferencev1alpha2"
 	aigv1a1 "github.com/aigw-dev/aigw/api/v1alpha1"
 	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/standalone"
 )
 
@@ -87,6 +91,20 @@ type Source struct {
 	lists   []client.ObjectList
 	changed chan struct{}
 	out     chan struct{}
+
+	// selection is which Pods the configuration in force read (nil before
+	// the first load); a Pod change is classified against it.
+	selection atomic.Pointer[standalone.PodSelection]
+	// dirty are the pools whose endpoints changed since
+	// PoolEndpoints last read them, by name; endpoints signals them.
+	mu        sync.Mutex
+	dirty     map[string]standalone.PoolPods
+	endpoints chan struct{}
+	// loaded are the Pods read by the configurations loaded and not yet
+	// in force (see Serving).
+	loaded map[*config.Config]standalone.PodSelection
+	// loading is set once the first load began.
+	loading atomic.Bool
 }
 
 // New returns a source on the API server cfg reaches. Kinds the server
@@ -117,7 +135,8 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes cache: %w", err)
 	}
-	s := &Source{opts: opts, scheme: scheme, cache: c, changed: make(chan struct{}, 1), out: make(chan struct{}, 1)}
+	s := &Source{opts: opts, scheme: scheme, cache: c, changed: make(chan struct{}, 1), out: make(chan struct{}, 1),
+		dirty: map[string]standalone.PoolPods{}, endpoints: make(chan struct{}, 1), loaded: map[*config.Config]standalone.PodSelection{}}
 	for _, l := range watched() {
 		gvk, err := apiutil.GVKForObject(l, scheme)
 		if err != nil {
@@ -144,9 +163,17 @@ func (s *Source) Start(ctx context.Context) error {
 			s.opts.Logger.Error("kubernetes: the watch stopped", "error", err)
 		}
 	}()
-	notify := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.poke() },
-		UpdateFunc: func(any, any) { s.poke() },
+	notify := toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(_ any, initialList bool) {
+			if !initialList { // the informer's replay of its cache, which loads read
+				s.poke()
+			}
+		},
+		UpdateFunc: func(o, n any) {
+			if compiledChange(o, n) {
+				s.poke()
+			}
+		},
 		DeleteFunc: func(any) { s.poke() },
 	}
 	for _, l := range s.lists {
@@ -158,7 +185,11 @@ func (s *Source) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("kubernetes informer: %w", err)
 		}
-		if _, err := inf.AddEventHandler(notify); err != nil {
+		var handler toolscache.ResourceEventHandler = notify
+		if _, ok := obj.(*corev1.Pod); ok {
+			handler = s.podHandler()
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("kubernetes informer: %w", err)
 		}
 	}
@@ -167,6 +198,115 @@ func (s *Source) Start(ctx context.Context) error {
 	}
 	go s.debounce(ctx)
 	return nil
+}
+
+// compiledChange reports whether an update may change what the compiler
+// reads: not a resync, and not a write of the status alone (which leaves
+// metadata.generation, labels and annotations as they were), such as the
+// status writer's own.
+func compiledChange(o, n any) bool {
+	a, ok := o.(client.Object)
+	b, ok2 := n.(client.Object)
+	if !ok || !ok2 {
+		return true
+	}
+	if a.GetResourceVersion() == b.GetResourceVersion() {
+		return false
+	}
+	if a.GetGeneration() == 0 || a.GetGeneration() != b.GetGeneration() { // kinds without generation: any change
+		return true
+	}
+	return !maps.Equal(a.GetLabels(), b.GetLabels()) || !maps.Equal(a.GetAnnotations(), b.GetAnnotations()) ||
+		!a.GetDeletionTimestamp().Equal(b.GetDeletionTimestamp())
+}
+
+// podHandler classifies Pod changes: one that a compilation read through
+// a Service recompiles, one of a pool's Pods only refreshes that pool's
+// endpoints (no compilation), and any other is ignored.
+func (s *Source) podHandler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(o any, initialList bool) {
+			if !initialList { // the informer's replay of what its cache holds, which loads read
+				s.podChanged(nil, podOf(o))
+			}
+		},
+		UpdateFunc: func(o, n any) {
+			old, new := podOf(o), podOf(n)
+			if old != nil && new != nil && old.ResourceVersion == new.ResourceVersion {
+				return // a resync
+			}
+			s.podChanged(old, new)
+		},
+		DeleteFunc: func(o any) { s.podChanged(podOf(o), nil) },
+	}
+}
+
+// podOf is the Pod of an informer's event object, nil if none.
+func podOf(o any) *corev1.Pod {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	p, _ := o.(*corev1.Pod)
+	return p
+}
+
+func (s *Source) podChanged(old, new *corev1.Pod) {
+	sel := s.selection.Load()
+	if sel == nil {
+		if !s.loading.Load() {
+			return // the first load reads the cache, this change included
+		}
+		s.opts.Logger.Debug("kubernetes: a Pod changed before a configuration is in force: compiling")
+		s.poke()
+		return
+	}
+	compile, pools := sel.Affects(old, new)
+	if compile {
+		s.opts.Logger.Debug("kubernetes: a Pod a Service resolves to changed: compiling")
+		s.poke()
+		return
+	}
+	if len(pools) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, p := range pools {
+		s.dirty[p.Pool] = *p
+	}
+	s.mu.Unlock()
+	select {
+	case s.endpoints <- struct{}{}:
+	default:
+	}
+}
+
+// EndpointChanges signals when pools' endpoints changed (Pods became
+// ready or not, came or went) without anything else to compile; read them
+// with [Source.PoolEndpoints].
+func (s *Source) EndpointChanges() <-chan struct{} { return s.endpoints }
+
+// PoolEndpoints returns the current endpoints of the pools whose Pods
+// changed since the last call, by pool name ("namespace/name"), as a
+// compilation would make them.
+func (s *Source) PoolEndpoints(ctx context.Context) map[string][]config.PoolEndpoint {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.dirty = map[string]standalone.PoolPods{}
+	s.mu.Unlock()
+	out := make(map[string][]config.PoolEndpoint, len(dirty))
+	for name, p := range dirty {
+		var list corev1.PodList
+		if err := s.cache.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingLabels(p.Selector)); err != nil {
+			s.opts.Logger.Warn("kubernetes: listing a pool's Pods; its endpoints wait for the next change", "pool", name, "error", err)
+			continue
+		}
+		pods := make([]*corev1.Pod, len(list.Items))
+		for i := range list.Items {
+			pods[i] = &list.Items[i]
+		}
+		out[name] = p.Endpoints(pods)
+	}
+	return out
 }
 
 func (s *Source) poke() {
@@ -210,12 +350,20 @@ func (s *Source) Changes() <-chan struct{} { return s.out }
 // (SecurityPolicy, BackendTrafficPolicy, ClientTrafficPolicy), which
 // fails the load: skipping it would leave its routes open or unlimited.
 func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
+	s.loading.Store(true) // before the cache is read: later Pod changes are not in this load
 	set := standalone.NewClusterSet()
 	if err := s.fill(ctx, set); err != nil {
 		return &standalone.Result{}, err
 	}
 	cfg, warnings, skipped := set.CompileValid()
-	res := &standalone.Result{Config: cfg, Warnings: warnings, Skipped: skipped}
+	res := &standalone.Result{Config: cfg, Warnings: warnings, Skipped: skipped, Pods: set.PodSelection()}
+	defer func() {
+		if res.Config != nil {
+			s.mu.Lock()
+			s.loaded[res.Config] = res.Pods
+			s.mu.Unlock()
+		}
+	}()
 	var guarding []error
 	for _, err := range skipped {
 		var e *standalone.Error
@@ -232,6 +380,18 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 		return res, errors.Join(guarding...)
 	}
 	return res, nil
+}
+
+// Serving tells the source that the data plane now runs cfg, a
+// configuration [Source.Load] returned: the Pods its compilation read
+// classify Pod changes from now on.
+func (s *Source) Serving(cfg *config.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sel, ok := s.loaded[cfg]; ok {
+		s.selection.Store(&sel)
+	}
+	clear(s.loaded)
 }
 
 // ourClasses returns the names of the GatewayClasses that name our

@@ -45,6 +45,8 @@ func defaultRetry() config.RetryPolicy {
 type compiler struct {
 	d *diag
 	s *store
+	// pods are the Pod selectors read, for a control plane watching Pods.
+	pods PodSelection
 	// gateway is the one Gateway, or nil for the default listener.
 	gateway *resource[gwapiv1.Gateway]
 	// globalRequestCosts are the GatewayConfig's llmRequestCosts.
@@ -75,7 +77,7 @@ type compiler struct {
 
 // compile builds the Config. Errors go to d; the Config is meaningless when
 // d has any.
-func compile(d *diag, s *store) *config.Config {
+func compile(d *diag, s *store) (*config.Config, PodSelection) {
 	c := &compiler{
 		d: d, s: s,
 		backends:     map[nsName]*config.Backend{},
@@ -132,7 +134,7 @@ func compile(d *diag, s *store) *config.Config {
 		ns, name, _ := strings.Cut(cfg.Backends[i].Name, "/")
 		cfg.Backends[i].Quota = quotas[nsName{ns, name}]
 	}
-	return cfg
+	return cfg, c.pods
 }
 
 // routeEntry is an AIGatewayRoute or an HTTPRoute, for ordering.

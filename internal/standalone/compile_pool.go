@@ -92,6 +92,8 @@ func (c *compiler) schedulerConfig(r *resource[inferencePool], spec poolSpec) *c
 // without endpoints is valid (Pods come and go; the data plane may get
 // fresher endpoints), with a warning.
 func (c *compiler) poolEndpoints(r *resource[inferencePool], spec poolSpec) []config.PoolEndpoint {
+	c.pods.Pools = append(c.pods.Pools, PoolPods{Pool: r.key().String(),
+		PodSelector: PodSelector{Namespace: r.src.Namespace, Selector: spec.selector}, TargetPorts: spec.targetPorts})
 	var out []config.PoolEndpoint
 	for _, rp := range c.readyPods(r.src, spec.selectorPath, r.src.Namespace, spec.selector, "the pool") {
 		for _, port := range spec.targetPorts {
@@ -249,6 +251,7 @@ func (c *compiler) resolvePicker(r *resource[inferencePool], ref *pickerRef) (pi
 			return addr, pickerResolved
 		}
 		what := "endpoint picker Service " + key.String()
+		c.pods.Services = append(c.pods.Services, PodSelector{Namespace: svc.src.Namespace, Selector: svc.obj.Spec.Selector})
 		for _, rp := range c.readyPods(r.src, ref.path, svc.src.Namespace, svc.obj.Spec.Selector, what) {
 			if tp, ok := targetPort(sp, rp.pod.obj); ok {
 				addr.host, addr.port = rp.ip, tp

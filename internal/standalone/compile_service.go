@@ -139,6 +139,7 @@ func (c *compiler) serviceEndpoints(src Source, p *field.Path, svc *resource[cor
 	}
 	var out []config.Endpoint
 	what := "Service " + svc.key().String()
+	c.pods.Services = append(c.pods.Services, PodSelector{Namespace: svc.src.Namespace, Selector: svc.obj.Spec.Selector})
 	for _, rp := range c.readyPods(src, p, svc.src.Namespace, svc.obj.Spec.Selector, what) {
 		tp, ok := targetPort(sp, rp.pod.obj)
 		if !ok {

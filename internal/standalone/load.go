@@ -29,6 +29,8 @@ type Result struct {
 	// Skipped are the errors of resources a controller left out while
 	// compiling the rest ([Set.CompileValid]); files never skip.
 	Skipped []error
+	// Pods is which Pods the compilation read (set by controllers).
+	Pods PodSelection
 }
 
 // Loader loads configuration files. The zero value reads the process

@@ -27,6 +27,8 @@ type Set struct {
 	// secretHook, when set, sees each Secret as it is added (the file
 	// loader's substitution.aigw.run annotations).
 	secretHook func(Source, *corev1.Secret)
+	// pods is what the last compilation read of Pods.
+	pods PodSelection
 }
 
 // NewSet returns an empty set.
@@ -106,5 +108,11 @@ func (s *Set) compile() *config.Config {
 	if s.unparsed {
 		return nil
 	}
-	return compile(s.d, s.store)
+	cfg, pods := compile(s.d, s.store)
+	s.pods = pods
+	return cfg
 }
+
+// PodSelection is which Pods the last compilation read; see
+// [PodSelection].
+func (s *Set) PodSelection() PodSelection { return s.pods }

@@ -1,0 +1,128 @@
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
+	"github.com/aigw-dev/aigw/internal/kube"
+	"github.com/aigw-dev/aigw/internal/promtest"
+	"github.com/aigw-dev/aigw/internal/testenv"
+)
+
+// TestKubernetesModePodEndpoints: in Kubernetes mode a pool's Pods going
+// unready, ready again or coming new reach the data plane's endpoints
+// without a compilation of the configuration (no "configuration reloaded"),
+// Pods no compiled resource selects change nothing, and an edit of a
+// route still compiles.
+func TestKubernetesModePodEndpoints(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	sims := map[string]*testenv.Sim{}
+	for _, ip := range ips {
+		sims[ip] = testenv.StartSim(t, endpoint(ip), simOptions())
+	}
+	for i, ip := range ips[:2] {
+		env.CreateReadyPod(t, testenv.Pod{Name: fmt.Sprintf("vllm-%d", i), Labels: poolLabels, IP: ip, Port: serverPort})
+	}
+	env.CreatePool(t, testenv.Pool{Name: poolName, Selector: poolLabels, TargetPorts: []int32{serverPort}}) // the gateway picks
+	const port = 18300
+	for _, o := range []client.Object{
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port}}}},
+		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
+			ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}},
+			Rules: []aigv1b1.AIGatewayRouteRule{{
+				Matches: []aigv1b1.AIGatewayRouteRuleMatch{{Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: model}}}},
+				BackendRefs: []aigv1b1.AIGatewayRouteRuleBackendRef{{Name: poolName, Group: ptr.To("inference.networking.k8s.io"),
+					Kind: ptr.To("InferencePool")}},
+			}}}},
+	} {
+		require.NoError(t, c.Create(ctx, o), "%T", o)
+	}
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18301, "replica-a")
+	reloads := func() int { return strings.Count(stderr.String(), "configuration reloaded") }
+
+	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	served := func(ip string) float64 {
+		return promtest.Sum(t, sims[ip].URL+"/metrics", "vllm:request_success_total")
+	}
+	// send sends n chats and returns how many each model server took.
+	seq := 0
+	send := func(n int) map[string]float64 {
+		before := map[string]float64{}
+		for _, ip := range ips {
+			before[ip] = served(ip)
+		}
+		for range n {
+			seq++ // distinct prompts: no prefix-cache affinity to one Pod
+			_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model, MaxTokens: openai.Int(2),
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(fmt.Sprintf("%d: hello", seq))}})
+			require.NoError(t, err, "gateway:\n%s", stderr)
+		}
+		out := map[string]float64{}
+		for _, ip := range ips {
+			out[ip] = served(ip) - before[ip]
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		got := send(10)
+		return got[ips[0]] > 0 && got[ips[1]] > 0
+	}, 15*time.Second, 100*time.Millisecond, "both Pods serve")
+	settled := reloads()
+
+	setReady := func(name string, ready corev1.ConditionStatus) {
+		pod := &corev1.Pod{}
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, pod))
+		for i := range pod.Status.Conditions {
+			if pod.Status.Conditions[i].Type == corev1.PodReady {
+				pod.Status.Conditions[i].Status = ready
+			}
+		}
+		require.NoError(t, c.Status().Update(ctx, pod))
+	}
+	// Pod 1 goes unready: no request reaches it, with no compilation.
+	setReady("vllm-1", corev1.ConditionFalse)
+	require.Eventually(t, func() bool { return send(10)[ips[1]] == 0 }, 10*time.Second, 100*time.Millisecond, "the unready Pod still serves")
+	require.Zero(t, send(20)[ips[1]])
+	// A new ready Pod joins; Pod 1 comes back.
+	env.CreateReadyPod(t, testenv.Pod{Name: "vllm-2", Labels: poolLabels, IP: ips[2], Port: serverPort})
+	setReady("vllm-1", corev1.ConditionTrue)
+	require.Eventually(t, func() bool {
+		got := send(15)
+		return got[ips[0]] > 0 && got[ips[1]] > 0 && got[ips[2]] > 0
+	}, 10*time.Second, 100*time.Millisecond, "all three Pods serve")
+	// A Pod that no compiled resource selects.
+	env.CreateReadyPod(t, testenv.Pod{Name: "unrelated", Labels: map[string]string{"app": "other"}, IP: "127.0.0.9", Port: serverPort})
+	time.Sleep(300 * time.Millisecond) // past the debounce: a compilation would have happened
+	require.Equal(t, settled, reloads(), "Pod changes compiled the configuration again:\n%s", stderr)
+
+	// Anything else still compiles: a route edit.
+	route := &aigv1b1.AIGatewayRoute{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "chat"}, route))
+	route.Spec.Rules[0].Matches = append(route.Spec.Rules[0].Matches, aigv1b1.AIGatewayRouteRuleMatch{
+		Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: "alias"}}})
+	require.NoError(t, c.Update(ctx, route))
+	require.Eventually(t, func() bool { return reloads() > settled }, 10*time.Second, 50*time.Millisecond)
+}
