@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS = -X github.com/aigw-dev/aigw/internal/app.buildVersion=$(VERSION) -X github.com/aigw-dev/aigw/internal/app.buildCommit=$(COMMIT)
 
-.PHONY: setup build demo components test unit lint crds crds-check fuzz bench bench-epp bench-sched bench-flow clean
+.PHONY: setup build demo components test unit lint crds crds-check fuzz bench bench-epp bench-sched bench-flow bench-kube clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -83,6 +83,9 @@ bench-sched: ## scheduling quality (issue #5): random, round-robin, least-reques
 
 bench-flow: ## flow control (GAIE's flowControl gate) at 90/100/120 % of saturation: an interactive class's TTFT without it, with GAIE's thresholds, with the queue gate (~6 min)
 	$(GO) test ./tests/k8s -run '^$$' -bench FlowControl -benchtime 1x -timeout 30m
+
+bench-kube: ## Kubernetes mode at scale (issue #14): 2000 AIGatewayRoutes with their backends, policies and Secrets: creation to served, heap, one route edit to served p50/p99 (~2 min; AIGW_SCALE_ROUTES=N)
+	$(GO) test ./tests/k8s -run '^$$' -bench KubernetesScale -benchtime 1x -timeout 30m
 
 clean:
 	rm -rf bin

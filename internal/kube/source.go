@@ -5,6 +5,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,8 +78,9 @@ type Options struct {
 	// ("namespace/name"), among those of our GatewayClasses: replicas that
 	// serve different Gateways of one controller.
 	Gateways []string
-	// Debounce is how long changes gather before one compilation; 0 means
-	// 100ms.
+	// Debounce is the least time between two compilations while changes
+	// keep coming (the first change after a quiet one waits a tenth of
+	// it); 0 means 100ms.
 	Debounce time.Duration
 	Logger   *slog.Logger
 }
@@ -316,21 +318,27 @@ func (s *Source) poke() {
 	}
 }
 
-// debounce turns bursts of changes into one signal on Changes.
+// debounce turns changes into signals on Changes: the first after a quiet
+// interval soon (after a tenth of the interval, which gathers the objects
+// of one `kubectl apply`), then at most one per interval while changes
+// keep coming, each gathering what came meanwhile.
 func (s *Source) debounce(ctx context.Context) {
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.changed:
 		}
-		t := time.NewTimer(s.opts.Debounce)
+		wait := max(s.opts.Debounce/10, s.opts.Debounce-time.Since(last))
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
+		last = time.Now()
 		select {
 		case s.out <- struct{}{}:
 		default:
@@ -461,12 +469,12 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 		// Informers list in no order; the compiler's diagnostics and
 		// tie-breaks should not change between two loads.
 		slices.SortFunc(objs[start:], func(a, b client.Object) int {
-			return strings.Compare(a.GetNamespace()+"/"+a.GetName(), b.GetNamespace()+"/"+b.GetName())
+			return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 		})
 	}
 	served := map[[2]string]bool{}
 	slices.SortFunc(gateways, func(a, b gwapiv1.Gateway) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
 	for i := range gateways {
 		gw := &gateways[i]
@@ -495,15 +503,14 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 	return nil
 }
 
-// add files o in set under its apiVersion and kind, without the server's
-// bookkeeping (managed fields).
+// add files o, a copy the set may keep, in set under its apiVersion and
+// kind, without the server's bookkeeping (managed fields).
 func (s *Source) add(set *standalone.Set, o client.Object) error {
 	gvk, err := apiutil.GVKForObject(o, s.scheme)
 	if err != nil {
 		return err
 	}
-	o = o.DeepCopyObject().(client.Object)
-	o.SetManagedFields(nil)
+	o.SetManagedFields(nil) // o is the cache's copy for this load (List deep-copies)
 	set.Add(gvk.GroupVersion().String(), gvk.Kind, o)
 	return nil
 }

@@ -143,12 +143,36 @@ func readHeader(js []byte) (docHeader, error) {
 	return h, nil
 }
 
-// decodeStrict decodes js into a new T, reporting unknown fields (such as a
+// docInput is one resource to decode: its JSON, or from a Kubernetes
+// client its typed object, which is used as it is when it has the type the
+// compiler reads (no JSON round trip) and encoded otherwise.
+type docInput struct {
+	js  []byte
+	obj any
+}
+
+// JSON returns the resource's JSON, encoding the typed object once.
+func (in *docInput) JSON() []byte {
+	if in.js == nil && in.obj != nil {
+		in.js, _ = json.Marshal(in.obj) // Set.Add encoded it once already
+	}
+	return in.js
+}
+
+// decodeStrict decodes the input into a new T, reporting unknown fields (such as a
 // misspelled one), duplicate fields and case mismatches, each with its path,
 // and a value of the wrong type with its path and the type the schema wants
 // (see typeError). It is the one place documents are decoded.
 // It returns nil when anything is wrong.
-func decodeStrict[T any](d *diag, src Source, js []byte) *T {
+func decodeStrict[T any](d *diag, src Source, in *docInput) *T {
+	if typed, ok := in.obj.(*T); ok {
+		// A client's typed object is already what its JSON would decode to.
+		if m, ok := any(typed).(metav1.Object); ok && m.GetNamespace() == "" {
+			m.SetNamespace(src.Namespace)
+		}
+		return typed
+	}
+	js := in.JSON()
 	obj := new(T)
 	strictErrs, err := sigsjson.UnmarshalStrict(js, obj)
 	if err != nil {

@@ -89,3 +89,14 @@ spec:
 	require.Equal(t, []config.PoolEndpoint{{Pod: "ns/a", IP: "10.0.0.1", Port: 8000}, {Pod: "ns/a", IP: "10.0.0.1", Port: 8001},
 		{Pod: "ns/b", IP: "10.0.0.2", Port: 8000}, {Pod: "ns/b", IP: "10.0.0.2", Port: 8001}}, eps, "ready Pods × target ports, as a compilation makes them")
 }
+
+// TestKnownGroupsAndKindsAreValid: the values that skip the patterns
+// match them.
+func TestKnownGroupsAndKindsAreValid(t *testing.T) {
+	for g := range knownGroups {
+		require.True(t, groupRe.MatchString(g), g)
+	}
+	for k := range knownKinds {
+		require.True(t, kindRe.MatchString(k), k)
+	}
+}

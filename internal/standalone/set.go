@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aigw-dev/aigw/internal/config"
 )
@@ -46,12 +47,21 @@ func NewClusterSet() *Set {
 // Add files one resource of the given apiVersion and kind: obj is its
 // typed API object (as a Kubernetes client or informer holds it, often
 // without apiVersion and kind, which is why they are given), or anything
-// that encodes to the resource's JSON. It is decoded strictly into the type
-// the compiler reads, so a field that type does not know is an error;
+// that encodes to the resource's JSON. A typed object of the type the
+// compiler reads is kept as it is (the set owns it from then on: pass a
+// copy); anything else is decoded strictly into that type, so a field it
+// does not know is an error;
 // problems are reported by Compile, each naming the resource ("Kind
 // namespace/name").
 func (s *Set) Add(apiVersion, kind string, obj any) {
 	src := Source{APIVersion: apiVersion, Kind: kind}
+	if m, ok := obj.(metav1.Object); ok {
+		// A typed object is filed as it is when it has the type the
+		// compiler reads (what an informer holds), without a JSON round trip.
+		src.Name, src.Namespace = m.GetName(), m.GetNamespace()
+		s.decode(src, &docInput{obj: obj})
+		return
+	}
 	js, err := json.Marshal(obj)
 	if err != nil {
 		s.d.err(src, nil, fmt.Errorf("encoding the object: %w", err))
@@ -78,7 +88,7 @@ func (s *Set) Add(apiVersion, kind string, obj any) {
 		return
 	}
 	src.Name, src.Namespace = h.name, h.namespace
-	s.decode(src, js)
+	s.decode(src, &docInput{js: js})
 }
 
 // Compile validates the set's resources and compiles the valid ones. It

@@ -166,12 +166,12 @@ func (ls *loadState) decodeDocument(src Source, doc rawDoc) {
 		return
 	}
 	src.APIVersion, src.Kind, src.Name, src.Namespace = h.apiVersion, h.kind, h.name, h.namespace
-	ls.decode(src, js)
+	ls.decode(src, &docInput{js: js})
 }
 
-// decode files the resource js (JSON) of src, whose apiVersion, kind and
-// name are set, in the store.
-func (ls *Set) decode(src Source, js []byte) {
+// decode files the resource in of src, whose apiVersion, kind and name
+// are set, in the store.
+func (ls *Set) decode(src Source, in *docInput) {
 	if src.Namespace == "" {
 		src.Namespace = defaultNamespace
 	}
@@ -184,20 +184,21 @@ func (ls *Set) decode(src Source, js []byte) {
 		ls.d.errField(src, "apiVersion", fmt.Errorf("invalid apiVersion %q", src.APIVersion))
 		return
 	}
-	if !ls.validName(src) {
+	// An API server's typed object had its name validated there.
+	if (in.obj == nil || src.Name == "") && !ls.validName(src) {
 		return
 	}
 	switch gv.Group {
 	case groupAIGateway:
-		ls.decodeAIGateway(src, gv.Version, js)
+		ls.decodeAIGateway(src, gv.Version, in)
 	case groupGatewayAPI:
-		ls.decodeGatewayAPI(src, gv.Version, js)
+		ls.decodeGatewayAPI(src, gv.Version, in)
 	case groupEnvoyGateway:
-		ls.decodeEnvoyGateway(src, gv.Version, js)
+		ls.decodeEnvoyGateway(src, gv.Version, in)
 	case groupCore:
-		ls.decodeCore(src, gv.Version, js)
+		ls.decodeCore(src, gv.Version, in)
 	case groupInference, groupInferenceX:
-		ls.decodeInference(src, gv.Group, gv.Version, js)
+		ls.decodeInference(src, gv.Group, gv.Version, in)
 	default:
 		ls.unknown(src, "")
 	}
@@ -234,30 +235,30 @@ func (ls *Set) badVersion(src Source, versions string) {
 	ls.d.errField(src, "apiVersion", fmt.Errorf("unsupported apiVersion %q for kind %s: use %s", src.APIVersion, src.Kind, versions))
 }
 
-func (ls *Set) decodeAIGateway(src Source, version string, js []byte) {
+func (ls *Set) decodeAIGateway(src Source, version string, in *docInput) {
 	d, s := ls.d, ls.store
 	switch src.Kind {
 	case "AIGatewayRoute":
-		if obj := decodeVersioned[aigv1a1.AIGatewayRoute, aigv1b1.AIGatewayRoute](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+		if obj := decodeVersioned[aigv1a1.AIGatewayRoute, aigv1b1.AIGatewayRoute](ls, src, version, in); obj != nil && s.claim(d, groupAIGateway, src) {
 			s.routes = append(s.routes, &resource[aigv1b1.AIGatewayRoute]{src: src, obj: obj})
 		}
 	case "AIServiceBackend":
 		// Envoy AI Gateway's own autoconfig writes spec.timeouts, which is
 		// not part of the API: accept it with a warning.
-		if stripped, ok := dropField(js, "spec", "timeouts"); ok {
-			js = stripped
+		if stripped, ok := dropField(in.js, "spec", "timeouts"); in.obj == nil && ok {
+			in.js = stripped
 			d.ignored(src, field.NewPath("spec", "timeouts"), "not part of the AIServiceBackend API (Envoy AI Gateway's autoconfig writes it); set timeouts on the AIGatewayRoute rule")
 		}
-		if obj := decodeVersioned[aigv1a1.AIServiceBackend, aigv1b1.AIServiceBackend](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+		if obj := decodeVersioned[aigv1a1.AIServiceBackend, aigv1b1.AIServiceBackend](ls, src, version, in); obj != nil && s.claim(d, groupAIGateway, src) {
 			r := &resource[aigv1b1.AIServiceBackend]{src: src, obj: obj}
 			s.backends[r.key()] = r
 		}
 	case "BackendSecurityPolicy":
-		if obj := decodeVersioned[aigv1a1.BackendSecurityPolicy, aigv1b1.BackendSecurityPolicy](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+		if obj := decodeVersioned[aigv1a1.BackendSecurityPolicy, aigv1b1.BackendSecurityPolicy](ls, src, version, in); obj != nil && s.claim(d, groupAIGateway, src) {
 			s.securityPolicies = append(s.securityPolicies, &resource[aigv1b1.BackendSecurityPolicy]{src: src, obj: obj})
 		}
 	case "GatewayConfig":
-		if obj := decodeVersioned[aigv1a1.GatewayConfig, aigv1b1.GatewayConfig](ls, src, version, js); obj != nil && s.claim(d, groupAIGateway, src) {
+		if obj := decodeVersioned[aigv1a1.GatewayConfig, aigv1b1.GatewayConfig](ls, src, version, in); obj != nil && s.claim(d, groupAIGateway, src) {
 			r := &resource[aigv1b1.GatewayConfig]{src: src, obj: obj}
 			s.gatewayConfigs[r.key()] = r
 		}
@@ -266,7 +267,7 @@ func (ls *Set) decodeAIGateway(src Source, version string, js []byte) {
 			ls.badVersion(src, "aigateway.envoyproxy.io/v1alpha1 (QuotaPolicy exists only in v1alpha1)")
 			return
 		}
-		if obj := decodeStrict[aigv1a1.QuotaPolicy](d, src, js); obj != nil && s.claim(d, groupAIGateway, src) {
+		if obj := decodeStrict[aigv1a1.QuotaPolicy](d, src, in); obj != nil && s.claim(d, groupAIGateway, src) {
 			s.quotaPolicies = append(s.quotaPolicies, &resource[aigv1a1.QuotaPolicy]{src: src, obj: obj})
 		}
 	case "MCPRoute":
@@ -283,14 +284,14 @@ const aiGatewayKinds = "AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy,
 
 // decodeVersioned decodes a kind of this project's API in either version,
 // converting v1alpha1 to v1beta1.
-func decodeVersioned[A, B any](ls *Set, src Source, version string, js []byte) *B {
+func decodeVersioned[A, B any](ls *Set, src Source, version string, in *docInput) *B {
 	switch version {
 	case "v1beta1":
-		return decodeStrict[B](ls.d, src, js)
+		return decodeStrict[B](ls.d, src, in)
 	case "v1alpha1":
 		// The API server's deprecation warning for these kinds.
 		ls.d.warnf(src, nil, "aigateway.envoyproxy.io/v1alpha1 is deprecated; use aigateway.envoyproxy.io/v1beta1 instead")
-		a := decodeStrict[A](ls.d, src, js)
+		a := decodeStrict[A](ls.d, src, in)
 		if a == nil {
 			return nil
 		}
@@ -306,7 +307,7 @@ func decodeVersioned[A, B any](ls *Set, src Source, version string, js []byte) *
 	}
 }
 
-func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
+func (ls *Set) decodeGatewayAPI(src Source, version string, in *docInput) {
 	d, s := ls.d, ls.store
 	switch src.Kind {
 	case "Gateway":
@@ -314,7 +315,7 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
 			ls.badVersion(src, "gateway.networking.k8s.io/v1")
 			return
 		}
-		if obj := decodeStrict[gwapiv1.Gateway](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+		if obj := decodeStrict[gwapiv1.Gateway](d, src, in); obj != nil && s.claim(d, groupGatewayAPI, src) {
 			s.gateways = append(s.gateways, &resource[gwapiv1.Gateway]{src: src, obj: obj})
 		}
 	case "BackendTLSPolicy":
@@ -323,7 +324,7 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
 			return
 		}
 		// v1alpha3 and v1 share their schema in Gateway API v1.5.
-		if obj := decodeStrict[gwapiv1.BackendTLSPolicy](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+		if obj := decodeStrict[gwapiv1.BackendTLSPolicy](d, src, in); obj != nil && s.claim(d, groupGatewayAPI, src) {
 			s.tlsPolicies = append(s.tlsPolicies, &resource[gwapiv1.BackendTLSPolicy]{src: src, obj: obj})
 		}
 	case "HTTPRoute":
@@ -331,11 +332,11 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
 			ls.badVersion(src, "gateway.networking.k8s.io/v1")
 			return
 		}
-		if !referencesPoolOrService(js) {
+		if !referencesPoolOrService(in.JSON()) {
 			ls.unknown(src, "it references no InferencePool or Service (standalone mode serves HTTPRoutes to InferencePools and Services only)")
 			return
 		}
-		if obj := decodeStrict[gwapiv1.HTTPRoute](d, src, js); obj != nil && s.claim(d, groupGatewayAPI, src) {
+		if obj := decodeStrict[gwapiv1.HTTPRoute](d, src, in); obj != nil && s.claim(d, groupGatewayAPI, src) {
 			s.httpRoutes = append(s.httpRoutes, &resource[gwapiv1.HTTPRoute]{src: src, obj: obj})
 		}
 	case "GatewayClass":
@@ -347,7 +348,7 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, js []byte) {
 	}
 }
 
-func (ls *Set) decodeEnvoyGateway(src Source, version string, js []byte) {
+func (ls *Set) decodeEnvoyGateway(src Source, version string, in *docInput) {
 	d, s := ls.d, ls.store
 	if version != "v1alpha1" {
 		ls.unknown(src, "")
@@ -355,20 +356,20 @@ func (ls *Set) decodeEnvoyGateway(src Source, version string, js []byte) {
 	}
 	switch src.Kind {
 	case "Backend":
-		if obj := decodeStrict[egv1a1.Backend](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+		if obj := decodeStrict[egv1a1.Backend](d, src, in); obj != nil && s.claim(d, groupEnvoyGateway, src) {
 			r := &resource[egv1a1.Backend]{src: src, obj: obj}
 			s.egBackends[r.key()] = r
 		}
 	case "BackendTrafficPolicy":
-		if obj := decodeStrict[egv1a1.BackendTrafficPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
-			s.trafficPolicies = append(s.trafficPolicies, &resource[egv1a1.BackendTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(js)})
+		if obj := decodeStrict[egv1a1.BackendTrafficPolicy](d, src, in); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			s.trafficPolicies = append(s.trafficPolicies, &resource[egv1a1.BackendTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(in.JSON())})
 		}
 	case "ClientTrafficPolicy":
-		if obj := decodeStrict[egv1a1.ClientTrafficPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
-			s.clientPolicies = append(s.clientPolicies, &resource[egv1a1.ClientTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(js)})
+		if obj := decodeStrict[egv1a1.ClientTrafficPolicy](d, src, in); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+			s.clientPolicies = append(s.clientPolicies, &resource[egv1a1.ClientTrafficPolicy]{src: src, obj: obj, specKeys: specKeys(in.JSON())})
 		}
 	case "SecurityPolicy":
-		if obj := decodeStrict[egv1a1.SecurityPolicy](d, src, js); obj != nil && s.claim(d, groupEnvoyGateway, src) {
+		if obj := decodeStrict[egv1a1.SecurityPolicy](d, src, in); obj != nil && s.claim(d, groupEnvoyGateway, src) {
 			s.accessPolicies = append(s.accessPolicies, &resource[egv1a1.SecurityPolicy]{src: src, obj: obj})
 		}
 	case "EnvoyProxy":
@@ -378,7 +379,7 @@ func (ls *Set) decodeEnvoyGateway(src Source, version string, js []byte) {
 	}
 }
 
-func (ls *Set) decodeCore(src Source, version string, js []byte) {
+func (ls *Set) decodeCore(src Source, version string, in *docInput) {
 	d, s := ls.d, ls.store
 	if version != "v1" {
 		ls.unknown(src, "")
@@ -386,7 +387,7 @@ func (ls *Set) decodeCore(src Source, version string, js []byte) {
 	}
 	switch src.Kind {
 	case "Secret":
-		if obj := decodeStrict[corev1.Secret](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+		if obj := decodeStrict[corev1.Secret](d, src, in); obj != nil && s.claim(d, groupCore, src) {
 			mergeStringData(obj)
 			if ls.secretHook != nil {
 				ls.secretHook(src, obj)
@@ -395,17 +396,17 @@ func (ls *Set) decodeCore(src Source, version string, js []byte) {
 			s.secrets[r.key()] = r
 		}
 	case "ConfigMap":
-		if obj := decodeStrict[corev1.ConfigMap](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+		if obj := decodeStrict[corev1.ConfigMap](d, src, in); obj != nil && s.claim(d, groupCore, src) {
 			r := &resource[corev1.ConfigMap]{src: src, obj: obj}
 			s.configMaps[r.key()] = r
 		}
 	case "Pod":
-		if obj := decodeStrict[corev1.Pod](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+		if obj := decodeStrict[corev1.Pod](d, src, in); obj != nil && s.claim(d, groupCore, src) {
 			r := &resource[corev1.Pod]{src: src, obj: obj}
 			s.pods[r.key()] = r
 		}
 	case "Service":
-		if obj := decodeStrict[corev1.Service](d, src, js); obj != nil && s.claim(d, groupCore, src) {
+		if obj := decodeStrict[corev1.Service](d, src, in); obj != nil && s.claim(d, groupCore, src) {
 			r := &resource[corev1.Service]{src: src, obj: obj}
 			s.services[r.key()] = r
 		}
@@ -417,7 +418,7 @@ func (ls *Set) decodeCore(src Source, version string, js []byte) {
 // decodeInference decodes the GAIE kinds: InferencePool in
 // inference.networking.k8s.io/v1 and inference.networking.x-k8s.io/v1alpha2,
 // InferenceObjective and InferenceModelRewrite in the latter.
-func (ls *Set) decodeInference(src Source, group, version string, js []byte) {
+func (ls *Set) decodeInference(src Source, group, version string, in *docInput) {
 	d, s := ls.d, ls.store
 	if src.Kind != kindInferencePool {
 		switch src.Kind {
@@ -427,10 +428,10 @@ func (ls *Set) decodeInference(src Source, group, version string, js []byte) {
 				return
 			}
 			if src.Kind == kindInferenceObjective {
-				if obj := decodeStrict[infv1a2.InferenceObjective](d, src, js); obj != nil && s.claim(d, group, src) {
+				if obj := decodeStrict[infv1a2.InferenceObjective](d, src, in); obj != nil && s.claim(d, group, src) {
 					s.objectives = append(s.objectives, &resource[infv1a2.InferenceObjective]{src: src, obj: obj})
 				}
-			} else if obj := decodeStrict[infv1a2.InferenceModelRewrite](d, src, js); obj != nil && s.claim(d, group, src) {
+			} else if obj := decodeStrict[infv1a2.InferenceModelRewrite](d, src, in); obj != nil && s.claim(d, group, src) {
 				s.modelRewrites = append(s.modelRewrites, &resource[infv1a2.InferenceModelRewrite]{src: src, obj: obj})
 			}
 		case "InferenceModel":
@@ -445,11 +446,11 @@ func (ls *Set) decodeInference(src Source, group, version string, js []byte) {
 	var pool *inferencePool
 	switch {
 	case group == groupInference && version == "v1":
-		if obj := decodeStrict[gaiev1.InferencePool](d, src, js); obj != nil {
+		if obj := decodeStrict[gaiev1.InferencePool](d, src, in); obj != nil {
 			pool = &inferencePool{v1: obj}
 		}
 	case group == groupInferenceX && version == "v1alpha2":
-		if obj := decodeStrict[infv1a2.InferencePool](d, src, js); obj != nil {
+		if obj := decodeStrict[infv1a2.InferencePool](d, src, in); obj != nil {
 			pool = &inferencePool{v1a2: obj}
 		}
 	default:

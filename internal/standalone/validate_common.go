@@ -126,16 +126,26 @@ func (c checker) namespace(p *field.Path, ns *gwapiv1.Namespace) {
 }
 
 func (c checker) group(p *field.Path, g *gwapiv1.Group) {
-	if g != nil && c.length(p, string(*g), 0, 253) {
+	if g != nil && !knownGroups[string(*g)] && c.length(p, string(*g), 0, 253) {
 		c.pattern(p, string(*g), groupRe, "group")
 	}
 }
 
 func (c checker) kind(p *field.Path, k *gwapiv1.Kind) {
-	if k != nil && c.length(p, string(*k), 1, 63) {
+	if k != nil && !knownKinds[string(*k)] && c.length(p, string(*k), 1, 63) {
 		c.pattern(p, string(*k), kindRe, "kind")
 	}
 }
+
+// knownGroups and knownKinds are the groups and kinds references name in
+// practice, all valid: they skip the patterns (a cluster's thousands of
+// references are checked on every compilation).
+var (
+	knownGroups = map[string]bool{"": true, groupGatewayAPI: true, groupAIGateway: true, groupEnvoyGateway: true,
+		groupInference: true, groupInferenceX: true}
+	knownKinds = map[string]bool{"Gateway": true, "HTTPRoute": true, "Service": true, "Backend": true, "Secret": true,
+		"ConfigMap": true, "AIServiceBackend": true, "AIGatewayRoute": true, kindInferencePool: true}
+)
 
 func (c checker) port(p *field.Path, port int32, minPort int32) {
 	if port < minPort || port > 65535 {

@@ -73,14 +73,14 @@ func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
 // startKubeGateway runs `aigw run --kubernetes` on envtest's API server,
 // its listeners on host, until the test ends or stop is called, and
 // waits until it is ready.
-func startKubeGateway(t *testing.T, env *testenv.Env, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
+func startKubeGateway(t testing.TB, env *testenv.Env, host string, adminPort int, name string) (stderr *syncbuf.Buffer, stop func()) {
 	t.Helper()
 	return startKubeGatewayAs(t, env.Kubeconfig, host, adminPort, name)
 }
 
 // startKubeGatewayAs is [startKubeGateway] with the credentials of
 // kubeconfig and further flags.
-func startKubeGatewayAs(t *testing.T, kubeconfig, host string, adminPort int, name string, flags ...string) (stderr *syncbuf.Buffer, stop func()) {
+func startKubeGatewayAs(t testing.TB, kubeconfig, host string, adminPort int, name string, flags ...string) (stderr *syncbuf.Buffer, stop func()) {
 	t.Helper()
 	stdout := &syncbuf.Buffer{}
 	stderr = &syncbuf.Buffer{}
