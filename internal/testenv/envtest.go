@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"os"
+	"strings"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -31,6 +32,29 @@ type Env struct {
 	Kubeconfig string
 	// Scheme knows the built-in types, apiextensions v1 and GAIE's v1 API.
 	Scheme *runtime.Scheme
+
+	env *envtest.Environment
+}
+
+// StopAPIServer stops the kube-apiserver (etcd keeps the data), as an
+// outage or a restart does; [Env.StartAPIServer] starts it again on the
+// same address.
+func (e *Env) StopAPIServer(t testing.TB) {
+	t.Helper()
+	// With clients watching, kube-apiserver may not finish its graceful
+	// shutdown within the stop timeout; it is then killed, which is an
+	// outage too.
+	if err := e.env.ControlPlane.APIServer.Stop(); err != nil && !strings.Contains(err.Error(), "timeout waiting") {
+		t.Fatalf("stop kube-apiserver: %v", err)
+	}
+}
+
+// StartAPIServer starts the kube-apiserver [Env.StopAPIServer] stopped.
+func (e *Env) StartAPIServer(t testing.TB) {
+	t.Helper()
+	if err := e.env.ControlPlane.APIServer.Start(); err != nil {
+		t.Fatalf("start kube-apiserver: %v", err)
+	}
 }
 
 // Timeouts of the control plane; generous, since the machines running these
@@ -160,5 +184,5 @@ func startEnv(t testing.TB, crds []*apiextensionsv1.CustomResourceDefinition) *E
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	return &Env{Client: c, Config: cfg, Kubeconfig: kubeconfig, Scheme: scheme}
+	return &Env{Client: c, Config: cfg, Kubeconfig: kubeconfig, Scheme: scheme, env: env}
 }

@@ -3,6 +3,7 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,51 @@ func TestKubernetesModePodEndpoints(t *testing.T) {
 		Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: "alias"}}})
 	require.NoError(t, c.Update(ctx, route))
 	require.Eventually(t, func() bool { return reloads() > settled }, 10*time.Second, 50*time.Millisecond)
+}
+
+// TestKubernetesModeAPIServerRestart: while the API server is down the
+// gateway serves its last configuration and stays ready; once the server
+// is back, the informers resync and a change made then is served.
+func TestKubernetesModeAPIServerRestart(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	sim := testenv.StartSim(t, "127.0.0.1:18680", simOptions())
+	const port = 18600
+	ctx := context.Background()
+	for _, o := range kubeObjects(port, sim.Addr) {
+		require.NoError(t, c.Create(ctx, o))
+	}
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18601, "replica-a")
+	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	chat := func(m string) error {
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: m, MaxTokens: openai.Int(2),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	require.NoError(t, chat(model), "gateway:\n%s", stderr)
+
+	env.StopAPIServer(t)
+	for range 20 {
+		require.NoError(t, chat(model), "served while the API server is down")
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Get("http://127.0.0.1:18601/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "still ready: the data plane does not need the API server")
+
+	env.StartAPIServer(t)
+	route := &aigv1b1.AIGatewayRoute{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "chat"}, route) == nil
+	}, 60*time.Second, 100*time.Millisecond, "the API server did not come back")
+	route.Spec.Rules = append(route.Spec.Rules, modelRule("after-restart", model))
+	require.NoError(t, c.Update(ctx, route))
+	require.Eventually(t, func() bool { return chat("after-restart") == nil }, 60*time.Second, 100*time.Millisecond,
+		"the change made after the restart is not served:\n%s", stderr)
+	require.NoError(t, chat(model))
 }
