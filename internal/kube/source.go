@@ -61,6 +61,7 @@ func NewScheme() (*runtime.Scheme, error) {
 func watched() []client.ObjectList {
 	return []client.ObjectList{
 		&gwapiv1.GatewayClassList{}, &gwapiv1.GatewayList{}, &gwapiv1.HTTPRouteList{}, &gwapiv1.BackendTLSPolicyList{},
+		&gwapiv1.ReferenceGrantList{},
 		&aigv1b1.AIGatewayRouteList{}, &aigv1b1.AIServiceBackendList{}, &aigv1b1.BackendSecurityPolicyList{},
 		&aigv1b1.GatewayConfigList{}, &aigv1a1.QuotaPolicyList{},
 		&egv1a1.BackendList{}, &egv1a1.BackendTrafficPolicyList{}, &egv1a1.ClientTrafficPolicyList{}, &egv1a1.SecurityPolicyList{},

@@ -193,7 +193,8 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	// (its requests get 503): a warning, reported as ResolvedRefs=False.
 	unresolved := map[string][]string{}
 	for _, w := range res.Warnings {
-		if w.Source.Kind == "HTTPRoute" && strings.Contains(w.Field, "backendRefs") && strings.Contains(w.Message, "not found") {
+		if w.Source.Kind == "HTTPRoute" && strings.Contains(w.Field, "backendRefs") &&
+			(strings.Contains(w.Message, "not found") || strings.Contains(w.Message, "RefNotPermitted")) {
 			key := w.Source.Namespace + "/" + w.Source.Name
 			unresolved[key] = append(unresolved[key], w.Field+": "+w.Message)
 		}
@@ -406,7 +407,11 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	resolved := metav1.Condition{Type: string(gwapiv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.RouteReasonResolvedRefs), Message: "every reference resolved", ObservedGeneration: r.Generation}
 	if len(refProblems) > 0 {
-		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonBackendNotFound), bound(strings.Join(refProblems, "; "))
+		reason := gwapiv1.RouteReasonBackendNotFound
+		if slices.ContainsFunc(refProblems, func(p string) bool { return strings.Contains(p, "RefNotPermitted") }) {
+			reason = gwapiv1.RouteReasonRefNotPermitted
+		}
+		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(reason), bound(strings.Join(refProblems, "; "))
 	}
 	next := r.DeepCopy()
 	controller := gwapiv1.GatewayController(st.src.opts.ControllerName)

@@ -365,6 +365,9 @@ func (c *compiler) ruleBackendRef(r *resource[aigv1b1.AIGatewayRoute], p *field.
 	if ref.Group != nil || ref.Kind != nil {
 		// Validation allows only an InferencePool here.
 		pk := poolKey{*ref.Group, key}
+		if !c.permitted(r.src, p.Child("namespace"), refTarget{pk.group, kindInferencePool, key}, false) {
+			return config.BackendRef{}, false
+		}
 		name, found := c.poolBackend(pk)
 		if !found {
 			c.d.errorf(r.src, p.Child("name"), "%s not found", pk)
@@ -377,6 +380,9 @@ func (c *compiler) ruleBackendRef(r *resource[aigv1b1.AIGatewayRoute], p *field.
 		out.HeaderMutation = mergeHeaderMutation(nil, ref.HeaderMutation)
 		out.BodyMutation = mergeBodyMutation(nil, ref.BodyMutation)
 		return out, true
+	}
+	if !c.permitted(r.src, p.Child("namespace"), refTarget{groupAIGateway, "AIServiceBackend", key}, false) {
+		return config.BackendRef{}, false
 	}
 	b, ok := c.s.backends[key]
 	if !ok {

@@ -54,6 +54,9 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 		if spec.BackendRef.Port != nil {
 			c.d.ignored(r.src, rp.Child("port"), "the port comes from the Backend's endpoints")
 		}
+		if !c.permitted(r.src, rp, refTarget{groupEnvoyGateway, kindEGBackend, key}, false) {
+			return nil
+		}
 		eg, ok := c.s.egBackends[key]
 		if !ok {
 			c.d.errorf(r.src, rp, "Backend %s (gateway.envoyproxy.io) not found", key)
@@ -68,6 +71,9 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 		key := nsName{r.src.Namespace, string(spec.BackendRef.Name)}
 		if spec.BackendRef.Namespace != nil {
 			key.namespace = string(*spec.BackendRef.Namespace)
+		}
+		if !c.permitted(r.src, rp, refTarget{groupCore, kindService, key}, false) {
+			return nil
 		}
 		svc, ok := c.s.services[key]
 		if !ok {
@@ -94,6 +100,9 @@ func (c *compiler) compileBackend(r *resource[aigv1b1.AIServiceBackend]) *config
 		}
 		if spec.BackendRef.Port != nil {
 			c.d.ignored(r.src, rp.Child("port"), "the pool's targetPorts decide the ports")
+		}
+		if !c.permitted(r.src, rp, refTarget{key.group, kindInferencePool, key.nsName}, false) {
+			return nil
 		}
 		pool, found := c.pool(key)
 		if !found {
@@ -393,6 +402,9 @@ func (c *compiler) secret(src Source, p *field.Path, ref gwapiv1.SecretObjectRef
 	key := nsName{ns, string(ref.Name)}
 	if ref.Namespace != nil {
 		key.namespace = string(*ref.Namespace)
+	}
+	if !c.permitted(src, p, refTarget{groupCore, "Secret", key}, false) {
+		return nil, key
 	}
 	s, ok := c.s.secrets[key]
 	if !ok {

@@ -179,6 +179,10 @@ func (c *compiler) httpBackendRef(r *resource[gwapiv1.HTTPRoute], p *field.Path,
 	if ref.Weight != nil {
 		out.Weight = *ref.Weight
 	}
+	if !c.permitted(r.src, p, refTarget{group, kind, key}, true) {
+		out.Backend = c.refusedBackend(kind, key)
+		return out, true
+	}
 	switch {
 	case isPoolRef(group, kind):
 		if ref.Port != nil {

@@ -114,6 +114,7 @@ type store struct {
 	secrets          map[nsName]*resource[corev1.Secret]
 	configMaps       map[nsName]*resource[corev1.ConfigMap]
 	httpRoutes       []*resource[gwapiv1.HTTPRoute]
+	referenceGrants  []*resource[gwapiv1.ReferenceGrant]
 	pools            map[poolKey]*resource[inferencePool]
 	objectives       []*resource[infv1a2.InferenceObjective]
 	modelRewrites    []*resource[infv1a2.InferenceModelRewrite]
@@ -342,7 +343,17 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, in *docInput) {
 	case "GatewayClass":
 		ls.unknown(src, "standalone mode has no gateway classes")
 	case "ReferenceGrant":
-		ls.unknown(src, "standalone mode allows every cross-namespace reference")
+		if !s.cluster {
+			ls.unknown(src, "standalone mode allows every cross-namespace reference")
+			return
+		}
+		if version != "v1" && version != "v1beta1" {
+			ls.badVersion(src, "gateway.networking.k8s.io/v1")
+			return
+		}
+		if obj := decodeStrict[gwapiv1.ReferenceGrant](d, src, in); obj != nil && s.claim(d, groupGatewayAPI, src) {
+			s.referenceGrants = append(s.referenceGrants, &resource[gwapiv1.ReferenceGrant]{src: src, obj: obj})
+		}
 	default:
 		ls.unknown(src, "")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -173,4 +174,65 @@ func TestKubernetesModeAPIServerRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return chat("after-restart") == nil }, 60*time.Second, 100*time.Millisecond,
 		"the change made after the restart is not served:\n%s", stderr)
 	require.NoError(t, chat(model))
+}
+
+// TestKubernetesModeReferenceGrant: an HTTPRoute to an InferencePool of
+// another namespace is refused (ResolvedRefs=False, RefNotPermitted; its
+// requests fail) until a ReferenceGrant there allows it; then it serves.
+func TestKubernetesModeReferenceGrant(t *testing.T) {
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctx := context.Background()
+	testenv.StartSim(t, endpoint(podIPs[0]), simOptions())
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "models"}}))
+	env.CreateReadyPod(t, testenv.Pod{Name: "vllm-0", Namespace: "models", Labels: poolLabels, IP: podIPs[0], Port: serverPort})
+	env.CreatePool(t, testenv.Pool{Name: poolName, Namespace: "models", Selector: poolLabels, TargetPorts: []int32{serverPort}})
+	const port = 18700
+	route := &gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "to-models", Namespace: "default"}, Spec: gwapiv1.HTTPRouteSpec{
+		CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}}},
+		Rules: []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: gwapiv1.BackendObjectReference{
+			Group: ptr.To(gwapiv1.Group("inference.networking.k8s.io")), Kind: ptr.To(gwapiv1.Kind("InferencePool")), Name: poolName,
+			Namespace: ptr.To(gwapiv1.Namespace("models"))}}}}}},
+	}}
+	for _, o := range []client.Object{
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port}}}},
+		route,
+	} {
+		require.NoError(t, c.Create(ctx, o), "%T", o)
+	}
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18701, "replica-a")
+	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	chat := func() error {
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model, MaxTokens: openai.Int(2),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	resolved := func() *metav1.Condition {
+		if c.Get(ctx, client.ObjectKeyFromObject(route), route) != nil || len(route.Status.Parents) != 1 {
+			return nil
+		}
+		return meta.FindStatusCondition(route.Status.Parents[0].Conditions, string(gwapiv1.RouteConditionResolvedRefs))
+	}
+	require.Eventually(t, func() bool {
+		cond := resolved()
+		return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == string(gwapiv1.RouteReasonRefNotPermitted)
+	}, 15*time.Second, 50*time.Millisecond, "status: %+v\n%s", route.Status, stderr)
+	require.Error(t, chat(), "a reference not permitted is not served")
+
+	require.NoError(t, c.Create(ctx, &gwapiv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Name: "routes", Namespace: "models"},
+		Spec: gwapiv1.ReferenceGrantSpec{
+			From: []gwapiv1.ReferenceGrantFrom{{Group: gwapiv1.GroupName, Kind: "HTTPRoute", Namespace: "default"}},
+			To:   []gwapiv1.ReferenceGrantTo{{Group: "inference.networking.k8s.io", Kind: "InferencePool"}},
+		}}))
+	require.Eventually(t, func() bool { return chat() == nil }, 15*time.Second, 50*time.Millisecond, "granted, not served:\n%s", stderr)
+	require.Eventually(t, func() bool {
+		cond := resolved()
+		return cond != nil && cond.Status == metav1.ConditionTrue
+	}, 15*time.Second, 50*time.Millisecond)
 }
