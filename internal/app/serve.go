@@ -169,35 +169,15 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	}
 
 	if p.endpointChanges != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-p.endpointChanges:
-					for pool, eps := range p.poolEndpoints(ctx) {
-						gw.SetPoolEndpoints(pool, eps)
-						p.logger.Debug("pool endpoints updated", "pool", pool, "endpoints", len(eps))
-					}
-				}
+		onSignal(ctx, &wg, p.endpointChanges, func() {
+			for pool, eps := range p.poolEndpoints(ctx) {
+				gw.SetPoolEndpoints(pool, eps)
+				p.logger.Debug("pool endpoints updated", "pool", pool, "endpoints", len(eps))
 			}
-		}()
+		})
 	}
 	if p.reload != nil && p.changes != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-p.changes:
-					reloadConfig(ctx, p, gw)
-				}
-			}
-		}()
+		onSignal(ctx, &wg, p.changes, func() { reloadConfig(ctx, p, gw) })
 	}
 
 	var runErr error
@@ -271,6 +251,23 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 			warnExposure(p.logger, e)
 		}
 	}
+}
+
+// onSignal runs do on each signal of ch, in a goroutine of wg, until ctx
+// ends.
+func onSignal(ctx context.Context, wg *sync.WaitGroup, ch <-chan struct{}, do func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				do()
+			}
+		}
+	}()
 }
 
 // configured is what a reload applies a configuration to.

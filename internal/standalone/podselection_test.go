@@ -1,13 +1,11 @@
 package standalone
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-dev/aigw/internal/config"
 )
@@ -24,8 +22,7 @@ func pod(ns, name, ip string, ready bool, labels map[string]string) *corev1.Pod 
 // TestPodSelection: what a compilation records of the Pods it read, and
 // how a Pod's change is classified against it.
 func TestPodSelection(t *testing.T) {
-	set := NewClusterSet()
-	for _, doc := range strings.Split(`
+	set := clusterSet(t, `
 apiVersion: inference.networking.k8s.io/v1
 kind: InferencePool
 metadata: {name: pool, namespace: ns}
@@ -49,11 +46,7 @@ spec:
   rules:
     - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: m}]}]
       backendRefs: [{name: pool, group: inference.networking.k8s.io, kind: InferencePool}]
-`, "\n---\n") {
-		var obj map[string]any
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
-		set.Add(obj["apiVersion"].(string), obj["kind"].(string), obj)
-	}
+`)
 	_, _, skipped := set.CompileValid()
 	require.Empty(t, skipped)
 	sel := set.PodSelection()

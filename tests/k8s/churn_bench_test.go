@@ -9,13 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	aigv1b1 "github.com/aigw-dev/aigw/api/v1beta1"
-	"github.com/aigw-dev/aigw/internal/kube"
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
 
@@ -30,16 +25,7 @@ import (
 //
 //	go test ./tests/k8s -run '^$' -bench KubernetesEndpointChurn -benchtime 1x
 func BenchmarkKubernetesEndpointChurn(b *testing.B) {
-	env := testenv.StartEnv(b)
-	env.InstallGatewayCRDs(b)
-	scheme, err := kube.NewScheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
+	env, c := kubeEnv(b)
 	ctx := context.Background()
 	const pods = 200
 	for i := range pods {
@@ -47,18 +33,7 @@ func BenchmarkKubernetesEndpointChurn(b *testing.B) {
 	}
 	env.CreatePool(b, testenv.Pool{Name: poolName, Selector: poolLabels, TargetPorts: []int32{serverPort}})
 	const port = 18500
-	for _, o := range []client.Object{
-		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
-		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
-			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port}}}},
-		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
-			ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}},
-			Rules: []aigv1b1.AIGatewayRouteRule{{
-				Matches: []aigv1b1.AIGatewayRouteRuleMatch{{Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: model}}}},
-				BackendRefs: []aigv1b1.AIGatewayRouteRuleBackendRef{{Name: poolName, Group: ptr.To("inference.networking.k8s.io"),
-					Kind: ptr.To("InferencePool")}},
-			}}}},
-	} {
+	for _, o := range poolRouteObjects(port) {
 		if err := c.Create(ctx, o); err != nil {
 			b.Fatal(err)
 		}

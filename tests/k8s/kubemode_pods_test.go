@@ -24,18 +24,31 @@ import (
 	"github.com/aigw-dev/aigw/internal/testenv"
 )
 
+// poolRouteObjects are our GatewayClass, Gateway "ai" listening on port,
+// and a route of the model to the pool poolName, which the gateway picks
+// for (no endpoint picker).
+func poolRouteObjects(port gwapiv1.PortNumber) []client.Object {
+	return []client.Object{
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
+			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port}}}},
+		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
+			ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}},
+			Rules: []aigv1b1.AIGatewayRouteRule{{
+				Matches: []aigv1b1.AIGatewayRouteRuleMatch{{Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: model}}}},
+				BackendRefs: []aigv1b1.AIGatewayRouteRuleBackendRef{{Name: poolName, Group: ptr.To("inference.networking.k8s.io"),
+					Kind: ptr.To("InferencePool")}},
+			}}}},
+	}
+}
+
 // TestKubernetesModePodEndpoints: in Kubernetes mode a pool's Pods going
 // unready, ready again or coming new reach the data plane's endpoints
 // without a compilation of the configuration (no "configuration reloaded"),
 // Pods no compiled resource selects change nothing, and an edit of a
 // route still compiles.
 func TestKubernetesModePodEndpoints(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 	ctx := context.Background()
 
 	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
@@ -48,18 +61,7 @@ func TestKubernetesModePodEndpoints(t *testing.T) {
 	}
 	env.CreatePool(t, testenv.Pool{Name: poolName, Selector: poolLabels, TargetPorts: []int32{serverPort}}) // the gateway picks
 	const port = 18300
-	for _, o := range []client.Object{
-		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "aigw"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: kube.DefaultControllerName}},
-		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
-			Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: port}}}},
-		&aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
-			ParentRefs: []gwapiv1.ParentReference{{Name: "ai"}},
-			Rules: []aigv1b1.AIGatewayRouteRule{{
-				Matches: []aigv1b1.AIGatewayRouteRuleMatch{{Headers: []gwapiv1.HTTPHeaderMatch{{Name: "x-ai-eg-model", Value: model}}}},
-				BackendRefs: []aigv1b1.AIGatewayRouteRuleBackendRef{{Name: poolName, Group: ptr.To("inference.networking.k8s.io"),
-					Kind: ptr.To("InferencePool")}},
-			}}}},
-	} {
+	for _, o := range poolRouteObjects(port) {
 		require.NoError(t, c.Create(ctx, o), "%T", o)
 	}
 	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18301, "replica-a")
@@ -133,12 +135,7 @@ func TestKubernetesModePodEndpoints(t *testing.T) {
 // gateway serves its last configuration and stays ready; once the server
 // is back, the informers resync and a change made then is served.
 func TestKubernetesModeAPIServerRestart(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 	sim := testenv.StartSim(t, "127.0.0.1:18680", simOptions())
 	const port = 18600
 	ctx := context.Background()
@@ -180,12 +177,7 @@ func TestKubernetesModeAPIServerRestart(t *testing.T) {
 // another namespace is refused (ResolvedRefs=False, RefNotPermitted; its
 // requests fail) until a ReferenceGrant there allows it; then it serves.
 func TestKubernetesModeReferenceGrant(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 	ctx := context.Background()
 	testenv.StartSim(t, endpoint(podIPs[0]), simOptions())
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "models"}}))

@@ -70,6 +70,19 @@ func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
 	}
 }
 
+// kubeEnv starts an API server with every CRD the gateway reads, and
+// returns it with a client of the gateway's scheme.
+func kubeEnv(t testing.TB) (*testenv.Env, client.Client) {
+	t.Helper()
+	env := testenv.StartEnv(t)
+	env.InstallGatewayCRDs(t)
+	scheme, err := kube.NewScheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	return env, c
+}
+
 // startKubeGateway runs `aigw run --kubernetes` on envtest's API server,
 // its listeners on host, until the test ends or stop is called, and
 // waits until it is ready.
@@ -116,12 +129,7 @@ func startKubeGatewayAs(t testing.TB, kubeconfig, host string, adminPort int, na
 // route edit and a deleted backend are each seen by the data plane without
 // a restart.
 func TestKubernetesMode(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 
 	simOpts := simOptions()
 	sim := testenv.StartSim(t, "127.0.0.1:18080", simOpts)
@@ -275,12 +283,7 @@ func statusManagers(o client.Object) []string {
 // serve every change, exactly one (the Lease holder) writes status, and
 // when it stops the other takes the Lease over and writes the next.
 func TestKubernetesModeReplicas(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 	sim := testenv.StartSim(t, "127.0.0.1:18180", simOptions())
 	const port = 18100
 	ctx := context.Background()
@@ -349,12 +352,7 @@ func TestKubernetesModeReplicas(t *testing.T) {
 // elects its own status writer, and writes the status of its Gateway and
 // its routes only.
 func TestKubernetesModeGatewaysNarrowed(t *testing.T) {
-	env := testenv.StartEnv(t)
-	env.InstallGatewayCRDs(t)
-	scheme, err := kube.NewScheme()
-	require.NoError(t, err)
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	env, c := kubeEnv(t)
 	sim := testenv.StartSim(t, "127.0.0.1:18280", simOptions())
 	const port, port2 = 18200, 18201
 	ctx := context.Background()
@@ -411,6 +409,6 @@ func TestKubernetesModeGatewaysNarrowed(t *testing.T) {
 	}
 	require.Len(t, holders, 2, "one status writer per Gateway set: %v", holders)
 
-	err = app.Main(ctx, []string{"run", "--gateway=ai"}, io.Discard, io.Discard)
+	err := app.Main(ctx, []string{"run", "--gateway=ai"}, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "want namespace/name")
 }

@@ -45,16 +45,7 @@ func BenchmarkKubernetesScale(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("AIGW_SCALE_ROUTES")); err == nil && v > 0 {
 		n = v
 	}
-	env := testenv.StartEnv(b)
-	env.InstallGatewayCRDs(b)
-	scheme, err := kube.NewScheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
+	env, c := kubeEnv(b)
 	ctx := context.Background()
 	sim := testenv.StartSim(b, "127.0.0.1:18480", simOptions())
 	const port = 18400
