@@ -317,12 +317,37 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			errs = append(errs, err)
 		}
 	}
+	// Routes attached to each listener: HTTPRoutes, and AIGatewayRoutes (as
+	// the HTTPRoutes Envoy AI Gateway generates for them).
+	attached := map[[3]string]int32{}
+	count := func(ns string, refs []gwapiv1.ParentReference) {
+		for _, ref := range refs {
+			pns := ns
+			if ref.Namespace != nil {
+				pns = string(*ref.Namespace)
+			}
+			section := ""
+			if ref.SectionName != nil {
+				section = string(*ref.SectionName)
+			}
+			attached[[3]string{pns, string(ref.Name), section}]++
+		}
+	}
+	for _, r := range routes.Items {
+		count(r.Namespace, r.Spec.ParentRefs)
+	}
+	for _, r := range aiRoutes.Items {
+		count(r.Namespace, r.Spec.ParentRefs)
+	}
 	for i := range gateways.Items {
 		gw := &gateways.Items[i]
 		if !st.src.ours(gw, classes) {
 			continue // another controller's, or other replicas'
 		}
-		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], res.Config != nil); err != nil {
+		routesOf := func(listener string) int32 {
+			return attached[[3]string{gw.Namespace, gw.Name, ""}] + attached[[3]string{gw.Namespace, gw.Name, listener}]
+		}
+		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], res.Config != nil, routesOf); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -359,7 +384,7 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 }
 
 // setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
-func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool) error {
+func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, routesOf func(listener string) int32) error {
 	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.GatewayReasonAccepted), Message: "accepted by " + st.src.opts.ControllerName, ObservedGeneration: gw.Generation}
 	programmed := metav1.Condition{Type: string(gwapiv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
@@ -371,19 +396,64 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
 			"the configuration was rejected; the gateway serves its last accepted one"
 	}
-	changed := false
 	next := gw.DeepCopy()
-	for _, c := range []metav1.Condition{accepted, programmed} {
-		if old := meta.FindStatusCondition(next.Status.Conditions, c.Type); old != nil && sameCondition(*old, c) {
-			continue
-		}
-		meta.SetStatusCondition(&next.Status.Conditions, c)
-		changed = true
-	}
-	if !changed {
+	setConditions(&next.Status.Conditions, accepted, programmed)
+	next.Status.Listeners = listenerStatus(gw, served, routesOf)
+	if equality.Semantic.DeepEqual(next.Status, gw.Status) {
 		return nil
 	}
 	return st.client.Status().Patch(ctx, next, client.MergeFrom(gw))
+}
+
+// setConditions sets each of conds in *list unless it is there already
+// (the transition time aside), which keeps the transition times of the
+// unchanged ones.
+func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) {
+	for _, c := range conds {
+		if old := meta.FindStatusCondition(*list, c.Type); old == nil || !sameCondition(*old, c) {
+			meta.SetStatusCondition(list, c)
+		}
+	}
+}
+
+// listenerStatus is the status of each of gw's listeners, as Gateway API
+// defines it: the route kinds it takes, the routes attached to it, and
+// Accepted (False for a protocol the gateway does not serve),
+// Programmed and ResolvedRefs.
+func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener string) int32) []gwapiv1.ListenerStatus {
+	out := make([]gwapiv1.ListenerStatus, 0, len(gw.Spec.Listeners))
+	for _, l := range gw.Spec.Listeners {
+		ls := gwapiv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwapiv1.RouteGroupKind{}}
+		for _, old := range gw.Status.Listeners {
+			if old.Name == l.Name {
+				ls.Conditions = slices.Clone(old.Conditions) // never edit the cache's object
+			}
+		}
+		cond := func(t gwapiv1.ListenerConditionType, ok bool, reason gwapiv1.ListenerConditionReason, msg string) metav1.Condition {
+			status := metav1.ConditionTrue
+			if !ok {
+				status = metav1.ConditionFalse
+			}
+			return metav1.Condition{Type: string(t), Status: status, Reason: string(reason), Message: msg, ObservedGeneration: gw.Generation}
+		}
+		http := l.Protocol == gwapiv1.HTTPProtocolType || l.Protocol == gwapiv1.HTTPSProtocolType
+		accepted := cond(gwapiv1.ListenerConditionAccepted, true, gwapiv1.ListenerReasonAccepted, "accepted")
+		programmed := cond(gwapiv1.ListenerConditionProgrammed, served, gwapiv1.ListenerReasonProgrammed, "served")
+		if http {
+			ls.SupportedKinds = []gwapiv1.RouteGroupKind{{Group: ptrTo(gwapiv1.Group(gwapiv1.GroupName)), Kind: "HTTPRoute"}}
+			ls.AttachedRoutes = routesOf(string(l.Name))
+		} else {
+			accepted = cond(gwapiv1.ListenerConditionAccepted, false, gwapiv1.ListenerReasonUnsupportedProtocol, "the gateway serves HTTP and HTTPS listeners only")
+			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "not served")
+		}
+		if !served && http {
+			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "the configuration was rejected; the gateway serves its last accepted one")
+		}
+		setConditions(&ls.Conditions, accepted, programmed,
+			cond(gwapiv1.ListenerConditionResolvedRefs, true, gwapiv1.ListenerReasonResolvedRefs, "every reference resolved"))
+		out = append(out, ls)
+	}
+	return out
 }
 
 // setRouteParents sets the status of an HTTPRoute for each of its

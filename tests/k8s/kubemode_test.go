@@ -172,6 +172,14 @@ func TestKubernetesMode(t *testing.T) {
 		return c.Get(ctx, client.ObjectKeyFromObject(ours), ours) == nil && len(ours.Status.Conditions) == 2 &&
 			ours.Status.Conditions[1].Type == "Programmed" && ours.Status.Conditions[1].Status == metav1.ConditionTrue
 	}, 15*time.Second, 50*time.Millisecond)
+	require.Len(t, ours.Status.Listeners, 1)
+	listener := ours.Status.Listeners[0]
+	require.Equal(t, gwapiv1.SectionName("http"), listener.Name)
+	require.Equal(t, int32(1), listener.AttachedRoutes, "the AIGatewayRoute")
+	require.Equal(t, []gwapiv1.RouteGroupKind{{Group: ptr.To(gwapiv1.Group(gwapiv1.GroupName)), Kind: "HTTPRoute"}}, listener.SupportedKinds)
+	for _, typ := range []gwapiv1.ListenerConditionType{gwapiv1.ListenerConditionAccepted, gwapiv1.ListenerConditionProgrammed, gwapiv1.ListenerConditionResolvedRefs} {
+		require.True(t, meta.IsStatusConditionTrue(listener.Conditions, string(typ)), "listener %s: %+v", typ, listener.Conditions)
+	}
 	other := &gwapiv1.Gateway{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "web"}, other))
 	for _, cond := range other.Status.Conditions {
