@@ -161,6 +161,7 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 // Start runs the informers until ctx ends and waits until their caches
 // have synced.
 func (s *Source) Start(ctx context.Context) error {
+	began := time.Now()
 	go func() {
 		if err := s.cache.Start(ctx); err != nil {
 			s.opts.Logger.Error("kubernetes: the watch stopped", "error", err)
@@ -196,9 +197,11 @@ func (s *Source) Start(ctx context.Context) error {
 			return fmt.Errorf("kubernetes informer: %w", err)
 		}
 	}
+	informed := time.Since(began)
 	if !s.cache.WaitForCacheSync(ctx) {
 		return fmt.Errorf("kubernetes: the caches did not sync: %w", context.Cause(ctx))
 	}
+	s.opts.Logger.Info("kubernetes: caches synced", "kinds", len(s.lists), "informers_after", informed.Round(time.Millisecond), "synced_after", time.Since(began).Round(time.Millisecond))
 	go s.debounce(ctx)
 	return nil
 }
