@@ -103,9 +103,12 @@ type Source struct {
 	mu        sync.Mutex
 	dirty     map[string]standalone.PoolPods
 	endpoints chan struct{}
-	// loaded are the Pods read by the configurations loaded and not yet
-	// in force (see Serving).
-	loaded map[*config.Config]standalone.PodSelection
+	// pending is the last configuration loaded and the Pods it read, until
+	// it is in force (see Serving).
+	pending struct {
+		cfg  *config.Config
+		pods standalone.PodSelection
+	}
 	// loading is set once the first load began.
 	loading atomic.Bool
 }
@@ -139,7 +142,7 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 		return nil, fmt.Errorf("kubernetes cache: %w", err)
 	}
 	s := &Source{opts: opts, scheme: scheme, cache: c, changed: make(chan struct{}, 1), out: make(chan struct{}, 1),
-		dirty: map[string]standalone.PoolPods{}, endpoints: make(chan struct{}, 1), loaded: map[*config.Config]standalone.PodSelection{}}
+		dirty: map[string]standalone.PoolPods{}, endpoints: make(chan struct{}, 1)}
 	for _, l := range watched() {
 		gvk, err := apiutil.GVKForObject(l, scheme)
 		if err != nil {
@@ -372,7 +375,7 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 	defer func() {
 		if res.Config != nil {
 			s.mu.Lock()
-			s.loaded[res.Config] = res.Pods
+			s.pending.cfg, s.pending.pods = res.Config, res.Pods
 			s.mu.Unlock()
 		}
 	}()
@@ -400,10 +403,11 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 func (s *Source) Serving(cfg *config.Config) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sel, ok := s.loaded[cfg]; ok {
-		s.selection.Store(&sel)
+	if cfg != nil && s.pending.cfg == cfg {
+		pods := s.pending.pods
+		s.selection.Store(&pods)
 	}
-	clear(s.loaded)
+	s.pending.cfg = nil
 }
 
 // ourClasses returns the names of the GatewayClasses that name our

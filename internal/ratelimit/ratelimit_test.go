@@ -221,6 +221,9 @@ func TestLimiterShadowAndRequestCost(t *testing.T) {
 	shadow.RequestCost, shadow.ResponseCostKey = 1, ""
 	requests := rule("p/requests", 2)
 	requests.RequestCost, requests.ResponseCostKey = 1, ""
+	// Real time: an hour's window, which the test does not cross (a
+	// minute's, aligned on the clock, it could).
+	shadow.Window, requests.Window = config.Duration(time.Hour), config.Duration(time.Hour)
 	rules := compile(t, shadow, requests)
 	for i := range 2 {
 		_, err := l.Check(context.Background(), rules, &Request{Header: http.Header{}})
@@ -246,6 +249,7 @@ func TestLimiterFailureModes(t *testing.T) {
 			l, err := New(Options{Global: store, FailClosed: failClosed, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))})
 			require.NoError(t, err)
 			r := rule("p/0", 1)
+			r.Window = config.Duration(time.Hour) // real time: a window the test does not cross
 			r.RequestCost, r.ResponseCostKey = 1, ""
 			rules := compile(t, r)
 			ctx := context.Background()
