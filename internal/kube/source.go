@@ -111,6 +111,9 @@ type Source struct {
 	}
 	// loading is set once the first load began.
 	loading atomic.Bool
+	// closedConfig is the routeless configuration served when the first
+	// load had a client policy it cannot enforce.
+	closedConfig atomic.Pointer[config.Config]
 }
 
 // New returns a source on the API server cfg reaches. Kinds the server
@@ -390,11 +393,26 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 	case cfg == nil:
 		res.Config = nil
 		return res, errors.Join(skipped...)
+	case len(guarding) > 0 && s.selection.Load() == nil:
+		// Nothing serves yet, so there is no running configuration to
+		// keep: start closed (the Gateways' listeners, no route), report,
+		// and serve the routes once the policy is fixed, instead of
+		// exiting and taking every replica down with it.
+		s.opts.Logger.Error("kubernetes: a client policy cannot be enforced: serving no route until it is fixed", "error", errors.Join(guarding...).Error())
+		res.Config = closed(cfg)
+		s.closedConfig.Store(res.Config)
+		return res, nil
 	case len(guarding) > 0:
 		res.Config = nil
 		return res, errors.Join(guarding...)
 	}
 	return res, nil
+}
+
+// closed is cfg without its routes and what only they use: its listeners
+// answer every request 404 and reach no upstream.
+func closed(cfg *config.Config) *config.Config {
+	return &config.Config{Version: cfg.Version, Listeners: cfg.Listeners, Client: cfg.Client, MaxRequestBodyBytes: cfg.MaxRequestBodyBytes}
 }
 
 // Serving tells the source that the data plane now runs cfg, a

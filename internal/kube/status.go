@@ -347,7 +347,8 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 		routesOf := func(listener string) int32 {
 			return attached[[3]string{gw.Namespace, gw.Name, ""}] + attached[[3]string{gw.Namespace, gw.Name, listener}]
 		}
-		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], res.Config != nil, routesOf); err != nil {
+		served := res.Config != nil && st.src.closedConfig.Load() != res.Config
+		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], served, routesOf); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -394,7 +395,7 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	}
 	if !served {
 		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
-			"the configuration was rejected; the gateway serves its last accepted one"
+			rejectedMessage
 	}
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)
@@ -447,7 +448,7 @@ func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener str
 			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "not served")
 		}
 		if !served && http {
-			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "the configuration was rejected; the gateway serves its last accepted one")
+			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, rejectedMessage)
 		}
 		setConditions(&ls.Conditions, accepted, programmed,
 			cond(gwapiv1.ListenerConditionResolvedRefs, true, gwapiv1.ListenerReasonResolvedRefs, "every reference resolved"))
@@ -599,6 +600,10 @@ func (st *Status) setPoolParents(ctx context.Context, p *gaiev1.InferencePool, p
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// rejectedMessage is Programmed's message while the configuration is
+// rejected.
+const rejectedMessage = "the configuration was rejected (see the resources' status): the gateway serves its last accepted one, or no route if none was"
 
 func sameParent(a, b gwapiv1.ParentReference) bool {
 	return a.Name == b.Name && equality.Semantic.DeepEqual(a.Namespace, b.Namespace) && equality.Semantic.DeepEqual(a.SectionName, b.SectionName) &&

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -227,4 +228,50 @@ func TestKubernetesModeReferenceGrant(t *testing.T) {
 		cond := resolved()
 		return cond != nil && cond.Status == metav1.ConditionTrue
 	}, 15*time.Second, 50*time.Millisecond)
+}
+
+// TestKubernetesModeClosedStart: a client policy the gateway cannot
+// enforce at start does not make it exit (which would take every replica
+// down): it serves no route, its Gateway says Programmed=False, and once
+// the policy is fixed the routes are served.
+func TestKubernetesModeClosedStart(t *testing.T) {
+	env, c := kubeEnv(t)
+	sim := testenv.StartSim(t, "127.0.0.1:18880", simOptions())
+	const port = 18800
+	ctx := context.Background()
+	for _, o := range kubeObjects(port, sim.Addr) {
+		require.NoError(t, c.Create(ctx, o))
+	}
+	policy := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
+		"metadata": map[string]any{"name": "cors", "namespace": "default"},
+		"spec": map[string]any{
+			"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ai"}},
+			"cors":       map[string]any{"allowOrigins": []any{"https://example.com"}},
+		},
+	}}
+	require.NoError(t, c.Create(ctx, policy))
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18801, "replica-a")
+	require.Contains(t, stderr.String(), "serving no route until it is fixed")
+	oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	chat := func() error {
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model, MaxTokens: openai.Int(2),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	var apiErr *openai.Error
+	require.ErrorAs(t, chat(), &apiErr)
+	require.Equal(t, http.StatusNotFound, apiErr.StatusCode, "no route is served")
+	gw := &gwapiv1.Gateway{}
+	programmed := func() *metav1.Condition {
+		if c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "ai"}, gw) != nil {
+			return nil
+		}
+		return meta.FindStatusCondition(gw.Status.Conditions, string(gwapiv1.GatewayConditionProgrammed))
+	}
+	require.Eventually(t, func() bool { p := programmed(); return p != nil && p.Status == metav1.ConditionFalse }, 15*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, c.Delete(ctx, policy))
+	require.Eventually(t, func() bool { return chat() == nil }, 15*time.Second, 50*time.Millisecond, "not served once the policy is gone:\n%s", stderr)
+	require.Eventually(t, func() bool { p := programmed(); return p != nil && p.Status == metav1.ConditionTrue }, 15*time.Second, 50*time.Millisecond)
 }
