@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -242,14 +241,7 @@ func TestKubernetesModeClosedStart(t *testing.T) {
 	for _, o := range kubeObjects(port, sim.Addr) {
 		require.NoError(t, c.Create(ctx, o))
 	}
-	policy := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
-		"metadata": map[string]any{"name": "cors", "namespace": "default"},
-		"spec": map[string]any{
-			"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ai"}},
-			"cors":       map[string]any{"allowOrigins": []any{"https://example.com"}},
-		},
-	}}
+	policy := corsPolicy()
 	require.NoError(t, c.Create(ctx, policy))
 	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18801, "replica-a")
 	require.Contains(t, stderr.String(), "serving no route until it is fixed")

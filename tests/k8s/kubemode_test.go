@@ -70,6 +70,19 @@ func modelRule(alias, model string) aigv1b1.AIGatewayRouteRule {
 	}
 }
 
+// corsPolicy is a SecurityPolicy on Gateway "ai" that the gateway cannot
+// enforce (CORS).
+func corsPolicy() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
+		"metadata": map[string]any{"name": "cors", "namespace": "default"},
+		"spec": map[string]any{
+			"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ai"}},
+			"cors":       map[string]any{"allowOrigins": []any{"https://example.com"}},
+		},
+	}}
+}
+
 // kubeEnv starts an API server with every CRD the gateway reads, and
 // returns it with a client of the gateway's scheme.
 func kubeEnv(t testing.TB) (*testenv.Env, client.Client) {
@@ -249,14 +262,7 @@ func TestKubernetesMode(t *testing.T) {
 	// A client policy the gateway cannot enforce fails the whole load
 	// (skipping it would leave the Gateway open): the running
 	// configuration stays.
-	policy := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
-		"metadata": map[string]any{"name": "cors", "namespace": "default"},
-		"spec": map[string]any{
-			"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ai"}},
-			"cors":       map[string]any{"allowOrigins": []any{"https://example.com"}},
-		},
-	}}
+	policy := corsPolicy()
 	require.NoError(t, c.Create(ctx, policy))
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "SecurityPolicy default/cors") }, 10*time.Second, 50*time.Millisecond, stderr.String())
 	require.Contains(t, stderr.String(), "configuration rejected: keeping the running configuration")
