@@ -432,10 +432,16 @@ func (s *Source) Serving(cfg *config.Config) {
 // controller.
 func (s *Source) ourClasses(ctx context.Context) map[string]bool {
 	var list gwapiv1.GatewayClassList
-	classes := map[string]bool{}
 	if err := s.cache.List(ctx, &list); err != nil {
-		return classes
+		return map[string]bool{}
 	}
+	return s.classesOf(&list)
+}
+
+// classesOf returns the names of the classes of list that name our
+// controller.
+func (s *Source) classesOf(list *gwapiv1.GatewayClassList) map[string]bool {
+	classes := map[string]bool{}
 	for _, gc := range list.Items {
 		if string(gc.Spec.ControllerName) == s.opts.ControllerName {
 			classes[gc.Name] = true
@@ -473,12 +479,7 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 		}
 		switch l := list.(type) {
 		case *gwapiv1.GatewayClassList:
-			classes = map[string]bool{}
-			for _, gc := range l.Items {
-				if string(gc.Spec.ControllerName) == s.opts.ControllerName {
-					classes[gc.Name] = true
-				}
-			}
+			classes = s.classesOf(l)
 			continue
 		case *gwapiv1.GatewayList:
 			gateways = l.Items

@@ -192,11 +192,14 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	// Gateway API keeps a route whose backend reference does not resolve
 	// (its requests get 503): a warning, reported as ResolvedRefs=False.
 	unresolved := map[string][]string{}
+	refused := map[string]bool{} // HTTPRoutes with a reference no ReferenceGrant allows
 	for _, w := range res.Warnings {
-		if w.Source.Kind == "HTTPRoute" && strings.Contains(w.Field, "backendRefs") &&
-			(strings.Contains(w.Message, "not found") || strings.Contains(w.Message, "RefNotPermitted")) {
+		if w.Source.Kind == "HTTPRoute" && (w.Reason == standalone.ReasonBackendNotFound || w.Reason == standalone.ReasonRefNotPermitted) {
 			key := w.Source.Namespace + "/" + w.Source.Name
 			unresolved[key] = append(unresolved[key], w.Field+": "+w.Message)
+			if w.Reason == standalone.ReasonRefNotPermitted {
+				refused[key] = true
+			}
 		}
 	}
 	var errs []error
@@ -277,7 +280,7 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			}
 		}
 		key := r.Namespace + "/" + r.Name
-		if err := st.setRouteParents(ctx, r, served, problems["HTTPRoute "+key], unresolved[key]); err != nil {
+		if err := st.setRouteParents(ctx, r, served, problems["HTTPRoute "+key], unresolved[key], refused[key]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -460,8 +463,9 @@ func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener str
 // setRouteParents sets the status of an HTTPRoute for each of its
 // parents that is one of our Gateways, as Gateway API defines it:
 // Accepted, and ResolvedRefs (BackendNotFound when a backend reference
-// does not resolve). Other controllers' parent entries stay.
-func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, served map[[2]string]bool, problems, unresolved []string) error {
+// does not resolve, RefNotPermitted when refused says one is not
+// allowed). Other controllers' parent entries stay.
+func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, served map[[2]string]bool, problems, unresolved []string, refused bool) error {
 	refProblems, otherProblems := unresolved, []string(nil)
 	for _, p := range problems {
 		if strings.Contains(p, "backendRefs") {
@@ -479,7 +483,7 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 		Reason: string(gwapiv1.RouteReasonResolvedRefs), Message: "every reference resolved", ObservedGeneration: r.Generation}
 	if len(refProblems) > 0 {
 		reason := gwapiv1.RouteReasonBackendNotFound
-		if slices.ContainsFunc(refProblems, func(p string) bool { return strings.Contains(p, "RefNotPermitted") }) {
+		if refused {
 			reason = gwapiv1.RouteReasonRefNotPermitted
 		}
 		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(reason), bound(strings.Join(refProblems, "; "))
@@ -541,7 +545,7 @@ func poolProblems(res *standalone.Result, ns, name string) (errs, picker []strin
 	}
 	for _, w := range res.Warnings {
 		if w.Source.Kind == "InferencePool" && w.Source.Namespace == ns && w.Source.Name == name &&
-			(strings.HasPrefix(w.Field, "spec.endpointPickerRef") || strings.HasPrefix(w.Field, "spec.extensionRef")) && strings.Contains(w.Message, "503") {
+			w.Reason == standalone.ReasonInvalidExtensionRef {
 			picker = append(picker, w.Field+": "+w.Message)
 		}
 	}

@@ -192,7 +192,7 @@ func (c *compiler) httpBackendRef(r *resource[gwapiv1.HTTPRoute], p *field.Path,
 		name, found := c.poolBackend(pk)
 		switch {
 		case !found:
-			c.d.warnf(r.src, p, "%s not found: requests sent to this backend get 503 (the route stays, as Gateway API asks: ResolvedRefs=False, BackendNotFound)", pk)
+			c.d.reasonf(r.src, p, ReasonBackendNotFound, "%s not found: requests sent to this backend get 503 (the route stays, as Gateway API asks: ResolvedRefs=False, BackendNotFound)", pk)
 			name = c.missingPoolBackend(pk)
 		case name == "":
 			return config.BackendRef{}, false // reported on the pool
@@ -200,7 +200,7 @@ func (c *compiler) httpBackendRef(r *resource[gwapiv1.HTTPRoute], p *field.Path,
 		out.Backend = name
 	case group == groupCore && kind == kindService:
 		if _, ok := c.s.services[key]; !ok {
-			c.d.warnf(r.src, p, "Service %s not found: requests sent to this backend fail (the route stays, as Gateway API asks: ResolvedRefs=False, BackendNotFound)", key)
+			c.d.reasonf(r.src, p, ReasonBackendNotFound, "Service %s not found: requests sent to this backend fail (the route stays, as Gateway API asks: ResolvedRefs=False, BackendNotFound)", key)
 		}
 		name := c.serviceBackend(r.src, p, key, *ref.Port) // validation: port is set
 		if name == "" {

@@ -224,7 +224,7 @@ func (c *compiler) resolvePicker(r *resource[inferencePool], ref *pickerRef) (pi
 	key := nsName{r.src.Namespace, ref.name}
 	addr := pickerAddr{name: key.String()}
 	unresolved := func(format string, args ...any) (pickerAddr, int) {
-		c.d.warnf(r.src, ref.path, "%s: requests routed to this pool get 503 until it resolves (GAIE: an unresolvable endpoint picker reference yields a 5xx, whatever the failureMode)",
+		c.d.reasonf(r.src, ref.path, ReasonInvalidExtensionRef, "%s: requests routed to this pool get 503 until it resolves (GAIE: an unresolvable endpoint picker reference yields a 5xx, whatever the failureMode)",
 			fmt.Sprintf(format, args...))
 		return addr, pickerUnresolved
 	}

@@ -151,10 +151,11 @@ type docInput struct {
 	obj any
 }
 
-// JSON returns the resource's JSON, encoding the typed object once.
+// JSON returns the resource's JSON, encoding the typed object once (an
+// object that does not encode gives no JSON, which the decoder reports).
 func (in *docInput) JSON() []byte {
 	if in.js == nil && in.obj != nil {
-		in.js, _ = json.Marshal(in.obj) // Set.Add encoded it once already
+		in.js, _ = json.Marshal(in.obj)
 	}
 	return in.js
 }

@@ -91,7 +91,22 @@ type Warning struct {
 	Source  Source
 	Field   string
 	Message string
+	// Reason, when set, classifies the warning for a controller's status
+	// (one of the Reason constants).
+	Reason string
 }
+
+// Reasons of the warnings a controller reports in status conditions.
+const (
+	// ReasonBackendNotFound: a route's backend reference does not resolve.
+	ReasonBackendNotFound = "BackendNotFound"
+	// ReasonRefNotPermitted: a reference across namespaces that no
+	// ReferenceGrant allows.
+	ReasonRefNotPermitted = "RefNotPermitted"
+	// ReasonInvalidExtensionRef: a pool's endpoint picker reference does
+	// not resolve.
+	ReasonInvalidExtensionRef = "InvalidExtensionRef"
+)
 
 // String formats w like an [Error].
 func (w Warning) String() string {
@@ -126,7 +141,12 @@ func (d *diag) notSupported(src Source, path *field.Path, what string) {
 }
 
 func (d *diag) warnf(src Source, path *field.Path, format string, args ...any) {
-	d.warns = append(d.warns, Warning{Source: src, Field: pathString(path), Message: fmt.Sprintf(format, args...)})
+	d.reasonf(src, path, "", format, args...)
+}
+
+// reasonf is warnf with the warning's reason.
+func (d *diag) reasonf(src Source, path *field.Path, reason, format string, args ...any) {
+	d.warns = append(d.warns, Warning{Source: src, Field: pathString(path), Message: fmt.Sprintf(format, args...), Reason: reason})
 }
 
 // ignored warns that a field is accepted but has no effect in standalone

@@ -48,7 +48,7 @@ func (c *compiler) permitted(src Source, p *field.Path, to refTarget, warn bool)
 	msg := fmt.Sprintf("reference to %s %s not permitted (RefNotPermitted): no ReferenceGrant in namespace %s lets %s of namespace %s refer to it",
 		to.kind, to.key, to.key.namespace, src.Kind, src.Namespace)
 	if warn {
-		c.d.warnf(src, p, "%s: requests to this backend fail", msg)
+		c.d.reasonf(src, p, ReasonRefNotPermitted, "%s: requests to this backend fail", msg)
 	} else {
 		c.d.errorf(src, p, "%s", msg)
 	}
