@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test ./internal/processor -run '^$$' -fuzz FuzzOutputMessages -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzObject -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzArray -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jsonscan -run '^$$' -fuzz FuzzMembers -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonobj -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzOpenAIStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAnthropicStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

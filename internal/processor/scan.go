@@ -84,7 +84,7 @@ func scanHead(b []byte, members []jsonobj.Member) (head, []jsonobj.Member, error
 			switch v[0] {
 			case 'n':
 			case '{':
-				return jsonscan.Object(v, func(k string, v []byte) error {
+				return jsonscan.Members(v, func(k string, v []byte) error {
 					if k != "include_usage" {
 						return nil
 					}

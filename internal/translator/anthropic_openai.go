@@ -193,7 +193,7 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, err
 		out = append(out, map[string]any{"role": "system", "content": text})
 	}
 	for i, m := range in.Messages {
-		field := fmt.Sprintf("messages[%d]", i)
+		field := messageField(i)
 		blocks, err := contentBlocks(field, m.Content)
 		if err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
@@ -173,4 +174,22 @@ func base64Floats(v []float64) string {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(f)))
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// messageFields name the first messages without formatting the name on
+// every request (it is needed only for an error).
+var messageFields = func() [32]string {
+	var names [32]string
+	for i := range names {
+		names[i] = "messages[" + strconv.Itoa(i) + "]"
+	}
+	return names
+}()
+
+// messageField names the i-th message in an error: "messages[i]".
+func messageField(i int) string {
+	if i < len(messageFields) {
+		return messageFields[i]
+	}
+	return "messages[" + strconv.Itoa(i) + "]"
 }

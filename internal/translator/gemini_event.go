@@ -45,10 +45,10 @@ func (e *geminiEvent) read(data []byte) error {
 		var err error
 		switch k {
 		case "candidates":
-			err = jsonscan.Array(v, e.candidate)
+			err = jsonscan.Elements(v, e.candidate)
 		case "usageMetadata":
 			e.usageValue = gemini.UsageMetadata{}
-			err = jsonscan.Object(v, func(k string, v []byte) error {
+			err = jsonscan.Members(v, func(k string, v []byte) error {
 				n, _ := strconv.ParseInt(string(v), 10, 64)
 				switch k {
 				case "promptTokenCount":
@@ -70,7 +70,7 @@ func (e *geminiEvent) read(data []byte) error {
 		case "responseId":
 			e.responseID, err = jsonscan.Unquote(v)
 		case "promptFeedback":
-			err = jsonscan.Object(v, func(k string, v []byte) error {
+			err = jsonscan.Members(v, func(k string, v []byte) error {
 				if k == "blockReason" {
 					e.blockReason, _ = jsonscan.Unquote(v)
 				}
@@ -83,11 +83,11 @@ func (e *geminiEvent) read(data []byte) error {
 	})
 }
 
-// candidate reads one candidate.
+// candidate reads one candidate, a value the event's scan has validated.
 func (e *geminiEvent) candidate(v []byte) error {
 	e.candidates = append(e.candidates, geminiCandidate{parts: e.spareParts()})
 	c := &e.candidates[len(e.candidates)-1]
-	return jsonscan.Object(v, func(k string, v []byte) error {
+	return jsonscan.Members(v, func(k string, v []byte) error {
 		var err error
 		switch k {
 		case "index":
@@ -95,13 +95,13 @@ func (e *geminiEvent) candidate(v []byte) error {
 		case "finishReason":
 			c.finishReason, err = jsonscan.Unquote(v)
 		case "content":
-			err = jsonscan.Object(v, func(k string, v []byte) error {
+			err = jsonscan.Members(v, func(k string, v []byte) error {
 				if k != "parts" {
 					return nil
 				}
-				return jsonscan.Array(v, func(v []byte) error {
+				return jsonscan.Elements(v, func(v []byte) error {
 					var p geminiEventPart
-					err := jsonscan.Object(v, func(k string, v []byte) error {
+					err := jsonscan.Members(v, func(k string, v []byte) error {
 						switch k {
 						case "text":
 							if len(v) > 0 && v[0] == '"' {

@@ -265,18 +265,18 @@ func thinking(in *openai.ChatRequest, out *anthropic.Request) error {
 	return nil
 }
 
-// readMessages reads the messages array with the one-pass scanner: each
-// message's role, tool call ID and calls are decoded, its content kept
-// raw.
+// readMessages reads the messages array, a member of a validated parse
+// (jsonobj.Parse), without validating it again: each message's role, tool
+// call ID and calls are decoded, its content kept raw.
 func readMessages(b []byte) ([]openai.Message, error) {
 	if len(b) == 0 {
 		return nil, invalid("messages", "required")
 	}
-	var msgs []openai.Message
-	err := jsonscan.Array(b, func(v []byte) error {
+	msgs := make([]openai.Message, 0, 8)
+	err := jsonscan.Elements(b, func(v []byte) error {
 		field := func() string { return "messages[" + strconv.Itoa(len(msgs)) + "]" }
 		var m openai.Message
-		err := jsonscan.Object(v, func(k string, v []byte) error {
+		err := jsonscan.Members(v, func(k string, v []byte) error {
 			var err error
 			switch k {
 			case "role":
@@ -392,7 +392,8 @@ func restFields(r *anthropic.Request) any {
 // they are (valid JSON), other blocks encoded.
 func appendBlocks(buf []byte, blocks []anthropic.Block) ([]byte, error) {
 	buf = append(buf, '[')
-	for i, b := range blocks {
+	for i := range blocks {
+		b := &blocks[i] // not a copy: the default case takes its address
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -425,7 +426,7 @@ func appendBlocks(buf []byte, blocks []anthropic.Block) ([]byte, error) {
 			}
 			buf = append(buf, '}')
 		default:
-			enc, err := json.Marshal(&b)
+			enc, err := json.Marshal(b)
 			if err != nil {
 				return nil, err
 			}
@@ -501,7 +502,7 @@ func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Me
 		out = append(out, anthropic.Message{Role: role, Content: blocks})
 	}
 	for i, m := range msgs {
-		field := fmt.Sprintf("messages[%d]", i)
+		field := messageField(i)
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {
@@ -902,7 +903,7 @@ func textDelta(data []byte) (json.RawMessage, bool) {
 		case "type":
 			isDelta = string(v) == `"content_block_delta"`
 		case "delta":
-			return jsonscan.Object(v, func(k string, v []byte) error {
+			return jsonscan.Members(v, func(k string, v []byte) error {
 				switch k {
 				case "type":
 					isText = string(v) == `"text_delta"`

@@ -384,7 +384,7 @@ func bedrockMessages(msgs []openai.Message) ([]bedrock.SystemBlock, []bedrock.Me
 		out = append(out, bedrock.Message{Role: role, Content: blocks})
 	}
 	for i, m := range msgs {
-		field := fmt.Sprintf("messages[%d]", i)
+		field := messageField(i)
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {
@@ -764,7 +764,7 @@ func converseTextDelta(payload []byte) (json.RawMessage, bool) {
 		if k != "delta" {
 			return nil
 		}
-		return jsonscan.Object(v, func(k string, v []byte) error {
+		return jsonscan.Members(v, func(k string, v []byte) error {
 			if k == "text" && len(v) > 0 && v[0] == '"' {
 				text = v
 			} else {

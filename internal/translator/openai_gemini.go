@@ -312,7 +312,7 @@ func geminiContents(msgs []openai.Message) (*gemini.Content, []gemini.Content, e
 		out = append(out, gemini.Content{Role: role, Parts: parts})
 	}
 	for i, m := range msgs {
-		field := fmt.Sprintf("messages[%d]", i)
+		field := messageField(i)
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {
