@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./internal/jsonobj -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzOpenAIStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAnthropicStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAnthropicEvent -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzMessagesFromOpenAIStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzBedrockStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzGeminiStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

@@ -2,29 +2,37 @@ package httpproxy
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/providertest"
 )
 
-// BenchmarkProviders compares, in one run, a streamed 4 KB chat request
-// through the gateway to an OpenAI-compatible upstream (passthrough) and
-// to an Anthropic upstream and to Bedrock's Converse signed with SigV4
-// (both bodies translated), each answering 20 text events; the ratio to
-// passthrough is the translation's cost per request. cpu-µs/op is the
-// process's CPU time (user and system, gateway and its in-process upstream)
-// per request: the figure to compare, since the wall time per op of a
-// parallel run that waits on sockets is not CPU.
-func BenchmarkProviders(b *testing.B) {
+// providerCase is one schema of the provider benchmarks: a gateway whose
+// only route goes to an upstream answering that schema's stream.
+type providerCase struct {
+	name string
+	g    *Gateway
+}
+
+// providerBody is the benchmarks' streamed 4 KB chat request.
+func providerBody() string {
 	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
-	body := fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
+	return fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
 		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
 		turn, turn, turn, turn, turn)
+}
+
+// providerCases sets up the gateways of the provider benchmarks: OpenAI
+// passthrough, Anthropic, Bedrock's Converse signed with SigV4 and Vertex
+// AI's Gemini, each upstream answering 20 text events from its own process
+// (the CPU time measured is the gateway's and its in-process client's).
+func providerCases(b *testing.B) []providerCase {
 	openAIStream := strings.Repeat(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"word "}}]}`+"\n\n", 20) +
 		`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
 	anthropicStream := `event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":900,"output_tokens":1}}}` + "\n\n" +
@@ -46,21 +54,13 @@ func BenchmarkProviders(b *testing.B) {
 	}
 	geminiStream := strings.Repeat(`data: {"candidates": [{"content": {"role": "model","parts": [{"text": "word "}]},"index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 5,"totalTokenCount": 905},"modelVersion": "gemini-2.5-flash","responseId": "r1"}`+"\n\n", 20) +
 		`data: {"candidates": [{"content": {"role": "model","parts": [{"text": ""}]},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 20,"totalTokenCount": 920},"modelVersion": "gemini-2.5-flash","responseId": "r1"}` + "\n\n"
-	upstream := func(contentType, stream string) *httptest.Server {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", contentType)
-			_, _ = io.WriteString(w, stream)
-		}))
-		b.Cleanup(srv.Close)
-		return srv
-	}
 	awsAuth := &config.Auth{Policy: "default/aws", Type: config.AuthAWSCredentials, AWS: &config.AWSCredentials{Region: "us-east-1",
 		CredentialsFile: "[default]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n"}}
 	// A Google token that is already cached: the benchmark measures the
 	// translation, not the token endpoint.
 	gcpAuth := &config.Auth{Policy: "default/gcp", Type: config.AuthGCPCredentials, GCP: &config.GCPCredentials{ProjectName: "p", Region: "r"},
 		Override: &config.CredentialOverride{Header: "x-aigw-gcp-access-token"}}
+	var cases []providerCase
 	for _, c := range []struct {
 		name        string
 		schema      config.Schema
@@ -73,34 +73,93 @@ func BenchmarkProviders(b *testing.B) {
 		{"bedrock-converse-sigv4", config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, "application/vnd.amazon.eventstream", string(converseStream)},
 		{"gcp-gemini", config.Schema{Name: config.SchemaGCPVertexAI}, gcpAuth, "text/event-stream", geminiStream},
 	} {
+		host, port := hostPortOf(startUpstreamProcess(b, c.contentType, []byte(c.stream)))
+		cfg := &config.Config{Version: config.Version,
+			Backends: []config.Backend{{Name: "default/b", Schema: c.schema, Auth: c.auth, Endpoints: []config.Endpoint{{Host: host, Port: port}}}},
+			Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/b", 0))}}},
+		}
+		g := New(Options{})
+		b.Cleanup(g.Close)
+		if err := g.Apply(cfg); err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, providerCase{c.name, g})
+	}
+	return cases
+}
+
+// serveProviderRequest sends the benchmark's request through g.
+func serveProviderRequest(g *Gateway, body string) error {
+	req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Aigw-Gcp-Access-Token", "ya29.bench")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "[DONE]") {
+		return fmt.Errorf("status %d: %s", w.Code, w.Body)
+	}
+	return nil
+}
+
+// BenchmarkProviders measures a streamed 4 KB chat request through the
+// gateway to each schema's upstream (see providerCases), one schema after
+// the other; the ratio to passthrough is the translation's cost per
+// request. cpu-µs/op is the process's CPU time (user and system: the
+// gateway and its in-process client; the upstreams run apart) per request: the wall time per op of a
+// parallel run that waits on sockets is not CPU. BenchmarkProviderCPU
+// gives the ratios on a noisy machine.
+func BenchmarkProviders(b *testing.B) {
+	body := providerBody()
+	for _, c := range providerCases(b) {
 		b.Run(c.name, func(b *testing.B) {
-			up := upstream(c.contentType, c.stream)
-			host, port := hostPortOf(up.URL)
-			cfg := &config.Config{Version: config.Version,
-				Backends: []config.Backend{{Name: "default/b", Schema: c.schema, Auth: c.auth, Endpoints: []config.Endpoint{{Host: host, Port: port}}}},
-				Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/b", 0))}}},
-			}
-			g := New(Options{})
-			b.Cleanup(g.Close)
-			if err := g.Apply(cfg); err != nil {
-				b.Fatal(err)
-			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			cpuBefore := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("X-Aigw-Gcp-Access-Token", "ya29.bench")
-					w := httptest.NewRecorder()
-					g.ServeHTTP(w, req)
-					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "[DONE]") {
-						b.Fatalf("status %d: %s", w.Code, w.Body)
+					if err := serveProviderRequest(c.g, body); err != nil {
+						b.Error(err)
+						return
 					}
 				}
 			})
 			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
+	}
+}
+
+// BenchmarkProviderCPU interleaves the schemas of BenchmarkProviders: each
+// iteration sends a round of requests (two clients in parallel) to every
+// schema in turn and charges each round's process CPU time to its schema,
+// so that a noisy neighbour weighs on all of them alike. It reports each
+// translated schema's CPU per request as a ratio to passthrough's.
+func BenchmarkProviderCPU(b *testing.B) {
+	const round = 100
+	body := providerBody()
+	cases := providerCases(b)
+	cpu := make([]time.Duration, len(cases))
+	for b.Loop() {
+		for i, c := range cases {
+			before := processCPU()
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					for range round / 2 {
+						if err := serveProviderRequest(c.g, body); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			cpu[i] += processCPU() - before
+		}
+	}
+	for i, c := range cases {
+		b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N*round), c.name+"-cpu-µs/req")
+		if i > 0 {
+			b.ReportMetric(float64(cpu[i])/float64(cpu[0]), c.name+"-cpu-ratio")
+		}
 	}
 }

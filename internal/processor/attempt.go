@@ -65,6 +65,9 @@ type AttemptOptions struct {
 	// one scan of the request (see ParseRequest); edits of the body clone
 	// it instead of parsing the body again.
 	Parsed *jsonobj.Object
+	// HeaderBlocks are the AWS event-stream header blocks decoded so
+	// far, shared by the pipeline's streams; nil keeps them per stream.
+	HeaderBlocks *translator.HeaderBlocks
 }
 
 // NewAttempt builds the attempt of req on backend b through ref, from the
@@ -77,7 +80,7 @@ func NewAttempt(req *llm.Request, clientHeader http.Header, b *Backend, ref *con
 		model = ref.ModelNameOverride
 	}
 	tr, err := translator.New(req.Operation, b.Schema, translator.Options{ModelOverride: ref.ModelNameOverride, ForceUsage: opts.ForceUsage,
-		MaxEventBytes: opts.MaxEventBytes, Parsed: opts.Parsed, AnthropicBeta: anthropicBetas(clientHeader)})
+		MaxEventBytes: opts.MaxEventBytes, Parsed: opts.Parsed, AnthropicBeta: anthropicBetas(clientHeader), HeaderBlocks: opts.HeaderBlocks})
 	if err != nil {
 		return nil, err
 	}

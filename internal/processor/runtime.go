@@ -25,6 +25,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/ratelimit"
 	"github.com/aigw-dev/aigw/internal/router"
 	"github.com/aigw-dev/aigw/internal/tracing"
+	"github.com/aigw-dev/aigw/internal/translator"
 )
 
 // DefaultMaxRequestBodyBytes bounds request bodies when the configuration
@@ -85,7 +86,7 @@ func New(opts Options) *Pipeline {
 		accessLog: orDiscard(opts.AccessLog),
 		metrics:   opts.Metrics,
 		pools:     opts.Pools,
-		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes},
+		attempt:   AttemptOptions{MaxEventBytes: opts.MaxEventBytes, HeaderBlocks: translator.NewHeaderBlocks()},
 	}
 	tp := opts.Tracing
 	if tp == nil {

@@ -136,7 +136,7 @@ func (t *anthropicToAnthropic) event(ev []byte) {
 		t.complete = true
 	case bytes.Contains(data, messageStartType), bytes.Contains(data, messageDeltaType):
 		var e anthropic.Event
-		if json.Unmarshal(data, &e) != nil {
+		if readAnthropicEvent(data, &e) != nil {
 			return
 		}
 		if e.Message != nil {

@@ -37,7 +37,7 @@ type bedrockAnthropic struct {
 }
 
 func newBedrockAnthropic(schema config.Schema, opts Options) *bedrockAnthropic {
-	b := &bedrockAnthropic{version: schema.Version, frames: newFrames(opts.MaxEventBytes)}
+	b := &bedrockAnthropic{version: schema.Version, frames: newFrames(opts.MaxEventBytes, opts.HeaderBlocks)}
 	if b.version == "" {
 		b.version = bedrockAnthropicVersion
 	}

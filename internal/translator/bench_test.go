@@ -65,6 +65,7 @@ func BenchmarkTranslation(b *testing.B) {
 		`data: {"candidates": [{"content": {"role": "model","parts": [{"text": ""}]},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 20,"totalTokenCount": 920},"modelVersion": "gemini-2.5-flash","responseId": "r1"}` + "\n\n")
 	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
 	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
+	headerBlocks := NewHeaderBlocks() // as the pipeline shares them
 	for _, c := range []struct {
 		name    string
 		schema  config.Schema
@@ -82,7 +83,7 @@ func BenchmarkTranslation(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				tr, err := New(llm.OperationChat, c.schema, Options{Parsed: parsed})
+				tr, err := New(llm.OperationChat, c.schema, Options{Parsed: parsed, HeaderBlocks: headerBlocks})
 				if err != nil {
 					b.Fatal(err)
 				}

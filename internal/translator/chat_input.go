@@ -4,13 +4,17 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 )
 
@@ -29,13 +33,15 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 		}
 	}
 	var in openai.ChatRequest
-	var messages []byte
+	var messages, tools []byte
 	var extras []jsonobj.Member
 	small := jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
 	for _, m := range obj.Members {
 		switch ok, known := openAIOnly[m.Key]; {
 		case m.Key == "messages":
 			messages = m.Value
+		case m.Key == "tools":
+			tools = m.Value
 		case translated[m.Key] || slices.Contains(also, m.Key):
 			small.Members = append(small.Members, m)
 		case known && !ok(m.Value):
@@ -49,10 +55,64 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 		return nil, nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
 	}
 	var err error
+	if in.Tools, err = readTools(tools); err != nil {
+		return nil, nil, err
+	}
 	if in.Messages, err = readMessages(messages); err != nil {
 		return nil, nil, err
 	}
 	return &in, extras, nil
+}
+
+// readTools reads the tools array, a member of a validated parse, as
+// encoding/json would (keys without regard to ASCII case) but without
+// validating it again; the parameters' schemas stay raw.
+func readTools(b []byte) ([]openai.Tool, error) {
+	if len(b) == 0 || string(b) == "null" {
+		return nil, nil
+	}
+	tools := []openai.Tool{} // as encoding/json: [] is empty, not nil
+	err := jsonscan.Elements(b, func(v []byte) error {
+		var tool openai.Tool
+		if string(v) != "null" {
+			field := "tools[" + strconv.Itoa(len(tools)) + "]"
+			err := jsonscan.Members(v, func(k string, v []byte) error {
+				switch strings.ToLower(k) {
+				case "type":
+					return unquoteInto(&tool.Type, v)
+				case "function":
+					if string(v) == "null" {
+						return nil
+					}
+					return jsonscan.Members(v, func(k string, v []byte) error {
+						switch strings.ToLower(k) {
+						case "name":
+							return unquoteInto(&tool.Function.Name, v)
+						case "description":
+							return unquoteInto(&tool.Function.Description, v)
+						case "parameters":
+							tool.Function.Parameters = v
+						}
+						return nil
+					})
+				}
+				return nil
+			})
+			if err != nil {
+				return invalid(field, "must be {\"type\":\"function\",\"function\":{\"name\":…,\"parameters\":…}}")
+			}
+		}
+		tools = append(tools, tool)
+		return nil
+	})
+	var e *apierror.Error
+	switch {
+	case errors.As(err, &e):
+		return nil, err
+	case err != nil:
+		return nil, invalid("tools", "must be an array of tools")
+	}
+	return tools, nil
 }
 
 // maxTokens is the request's output bound: max_completion_tokens, else

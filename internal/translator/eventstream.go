@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
@@ -19,39 +20,69 @@ const minFrame = 16
 // frames splits an AWS event stream (application/vnd.amazon.eventstream)
 // into messages as its bytes arrive, holding at most one incomplete
 // message; the AWS SDK's decoder checks each message's CRCs and reads its
-// headers.
-//
-// A stream repeats a handful of header blocks (event type, content type,
-// message type) over and over, and the SDK's decoder spends most of its
-// time and allocations reading them: a header block's bytes decode to the
-// same headers every time, so the headers the SDK decoded are kept by
-// their bytes, and a later message with the very same header block and
-// valid CRCs is taken without decoding it again.
+// headers, once per distinct header block (see [HeaderBlocks]).
 type frames struct {
 	limit   int
 	buf     []byte
 	payload []byte
 	dec     *eventstream.Decoder
-	known   []decodedHeaders
+	known   *HeaderBlocks
 }
 
-// decodedHeaders is a header block the SDK decoded: its bytes and headers.
-type decodedHeaders struct {
-	raw     []byte
-	headers eventstream.Headers
+// HeaderBlocks keeps the header blocks of AWS event streams the SDK has
+// decoded, by their bytes. A stream repeats a handful of header blocks
+// (event type, content type, message type) over and over, and the SDK's
+// decoder spends most of its time and allocations reading them; since a
+// header block's bytes decode to the same headers every time, a message
+// whose header block is known and whose CRCs are right is taken without
+// decoding it again. One HeaderBlocks is meant to be shared by the streams
+// of a process ([Options.HeaderBlocks]); it holds at most 256 blocks of at
+// most 256 bytes, and is safe for concurrent use.
+type HeaderBlocks struct {
+	mu     sync.RWMutex
+	blocks map[string]eventstream.Headers
 }
 
-// Bounds of the decoded header blocks a stream keeps.
+// Bounds of the header blocks a HeaderBlocks keeps.
 const (
-	maxKnownHeaders     = 8
-	maxKnownHeaderBytes = 256
+	maxHeaderBlocks     = 256
+	maxHeaderBlockBytes = 256
 )
 
-func newFrames(limit int) frames {
+// NewHeaderBlocks returns an empty HeaderBlocks.
+func NewHeaderBlocks() *HeaderBlocks {
+	return &HeaderBlocks{blocks: map[string]eventstream.Headers{}}
+}
+
+// get returns the headers of a block decoded before. They are shared:
+// callers must not modify them.
+func (h *HeaderBlocks) get(block []byte) (eventstream.Headers, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	headers, ok := h.blocks[string(block)] // the conversion does not allocate
+	return headers, ok
+}
+
+// put keeps the headers the SDK decoded from block, while there is room.
+func (h *HeaderBlocks) put(block []byte, headers eventstream.Headers) {
+	if len(block) > maxHeaderBlockBytes {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.blocks) < maxHeaderBlocks {
+		h.blocks[string(block)] = headers
+	}
+}
+
+func newFrames(limit int, known *HeaderBlocks) frames {
 	if limit <= 0 {
 		limit = DefaultMaxEventBytes
 	}
-	return frames{limit: limit, dec: eventstream.NewDecoder()}
+	if known == nil {
+		known = NewHeaderBlocks()
+	}
+	return frames{limit: limit, dec: eventstream.NewDecoder(), known: known}
 }
 
 // errFrame marks a malformed event stream.
@@ -100,21 +131,15 @@ func (f *frames) feed(chunk []byte, fn func(eventstream.Message) error) error {
 func (f *frames) decodedBefore(m []byte) (eventstream.Message, bool) {
 	total := len(m)
 	headersLen := int(binary.BigEndian.Uint32(m[4:]))
-	if headersLen > total-minFrame || len(f.known) == 0 {
+	if headersLen > total-minFrame {
+		return eventstream.Message{}, false // the SDK reports it
+	}
+	headers, ok := f.known.get(m[12 : 12+headersLen])
+	if !ok || crc32.ChecksumIEEE(m[:8]) != binary.BigEndian.Uint32(m[8:]) ||
+		crc32.ChecksumIEEE(m[:total-4]) != binary.BigEndian.Uint32(m[total-4:]) {
 		return eventstream.Message{}, false
 	}
-	block := m[12 : 12+headersLen]
-	for _, k := range f.known {
-		if !bytes.Equal(k.raw, block) {
-			continue
-		}
-		if crc32.ChecksumIEEE(m[:8]) != binary.BigEndian.Uint32(m[8:]) ||
-			crc32.ChecksumIEEE(m[:total-4]) != binary.BigEndian.Uint32(m[total-4:]) {
-			return eventstream.Message{}, false // the SDK reports it
-		}
-		return eventstream.Message{Headers: k.headers, Payload: m[12+headersLen : total-4]}, true
-	}
-	return eventstream.Message{}, false
+	return eventstream.Message{Headers: headers, Payload: m[12+headersLen : total-4]}, true
 }
 
 // decode decodes message m with the SDK and keeps its header block.
@@ -126,9 +151,7 @@ func (f *frames) decode(m []byte) (eventstream.Message, error) {
 	if cap(msg.Payload) > cap(f.payload) {
 		f.payload = msg.Payload[:0]
 	}
-	if headersLen := int(binary.BigEndian.Uint32(m[4:])); len(f.known) < maxKnownHeaders && headersLen <= maxKnownHeaderBytes {
-		f.known = append(f.known, decodedHeaders{raw: bytes.Clone(m[12 : 12+headersLen]), headers: msg.Headers})
-	}
+	f.known.put(m[12:12+int(binary.BigEndian.Uint32(m[4:]))], msg.Headers)
 	return msg, nil
 }
 

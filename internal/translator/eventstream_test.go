@@ -33,7 +33,7 @@ func TestFramesKnownHeaders(t *testing.T) {
 		})
 		return got, err
 	}
-	f := newFrames(0)
+	f := newFrames(0, nil)
 	got, err := read(&f, stream)
 	require.NoError(t, err)
 	var want []seen
@@ -41,10 +41,10 @@ func TestFramesKnownHeaders(t *testing.T) {
 		want = append(want, seen{e.Event, e.Exception, string(e.Payload)})
 	}
 	require.Equal(t, want, got)
-	require.Len(t, f.known, 3, "one decoded header block per distinct one")
+	require.Len(t, f.known.blocks, 3, "one decoded header block per distinct one")
 
 	// Byte by byte, the same.
-	f = newFrames(0)
+	f = newFrames(0, nil)
 	got = nil
 	for i := range stream {
 		part, err := read(&f, stream[i:i+1])
@@ -58,7 +58,7 @@ func TestFramesKnownHeaders(t *testing.T) {
 		second, err := providertest.EncodeAWSEvents(events[1:2])
 		require.NoError(t, err)
 		second[at] ^= 1
-		f = newFrames(0)
+		f = newFrames(0, nil)
 		_, err = read(&f, append(stream[:len(stream):len(stream)], second...))
 		require.ErrorIs(t, err, errFrame, "byte %d", at)
 	}

@@ -783,7 +783,7 @@ func (t *openAIToAnthropic) data(data []byte) {
 		return
 	}
 	var e anthropic.Event
-	if err := json.Unmarshal(data, &e); err != nil {
+	if err := readAnthropicEvent(data, &e); err != nil {
 		return // not an event of the protocol
 	}
 	switch e.Type {

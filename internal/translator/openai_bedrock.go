@@ -58,7 +58,7 @@ type openAIToBedrock struct {
 func newOpenAIToBedrock(op llm.Operation, schema config.Schema, opts Options) (Translator, error) {
 	switch op {
 	case llm.OperationChat:
-		return &openAIToBedrock{opts: opts, frames: newFrames(opts.MaxEventBytes), now: time.Now}, nil
+		return &openAIToBedrock{opts: opts, frames: newFrames(opts.MaxEventBytes, opts.HeaderBlocks), now: time.Now}, nil
 	case llm.OperationEmbeddings:
 		return &openAIToTitan{opts: opts}, nil
 	default:

@@ -28,6 +28,10 @@ type Options struct {
 	// beta features Anthropic's clients ask for, which Bedrock reads in
 	// the body (anthropic_beta).
 	AnthropicBeta []string
+	// HeaderBlocks, when set, are the AWS event-stream header blocks
+	// decoded so far, shared with the process's other streams; nil keeps
+	// them for this stream only.
+	HeaderBlocks *HeaderBlocks
 }
 
 // DefaultMaxEventBytes bounds one event of a streamed response when the
