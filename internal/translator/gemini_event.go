@@ -3,6 +3,7 @@ package translator
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apischema/gemini"
 	"github.com/aigw-dev/aigw/internal/jsonscan"
@@ -17,7 +18,10 @@ type geminiEvent struct {
 	usageValue   gemini.UsageMetadata
 	modelVersion string
 	responseID   string
-	blockReason  string
+	// lastModelVersion and lastResponseID are the latest events' values,
+	// reused while they repeat.
+	lastModelVersion, lastResponseID string
+	blockReason                      string
 	// failure is the event's error object, when it is one.
 	failure json.RawMessage
 }
@@ -37,83 +41,110 @@ type geminiEventPart struct {
 	signature string
 }
 
-// read parses data into e.
+// read parses data into e in one pass of the scanner.
 func (e *geminiEvent) read(data []byte) error {
 	e.candidates, e.usage, e.failure = e.candidates[:0], nil, nil
+	if e.modelVersion != "" {
+		e.lastModelVersion = e.modelVersion
+	}
+	if e.responseID != "" {
+		e.lastResponseID = e.responseID
+	}
 	e.modelVersion, e.responseID, e.blockReason = "", "", ""
-	return jsonscan.Object(data, func(k string, v []byte) error {
-		var err error
-		switch k {
-		case "candidates":
-			err = jsonscan.Elements(v, e.candidate)
-		case "usageMetadata":
-			e.usageValue = gemini.UsageMetadata{}
-			err = jsonscan.Members(v, func(k string, v []byte) error {
-				n, _ := strconv.ParseInt(string(v), 10, 64)
-				switch k {
-				case "promptTokenCount":
-					e.usageValue.PromptTokenCount = n
-				case "candidatesTokenCount":
-					e.usageValue.CandidatesTokenCount = n
-				case "totalTokenCount":
-					e.usageValue.TotalTokenCount = n
-				case "cachedContentTokenCount":
-					e.usageValue.CachedContentTokenCount = n
-				case "thoughtsTokenCount":
-					e.usageValue.ThoughtsTokenCount = n
-				}
-				return nil
-			})
-			e.usage = &e.usageValue
-		case "modelVersion":
-			e.modelVersion, err = jsonscan.Unquote(v)
-		case "responseId":
-			e.responseID, err = jsonscan.Unquote(v)
-		case "promptFeedback":
-			err = jsonscan.Members(v, func(k string, v []byte) error {
-				if k == "blockReason" {
-					e.blockReason, _ = jsonscan.Unquote(v)
-				}
-				return nil
-			})
-		case "error":
-			e.failure = v
-		}
-		return err
+	return jsonscan.Walk(data, func(v jsonscan.Value) error {
+		return v.Object(func(k []byte, v jsonscan.Value) error {
+			switch string(k) {
+			case "candidates":
+				return v.Array(e.candidate)
+			case "usageMetadata":
+				e.usageValue = gemini.UsageMetadata{}
+				e.usage = &e.usageValue
+				return v.Object(func(k []byte, v jsonscan.Value) error {
+					var n *int64
+					switch string(k) {
+					case "promptTokenCount":
+						n = &e.usageValue.PromptTokenCount
+					case "candidatesTokenCount":
+						n = &e.usageValue.CandidatesTokenCount
+					case "totalTokenCount":
+						n = &e.usageValue.TotalTokenCount
+					case "cachedContentTokenCount":
+						n = &e.usageValue.CachedContentTokenCount
+					case "thoughtsTokenCount":
+						n = &e.usageValue.ThoughtsTokenCount
+					default:
+						return nil
+					}
+					raw, err := v.Raw()
+					if err == nil {
+						*n, _ = strconv.ParseInt(string(raw), 10, 64)
+					}
+					return err
+				})
+			case "modelVersion":
+				return rawString(v, &e.modelVersion, e.lastModelVersion)
+			case "responseId":
+				return rawString(v, &e.responseID, e.lastResponseID)
+			case "promptFeedback":
+				return v.Object(func(k []byte, v jsonscan.Value) error {
+					if string(k) == "blockReason" {
+						return rawString(v, &e.blockReason, "")
+					}
+					return nil
+				})
+			case "error":
+				raw, err := v.Raw()
+				e.failure = raw
+				return err
+			}
+			return nil
+		})
 	})
 }
 
-// candidate reads one candidate, a value the event's scan has validated.
-func (e *geminiEvent) candidate(v []byte) error {
+// candidate reads one candidate.
+func (e *geminiEvent) candidate(v jsonscan.Value) error {
 	e.candidates = append(e.candidates, geminiCandidate{parts: e.spareParts()})
 	c := &e.candidates[len(e.candidates)-1]
-	return jsonscan.Members(v, func(k string, v []byte) error {
-		var err error
-		switch k {
+	return v.Object(func(k []byte, v jsonscan.Value) error {
+		switch string(k) {
 		case "index":
-			c.index, err = strconv.Atoi(string(v))
+			raw, err := v.Raw()
+			if err != nil {
+				return err
+			}
+			c.index, err = strconv.Atoi(string(raw))
+			return err
 		case "finishReason":
-			c.finishReason, err = jsonscan.Unquote(v)
+			return rawString(v, &c.finishReason, "")
 		case "content":
-			err = jsonscan.Members(v, func(k string, v []byte) error {
-				if k != "parts" {
+			return v.Object(func(k []byte, v jsonscan.Value) error {
+				if string(k) != "parts" {
 					return nil
 				}
-				return jsonscan.Elements(v, func(v []byte) error {
+				return v.Array(func(v jsonscan.Value) error {
 					var p geminiEventPart
-					err := jsonscan.Members(v, func(k string, v []byte) error {
-						switch k {
+					err := v.Object(func(k []byte, v jsonscan.Value) error {
+						switch string(k) {
 						case "text":
-							if len(v) > 0 && v[0] == '"' {
-								p.text = v
+							raw, err := v.Raw()
+							if len(raw) > 0 && raw[0] == '"' {
+								p.text = raw
 							}
+							return err
 						case "thought":
-							p.thought = string(v) == "true"
+							raw, err := v.Raw()
+							p.thought = string(raw) == "true"
+							return err
 						case "functionCall":
+							raw, err := v.Raw()
+							if err != nil {
+								return err
+							}
 							p.call = &gemini.FunctionCall{}
-							return json.Unmarshal(v, p.call)
+							return json.Unmarshal(raw, p.call)
 						case "thoughtSignature":
-							p.signature, _ = jsonscan.Unquote(v)
+							return rawString(v, &p.signature, "")
 						}
 						return nil
 					})
@@ -122,8 +153,25 @@ func (e *geminiEvent) candidate(v []byte) error {
 				})
 			})
 		}
-		return err
+		return nil
 	})
+}
+
+// rawString reads a string value into s, reusing last when the value is
+// the same (a stream repeats its model and response ID in every event);
+// any other value is an error.
+func rawString(v jsonscan.Value, s *string, last string) error {
+	raw, err := v.Raw()
+	if err != nil {
+		return err
+	}
+	// Equal to a last without backslashes, raw has no escapes either.
+	if len(raw) >= 2 && raw[0] == '"' && last != "" && string(raw[1:len(raw)-1]) == last && !strings.Contains(last, `\`) {
+		*s = last
+		return nil
+	}
+	*s, err = jsonscan.Unquote(raw)
+	return err
 }
 
 // spareParts returns a parts slice to reuse: the one the next candidate
