@@ -689,20 +689,28 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 		return nil
 	}
 	typ := header(m, ":event-type")
-	if typ == bedrock.EventContentBlockDelta {
+	switch typ {
+	case bedrock.EventContentBlockDelta:
 		if text, ok := converseTextDelta(m.Payload); ok {
 			t.start()
 			t.textChunk(text)
 			return nil
 		}
+	case bedrock.EventMessageStart, bedrock.EventContentBlockStop:
+		// Nothing to read but the events' validity.
+		if !json.Valid(m.Payload) {
+			return fmt.Errorf("reading the Bedrock %s event: invalid JSON", typ)
+		}
+		if typ == bedrock.EventMessageStart {
+			t.start()
+		}
+		return nil
 	}
 	var e bedrock.StreamEvent
 	if err := json.Unmarshal(m.Payload, &e); err != nil {
 		return fmt.Errorf("reading the Bedrock %s event: %w", typ, err)
 	}
 	switch typ {
-	case bedrock.EventMessageStart:
-		t.start()
 	case bedrock.EventContentBlockStart:
 		t.start()
 		if s := e.Start; s != nil && s.ToolUse != nil {
