@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ type runOptions struct {
 	controllerName string
 	gateways       []string
 	replicaName    string
+	// statusAddresses are where clients reach the Gateways, for their
+	// status.
+	statusAddresses []string
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
@@ -58,6 +62,13 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 			return fmt.Errorf("%q: want namespace/name", v)
 		}
 		o.gateways = append(o.gateways, v)
+		return nil
+	})
+	fs.Func("status-address", "with --kubernetes: an address (IP or host name, such as the gateway Service's) clients reach the Gateways at, reported in their status.addresses; repeat for more (default: the Gateway's spec.addresses, else --listen-address when it names one IP)", func(v string) error {
+		if v == "" || strings.ContainsAny(v, "/ ") {
+			return fmt.Errorf("%q: want an IP address or a host name", v)
+		}
+		o.statusAddresses = append(o.statusAddresses, v)
 		return nil
 	})
 	fs.StringVar(&o.controllerName, "controller-name", kube.DefaultControllerName, "with --kubernetes: the GatewayClass spec.controllerName whose Gateways this gateway serves")
@@ -204,7 +215,12 @@ func startKubernetes(ctx context.Context, o runOptions, logger *slog.Logger) (*k
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Gateways: o.gateways, Logger: logger.With("component", "kubernetes")})
+	addresses := o.statusAddresses
+	if ip, err := netip.ParseAddr(o.listenAddr); len(addresses) == 0 && err == nil && !ip.IsUnspecified() {
+		addresses = []string{o.listenAddr}
+	}
+	src, err := kube.New(rc, kube.Options{ControllerName: o.controllerName, Gateways: o.gateways, Addresses: addresses,
+		Logger: logger.With("component", "kubernetes")})
 	if err != nil {
 		return nil, nil, err
 	}

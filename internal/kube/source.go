@@ -79,6 +79,10 @@ type Options struct {
 	// ("namespace/name"), among those of our GatewayClasses: replicas that
 	// serve different Gateways of one controller.
 	Gateways []string
+	// Addresses are where clients reach the Gateways (IP addresses or
+	// host names, such as the gateway Service's), reported in the status
+	// of those whose spec.addresses name none.
+	Addresses []string
 	// Debounce is the least time between two compilations while changes
 	// keep coming (the first change after a quiet one waits a tenth of
 	// it); 0 means 100ms.

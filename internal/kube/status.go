@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -167,7 +170,11 @@ func (st *Status) run(ctx context.Context) {
 			continue
 		}
 		if err := st.write(ctx, res); err != nil && ctx.Err() == nil {
-			st.src.opts.Logger.Warn("kubernetes: writing status; retrying in a second", "error", err)
+			level := slog.LevelWarn
+			if apierrors.IsConflict(err) {
+				level = slog.LevelDebug // another writer's update came first: the usual race
+			}
+			st.src.opts.Logger.Log(ctx, level, "kubernetes: writing status; retrying in a second", "error", err)
 			time.AfterFunc(time.Second, st.poke)
 		}
 	}
@@ -177,12 +184,16 @@ func (st *Status) run(ctx context.Context) {
 // that res speaks of.
 func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	problems := map[string][]string{} // "Kind ns/name" → its errors
+	noParent := map[string]bool{}     // HTTPRoutes ("ns/name") naming no listener of their Gateway
 	for _, err := range res.Skipped {
 		var e *standalone.Error
 		if !errors.As(err, &e) || e.Source.Kind == "" {
 			continue
 		}
 		key := e.Source.Kind + " " + e.Source.Namespace + "/" + e.Source.Name
+		if e.Source.Kind == "HTTPRoute" && e.Reason == standalone.ReasonNoMatchingParent {
+			noParent[e.Source.Namespace+"/"+e.Source.Name] = true
+		}
 		msg := e.Err.Error()
 		if e.Field != "" {
 			msg = e.Field + ": " + msg
@@ -192,14 +203,16 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 	// Gateway API keeps a route whose backend reference does not resolve
 	// (its requests get 503): a warning, reported as ResolvedRefs=False.
 	unresolved := map[string][]string{}
-	refused := map[string]bool{} // HTTPRoutes with a reference no ReferenceGrant allows
+	unresolvedReason := map[string]gwapiv1.RouteConditionReason{} // the weightiest reason of each route's
 	for _, w := range res.Warnings {
-		if w.Source.Kind == "HTTPRoute" && (w.Reason == standalone.ReasonBackendNotFound || w.Reason == standalone.ReasonRefNotPermitted) {
-			key := w.Source.Namespace + "/" + w.Source.Name
-			unresolved[key] = append(unresolved[key], w.Field+": "+w.Message)
-			if w.Reason == standalone.ReasonRefNotPermitted {
-				refused[key] = true
-			}
+		reason, ok := refReasons[w.Reason]
+		if w.Source.Kind != "HTTPRoute" || !ok {
+			continue
+		}
+		key := w.Source.Namespace + "/" + w.Source.Name
+		unresolved[key] = append(unresolved[key], w.Field+": "+w.Message)
+		if old, seen := unresolvedReason[key]; !seen || refReasonWeight[reason] > refReasonWeight[old] {
+			unresolvedReason[key] = reason
 		}
 	}
 	var errs []error
@@ -280,7 +293,8 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			}
 		}
 		key := r.Namespace + "/" + r.Name
-		if err := st.setRouteParents(ctx, r, served, problems["HTTPRoute "+key], unresolved[key], refused[key]); err != nil {
+		verdict := routeVerdict{problems: problems["HTTPRoute "+key], noParent: noParent[key], unresolved: unresolved[key], reason: unresolvedReason[key]}
+		if err := st.setRouteParents(ctx, r, served, verdict); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -403,10 +417,34 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)
 	next.Status.Listeners = listenerStatus(gw, served, routesOf)
+	next.Status.Addresses = st.src.addressesOf(gw)
 	if equality.Semantic.DeepEqual(next.Status, gw.Status) {
 		return nil
 	}
 	return st.client.Status().Patch(ctx, next, client.MergeFrom(gw))
+}
+
+// addressesOf are the addresses clients reach gw at, for its status: the
+// IP addresses of its spec.addresses (which the listeners bind), else
+// Options.Addresses.
+func (s *Source) addressesOf(gw *gwapiv1.Gateway) []gwapiv1.GatewayStatusAddress {
+	var out []gwapiv1.GatewayStatusAddress
+	for _, a := range gw.Spec.Addresses {
+		if a.Type == nil || *a.Type == gwapiv1.IPAddressType {
+			out = append(out, gwapiv1.GatewayStatusAddress{Type: ptrTo(gwapiv1.IPAddressType), Value: a.Value})
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, a := range s.opts.Addresses {
+		typ := gwapiv1.HostnameAddressType
+		if _, err := netip.ParseAddr(a); err == nil {
+			typ = gwapiv1.IPAddressType
+		}
+		out = append(out, gwapiv1.GatewayStatusAddress{Type: ptrTo(typ), Value: a})
+	}
+	return out
 }
 
 // setConditions sets each of conds in *list unless it is there already
@@ -460,14 +498,39 @@ func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener str
 	return out
 }
 
+// refReasons are the compiler's reasons for a backend reference that does
+// not resolve, as ResolvedRefs reasons; when a route has several, the
+// weightiest is reported.
+var (
+	refReasons = map[string]gwapiv1.RouteConditionReason{
+		standalone.ReasonBackendNotFound: gwapiv1.RouteReasonBackendNotFound,
+		standalone.ReasonInvalidKind:     gwapiv1.RouteReasonInvalidKind,
+		standalone.ReasonRefNotPermitted: gwapiv1.RouteReasonRefNotPermitted,
+	}
+	refReasonWeight = map[gwapiv1.RouteConditionReason]int{
+		gwapiv1.RouteReasonBackendNotFound: 1, gwapiv1.RouteReasonInvalidKind: 2, gwapiv1.RouteReasonRefNotPermitted: 3,
+	}
+)
+
+// routeVerdict is what the compiler said of an HTTPRoute: its errors
+// (noParent when one is that a parentRef names no listener), and its
+// backend references that do not resolve, with the reason to report.
+type routeVerdict struct {
+	problems   []string
+	noParent   bool
+	unresolved []string
+	reason     gwapiv1.RouteConditionReason
+}
+
 // setRouteParents sets the status of an HTTPRoute for each of its
 // parents that is one of our Gateways, as Gateway API defines it:
-// Accepted, and ResolvedRefs (BackendNotFound when a backend reference
-// does not resolve, RefNotPermitted when refused says one is not
-// allowed). Other controllers' parent entries stay.
-func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, served map[[2]string]bool, problems, unresolved []string, refused bool) error {
-	refProblems, otherProblems := unresolved, []string(nil)
-	for _, p := range problems {
+// Accepted (False: NoMatchingParent when a parentRef names no listener,
+// else UnsupportedValue), and ResolvedRefs (BackendNotFound, InvalidKind
+// or RefNotPermitted for a backend reference that does not resolve).
+// Other controllers' parent entries stay.
+func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, served map[[2]string]bool, v routeVerdict) error {
+	refProblems, otherProblems := v.unresolved, []string(nil)
+	for _, p := range v.problems {
 		if strings.Contains(p, "backendRefs") {
 			refProblems = append(refProblems, p)
 		} else {
@@ -477,14 +540,18 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	accepted := metav1.Condition{Type: string(gwapiv1.RouteConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.RouteReasonAccepted), Message: "accepted", ObservedGeneration: r.Generation}
 	if len(otherProblems) > 0 {
-		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonUnsupportedValue), bound(strings.Join(otherProblems, "; "))
+		reason := gwapiv1.RouteReasonUnsupportedValue
+		if v.noParent {
+			reason = gwapiv1.RouteReasonNoMatchingParent
+		}
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(reason), bound(strings.Join(otherProblems, "; "))
 	}
 	resolved := metav1.Condition{Type: string(gwapiv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.RouteReasonResolvedRefs), Message: "every reference resolved", ObservedGeneration: r.Generation}
 	if len(refProblems) > 0 {
-		reason := gwapiv1.RouteReasonBackendNotFound
-		if refused {
-			reason = gwapiv1.RouteReasonRefNotPermitted
+		reason := v.reason
+		if reason == "" {
+			reason = gwapiv1.RouteReasonBackendNotFound
 		}
 		resolved.Status, resolved.Reason, resolved.Message = metav1.ConditionFalse, string(reason), bound(strings.Join(refProblems, "; "))
 	}
@@ -525,7 +592,10 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	if equality.Semantic.DeepEqual(next.Status, r.Status) {
 		return nil
 	}
-	return st.client.Status().Patch(ctx, next, client.MergeFrom(r))
+	// The parents are one list that replicas serving other Gateways write
+	// too: the patch applies only to the version read, else it conflicts
+	// and is retried on a fresher one.
+	return st.client.Status().Patch(ctx, next, client.MergeFromWithOptions(r, client.MergeFromWithOptimisticLock{}))
 }
 
 // poolProblems are what the compiler said of the pool: its errors, and
@@ -600,7 +670,7 @@ func (st *Status) setPoolParents(ctx context.Context, p *gaiev1.InferencePool, p
 	}
 	next := p.DeepCopy()
 	next.Status.Parents = out
-	return st.client.Status().Patch(ctx, next, client.MergeFrom(p))
+	return st.client.Status().Patch(ctx, next, client.MergeFromWithOptions(p, client.MergeFromWithOptimisticLock{})) // as for routes' parents
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -262,7 +262,7 @@ func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) bo
 			}
 		}
 		if !found {
-			c.d.errorf(src, refs.Index(i), "no listener of %s matches the sectionName and port", gw.src.ref())
+			c.d.errorReasonf(src, refs.Index(i), ReasonNoMatchingParent, "no listener of %s matches the sectionName and port", gw.src.ref())
 		} else if len(gw.obj.Spec.Listeners) > 1 {
 			c.d.warnf(src, refs.Index(i), "sectionName and port are not honoured yet: the route is served on every listener")
 		}

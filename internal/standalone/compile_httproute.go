@@ -207,9 +207,14 @@ func (c *compiler) httpBackendRef(r *resource[gwapiv1.HTTPRoute], p *field.Path,
 			return config.BackendRef{}, false
 		}
 		out.Backend = name
-	default:
+	case group == groupEnvoyGateway && kind == kindEGBackend:
 		c.d.notSupported(r.src, p, fmt.Sprintf("HTTPRoute backendRef of group %q and kind %q (only InferencePools and Services)", group, kind))
 		return config.BackendRef{}, false
+	default:
+		// Gateway API keeps the route and fails the requests sent to this
+		// backend (ResolvedRefs=False, InvalidKind).
+		c.d.reasonf(r.src, p, ReasonInvalidKind, "a backendRef of group %q and kind %q: requests sent to this backend fail (the gateway routes to InferencePools and Services; the route stays, as Gateway API asks: ResolvedRefs=False, InvalidKind)", group, kind)
+		out.Backend = c.unservedBackend("invalid", group+"/"+kind, key)
 	}
 	return out, true
 }

@@ -70,6 +70,9 @@ type Error struct {
 	Field string
 	// Err says what is wrong. It never holds a credential.
 	Err error
+	// Reason, when set, classifies the error for a controller's status
+	// (one of the Reason constants).
+	Reason string
 }
 
 // Error implements [error]: "file: document N: Kind ns/name: field: message".
@@ -96,7 +99,8 @@ type Warning struct {
 	Reason string
 }
 
-// Reasons of the warnings a controller reports in status conditions.
+// Reasons of the errors and warnings a controller reports in status
+// conditions (Gateway API's and GAIE's condition reasons).
 const (
 	// ReasonBackendNotFound: a route's backend reference does not resolve.
 	ReasonBackendNotFound = "BackendNotFound"
@@ -106,6 +110,12 @@ const (
 	// ReasonInvalidExtensionRef: a pool's endpoint picker reference does
 	// not resolve.
 	ReasonInvalidExtensionRef = "InvalidExtensionRef"
+	// ReasonInvalidKind: a route's backend reference is of a kind the
+	// gateway does not route to.
+	ReasonInvalidKind = "InvalidKind"
+	// ReasonNoMatchingParent: a route's parentRef names no listener of
+	// the Gateway (sectionName, port).
+	ReasonNoMatchingParent = "NoMatchingParent"
 )
 
 // String formats w like an [Error].
@@ -133,6 +143,11 @@ func (d *diag) errField(src Source, fieldPath string, err error) {
 
 func (d *diag) errorf(src Source, path *field.Path, format string, args ...any) {
 	d.err(src, path, fmt.Errorf(format, args...))
+}
+
+// errorReasonf is errorf with the error's reason.
+func (d *diag) errorReasonf(src Source, path *field.Path, reason, format string, args ...any) {
+	d.errs = append(d.errs, &Error{Source: src, Field: pathString(path), Err: fmt.Errorf(format, args...), Reason: reason})
 }
 
 // notSupported reports configuration standalone mode cannot serve yet.

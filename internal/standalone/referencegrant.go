@@ -55,11 +55,17 @@ func (c *compiler) permitted(src Source, p *field.Path, to refTarget, warn bool)
 	return false
 }
 
-// refusedBackend is the backend of a reference that is not permitted: an
-// endpoint-less pool of its own, so its requests get 503 and the permitted
-// references to the same target keep their backend.
+// refusedBackend is the backend of a reference that is not permitted.
 func (c *compiler) refusedBackend(kind string, key nsName) string {
-	name := "refused/" + kind + "/" + key.String()
+	return c.unservedBackend("refused", kind, key)
+}
+
+// unservedBackend is the backend of a reference the gateway keeps but does
+// not serve (why: "refused", "invalid"): an endpoint-less pool of its own,
+// so its requests get 503 and the other references to the same target
+// keep their backend.
+func (c *compiler) unservedBackend(why, kind string, key nsName) string {
+	name := why + "/" + kind + "/" + key.String()
 	if _, done := c.direct[name]; !done {
 		c.direct[name] = &config.Backend{Name: name, Schema: passThroughSchema(), Pool: &config.Pool{Name: name}}
 	}

@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -174,4 +176,73 @@ func loopbackUp() error {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil
+}
+
+// AddLoopbackAddress adds ip (IPv4) to the loopback device of the test's
+// private network namespace, so that processes listening on all interfaces
+// are reached there too: a Service's ClusterIP, say, as kube-proxy would
+// make it reachable. It fails the test outside the namespace.
+func AddLoopbackAddress(t testing.TB, ip string) {
+	t.Helper()
+	RequireNetNS(t)
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		t.Fatalf("AddLoopbackAddress: %q is not an IPv4 address", ip)
+	}
+	if err := addLoopbackAddress(addr); err != nil {
+		t.Fatalf("AddLoopbackAddress %s: %v", ip, err)
+	}
+}
+
+// addLoopbackAddress sends the kernel an RTM_NEWADDR for addr/32 on lo
+// over rtnetlink and reads its acknowledgement; an address already there
+// is fine.
+func addLoopbackAddress(addr netip.Addr) error {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink bind: %w", err)
+	}
+	a := addr.As4()
+	attr := func(typ uint16, data []byte) []byte {
+		b := make([]byte, unix.SizeofRtAttr+len(data)) // 4-byte aligned: data is 4 bytes
+		binary.NativeEndian.PutUint16(b[0:], uint16(len(b)))
+		binary.NativeEndian.PutUint16(b[2:], typ)
+		copy(b[unix.SizeofRtAttr:], data)
+		return b
+	}
+	ifa := make([]byte, unix.SizeofIfAddrmsg)
+	ifa[0], ifa[1] = unix.AF_INET, 32 // family, prefix length; flags and scope (universe) 0
+	binary.NativeEndian.PutUint32(ifa[4:], uint32(lo.Index))
+	body := append(append(ifa, attr(unix.IFA_LOCAL, a[:])...), attr(unix.IFA_ADDRESS, a[:])...)
+	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
+	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.SizeofNlMsghdr+len(body)))
+	binary.NativeEndian.PutUint16(msg[4:], unix.RTM_NEWADDR)
+	binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	binary.NativeEndian.PutUint32(msg[8:], 1) // sequence number
+	msg = append(msg, body...)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return fmt.Errorf("netlink receive: %w", err)
+	}
+	if n < unix.SizeofNlMsghdr+4 || binary.NativeEndian.Uint16(buf[4:]) != unix.NLMSG_ERROR {
+		return fmt.Errorf("netlink: unexpected answer of %d bytes", n)
+	}
+	switch errno := -int32(binary.NativeEndian.Uint32(buf[unix.SizeofNlMsghdr:])); errno {
+	case 0, int32(unix.EEXIST):
+		return nil
+	default:
+		return fmt.Errorf("RTM_NEWADDR: %w", unix.Errno(errno))
+	}
 }

@@ -134,6 +134,10 @@ type Service struct {
 	Port int32
 	// AppProtocol is the port's appProtocol, e.g. "http2"; empty leaves it unset.
 	AppProtocol string
+	// ClusterIP, when set, is the Service's spec.clusterIP (in envtest's
+	// service range, 10.0.0.0/24); [AddLoopbackAddress] makes it
+	// reachable.
+	ClusterIP string
 }
 
 // CreateService creates the Service.
@@ -144,8 +148,9 @@ func (e *Env) CreateService(t testing.TB, s Service) *corev1.Service {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: orDefault(s.Namespace)},
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: s.Selector,
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: s.ClusterIP,
+			Selector:  s.Selector,
 			Ports: []corev1.ServicePort{{
 				Name:       "grpc",
 				Port:       s.Port,

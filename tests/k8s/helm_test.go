@@ -170,6 +170,7 @@ func TestHelmCharts(t *testing.T) {
 	require.Equal(t, "admin", ctr.ReadinessProbe.HTTPGet.Port.String())
 	require.Contains(t, ctr.Args, "--kubernetes")
 	require.Contains(t, ctr.Args, "--gateway=default/ai")
+	require.Contains(t, ctr.Args, "--status-address=aigw."+ns+".svc.cluster.local", "the Service's name is the Gateways' address")
 	require.Equal(t, "ghcr.io/aigw-dev/aigw:0.1.0", ctr.Image)
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw"}, &policyv1.PodDisruptionBudget{}))
 	var class gwapiv1.GatewayClass

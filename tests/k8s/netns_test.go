@@ -3,6 +3,7 @@ package k8s
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -24,4 +25,27 @@ func TestRunsInPrivateNetworkNamespace(t *testing.T) {
 		require.NoError(t, err, "listen on Pod IP %s", ip)
 		require.NoError(t, ln.Close())
 	}
+}
+
+// TestAddLoopbackAddress: an address added to the namespace's loopback
+// device (a Service's ClusterIP) reaches a listener on all interfaces.
+func TestAddLoopbackAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	testenv.AddLoopbackAddress(t, "10.0.0.77")
+	testenv.AddLoopbackAddress(t, "10.0.0.77") // twice is fine
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("10.0.0.77", port), 5*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
 }
