@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS = -X github.com/aigw-dev/aigw/internal/app.buildVersion=$(VERSION) -X github.com/aigw-dev/aigw/internal/app.buildCommit=$(COMMIT)
 
-.PHONY: setup build demo components test unit lint crds crds-check fuzz bench bench-epp bench-sched bench-flow bench-kube clean
+.PHONY: setup build demo components test unit lint crds crds-check fuzz bench bench-providers bench-epp bench-sched bench-flow bench-kube clean
 
 setup: ## build the binary and the real components the Kubernetes tests use (cached by version)
 	$(MAKE) build
@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzOpenAIStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAnthropicStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAnthropicEvent -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzReadSmall -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzMessagesFromOpenAIStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzBedrockStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzGeminiStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
@@ -74,6 +75,10 @@ fuzz:
 bench: ## side-by-side load benchmark: direct vs httputil.ReverseProxy vs gateway
 	$(GO) run ./tools/bench
 	$(GO) test ./internal/httpproxy ./internal/router -run '^$$' -bench . -benchtime 2s
+
+bench-providers: ## each provider schema's CPU per request as a ratio to passthrough (interleaved rounds, upstreams in their own processes), and the translations alone
+	$(GO) test ./internal/httpproxy -run '^$$' -bench 'ProviderCPU' -benchtime 60x -count 3
+	$(GO) test ./internal/translator -run '^$$' -bench 'Translation' -count 3
 
 bench-epp: ## aigw epp under open-loop picker streams (2000/5000/7000 decisions/s) beside a do-nothing ext_proc floor, plus the EPP-hop and large-prompt Go benchmarks
 	$(GO) run ./tools/eppbench

@@ -51,8 +51,8 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 			extras = append(extras, m) // a vendor field
 		}
 	}
-	if err := json.Unmarshal(small.Bytes(), &in); err != nil {
-		return nil, nil, invalid("", "request body does not match the chat completion schema: "+err.Error())
+	if err := readSmall(small.Members, &in); err != nil {
+		return nil, nil, err
 	}
 	var err error
 	if in.Tools, err = readTools(tools); err != nil {
