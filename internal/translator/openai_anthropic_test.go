@@ -62,6 +62,7 @@ func TestAnthropicRequestRefusals(t *testing.T) {
 		param      string
 	}{
 		{"n", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}`, 422, "n"},
+		{"participant name", `{"model":"m","messages":[{"role":"user","content":"hi","name":"alice"}]}`, 422, "messages[0].name"},
 		{"seed", `{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":7}`, 422, "seed"},
 		{"json schema with tools", `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}}`, 422, "response_format"},
 		{"json schema without schema", `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`, 400, "response_format.json_schema.schema"},

@@ -84,6 +84,7 @@ func TestBedrockRequestRefusals(t *testing.T) {
 		param      string
 	}{
 		{"n", `{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}`, 422, "n"},
+		{"participant name", `{"model":"m","messages":[{"role":"user","content":"hi","name":"alice"}]}`, 422, "messages[0].name"},
 		{"logprobs", `{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true}`, 422, "logprobs"},
 		{"image URL", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}`, 422, "messages[0].content[0].image_url.url"},
 		{"image type", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,AA=="}}]}]}`, 422, "messages[0].content[0].image_url.url"},

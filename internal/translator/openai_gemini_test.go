@@ -56,6 +56,7 @@ func TestGeminiRequestRefusals(t *testing.T) {
 		{"file id", `{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, 422, "messages[0].content[0].file"},
 		{"top_logprobs alone", `{"model":"m","messages":[{"role":"user","content":"hi"}],"top_logprobs":3}`, 400, "top_logprobs"},
 		{"unknown effort", `{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"max"}`, 400, "reasoning_effort"},
+		{"participant name", `{"model":"m","messages":[{"role":"assistant","content":"hi","name":"bot"},{"role":"user","content":"hi"}]}`, 422, "messages[0].name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
