@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzMessagesFromOpenAIStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzBedrockStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzGeminiStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzArrayStream -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/translator -run '^$$' -fuzz FuzzAWSAnthropicStream -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/sse -run '^$$' -fuzz FuzzSplitter -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/standalone -run '^$$' -fuzz FuzzLoadBytes -fuzztime $(FUZZTIME)

@@ -38,7 +38,8 @@ var geminiTranslated = []string{"n", "presence_penalty", "frequency_penalty", "s
 var geminiThinkingBudgets = map[string]int64{"minimal": 128, "low": 1024, "medium": 8192, "high": 24576}
 
 // openAIToGemini translates OpenAI chat completions to Vertex AI's Gemini
-// generateContent and back; streamGenerateContent's SSE events become
+// generateContent and back; streamGenerateContent's SSE events (or the
+// elements of its JSON array, when the upstream ignores alt=sse) become
 // chunks one by one.
 type openAIToGemini struct {
 	opts Options
@@ -48,6 +49,9 @@ type openAIToGemini struct {
 	status       int
 	body         bodyBuffer
 	splitter     sse.Splitter
+	// array is set when the stream is a JSON array, cut by elements.
+	array    bool
+	elements arrayStream
 	chatChunks
 	usage    llm.Usage
 	complete bool
@@ -492,7 +496,14 @@ func geminiMedia(field, u, def string) (gemini.Part, error) {
 // ResponseHeaders implements [Translator.ResponseHeaders].
 func (t *openAIToGemini) ResponseHeaders(status int, h http.Header) error {
 	t.status = status
+	array := t.stream && status < 300 && strings.HasPrefix(h.Get("Content-Type"), "application/json")
 	t.stream = rewrittenHeaders(status, h, t.stream)
+	if array {
+		// streamGenerateContent without alt=sse: a JSON array streamed,
+		// still translated event by event for an SSE client.
+		t.stream, t.array, t.elements = true, true, newArrayStream(t.opts.MaxEventBytes)
+		h.Set("Content-Type", "text/event-stream")
+	}
 	return nil
 }
 
@@ -500,7 +511,12 @@ func (t *openAIToGemini) ResponseHeaders(status int, h http.Header) error {
 func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
 		t.out = outputFor(t.out, len(chunk))
-		err := t.splitter.Feed(chunk, t.event)
+		var err error
+		if t.array {
+			err = t.elements.feed(chunk, t.data)
+		} else {
+			err = t.splitter.Feed(chunk, t.event)
+		}
 		if err == nil {
 			err = t.failure
 		}
@@ -670,13 +686,14 @@ func splitCallID(id string) (string, string) {
 	return base, sig
 }
 
-// event translates one streamGenerateContent event.
+// event translates one streamGenerateContent SSE event.
 func (t *openAIToGemini) event(ev []byte) {
-	if t.failure != nil {
-		return
-	}
-	data := sse.Data(ev)
-	if len(data) == 0 {
+	t.data(sse.Data(ev))
+}
+
+// data translates one streamGenerateContent response.
+func (t *openAIToGemini) data(data []byte) {
+	if t.failure != nil || len(data) == 0 {
 		return
 	}
 	e := &t.scratch

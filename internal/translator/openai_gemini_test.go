@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apierror"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/llm"
+	"github.com/aigw-dev/aigw/internal/sse"
 )
 
 var vertexSchema = config.Schema{Name: config.SchemaGCPVertexAI}
@@ -114,6 +116,37 @@ func TestGeminiStream(t *testing.T) {
 		}
 		require.Equal(t, string(first), string(out), "chunk size %d", size)
 		require.Equal(t, llm.Usage{InputTokens: 35, OutputTokens: 42, TotalTokens: 77, CachedInputTokens: 10, ReasoningTokens: 12}, tr.Usage())
+		require.True(t, tr.Complete())
+	}
+}
+
+// TestGeminiArrayStream: streamGenerateContent answered as a JSON array
+// (without alt=sse) is translated element by element into the same SSE
+// chunks as its SSE form, whatever the chunk size.
+func TestGeminiArrayStream(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("testdata", "gemini", "stream_tools.gemini.sse"))
+	require.NoError(t, err)
+	var elems [][]byte
+	sp := sse.Splitter{}
+	require.NoError(t, sp.Feed(in, func(ev []byte) { elems = append(elems, bytes.Clone(sse.Data(ev))) }))
+	array := append(append([]byte("["), bytes.Join(elems, []byte(",\r\n"))...), ']')
+	want, err := os.ReadFile(filepath.Join("testdata", "gemini", "stream_tools.openai.sse"))
+	require.NoError(t, err)
+	for _, size := range []int{1, 7, 64, len(array)} {
+		tr := geminiTranslator(t, Options{})
+		_, err := tr.Request(&llm.Request{Operation: llm.OperationChat, Model: "gemini-2.5-flash", Stream: true, IncludeUsage: true,
+			Body: []byte(`{"model":"gemini-2.5-flash","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)})
+		require.NoError(t, err)
+		h := http.Header{"Content-Type": {"application/json; charset=UTF-8"}}
+		require.NoError(t, tr.ResponseHeaders(200, h))
+		require.Equal(t, "text/event-stream", h.Get("Content-Type"))
+		var out []byte
+		for i := 0; i < len(array); i += size {
+			b, err := tr.ResponseBody(array[i:min(i+size, len(array))], i+size >= len(array))
+			require.NoError(t, err)
+			out = append(out, b...)
+		}
+		require.Equal(t, string(want), string(out), "chunk size %d", size)
 		require.True(t, tr.Complete())
 	}
 }
