@@ -324,6 +324,21 @@ func (s *scanner) array(depth int) error { return s.elements(depth, nil) }
 // elements scans an array, calling element (when set) after each element
 // with the element's start (it ends at s.i).
 func (s *scanner) elements(depth int, element func(start int) error) error {
+	return s.eachElement(depth, func() error {
+		start := s.i
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		if element != nil {
+			return element(start)
+		}
+		return nil
+	})
+}
+
+// eachElement scans an array, calling each with the scanner at the start
+// of each element (never at the end of the input); each must consume it.
+func (s *scanner) eachElement(depth int, each func() error) error {
 	if depth >= maxDepth {
 		return &SyntaxError{"exceeded max depth", s.i}
 	}
@@ -335,14 +350,11 @@ func (s *scanner) elements(depth int, element func(start int) error) error {
 	}
 	for {
 		s.ws()
-		start := s.i
-		if err := s.value(depth); err != nil {
-			return err
+		if s.i >= len(s.b) {
+			return s.eof()
 		}
-		if element != nil {
-			if err := element(start); err != nil {
-				return err
-			}
+		if err := each(); err != nil {
+			return err
 		}
 		s.ws()
 		if s.i >= len(s.b) {

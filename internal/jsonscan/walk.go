@@ -84,37 +84,7 @@ func (v Value) Array(element func(v Value) error) error {
 		return ErrNotArray
 	}
 	depth := v.depth + 1
-	if depth >= maxDepth {
-		return &SyntaxError{"exceeded max depth", s.i}
-	}
-	s.i++ // '['
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
-		return nil
-	}
-	for {
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.eof()
-		}
-		if err := s.visit(depth, element); err != nil {
-			return err
-		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.eof()
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.unexpected("after array element")
-		}
-	}
+	return s.eachElement(depth, func() error { return s.visit(depth, element) })
 }
 
 // Raw returns the value's bytes, validated.

@@ -22,58 +22,27 @@ func readAnthropicEvent(data []byte, e *anthropic.Event) error {
 		case "index":
 			return intInto(&e.Index, v)
 		case "message":
-			if isNull(v) {
-				e.Message = nil
-				return nil
-			}
-			if e.Message == nil {
-				e.Message = &anthropic.Response{}
-			}
-			return readAnthropicMessage(v, e.Message)
+			return intoPointer(v, &e.Message, readAnthropicMessage)
 		case "content_block":
-			if isNull(v) {
-				e.ContentBlock = nil
-				return nil
-			}
-			if e.ContentBlock == nil {
-				e.ContentBlock = &anthropic.Block{}
-			}
-			return readAnthropicBlock(v, e.ContentBlock)
+			return intoPointer(v, &e.ContentBlock, readAnthropicBlock)
 		case "delta":
-			if isNull(v) {
-				e.Delta = nil
-				return nil
-			}
-			if e.Delta == nil {
-				e.Delta = &anthropic.Delta{}
-			}
-			return readAnthropicDelta(v, e.Delta)
+			return intoPointer(v, &e.Delta, readAnthropicDelta)
 		case "usage":
-			if isNull(v) {
-				e.Usage = nil
-				return nil
-			}
-			if e.Usage == nil {
-				e.Usage = &anthropic.Usage{}
-			}
-			return readAnthropicUsage(v, e.Usage)
+			return intoPointer(v, &e.Usage, readAnthropicUsage)
 		case "error":
-			if isNull(v) {
-				e.Error = nil
-				return nil
-			}
-			if e.Error == nil {
-				e.Error = &anthropic.Error{}
-			}
-			return jsonscan.Members(v, func(k string, v []byte) error {
-				switch strings.ToLower(k) {
-				case "type":
-					return unquoteInto(&e.Error.Type, v)
-				case "message":
-					return unquoteInto(&e.Error.Message, v)
-				}
-				return nil
-			})
+			return intoPointer(v, &e.Error, readAnthropicError)
+		}
+		return nil
+	})
+}
+
+func readAnthropicError(v []byte, e *anthropic.Error) error {
+	return jsonscan.Members(v, func(k string, v []byte) error {
+		switch strings.ToLower(k) {
+		case "type":
+			return unquoteInto(&e.Type, v)
+		case "message":
+			return unquoteInto(&e.Message, v)
 		}
 		return nil
 	})

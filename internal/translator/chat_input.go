@@ -105,14 +105,35 @@ func readTools(b []byte) ([]openai.Tool, error) {
 		tools = append(tools, tool)
 		return nil
 	})
-	var e *apierror.Error
-	switch {
-	case errors.As(err, &e):
-		return nil, err
-	case err != nil:
-		return nil, invalid("tools", "must be an array of tools")
+	if err != nil {
+		return nil, arrayError(err, "tools", "must be an array of tools")
 	}
 	return tools, nil
+}
+
+// arrayError is the error of a scan over the array member field: a 400
+// the scan's callback returned, as it is, else a 400 saying what the
+// member must be.
+func arrayError(err error, field, must string) error {
+	var e *apierror.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return invalid(field, must)
+}
+
+// intoPointer decodes v into *p as encoding/json decodes into a pointer:
+// null clears it, another value fills the one it points to (made when
+// nil) with read.
+func intoPointer[T any](v []byte, p **T, read func([]byte, *T) error) error {
+	if isNull(v) {
+		*p = nil
+		return nil
+	}
+	if *p == nil {
+		*p = new(T)
+	}
+	return read(v, *p)
 }
 
 // maxTokens is the request's output bound: max_completion_tokens, else

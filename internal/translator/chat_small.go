@@ -51,19 +51,7 @@ func readSmallMember(key string, v []byte, in *openai.ChatRequest) error {
 	case "stream":
 		return boolValue(v, &in.Stream)
 	case "stream_options":
-		if isNull(v) {
-			in.StreamOptions = nil
-			return nil
-		}
-		if in.StreamOptions == nil {
-			in.StreamOptions = &openai.StreamOptions{}
-		}
-		return members(v, func(k string, v []byte) error {
-			if strings.ToLower(k) == "include_usage" {
-				return boolValue(v, &in.StreamOptions.IncludeUsage)
-			}
-			return nil
-		})
+		return intoPointer(v, &in.StreamOptions, streamOptions)
 	case "tool_choice":
 		in.ToolChoice = json.RawMessage(v)
 	case "parallel_tool_calls":
@@ -71,7 +59,7 @@ func readSmallMember(key string, v []byte, in *openai.ChatRequest) error {
 	case "user":
 		return stringValue(v, &in.User)
 	case "response_format":
-		return responseFormat(v, &in.ResponseFormat)
+		return intoPointer(v, &in.ResponseFormat, responseFormat)
 	case "reasoning_effort":
 		return stringValue(v, &in.ReasoningEffort)
 	case "n":
@@ -90,39 +78,34 @@ func readSmallMember(key string, v []byte, in *openai.ChatRequest) error {
 	return nil
 }
 
-func responseFormat(v []byte, rf **openai.ResponseFormat) error {
-	if isNull(v) {
-		*rf = nil
+func streamOptions(v []byte, o *openai.StreamOptions) error {
+	return members(v, func(k string, v []byte) error {
+		if strings.ToLower(k) == "include_usage" {
+			return boolValue(v, &o.IncludeUsage)
+		}
 		return nil
-	}
-	if *rf == nil {
-		*rf = &openai.ResponseFormat{}
-	}
-	f := *rf
+	})
+}
+
+func responseFormat(v []byte, f *openai.ResponseFormat) error {
 	return members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "type":
 			return stringValue(v, &f.Type)
 		case "json_schema":
-			if isNull(v) {
-				f.JSONSchema = nil
-				return nil
-			}
-			if f.JSONSchema == nil {
-				f.JSONSchema = &struct {
-					Name   string          `json:"name"`
-					Schema json.RawMessage `json:"schema"`
-				}{}
-			}
-			return members(v, func(k string, v []byte) error {
-				switch strings.ToLower(k) {
-				case "name":
-					return stringValue(v, &f.JSONSchema.Name)
-				case "schema":
-					f.JSONSchema.Schema = json.RawMessage(v)
-				}
-				return nil
-			})
+			return intoPointer(v, &f.JSONSchema, jsonSchemaFormat)
+		}
+		return nil
+	})
+}
+
+func jsonSchemaFormat(v []byte, s *openai.JSONSchemaFormat) error {
+	return members(v, func(k string, v []byte) error {
+		switch strings.ToLower(k) {
+		case "name":
+			return stringValue(v, &s.Name)
+		case "schema":
+			s.Schema = json.RawMessage(v)
 		}
 		return nil
 	})

@@ -310,12 +310,8 @@ func readMessages(b []byte) ([]openai.Message, error) {
 		msgs = append(msgs, m)
 		return nil
 	})
-	var e *apierror.Error
-	switch {
-	case errors.As(err, &e):
-		return nil, err
-	case err != nil:
-		return nil, invalid("messages", "must be an array of messages")
+	if err != nil {
+		return nil, arrayError(err, "messages", "must be an array of messages")
 	}
 	return msgs, nil
 }

@@ -72,11 +72,14 @@ type ChatRequest struct {
 
 // ResponseFormat asks for text, any JSON object, or JSON of a schema.
 type ResponseFormat struct {
-	Type       string `json:"type"`
-	JSONSchema *struct {
-		Name   string          `json:"name"`
-		Schema json.RawMessage `json:"schema"`
-	} `json:"json_schema"`
+	Type       string            `json:"type"`
+	JSONSchema *JSONSchemaFormat `json:"json_schema"`
+}
+
+// JSONSchemaFormat is a json_schema response format's schema and name.
+type JSONSchemaFormat struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
 }
 
 // StreamOptions are a streamed request's options.
