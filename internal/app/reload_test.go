@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -49,7 +52,7 @@ func TestSummarize(t *testing.T) {
 // TestReloadConfig feeds reloadConfig a sequence of configurations and
 // checks what it logs for each.
 func TestReloadConfig(t *testing.T) {
-	const port = 1975 // never bound: reloadConfig only applies and logs
+	port := freeLoopbackPort(t)
 	env := envOf(map[string]string{"UPSTREAM_KEY": "sk-upstream"})
 	load := func(yaml string) *config.Config {
 		res, err := (&standalone.Loader{LookupEnv: env}).LoadBytes(t.Context(), "test.yaml", []byte(yaml))
@@ -75,10 +78,18 @@ func TestReloadConfig(t *testing.T) {
 			return &standalone.Result{Config: next}, nextErr
 		},
 	}
+	listeners := &listenerSet{settings: listenSettings{host: "127.0.0.1", base: t.Context()}, handler: gw, logger: logger,
+		serve: func(srv *http.Server, ln net.Listener) { go func() { _ = srv.Serve(ln) }() }, drain: time.Second}
+	require.NoError(t, listeners.reconcile(plain))
+	t.Cleanup(func() {
+		for _, srv := range listeners.servers() {
+			_ = srv.Close()
+		}
+	})
 	reload := func(p gatewayParams, cfg *config.Config, err error) string {
 		logs.Reset()
 		next, nextErr = cfg, err
-		reloadConfig(t.Context(), p, gw)
+		reloadConfig(t.Context(), p, gw, listeners)
 		return logs.String()
 	}
 
@@ -112,4 +123,12 @@ func TestReloadConfig(t *testing.T) {
 	require.Contains(t, out, "configuration rejected")
 	require.NotContains(t, out, "configuration reloaded")
 	require.Same(t, noRoutes, gw.Config())
+}
+
+// freeLoopbackPort returns a TCP port free on 127.0.0.1 a moment ago.
+func freeLoopbackPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

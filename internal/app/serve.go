@@ -91,7 +91,6 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	if p.applied != nil {
 		p.applied(p.initial)
 	}
-	listeners := servedListeners(p.initial)
 
 	var ready atomic.Bool
 	admin := &http.Server{Handler: adminHandler(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
@@ -105,22 +104,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelBase(nil)
 	var handlers inFlight
-	var servers []*http.Server
-	var lns []net.Listener
-	var addrs []net.Addr
-	for _, l := range listeners {
-		srv, ln, err := listen(l, listenSettings{host: p.listenHost, limits: p.limits, client: p.initial.Client, base: base}, handlers.track(gw))
-		if err != nil {
-			_ = adminLn.Close()
-			for _, ln := range lns {
-				_ = ln.Close()
-			}
-			return err
-		}
-		servers, lns, addrs = append(servers, srv), append(lns, ln), append(addrs, ln.Addr())
-	}
-
-	errc := make(chan error, len(servers)+1)
+	errc := make(chan error, 16)
 	var wg sync.WaitGroup
 	serveOn := func(srv *http.Server, ln net.Listener) {
 		wg.Add(1)
@@ -134,18 +118,28 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 				err = srv.Serve(ln)
 			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
+				select {
+				case errc <- err:
+				default: // one error ends the gateway; the others are its echoes
+				}
 			}
 		}()
 	}
-	serveOn(admin, adminLn)
-	for i := range servers {
-		p.logger.Info("gateway listening", "listener", listeners[i].Name, "address", lns[i].Addr().String(), "tls", servers[i].TLSConfig != nil)
-		serveOn(servers[i], lns[i])
+	listeners := &listenerSet{settings: listenSettings{host: p.listenHost, limits: p.limits, base: base}, handler: handlers.track(gw),
+		logger: p.logger, serve: serveOn, drain: p.shutdownTimeout}
+	if err := listeners.reconcile(p.initial); err != nil {
+		_ = adminLn.Close()
+		for _, srv := range listeners.servers() {
+			_ = srv.Close()
+		}
+		wg.Wait()
+		return err
 	}
+	addrs := listeners.addrs()
+	serveOn(admin, adminLn)
 	p.logger.Info("admin listening", "address", adminLn.Addr().String(), "paths", "/metrics /healthz /readyz")
 	p.logger.Info("configuration loaded", summarize(p.initial).attrs()...)
-	if e, exposed := credentialExposure(listeners, p.listenHost, p.initial); exposed {
+	if e, exposed := credentialExposure(servedListeners(p.initial), p.listenHost, p.initial); exposed {
 		warnExposure(p.logger, e)
 	}
 	ready.Store(true)
@@ -155,7 +149,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 
 	if p.reload != nil && len(p.watchFiles) > 0 {
 		w, err := newWatcher(p.watchFiles, p.logger, func(ctx context.Context) {
-			reloadConfig(ctx, p, gw)
+			reloadConfig(ctx, p, gw, listeners)
 		})
 		if err != nil {
 			p.logger.Warn("hot reload disabled", "error", err)
@@ -177,7 +171,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		})
 	}
 	if p.reload != nil && p.changes != nil {
-		onSignal(ctx, &wg, p.changes, func() { reloadConfig(ctx, p, gw) })
+		onSignal(ctx, &wg, p.changes, func() { reloadConfig(ctx, p, gw, listeners) })
 	}
 
 	var runErr error
@@ -192,7 +186,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	ready.Store(false)
 	if d := p.limits.drainDelay; d > 0 && runErr == nil {
 		p.logger.Info("shutting down: readiness is 503, still accepting for the drain delay", "drain_delay", d)
-		for _, srv := range servers {
+		for _, srv := range listeners.servers() {
 			srv.SetKeepAlivesEnabled(false)
 		}
 		t := time.NewTimer(d)
@@ -206,7 +200,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.shutdownTimeout)
 	defer cancel()
 	var wgShut sync.WaitGroup
-	for _, srv := range servers {
+	for _, srv := range listeners.servers() {
 		wgShut.Add(1)
 		go func() {
 			defer wgShut.Done()
@@ -229,10 +223,10 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 }
 
 // reloadConfig loads the configuration again and applies it, or logs why
-// not and keeps the running one; then it warns about what a reload cannot
-// change (listeners) and when upstream credentials became lent to other
-// hosts.
-func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
+// not and keeps the running one; then it starts, stops or updates the
+// listeners that changed, and warns when upstream credentials became lent
+// to other hosts.
+func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway, listeners *listenerSet) {
 	running := gw.Config()
 	next, ok := applyReload(ctx, p.logger, p.reload, p.guard, gw)
 	if !ok {
@@ -241,13 +235,11 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway) {
 	if p.applied != nil {
 		p.applied(next)
 	}
-	if !sameListeners(p.initial.Listeners, next.Listeners) {
-		p.logger.Warn("listener changes take effect after a restart")
+	if err := listeners.reconcile(next); err != nil {
+		p.logger.Error("listeners not started or updated: the others serve", "error", err.Error())
 	}
-	// Listeners stay as bound at start.
-	listeners := servedListeners(p.initial)
-	if e, exposed := credentialExposure(listeners, p.listenHost, next); exposed {
-		if _, was := credentialExposure(listeners, p.listenHost, running); !was {
+	if e, exposed := credentialExposure(servedListeners(next), p.listenHost, next); exposed {
+		if _, was := credentialExposure(servedListeners(running), p.listenHost, running); !was {
 			warnExposure(p.logger, e)
 		}
 	}

@@ -24,12 +24,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// selfSigned returns a PEM certificate and key for 127.0.0.1.
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+// selfSigned returns a PEM certificate and key for 127.0.0.1, named cn.
+func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aigw-test"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -46,23 +46,33 @@ func indent(b []byte, n int) string {
 	return pad + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n"+pad)
 }
 
-func TestHTTPSListener(t *testing.T) {
-	sims := startSims(t, 1, model)
-	certPEM, keyPEM := selfSigned(t)
-	port := freePort(t)
-	sh, sp, _ := net.SplitHostPort(sims[0])
-	cfg := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners:
+// tlsConfig is TestHTTPSListener's configuration: a Gateway with an HTTPS
+// listener on port (when https) with the certificate, and a plain one on
+// plainPort (when plain), and a route to the simulator at sim.
+func tlsConfig(certPEM, keyPEM []byte, port, plainPort int, https, plain bool, sim string) string {
+	listeners := ""
+	if https {
+		listeners += fmt.Sprintf(`
     - name: https
       protocol: HTTPS
       port: %d
       tls:
         mode: Terminate
-        certificateRefs: [{kind: Secret, name: gw-cert}]
+        certificateRefs: [{kind: Secret, name: gw-cert}]`, port)
+	}
+	if plain {
+		listeners += fmt.Sprintf(`
+    - name: http
+      protocol: HTTP
+      port: %d`, plainPort)
+	}
+	sh, sp, _ := net.SplitHostPort(sim)
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: aigw
+  listeners:%s
 ---
 apiVersion: v1
 kind: Secret
@@ -94,9 +104,18 @@ kind: Backend
 metadata: {name: sim}
 spec:
   endpoints: [{ip: {address: %s, port: %s}}]
-`, port, indent(certPEM, 4), indent(keyPEM, 4), model, sh, sp)
+`, listeners, indent(certPEM, 4), indent(keyPEM, 4), model, sh, sp)
+}
+
+// TestHTTPSListener serves an HTTPS listener, then follows edits of the
+// file without a restart: a rotated certificate is served to new
+// connections, a listener added starts, a listener removed stops.
+func TestHTTPSListener(t *testing.T) {
+	sims := startSims(t, 1, model)
+	certPEM, keyPEM := selfSigned(t, "aigw-test")
+	port, plainPort := freePort(t), freePort(t)
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte(tlsConfig(certPEM, keyPEM, port, plainPort, true, false, sims[0])), 0o600))
 	g := startGateway(t, path, port)
 
 	pool := x509.NewCertPool()
@@ -113,5 +132,34 @@ spec:
 		defer plain.Body.Close()
 		require.Equal(t, http.StatusBadRequest, plain.StatusCode)
 	}
+
+	// The certificate rotated and a plain listener added, in the file.
+	served := func() string {
+		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test reads the certificate served
+		if err != nil {
+			return err.Error()
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	newCert, newKey := selfSigned(t, "aigw-test-rotated")
+	require.NoError(t, os.WriteFile(path, []byte(tlsConfig(newCert, newKey, port, plainPort, true, true, sims[0])), 0o600))
+	require.Eventually(t, func() bool { return served() == "aigw-test-rotated" }, 10*time.Second, 20*time.Millisecond,
+		"the rotated certificate is not served:\n%s", g.stderr)
+	pc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", plainPort)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	_, err = pc.Chat.Completions.New(context.Background(), chat(model))
+	require.NoError(t, err, "the listener added is not served:\n%s", g.stderr)
+
+	// The HTTPS listener removed: its port closes, the other serves on.
+	require.NoError(t, os.WriteFile(path, []byte(tlsConfig(newCert, newKey, port, plainPort, false, true, sims[0])), 0o600))
+	require.Eventually(t, func() bool {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	}, 10*time.Second, 20*time.Millisecond, "the removed listener still accepts:\n%s", g.stderr)
+	_, err = pc.Chat.Completions.New(context.Background(), chat(model))
+	require.NoError(t, err)
 	require.NotContains(t, g.stderr.String(), "PRIVATE KEY")
 }

@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aigw-dev/aigw/internal/config"
+)
+
+// listenerSet runs one server per bind address of the configuration in
+// force and follows every reload: a new listener starts, a removed one
+// drains, a listener's certificates change for the next handshakes, and
+// one whose protocol or client settings changed starts again. Listeners of
+// one address (a Gateway's listeners told apart by hostname) share its
+// server; HTTPS ones pool their certificates, picked by SNI.
+type listenerSet struct {
+	settings listenSettings
+	handler  http.Handler
+	logger   *slog.Logger
+	// serve runs a server on its listener until it is shut down.
+	serve func(srv *http.Server, ln net.Listener)
+	// drain bounds the shutdown of a removed listener.
+	drain time.Duration
+
+	mu      sync.Mutex
+	running map[string]*boundListener // by bind address
+}
+
+// boundListener is a server bound to an address.
+type boundListener struct {
+	names  []string
+	srv    *http.Server
+	ln     net.Listener
+	tls    bool
+	client config.ClientSettings
+	// closed is closed once the server stopped accepting.
+	closed chan struct{}
+	// certs is the TLS configuration handshakes use, swapped on reload.
+	certs atomic.Pointer[tls.Config]
+}
+
+// addressListeners groups the listeners of cfg by bind address, in order.
+func (s *listenerSet) addressListeners(cfg *config.Config) ([]string, map[string][]config.Listener) {
+	var order []string
+	by := map[string][]config.Listener{}
+	for _, l := range servedListeners(cfg) {
+		host := l.Address
+		if s.settings.host != "" {
+			host = s.settings.host
+		}
+		addr := joinAddr(host, int(l.Port))
+		if _, seen := by[addr]; !seen {
+			order = append(order, addr)
+		}
+		by[addr] = append(by[addr], l)
+	}
+	return order, by
+}
+
+// reconcile makes the running servers those of cfg. It returns the
+// errors of the listeners it could not start or update (the others are
+// served); a listener it could not update keeps serving as it was.
+func (s *listenerSet) reconcile(cfg *config.Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == nil {
+		s.running = map[string]*boundListener{}
+	}
+	order, want := s.addressListeners(cfg)
+	for addr, b := range s.running {
+		if _, ok := want[addr]; !ok {
+			s.stop(addr, b, "removed")
+		}
+	}
+	var errs []error
+	for _, addr := range order {
+		ls := want[addr]
+		tlsConf, err := listenerTLS(ls)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b := s.running[addr]
+		if b != nil && b.tls == (tlsConf != nil) && b.client == cfg.Client {
+			b.names = listenerNames(ls)
+			if tlsConf != nil {
+				b.certs.Store(tlsConf)
+			}
+			continue
+		}
+		if b != nil {
+			s.stop(addr, b, "changed")
+		}
+		if err := s.start(addr, ls, tlsConf, cfg.Client); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// start binds addr and serves the listeners ls on it.
+func (s *listenerSet) start(addr string, ls []config.Listener, tlsConf *tls.Config, client config.ClientSettings) error {
+	settings := s.settings
+	settings.client = client
+	b := &boundListener{names: listenerNames(ls), tls: tlsConf != nil, client: client}
+	l := ls[0]
+	l.TLS = nil // the certificates are b's, swapped on reload
+	srv, inner, err := listen(l, settings, s.handler)
+	if err != nil {
+		return err
+	}
+	ln := &signalingListener{Listener: inner, closed: make(chan struct{})}
+	if tlsConf != nil {
+		b.certs.Store(tlsConf)
+		srv.Protocols.SetHTTP2(true)
+		srv.Protocols.SetUnencryptedHTTP2(false)
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return b.certs.Load(), nil }}
+	}
+	b.srv, b.ln, b.closed = srv, ln, ln.closed
+	s.running[addr] = b
+	s.logger.Info("gateway listening", "listeners", b.names, "address", ln.Addr().String(), "tls", b.tls)
+	s.serve(srv, ln)
+	return nil
+}
+
+// stop stops accepting on addr (the address is free again when it
+// returns) and drains its requests in the background.
+func (s *listenerSet) stop(addr string, b *boundListener, why string) {
+	delete(s.running, addr)
+	s.logger.Info("gateway listener stopped: draining its requests", "listeners", b.names, "address", addr, "why", why)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.drain)
+		defer cancel()
+		if err := b.srv.Shutdown(ctx); err != nil {
+			_ = b.srv.Close()
+		}
+	}()
+	select { // Shutdown closes the listener first
+	case <-b.closed:
+	case <-time.After(5 * time.Second):
+		_ = b.ln.Close()
+	}
+}
+
+// signalingListener closes closed when it is closed.
+type signalingListener struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *signalingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
+}
+
+// servers returns the running servers.
+func (s *listenerSet) servers() []*http.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*http.Server, 0, len(s.running))
+	for _, b := range s.running {
+		out = append(out, b.srv)
+	}
+	return out
+}
+
+// addrs returns the addresses bound, in no particular order.
+func (s *listenerSet) addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, 0, len(s.running))
+	for _, b := range s.running {
+		out = append(out, b.ln.Addr())
+	}
+	return out
+}
+
+// listenerTLS is the TLS configuration of the listeners of one address:
+// nil when they are plain, their certificates pooled when they are HTTPS
+// (Go picks one by SNI), an error when they mix both.
+func listenerTLS(ls []config.Listener) (*tls.Config, error) {
+	var pooled *config.ListenerTLS
+	plain := 0
+	for _, l := range ls {
+		if l.TLS == nil {
+			plain++
+			continue
+		}
+		if pooled == nil {
+			pooled = &config.ListenerTLS{}
+		}
+		pooled.Certificates = append(pooled.Certificates, l.TLS.Certificates...)
+	}
+	switch {
+	case pooled == nil:
+		return nil, nil
+	case plain > 0:
+		return nil, fmt.Errorf("listeners %v share a port but not its protocol (HTTP and HTTPS)", listenerNames(ls))
+	}
+	tc, err := serverTLS(pooled)
+	if err != nil {
+		return nil, fmt.Errorf("listeners %v: %w", listenerNames(ls), err)
+	}
+	// The configuration a handshake gets is used as it is: ALPN included.
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	return tc, nil
+}
+
+func listenerNames(ls []config.Listener) []string {
+	names := make([]string, 0, len(ls))
+	for _, l := range ls {
+		names = append(names, l.Name)
+	}
+	return slices.Compact(names)
+}
