@@ -1,0 +1,112 @@
+package k8s
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/aigw-dev/aigw/internal/testenv"
+)
+
+// tlsSecret is a kubernetes.io/tls Secret holding a self-signed
+// certificate for 127.0.0.1 named cn.
+func tlsSecret(t *testing.T, name, cn string) *corev1.Secret {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}),
+		}}
+}
+
+// TestKubernetesModeListeners: a Gateway's listeners edited in the API
+// server are served without a restart (a port moved, an HTTPS listener
+// added), and a rotated certificate Secret is served to the next
+// handshakes.
+func TestKubernetesModeListeners(t *testing.T) {
+	env, c := kubeEnv(t)
+	ctx := context.Background()
+	sim := testenv.StartSim(t, "127.0.0.1:18680", simOptions())
+	const first, moved, https = 18600, 18601, 18602
+	for _, o := range kubeObjects(first, sim.Addr) {
+		require.NoError(t, c.Create(ctx, o), "%T %s", o, o.GetName())
+	}
+	stderr, _ := startKubeGateway(t, env, "127.0.0.1", 18610, "replica-a")
+	chat := func(port int) error {
+		oc := openai.NewClient(option.WithBaseURL(fmt.Sprintf("http://127.0.0.1:%d/v1", port)), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model, MaxTokens: openai.Int(4),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	require.NoError(t, chat(first), "gateway:\n%s", stderr)
+
+	// The listener moves to another port, and an HTTPS one joins.
+	secret := tlsSecret(t, "gateway-tls", "first-certificate")
+	require.NoError(t, c.Create(ctx, secret))
+	gw := &gwapiv1.Gateway{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "ai"}, gw))
+	gw.Spec.Listeners = []gwapiv1.Listener{
+		{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: moved},
+		{Name: "https", Protocol: gwapiv1.HTTPSProtocolType, Port: https, TLS: &gwapiv1.ListenerTLSConfig{
+			Mode: ptr.To(gwapiv1.TLSModeTerminate), CertificateRefs: []gwapiv1.SecretObjectReference{{Name: "gateway-tls"}}}},
+	}
+	require.NoError(t, c.Update(ctx, gw))
+	require.Eventually(t, func() bool { return chat(moved) == nil }, 15*time.Second, 50*time.Millisecond, "the moved listener is not served:\n%s", stderr)
+	require.Eventually(t, func() bool { return chat(first) != nil }, 15*time.Second, 50*time.Millisecond, "the old port still serves")
+	served := func() string {
+		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", https), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test reads the certificate served
+		if err != nil {
+			return err.Error()
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	require.Eventually(t, func() bool { return served() == "first-certificate" }, 15*time.Second, 50*time.Millisecond, "HTTPS: %s\n%s", served(), stderr)
+	require.Eventually(t, func() bool {
+		if c.Get(ctx, client.ObjectKeyFromObject(gw), gw) != nil || len(gw.Status.Listeners) != 2 {
+			return false
+		}
+		for _, l := range gw.Status.Listeners {
+			if !meta.IsStatusConditionTrue(l.Conditions, string(gwapiv1.ListenerConditionProgrammed)) {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 50*time.Millisecond, "both listeners Programmed: %+v", gw.Status.Listeners)
+
+	// The Secret rotated: new handshakes get the new certificate.
+	rotated := tlsSecret(t, "gateway-tls", "rotated-certificate")
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(secret), secret))
+	secret.Data = rotated.Data
+	require.NoError(t, c.Update(ctx, secret))
+	require.Eventually(t, func() bool { return served() == "rotated-certificate" }, 15*time.Second, 50*time.Millisecond, "HTTPS: %s\n%s", served(), stderr)
+	require.NoError(t, chat(moved))
+	require.NotContains(t, stderr.String(), "PRIVATE KEY")
+}
