@@ -297,18 +297,6 @@ func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Con
 	return next, true
 }
 
-func sameListeners(a, b []config.Listener) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Port != b[i].Port || a[i].Address != b[i].Address || (a[i].TLS == nil) != (b[i].TLS == nil) {
-			return false
-		}
-	}
-	return true
-}
-
 // handlerExitWait bounds the wait for handlers cut by a forced shutdown.
 const handlerExitWait = 5 * time.Second
 
