@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -33,6 +34,9 @@ type listenerSet struct {
 
 	mu      sync.Mutex
 	running map[string]*boundListener // by bind address
+	// failed are the listeners the last reconcile could not start or
+	// update, by name: why.
+	failed map[string]string
 }
 
 // boundListener is a server bound to an address.
@@ -82,11 +86,18 @@ func (s *listenerSet) reconcile(cfg *config.Config) error {
 		}
 	}
 	var errs []error
+	s.failed = map[string]string{}
+	fail := func(ls []config.Listener, err error) {
+		errs = append(errs, err)
+		for _, l := range ls {
+			s.failed[l.Name] = err.Error()
+		}
+	}
 	for _, addr := range order {
 		ls := want[addr]
 		tlsConf, err := listenerTLS(ls)
 		if err != nil {
-			errs = append(errs, err)
+			fail(ls, err)
 			continue
 		}
 		b := s.running[addr]
@@ -101,10 +112,18 @@ func (s *listenerSet) reconcile(cfg *config.Config) error {
 			s.stop(addr, b, "changed")
 		}
 		if err := s.start(addr, ls, tlsConf, cfg.Client); err != nil {
-			errs = append(errs, err)
+			fail(ls, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// failures returns the listeners the last reconcile could not start or
+// update, by name: why.
+func (s *listenerSet) failures() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.failed)
 }
 
 // start binds addr and serves the listeners ls on it.

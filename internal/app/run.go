@@ -133,6 +133,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	var load func(context.Context) (*standalone.Result, error)
 	var changes <-chan struct{}
 	var src *kube.Source
+	var status *kube.Status
 	if len(o.gateways) > 0 && !o.kubernetes {
 		return cli.Usagef("--gateway narrows the Gateways --kubernetes serves; files say which they serve")
 	}
@@ -141,7 +142,6 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		if len(paths) > 0 {
 			return cli.Usagef("--kubernetes reads the API server: no configuration files (%s)", paths[0])
 		}
-		var status *kube.Status
 		var err error
 		src, status, err = startKubernetes(ctx, o, logger)
 		if err != nil {
@@ -203,6 +203,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	if src != nil {
 		// Pod changes that only move pools' endpoints skip compilation.
 		p.applied, p.endpointChanges, p.poolEndpoints = src.Serving, src.EndpointChanges(), src.PoolEndpoints
+		p.listenerFailures = status.ListenerFailures
 	}
 	return runGateway(ctx, p)
 }

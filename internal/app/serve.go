@@ -46,6 +46,10 @@ type gatewayParams struct {
 	changes    <-chan struct{}
 	// applied, when set, is told each configuration the gateway takes.
 	applied func(*config.Config)
+	// listenerFailures, when set, is told after each configuration which
+	// listeners could not be started or updated (by name: why), and the
+	// gateway starts with the others rather than exiting.
+	listenerFailures func(map[string]string)
 	// endpointChanges, when set, signals that poolEndpoints has fresher
 	// endpoints for some pools (without a configuration to compile).
 	endpointChanges <-chan struct{}
@@ -127,13 +131,18 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	}
 	listeners := &listenerSet{settings: listenSettings{host: p.listenHost, limits: p.limits, base: base}, handler: handlers.track(gw),
 		logger: p.logger, serve: serveOn, drain: p.shutdownTimeout}
-	if err := listeners.reconcile(p.initial); err != nil {
+	if err := listeners.reconcile(p.initial); err != nil && p.listenerFailures != nil {
+		p.logger.Error("listeners not started: the others serve", "error", err.Error())
+	} else if err != nil {
 		_ = adminLn.Close()
 		for _, srv := range listeners.servers() {
 			_ = srv.Close()
 		}
 		wg.Wait()
 		return err
+	}
+	if p.listenerFailures != nil {
+		p.listenerFailures(listeners.failures())
 	}
 	addrs := listeners.addrs()
 	serveOn(admin, adminLn)
@@ -237,6 +246,9 @@ func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway, l
 	}
 	if err := listeners.reconcile(next); err != nil {
 		p.logger.Error("listeners not started or updated: the others serve", "error", err.Error())
+	}
+	if p.listenerFailures != nil {
+		p.listenerFailures(listeners.failures())
 	}
 	if e, exposed := credentialExposure(servedListeners(next), p.listenHost, next); exposed {
 		if _, was := credentialExposure(servedListeners(running), p.listenHost, running); !was {

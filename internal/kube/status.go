@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -56,6 +57,9 @@ type Status struct {
 	leading atomic.Bool
 	mu      sync.Mutex
 	last    *standalone.Result
+	// unbound are the listeners the data plane could not serve, by name
+	// ("namespace/gateway/listener"): why.
+	unbound map[string]string
 	wake    chan struct{}
 }
 
@@ -149,6 +153,20 @@ func (st *Status) Report(res *standalone.Result) {
 	st.poke()
 }
 
+// ListenerFailures hands the status writer the listeners the data plane
+// could not start or update (by name, "namespace/gateway/listener": why);
+// they are reported Accepted=False, PortUnavailable, until a later
+// configuration serves them.
+func (st *Status) ListenerFailures(failed map[string]string) {
+	st.mu.Lock()
+	changed := !maps.Equal(st.unbound, failed)
+	st.unbound = failed
+	st.mu.Unlock()
+	if changed {
+		st.poke()
+	}
+}
+
 func (st *Status) poke() {
 	select {
 	case st.wake <- struct{}{}:
@@ -164,12 +182,12 @@ func (st *Status) run(ctx context.Context) {
 		case <-st.wake:
 		}
 		st.mu.Lock()
-		res := st.last
+		res, unbound := st.last, st.unbound
 		st.mu.Unlock()
 		if res == nil || !st.leading.Load() {
 			continue
 		}
-		if err := st.write(ctx, res); err != nil && ctx.Err() == nil {
+		if err := st.write(ctx, res, unbound); err != nil && ctx.Err() == nil {
 			level := slog.LevelWarn
 			if apierrors.IsConflict(err) {
 				level = slog.LevelDebug // another writer's update came first: the usual race
@@ -182,7 +200,7 @@ func (st *Status) run(ctx context.Context) {
 
 // write sets the condition of every resource of the kinds with status
 // that res speaks of.
-func (st *Status) write(ctx context.Context, res *standalone.Result) error {
+func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map[string]string) error {
 	problems := map[string][]string{} // "Kind ns/name" → its errors
 	noParent := map[string]bool{}     // HTTPRoutes ("ns/name") naming no listener of their Gateway
 	for _, err := range res.Skipped {
@@ -365,7 +383,7 @@ func (st *Status) write(ctx context.Context, res *standalone.Result) error {
 			return attached[[3]string{gw.Namespace, gw.Name, ""}] + attached[[3]string{gw.Namespace, gw.Name, listener}]
 		}
 		served := res.Config != nil && st.src.closedConfig.Load() != res.Config
-		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], served, routesOf); err != nil {
+		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], served, routesOf, unbound); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -402,7 +420,8 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 }
 
 // setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
-func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, routesOf func(listener string) int32) error {
+func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, routesOf func(listener string) int32,
+	unbound map[string]string) error {
 	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.GatewayReasonAccepted), Message: "accepted by " + st.src.opts.ControllerName, ObservedGeneration: gw.Generation}
 	programmed := metav1.Condition{Type: string(gwapiv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
@@ -416,7 +435,7 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	}
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)
-	next.Status.Listeners = listenerStatus(gw, served, routesOf)
+	next.Status.Listeners = listenerStatus(gw, served, routesOf, unbound)
 	next.Status.Addresses = st.src.addressesOf(gw)
 	if equality.Semantic.DeepEqual(next.Status, gw.Status) {
 		return nil
@@ -460,9 +479,10 @@ func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) {
 
 // listenerStatus is the status of each of gw's listeners, as Gateway API
 // defines it: the route kinds it takes, the routes attached to it, and
-// Accepted (False for a protocol the gateway does not serve),
-// Programmed and ResolvedRefs.
-func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener string) int32) []gwapiv1.ListenerStatus {
+// Accepted (False for a protocol the gateway does not serve, and
+// PortUnavailable for one the data plane could not bind, named in
+// unbound), Programmed and ResolvedRefs.
+func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener string) int32, unbound map[string]string) []gwapiv1.ListenerStatus {
 	out := make([]gwapiv1.ListenerStatus, 0, len(gw.Spec.Listeners))
 	for _, l := range gw.Spec.Listeners {
 		ls := gwapiv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwapiv1.RouteGroupKind{}}
@@ -490,6 +510,10 @@ func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener str
 		}
 		if !served && http {
 			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, rejectedMessage)
+		}
+		if why, ok := unbound[gw.Namespace+"/"+gw.Name+"/"+string(l.Name)]; ok && http {
+			accepted = cond(gwapiv1.ListenerConditionAccepted, false, gwapiv1.ListenerReasonPortUnavailable, bound(why))
+			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "not served: "+bound(why))
 		}
 		setConditions(&ls.Conditions, accepted, programmed,
 			cond(gwapiv1.ListenerConditionResolvedRefs, true, gwapiv1.ListenerReasonResolvedRefs, "every reference resolved"))

@@ -108,5 +108,37 @@ func TestKubernetesModeListeners(t *testing.T) {
 	require.NoError(t, c.Update(ctx, secret))
 	require.Eventually(t, func() bool { return served() == "rotated-certificate" }, 15*time.Second, 50*time.Millisecond, "HTTPS: %s\n%s", served(), stderr)
 	require.NoError(t, chat(moved))
+
+	// A listener on a port another process holds: it says so in its
+	// status, and the others serve on.
+	const busy = 18603
+	holder, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", busy))
+	require.NoError(t, err)
+	defer holder.Close()
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(gw), gw))
+	gw.Spec.Listeners = append(gw.Spec.Listeners, gwapiv1.Listener{Name: "busy", Protocol: gwapiv1.HTTPProtocolType, Port: busy})
+	require.NoError(t, c.Update(ctx, gw))
+	listener := func(name string) *gwapiv1.ListenerStatus {
+		if c.Get(ctx, client.ObjectKeyFromObject(gw), gw) != nil {
+			return nil
+		}
+		for i := range gw.Status.Listeners {
+			if string(gw.Status.Listeners[i].Name) == name {
+				return &gw.Status.Listeners[i]
+			}
+		}
+		return nil
+	}
+	require.Eventually(t, func() bool {
+		l := listener("busy")
+		if l == nil {
+			return false
+		}
+		accepted := meta.FindStatusCondition(l.Conditions, string(gwapiv1.ListenerConditionAccepted))
+		return accepted != nil && accepted.Status == metav1.ConditionFalse && accepted.Reason == string(gwapiv1.ListenerReasonPortUnavailable) &&
+			meta.IsStatusConditionFalse(l.Conditions, string(gwapiv1.ListenerConditionProgrammed))
+	}, 15*time.Second, 50*time.Millisecond, "the busy listener's status: %+v\n%s", gw.Status.Listeners, stderr)
+	require.True(t, meta.IsStatusConditionTrue(listener("http").Conditions, string(gwapiv1.ListenerConditionProgrammed)))
+	require.NoError(t, chat(moved))
 	require.NotContains(t, stderr.String(), "PRIVATE KEY")
 }
