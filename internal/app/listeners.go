@@ -37,6 +37,8 @@ type listenerSet struct {
 	// failed are the listeners the last reconcile could not start or
 	// update, by name: why.
 	failed map[string]string
+	// cfg is the configuration last reconciled, which retry serves.
+	cfg *config.Config
 }
 
 // boundListener is a server bound to an address.
@@ -76,6 +78,22 @@ func (s *listenerSet) addressListeners(cfg *config.Config) ([]string, map[string
 func (s *listenerSet) reconcile(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.reconcileLocked(cfg)
+}
+
+// retry reconciles the last configuration again when some of its
+// listeners could not be started, and reports whether it tried.
+func (s *listenerSet) retry() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failed) == 0 || s.cfg == nil {
+		return false, nil
+	}
+	return true, s.reconcileLocked(s.cfg)
+}
+
+func (s *listenerSet) reconcileLocked(cfg *config.Config) error {
+	s.cfg = cfg
 	if s.running == nil {
 		s.running = map[string]*boundListener{}
 	}

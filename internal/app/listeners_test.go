@@ -109,6 +109,24 @@ func TestListenerSetReconcile(t *testing.T) {
 	cn, _ = peer(pc)
 	require.Equal(t, "two", cn)
 
+	// A port another process holds: that listener fails, and a retry
+	// binds it once the port is free.
+	holder, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	busy := config.Listener{Name: "default/gw/busy", Port: int32(holder.Addr().(*net.TCPAddr).Port)}
+	err = set.reconcile(&config.Config{Listeners: []config.Listener{b, busy}})
+	require.ErrorContains(t, err, "address already in use")
+	require.Contains(t, set.failures(), "default/gw/busy")
+	require.NoError(t, plainOK(pb))
+	require.NoError(t, holder.Close())
+	tried, err := set.retry()
+	require.True(t, tried)
+	require.NoError(t, err)
+	require.Empty(t, set.failures())
+	require.NoError(t, plainOK(int(busy.Port)))
+	tried, _ = set.retry()
+	require.False(t, tried, "nothing left to retry")
+
 	// Client settings changed: the listener starts again with them.
 	require.NoError(t, set.reconcile(&config.Config{Listeners: []config.Listener{b}, Client: config.ClientSettings{ConnectionLimit: 5}}))
 	require.Eventually(t, func() bool { return plainOK(pb) == nil }, 5*time.Second, 10*time.Millisecond)

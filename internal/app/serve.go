@@ -182,6 +182,28 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	if p.reload != nil && p.changes != nil {
 		onSignal(ctx, &wg, p.changes, func() { reloadConfig(ctx, p, gw, listeners) })
 	}
+	// Listeners that could not be bound (a port taken) are tried again
+	// until they are.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(listenerRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			tried, err := listeners.retry()
+			if err != nil {
+				p.logger.Debug("listeners still not started", "error", err.Error())
+			}
+			if tried && p.listenerFailures != nil {
+				p.listenerFailures(listeners.failures())
+			}
+		}
+	}()
 
 	var runErr error
 	select {
@@ -308,6 +330,10 @@ func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Con
 	}
 	return next, true
 }
+
+// listenerRetry is how often listeners that could not be bound are tried
+// again.
+const listenerRetry = 2 * time.Second
 
 // handlerExitWait bounds the wait for handlers cut by a forced shutdown.
 const handlerExitWait = 5 * time.Second

@@ -114,7 +114,7 @@ func TestKubernetesModeListeners(t *testing.T) {
 	const busy = 18603
 	holder, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", busy))
 	require.NoError(t, err)
-	defer holder.Close()
+	t.Cleanup(func() { _ = holder.Close() })
 	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(gw), gw))
 	gw.Spec.Listeners = append(gw.Spec.Listeners, gwapiv1.Listener{Name: "busy", Protocol: gwapiv1.HTTPProtocolType, Port: busy})
 	require.NoError(t, c.Update(ctx, gw))
@@ -140,5 +140,13 @@ func TestKubernetesModeListeners(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond, "the busy listener's status: %+v\n%s", gw.Status.Listeners, stderr)
 	require.True(t, meta.IsStatusConditionTrue(listener("http").Conditions, string(gwapiv1.ListenerConditionProgrammed)))
 	require.NoError(t, chat(moved))
+	// The port freed: the listener is bound on a retry, with no change.
+	require.NoError(t, holder.Close())
+	require.Eventually(t, func() bool { return chat(busy) == nil }, 15*time.Second, 50*time.Millisecond, "the freed port is not served:\n%s", stderr)
+	require.Eventually(t, func() bool {
+		l := listener("busy")
+		return l != nil && meta.IsStatusConditionTrue(l.Conditions, string(gwapiv1.ListenerConditionProgrammed)) &&
+			meta.IsStatusConditionTrue(l.Conditions, string(gwapiv1.ListenerConditionAccepted))
+	}, 15*time.Second, 50*time.Millisecond, "the busy listener's status: %+v", gw.Status.Listeners)
 	require.NotContains(t, stderr.String(), "PRIVATE KEY")
 }
