@@ -333,7 +333,9 @@ func (ls *Set) decodeGatewayAPI(src Source, version string, in *docInput) {
 			ls.badVersion(src, "gateway.networking.k8s.io/v1")
 			return
 		}
-		if !referencesPoolOrService(in.JSON()) {
+		// In files, an HTTPRoute to other backends is another data plane's;
+		// a cluster's HTTPRoutes here are attached to our Gateways.
+		if !s.cluster && !referencesPoolOrService(in.JSON()) {
 			ls.unknown(src, "it references no InferencePool or Service (standalone mode serves HTTPRoutes to InferencePools and Services only)")
 			return
 		}

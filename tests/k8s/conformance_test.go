@@ -216,8 +216,7 @@ func TestGAIEConformance(t *testing.T) {
 	// kind the gateway does not route to, and a parentRef naming no
 	// listener.
 	t.Run("HTTPRouteReasons", func(t *testing.T) {
-		// Its other rule goes to a pool: an HTTPRoute to no InferencePool
-		// or Service at all is not the gateway's (it warns and ignores it).
+		// Its other rule goes to a pool, which is served on.
 		r := cf.route(t, "httproute-invalid-kind", primaryGW, "invalid-kind.example.com", "pool-accepted")
 		widget := gwapiv1.HTTPRouteRule{
 			Matches: []gwapiv1.HTTPRouteMatch{{Path: &gwapiv1.HTTPPathMatch{Type: ptr.To(gwapiv1.PathMatchPathPrefix), Value: ptr.To("/v1")}}},
@@ -234,6 +233,16 @@ func TestGAIEConformance(t *testing.T) {
 				resolved.Status == metav1.ConditionFalse && resolved.Reason == string(gwapiv1.RouteReasonInvalidKind)
 		}, 20*time.Second, 50*time.Millisecond, "Accepted=True, ResolvedRefs=False (InvalidKind): %+v", cf.routeStatus(t, "httproute-invalid-kind"))
 		cf.expectStatus(t, primaryGW, "invalid-kind.example.com", http.StatusServiceUnavailable)
+		// A route to nothing but such a backend is ours all the same.
+		only := cf.route(t, "httproute-only-invalid-kind", primaryGW, "only-invalid-kind.example.com", "unused")
+		only.Spec.Rules[0].BackendRefs[0].Group = ptr.To(gwapiv1.Group("example.com"))
+		only.Spec.Rules[0].BackendRefs[0].Kind = ptr.To(gwapiv1.Kind("Widget"))
+		require.NoError(t, c.Update(ctx, only))
+		require.Eventually(t, func() bool {
+			resolved := cf.routeCondition(t, "httproute-only-invalid-kind", primaryGW, gwapiv1.RouteConditionResolvedRefs)
+			return resolved != nil && resolved.Status == metav1.ConditionFalse && resolved.Reason == string(gwapiv1.RouteReasonInvalidKind)
+		}, 20*time.Second, 50*time.Millisecond, "ResolvedRefs=False (InvalidKind): %+v", cf.routeStatus(t, "httproute-only-invalid-kind"))
+		cf.expectStatus(t, primaryGW, "only-invalid-kind.example.com", http.StatusServiceUnavailable)
 
 		r = cf.route(t, "httproute-no-listener", primaryGW, "no-listener.example.com", "pool-accepted")
 		r.Spec.ParentRefs[0].SectionName = ptr.To(gwapiv1.SectionName("https"))
