@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -699,6 +700,21 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 			t.textChunk(text)
 			return nil
 		}
+	case bedrock.EventMessageStop:
+		if stop, ok := converseStopReason(m.Payload); ok {
+			t.start()
+			t.stopped = true
+			t.headChunk(`{},"finish_reason":"` + t.finishReason(stop) + `"`)
+			return nil
+		}
+	case bedrock.EventMetadata:
+		if u, ok := converseUsage(m.Payload); ok {
+			t.observe(&u)
+			if t.stopped {
+				t.end()
+			}
+			return nil
+		}
 	case bedrock.EventMessageStart, bedrock.EventContentBlockStop:
 		// Nothing to read but the events' validity.
 		if !json.Valid(m.Payload) {
@@ -766,25 +782,85 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 }
 
 // converseTextDelta reads a contentBlockDelta of text without decoding
-// it: the delta's text as its JSON string. It reports false for any other
-// delta.
+// it, in one pass: the delta's text as its JSON string. It reports false
+// for any other delta.
 func converseTextDelta(payload []byte) (json.RawMessage, bool) {
 	var text json.RawMessage
 	other := false
-	err := jsonscan.Object(payload, func(k string, v []byte) error {
-		if k != "delta" {
-			return nil
-		}
-		return jsonscan.Members(v, func(k string, v []byte) error {
-			if k == "text" && len(v) > 0 && v[0] == '"' {
-				text = v
-			} else {
-				other = true
+	err := jsonscan.Walk(payload, func(v jsonscan.Value) error {
+		return v.Object(func(k []byte, v jsonscan.Value) error {
+			if string(k) != "delta" {
+				return nil
 			}
-			return nil
+			return v.Object(func(k []byte, v jsonscan.Value) error {
+				raw, err := v.Raw()
+				if string(k) == "text" && len(raw) > 0 && raw[0] == '"' {
+					text = raw
+				} else {
+					other = true
+				}
+				return err
+			})
 		})
 	})
 	return text, err == nil && !other && text != nil
+}
+
+// converseStopReason reads a messageStop event's stop reason in one pass;
+// it reports false for anything but an object whose stopReason is a
+// string (encoding/json then reads it).
+func converseStopReason(payload []byte) (string, bool) {
+	var stop string
+	found := false
+	err := jsonscan.Walk(payload, func(v jsonscan.Value) error {
+		return v.Object(func(k []byte, v jsonscan.Value) error {
+			if string(k) != "stopReason" {
+				return nil
+			}
+			found = true
+			return rawString(v, &stop, "")
+		})
+	})
+	return stop, err == nil && found
+}
+
+// converseUsage reads a metadata event's usage in one pass; it reports
+// false for anything but integer counts (encoding/json then reads it).
+func converseUsage(payload []byte) (bedrock.Usage, bool) {
+	var u bedrock.Usage
+	found := false
+	err := jsonscan.Walk(payload, func(v jsonscan.Value) error {
+		return v.Object(func(k []byte, v jsonscan.Value) error {
+			if string(k) != "usage" {
+				return nil
+			}
+			found = true
+			return v.Object(func(k []byte, v jsonscan.Value) error {
+				var n *int64
+				switch string(k) {
+				case "inputTokens":
+					n = &u.InputTokens
+				case "outputTokens":
+					n = &u.OutputTokens
+				case "totalTokens":
+					n = &u.TotalTokens
+				case "cacheReadInputTokens":
+					n = &u.CacheReadInputTokens
+				case "cacheWriteInputTokens":
+					n = &u.CacheWriteInputTokens
+				default:
+					return nil
+				}
+				raw, err := v.Raw()
+				if err != nil {
+					return err
+				}
+				*n, err = strconv.ParseInt(string(raw), 10, 64)
+				return err
+			})
+		})
+	})
+	return u, err == nil && found
 }
 
 // start writes the stream's first chunk, once.
