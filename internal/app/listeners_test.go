@@ -1,17 +1,10 @@
 package app
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
@@ -20,21 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/testcert"
 )
 
 // certificate returns a self-signed PEM pair named cn for 127.0.0.1.
 func certificate(t *testing.T, cn string) config.CertificatePair {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return config.CertificatePair{Name: "default/" + cn,
-		CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		KeyPEM:  config.Secret(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))}
+	certPEM, keyPEM := testcert.SelfSigned(t, cn)
+	return config.CertificatePair{Name: "default/" + cn, CertPEM: string(certPEM), KeyPEM: config.Secret(keyPEM)}
 }
 
 // TestListenerSetReconcile: reloads start new listeners, stop removed

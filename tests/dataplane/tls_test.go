@@ -2,15 +2,9 @@ package dataplane
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,24 +16,9 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
-)
 
-// selfSigned returns a PEM certificate and key for 127.0.0.1, named cn.
-func selfSigned(t *testing.T, cn string) (certPEM, keyPEM []byte) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-}
+	"github.com/aigw-dev/aigw/internal/testcert"
+)
 
 func indent(b []byte, n int) string {
 	pad := strings.Repeat(" ", n)
@@ -112,7 +91,7 @@ spec:
 // connections, a listener added starts, a listener removed stops.
 func TestHTTPSListener(t *testing.T) {
 	sims := startSims(t, 1, model)
-	certPEM, keyPEM := selfSigned(t, "aigw-test")
+	certPEM, keyPEM := testcert.SelfSigned(t, "aigw-test")
 	port, plainPort := freePort(t), freePort(t)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(tlsConfig(certPEM, keyPEM, port, plainPort, true, false, sims[0])), 0o600))
@@ -142,7 +121,7 @@ func TestHTTPSListener(t *testing.T) {
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
 	}
-	newCert, newKey := selfSigned(t, "aigw-test-rotated")
+	newCert, newKey := testcert.SelfSigned(t, "aigw-test-rotated")
 	require.NoError(t, os.WriteFile(path, []byte(tlsConfig(newCert, newKey, port, plainPort, true, true, sims[0])), 0o600))
 	require.Eventually(t, func() bool { return served() == "aigw-test-rotated" }, 10*time.Second, 20*time.Millisecond,
 		"the rotated certificate is not served:\n%s", g.stderr)
