@@ -156,8 +156,13 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		p.ready(addrs, adminLn.Addr())
 	}
 
+	// Reloads and endpoint updates take turns: the endpoints read after a
+	// reload are the newest, and apply to its pools.
+	var applying sync.Mutex
 	if p.reload != nil && len(p.watchFiles) > 0 {
 		w, err := newWatcher(p.watchFiles, p.logger, func(ctx context.Context) {
+			applying.Lock()
+			defer applying.Unlock()
 			reloadConfig(ctx, p, gw, listeners)
 		})
 		if err != nil {
@@ -173,6 +178,8 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 
 	if p.endpointChanges != nil {
 		onSignal(ctx, &wg, p.endpointChanges, func() {
+			applying.Lock()
+			defer applying.Unlock()
 			for pool, eps := range p.poolEndpoints(ctx) {
 				gw.SetPoolEndpoints(pool, eps)
 				p.logger.Debug("pool endpoints updated", "pool", pool, "endpoints", len(eps))
@@ -180,7 +187,11 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		})
 	}
 	if p.reload != nil && p.changes != nil {
-		onSignal(ctx, &wg, p.changes, func() { reloadConfig(ctx, p, gw, listeners) })
+		onSignal(ctx, &wg, p.changes, func() {
+			applying.Lock()
+			defer applying.Unlock()
+			reloadConfig(ctx, p, gw, listeners)
+		})
 	}
 	// Listeners that could not be bound (a port taken) are tried again
 	// until they are.

@@ -434,6 +434,21 @@ func (s *Source) Serving(cfg *config.Config) {
 	if cfg != nil && s.pending.cfg == cfg {
 		pods := s.pending.pods
 		s.selection.Store(&pods)
+		// The compilation read the Pods when it began; a Pod that changed
+		// since was classified against the previous selection. Every pool
+		// of this one is read again from the cache, after this
+		// configuration (the caller serializes the two), so the newest
+		// Pods win.
+		s.dirty = make(map[string]standalone.PoolPods, len(pods.Pools))
+		for _, p := range pods.Pools {
+			s.dirty[p.Pool] = p
+		}
+		if len(pods.Pools) > 0 {
+			select {
+			case s.endpoints <- struct{}{}:
+			default:
+			}
+		}
 	}
 	s.pending.cfg = nil
 }
