@@ -6,6 +6,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -131,14 +132,8 @@ func StringLen(b []byte) (int, error) {
 
 // unquoteKey returns a member name as a decoder sees it: escapes resolved.
 func unquoteKey(raw []byte) string {
-	for _, c := range raw {
-		if c == '\\' {
-			var k string
-			if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k) == nil {
-				return k
-			}
-			break
-		}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return string(resolveKey(raw))
 	}
 	if k, ok := commonKey(raw); ok {
 		return k

@@ -44,17 +44,9 @@ func Members(b []byte, member func(key string, value []byte) error) error {
 		if err := member(unquoteKey(key), b[start:end]); err != nil {
 			return err
 		}
-		i = skipWS(b, end)
-		if i >= len(b) {
-			return syntaxAt(b, i, "")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return nil
-		default:
-			return syntaxAt(b, i, "after object key:value pair")
+		var done bool
+		if i, done, err = afterItem(b, end, '}', "after object key:value pair"); done || err != nil {
+			return err
 		}
 	}
 }
@@ -79,18 +71,27 @@ func Elements(b []byte, element func(value []byte) error) error {
 		if err := element(b[i:end]); err != nil {
 			return err
 		}
-		i = skipWS(b, end)
-		if i >= len(b) {
-			return syntaxAt(b, i, "")
+		var done bool
+		if i, done, err = afterItem(b, end, ']', "after array element"); done || err != nil {
+			return err
 		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return nil
-		default:
-			return syntaxAt(b, i, "after array element")
-		}
+	}
+}
+
+// afterItem reads what follows an object member or array element that
+// ends at b[i]: a comma (it returns the next item's start) or the closing
+// bracket (done).
+func afterItem(b []byte, i int, closing byte, ctx string) (next int, done bool, err error) {
+	i = skipWS(b, i)
+	switch {
+	case i >= len(b):
+		return 0, false, syntaxAt(b, i, "")
+	case b[i] == ',':
+		return skipWS(b, i+1), false, nil
+	case b[i] == closing:
+		return 0, true, nil
+	default:
+		return 0, false, syntaxAt(b, i, ctx)
 	}
 }
 

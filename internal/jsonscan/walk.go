@@ -50,12 +50,6 @@ func (s *scanner) visit(depth int, fn func(v Value) error) error {
 // a digit for a number.
 func (v Value) Kind() byte { return v.s.b[v.s.i] }
 
-// IsNull reports whether the value is null (it is not consumed).
-func (v Value) IsNull() bool {
-	b := v.s.b[v.s.i:]
-	return len(b) >= 4 && string(b[:4]) == "null"
-}
-
 // Object walks the members of an object: member gets each name (escapes
 // resolved; it aliases the document unless it had escapes, and is valid
 // during the call) and its value. A value that is not an object is
@@ -97,7 +91,8 @@ func (v Value) Raw() ([]byte, error) {
 }
 
 // resolveKey returns a member name with its escapes resolved: raw itself
-// when it has none (the usual case).
+// when it has none (the usual case), or when they do not decode (a key a
+// validating scan has refused).
 func resolveKey(raw []byte) []byte {
 	for _, c := range raw {
 		if c == '\\' {
