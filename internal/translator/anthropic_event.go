@@ -2,7 +2,6 @@ package translator
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apischema/anthropic"
@@ -18,9 +17,9 @@ func readAnthropicEvent(data []byte, e *anthropic.Event) error {
 	return jsonscan.Object(data, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "type":
-			return unquoteInto(&e.Type, v)
+			return stringValue(v, &e.Type)
 		case "index":
-			return intInto(&e.Index, v)
+			return intValue(v, &e.Index)
 		case "message":
 			return intoPointer(v, &e.Message, readAnthropicMessage)
 		case "content_block":
@@ -40,9 +39,9 @@ func readAnthropicError(v []byte, e *anthropic.Error) error {
 	return jsonscan.Members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "type":
-			return unquoteInto(&e.Type, v)
+			return stringValue(v, &e.Type)
 		case "message":
-			return unquoteInto(&e.Message, v)
+			return stringValue(v, &e.Message)
 		}
 		return nil
 	})
@@ -52,17 +51,17 @@ func readAnthropicMessage(v []byte, m *anthropic.Response) error {
 	return jsonscan.Members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "id":
-			return unquoteInto(&m.ID, v)
+			return stringValue(v, &m.ID)
 		case "type":
-			return unquoteInto(&m.Type, v)
+			return stringValue(v, &m.Type)
 		case "role":
-			return unquoteInto(&m.Role, v)
+			return stringValue(v, &m.Role)
 		case "model":
-			return unquoteInto(&m.Model, v)
+			return stringValue(v, &m.Model)
 		case "stop_reason":
-			return unquoteInto(&m.StopReason, v)
+			return stringValue(v, &m.StopReason)
 		case "stop_sequence":
-			return optionalStringInto(&m.StopSequence, v)
+			return optionalString(v, &m.StopSequence)
 		case "usage":
 			return readAnthropicUsage(v, &m.Usage)
 		case "content":
@@ -83,21 +82,21 @@ func readAnthropicBlock(v []byte, b *anthropic.Block) error {
 	return jsonscan.Members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "type":
-			return unquoteInto(&b.Type, v)
+			return stringValue(v, &b.Type)
 		case "text":
 			b.Text = append(b.Text[:0:0], v...)
 		case "id":
-			return unquoteInto(&b.ID, v)
+			return stringValue(v, &b.ID)
 		case "name":
-			return unquoteInto(&b.Name, v)
+			return stringValue(v, &b.Name)
 		case "input":
 			b.Input = append(b.Input[:0:0], v...)
 		case "thinking":
-			return unquoteInto(&b.Thinking, v)
+			return stringValue(v, &b.Thinking)
 		case "signature":
-			return unquoteInto(&b.Signature, v)
+			return stringValue(v, &b.Signature)
 		case "data":
-			return unquoteInto(&b.Data, v)
+			return stringValue(v, &b.Data)
 		case "source", "tool_use_id", "content", "is_error", "cache_control":
 			// Not in a stream's blocks; read as encoding/json does.
 			return json.Unmarshal(append(append(append([]byte(`{"`), k...), `":`...), append(v, '}')...), b)
@@ -110,19 +109,19 @@ func readAnthropicDelta(v []byte, d *anthropic.Delta) error {
 	return jsonscan.Members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "type":
-			return unquoteInto(&d.Type, v)
+			return stringValue(v, &d.Type)
 		case "text":
 			d.Text = append(d.Text[:0:0], v...)
 		case "partial_json":
-			return unquoteInto(&d.PartialJSON, v)
+			return stringValue(v, &d.PartialJSON)
 		case "thinking":
-			return unquoteInto(&d.Thinking, v)
+			return stringValue(v, &d.Thinking)
 		case "signature":
-			return unquoteInto(&d.Signature, v)
+			return stringValue(v, &d.Signature)
 		case "stop_reason":
-			return unquoteInto(&d.StopReason, v)
+			return stringValue(v, &d.StopReason)
 		case "stop_sequence":
-			return optionalStringInto(&d.StopSequence, v)
+			return optionalString(v, &d.StopSequence)
 		}
 		return nil
 	})
@@ -132,68 +131,14 @@ func readAnthropicUsage(v []byte, u *anthropic.Usage) error {
 	return jsonscan.Members(v, func(k string, v []byte) error {
 		switch strings.ToLower(k) {
 		case "input_tokens":
-			return int64Into(&u.InputTokens, v)
+			return int64Value(v, &u.InputTokens)
 		case "output_tokens":
-			return int64Into(&u.OutputTokens, v)
+			return int64Value(v, &u.OutputTokens)
 		case "cache_creation_input_tokens":
-			return int64Into(&u.CacheCreationInputTokens, v)
+			return int64Value(v, &u.CacheCreationInputTokens)
 		case "cache_read_input_tokens":
-			return int64Into(&u.CacheReadInputTokens, v)
+			return int64Value(v, &u.CacheReadInputTokens)
 		}
 		return nil
 	})
-}
-
-func isNull(v []byte) bool { return string(v) == "null" }
-
-// unquoteInto decodes the JSON string v into s; null leaves s as it is.
-func unquoteInto(s *string, v []byte) error {
-	if isNull(v) {
-		return nil
-	}
-	u, err := jsonscan.Unquote(v)
-	if err != nil {
-		return err
-	}
-	*s = u
-	return nil
-}
-
-// optionalStringInto decodes the JSON string v into *s; null makes it nil.
-func optionalStringInto(s **string, v []byte) error {
-	if isNull(v) {
-		*s = nil
-		return nil
-	}
-	u, err := jsonscan.Unquote(v)
-	if err != nil {
-		return err
-	}
-	*s = &u
-	return nil
-}
-
-// int64Into decodes the JSON integer v into n; null leaves n as it is.
-func int64Into(n *int64, v []byte) error {
-	if isNull(v) {
-		return nil
-	}
-	i, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return err
-	}
-	*n = i
-	return nil
-}
-
-func intInto(n *int, v []byte) error {
-	if isNull(v) {
-		return nil
-	}
-	i, err := strconv.ParseInt(string(v), 10, 0)
-	if err != nil {
-		return err
-	}
-	*n = int(i)
-	return nil
 }

@@ -22,8 +22,9 @@ import (
 // small members decoded together, the messages (most of the body) with the
 // one-pass scanner, their text not decoded. OpenAI fields the provider has
 // no counterpart for are refused unless at their no-op value (those it
-// translates, named in also, are read); the remaining unknown members are
-// returned as vendor fields.
+// translates, named in also, are read), as is a message's participant
+// name, which none of these providers has; the remaining unknown members
+// are returned as vendor fields.
 func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ...string) (*openai.ChatRequest, []jsonobj.Member, error) {
 	obj := parsed
 	if obj == nil {
@@ -61,6 +62,11 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 	if in.Messages, err = readMessages(messages); err != nil {
 		return nil, nil, err
 	}
+	for i, m := range in.Messages {
+		if m.Name != "" { // refused, not dropped
+			return nil, nil, unsupported(messageField(i)+".name", provider+" has no participant names")
+		}
+	}
 	return &in, extras, nil
 }
 
@@ -79,7 +85,7 @@ func readTools(b []byte) ([]openai.Tool, error) {
 			err := jsonscan.Members(v, func(k string, v []byte) error {
 				switch strings.ToLower(k) {
 				case "type":
-					return unquoteInto(&tool.Type, v)
+					return stringValue(v, &tool.Type)
 				case "function":
 					if string(v) == "null" {
 						return nil
@@ -87,9 +93,9 @@ func readTools(b []byte) ([]openai.Tool, error) {
 					return jsonscan.Members(v, func(k string, v []byte) error {
 						switch strings.ToLower(k) {
 						case "name":
-							return unquoteInto(&tool.Function.Name, v)
+							return stringValue(v, &tool.Function.Name)
 						case "description":
-							return unquoteInto(&tool.Function.Description, v)
+							return stringValue(v, &tool.Function.Description)
 						case "parameters":
 							tool.Function.Parameters = v
 						}
@@ -120,20 +126,6 @@ func arrayError(err error, field, must string) error {
 		return err
 	}
 	return invalid(field, must)
-}
-
-// intoPointer decodes v into *p as encoding/json decodes into a pointer:
-// null clears it, another value fills the one it points to (made when
-// nil) with read.
-func intoPointer[T any](v []byte, p **T, read func([]byte, *T) error) error {
-	if isNull(v) {
-		*p = nil
-		return nil
-	}
-	if *p == nil {
-		*p = new(T)
-	}
-	return read(v, *p)
 }
 
 // maxTokens is the request's output bound: max_completion_tokens, else

@@ -2,13 +2,10 @@ package translator
 
 import (
 	"encoding/json"
-	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
-	"github.com/aigw-dev/aigw/internal/jsonscan"
 )
 
 // readSmall decodes the small members of a chat request (all but messages
@@ -24,15 +21,6 @@ func readSmall(members []jsonobj.Member, in *openai.ChatRequest) error {
 	}
 	return nil
 }
-
-// Errors of readSmall, completed by the member's name.
-var (
-	errNotString  = errors.New("must be a string")
-	errNotInteger = errors.New("must be an integer")
-	errNotNumber  = errors.New("must be a number")
-	errNotBool    = errors.New("must be true or false")
-	errNotObject  = errors.New("must be an object")
-)
 
 func readSmallMember(key string, v []byte, in *openai.ChatRequest) error {
 	switch key {
@@ -109,82 +97,4 @@ func jsonSchemaFormat(v []byte, s *openai.JSONSchemaFormat) error {
 		}
 		return nil
 	})
-}
-
-// members walks an object's members; any other value is errNotObject.
-func members(v []byte, member func(k string, v []byte) error) error {
-	if len(v) == 0 || v[0] != '{' {
-		return errNotObject
-	}
-	return jsonscan.Members(v, member)
-}
-
-func stringValue(v []byte, s *string) error {
-	if isNull(v) {
-		return nil
-	}
-	if len(v) == 0 || v[0] != '"' {
-		return errNotString
-	}
-	u, err := jsonscan.Unquote(v)
-	if err != nil {
-		return errNotString
-	}
-	*s = u
-	return nil
-}
-
-func boolValue(v []byte, b *bool) error {
-	switch string(v) {
-	case "null":
-	case "true":
-		*b = true
-	case "false":
-		*b = false
-	default:
-		return errNotBool
-	}
-	return nil
-}
-
-func optionalBool(v []byte, b **bool) error {
-	if isNull(v) {
-		*b = nil
-		return nil
-	}
-	var x bool
-	if err := boolValue(v, &x); err != nil {
-		return err
-	}
-	*b = &x
-	return nil
-}
-
-func optionalInt(v []byte, n **int64) error {
-	if isNull(v) {
-		*n = nil
-		return nil
-	}
-	i, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return errNotInteger
-	}
-	*n = &i
-	return nil
-}
-
-func optionalFloat(v []byte, f **float64) error {
-	if isNull(v) {
-		*f = nil
-		return nil
-	}
-	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
-		return errNotNumber // a validated value: no Inf, NaN or hex here
-	}
-	x, err := strconv.ParseFloat(string(v), 64)
-	if err != nil {
-		return errNotNumber
-	}
-	*f = &x
-	return nil
 }

@@ -499,9 +499,6 @@ func anthropicMessages(msgs []openai.Message) ([]anthropic.Block, []anthropic.Me
 	}
 	for i, m := range msgs {
 		field := messageField(i)
-		if m.Name != "" {
-			return nil, nil, unsupported(field+".name", "Anthropic has no participant names")
-		}
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {

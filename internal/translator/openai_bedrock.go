@@ -386,9 +386,6 @@ func bedrockMessages(msgs []openai.Message) ([]bedrock.SystemBlock, []bedrock.Me
 	}
 	for i, m := range msgs {
 		field := messageField(i)
-		if m.Name != "" {
-			return nil, nil, unsupported(field+".name", "Bedrock's Converse API has no participant names")
-		}
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {

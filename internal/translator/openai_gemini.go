@@ -317,9 +317,6 @@ func geminiContents(msgs []openai.Message) (*gemini.Content, []gemini.Content, e
 	}
 	for i, m := range msgs {
 		field := messageField(i)
-		if m.Name != "" {
-			return nil, nil, unsupported(field+".name", "Gemini has no participant names")
-		}
 		switch m.Role {
 		case "system", "developer":
 			if len(out) > 0 {
