@@ -180,7 +180,7 @@ func (c *compiler) httpBackendRef(r *resource[gwapiv1.HTTPRoute], p *field.Path,
 		out.Weight = *ref.Weight
 	}
 	if !c.permitted(r.src, p, refTarget{group, kind, key}, true) {
-		out.Backend = c.refusedBackend(kind, key)
+		out.Backend = c.unservedBackend("refused", kind, key)
 		return out, true
 	}
 	switch {

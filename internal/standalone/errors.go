@@ -142,7 +142,7 @@ func (d *diag) errField(src Source, fieldPath string, err error) {
 }
 
 func (d *diag) errorf(src Source, path *field.Path, format string, args ...any) {
-	d.err(src, path, fmt.Errorf(format, args...))
+	d.errorReasonf(src, path, "", format, args...)
 }
 
 // errorReasonf is errorf with the error's reason.

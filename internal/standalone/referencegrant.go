@@ -55,11 +55,6 @@ func (c *compiler) permitted(src Source, p *field.Path, to refTarget, warn bool)
 	return false
 }
 
-// refusedBackend is the backend of a reference that is not permitted.
-func (c *compiler) refusedBackend(kind string, key nsName) string {
-	return c.unservedBackend("refused", kind, key)
-}
-
 // unservedBackend is the backend of a reference the gateway keeps but does
 // not serve (why: "refused", "invalid"): an endpoint-less pool of its own,
 // so its requests get 503 and the other references to the same target
