@@ -45,11 +45,9 @@ type listenerSet struct {
 type boundListener struct {
 	names  []string
 	srv    *http.Server
-	ln     net.Listener
+	ln     *signalingListener
 	tls    bool
 	client config.ClientSettings
-	// closed is closed once the server stopped accepting.
-	closed chan struct{}
 	// certs is the TLS configuration handshakes use, swapped on reload.
 	certs atomic.Pointer[tls.Config]
 }
@@ -163,7 +161,7 @@ func (s *listenerSet) start(addr string, ls []config.Listener, tlsConf *tls.Conf
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
 			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return b.certs.Load(), nil }}
 	}
-	b.srv, b.ln, b.closed = srv, ln, ln.closed
+	b.srv, b.ln = srv, ln
 	s.running[addr] = b
 	s.logger.Info("gateway listening", "listeners", b.names, "address", ln.Addr().String(), "tls", b.tls)
 	s.serve(srv, ln)
@@ -183,13 +181,14 @@ func (s *listenerSet) stop(addr string, b *boundListener, why string) {
 		}
 	}()
 	select { // Shutdown closes the listener first
-	case <-b.closed:
+	case <-b.ln.closed:
 	case <-time.After(5 * time.Second):
 		_ = b.ln.Close()
 	}
 }
 
-// signalingListener closes closed when it is closed.
+// signalingListener closes closed when it is closed: the server stopped
+// accepting.
 type signalingListener struct {
 	net.Listener
 	once   sync.Once
