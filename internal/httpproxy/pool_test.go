@@ -472,6 +472,12 @@ func TestPoolOwnPickPolicy(t *testing.T) {
 	require.NotContains(t, body, "m-v2")
 
 	a.setWaiting(50) // every endpoint saturated (GAIE's default queue threshold is 5)
+	// A scrape that read the old queue before setWaiting may land after it
+	// (and a stale scrape also counts as saturated): only once a scrape that
+	// began after setWaiting is in the scheduler is "saturated" settled. The
+	// scraper is sequential, so the third scrape served from now is past
+	// the second, which began after the first finished.
+	awaitScrapes(t, 3, a)
 	require.Eventually(t, func() bool {
 		resp, _ := post("batch-m", nil)
 		return resp.StatusCode == http.StatusTooManyRequests
