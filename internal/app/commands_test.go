@@ -81,7 +81,7 @@ func TestDemoPrintConfigStartsNothing(t *testing.T) {
 	require.Empty(t, stderr.String(), "nothing started, nothing logged")
 	res, err := standalone.LoadBytes(t.Context(), "demo.yaml", []byte(stdout.String()))
 	require.NoError(t, err)
-	require.Equal(t, int32(2000), res.Config.Listeners[0].Port)
+	require.Equal(t, int32(2000), res.Config.Listeners()[0].Port)
 	var poolPorts, fallback []int32
 	for _, b := range res.Config.Backends {
 		if b.Pool != nil {

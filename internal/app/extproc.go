@@ -129,6 +129,15 @@ type runtimes struct {
 // Apply compiles cfg and makes it the configuration of new requests; on
 // error the running one stays.
 func (r *runtimes) Apply(cfg *config.Config) error {
+	if len(cfg.Gateways) > 1 {
+		// Envoy tells the processor nothing of its listeners, so a
+		// request could not be held to its Gateway's policies.
+		names := make([]string, 0, len(cfg.Gateways))
+		for _, g := range cfg.Gateways {
+			names = append(names, g.Name)
+		}
+		return fmt.Errorf("aigw extproc serves one Gateway, the Envoy that calls it; the configuration has %d (%s)", len(names), strings.Join(names, ", "))
+	}
 	rt, err := r.pipeline.Compile(cfg)
 	if err == nil {
 		r.current.Store(rt)
@@ -172,9 +181,9 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 
 	// Envoy sends a buffered body in one message: room for the largest
 	// body the configuration accepts, and the headers.
-	maxBody := p.initial.Config.MaxRequestBodyBytes
-	if maxBody <= 0 {
-		maxBody = processor.DefaultMaxRequestBodyBytes
+	maxBody := int64(processor.DefaultMaxRequestBodyBytes)
+	if gws := p.initial.Config.Gateways; len(gws) > 0 && gws[0].MaxRequestBodyBytes > 0 {
+		maxBody = gws[0].MaxRequestBodyBytes
 	}
 	gs := grpc.NewServer(append(grpcmem.ServerOptions(), grpc.MaxRecvMsgSize(int(maxBody)+(1<<20)))...)
 	extprocv3.RegisterExternalProcessorServer(gs, srv)

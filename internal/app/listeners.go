@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/httpproxy"
 )
 
 // listenerSet runs one server per bind address of the configuration in
@@ -43,7 +44,9 @@ type listenerSet struct {
 
 // boundListener is a server bound to an address.
 type boundListener struct {
-	names  []string
+	// names are the listeners served, swapped on reload: the handler
+	// tells them apart by hostname.
+	names  atomic.Pointer[[]string]
 	srv    *http.Server
 	ln     *signalingListener
 	tls    bool
@@ -117,8 +120,10 @@ func (s *listenerSet) reconcileLocked(cfg *config.Config) error {
 			continue
 		}
 		b := s.running[addr]
-		if b != nil && b.tls == (tlsConf != nil) && b.client == cfg.Client {
-			b.names = listenerNames(ls)
+		client := clientSettings(cfg, ls[0].Name)
+		if b != nil && b.tls == (tlsConf != nil) && b.client == client {
+			names := listenerNames(ls)
+			b.names.Store(&names)
 			if tlsConf != nil {
 				b.certs.Store(tlsConf)
 			}
@@ -127,7 +132,7 @@ func (s *listenerSet) reconcileLocked(cfg *config.Config) error {
 		if b != nil {
 			s.stop(addr, b, "changed")
 		}
-		if err := s.start(addr, ls, tlsConf, cfg.Client); err != nil {
+		if err := s.start(addr, ls, tlsConf, client); err != nil {
 			fail(ls, err)
 		}
 	}
@@ -146,12 +151,18 @@ func (s *listenerSet) failures() map[string]string {
 func (s *listenerSet) start(addr string, ls []config.Listener, tlsConf *tls.Config, client config.ClientSettings) error {
 	settings := s.settings
 	settings.client = client
-	b := &boundListener{names: listenerNames(ls), tls: tlsConf != nil, client: client}
+	b := &boundListener{tls: tlsConf != nil, client: client}
+	names := listenerNames(ls)
+	b.names.Store(&names)
 	l := ls[0]
 	l.TLS = nil // the certificates are b's, swapped on reload
 	srv, inner, err := listen(l, settings, s.handler)
 	if err != nil {
 		return err
+	}
+	base := srv.BaseContext
+	srv.BaseContext = func(l net.Listener) context.Context {
+		return httpproxy.WithListeners(base(l), func() []string { return *b.names.Load() })
 	}
 	ln := &signalingListener{Listener: inner, closed: make(chan struct{})}
 	if tlsConf != nil {
@@ -163,7 +174,7 @@ func (s *listenerSet) start(addr string, ls []config.Listener, tlsConf *tls.Conf
 	}
 	b.srv, b.ln = srv, ln
 	s.running[addr] = b
-	s.logger.Info("gateway listening", "listeners", b.names, "address", ln.Addr().String(), "tls", b.tls)
+	s.logger.Info("gateway listening", "listeners", names, "address", ln.Addr().String(), "tls", b.tls)
 	s.serve(srv, ln)
 	return nil
 }
@@ -172,7 +183,7 @@ func (s *listenerSet) start(addr string, ls []config.Listener, tlsConf *tls.Conf
 // returns) and drains its requests in the background.
 func (s *listenerSet) stop(addr string, b *boundListener, why string) {
 	delete(s.running, addr)
-	s.logger.Info("gateway listener stopped: draining its requests", "listeners", b.names, "address", addr, "why", why)
+	s.logger.Info("gateway listener stopped: draining its requests", "listeners", *b.names.Load(), "address", addr, "why", why)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.drain)
 		defer cancel()
@@ -260,4 +271,17 @@ func listenerNames(ls []config.Listener) []string {
 		names = append(names, l.Name)
 	}
 	return slices.Compact(names)
+}
+
+// clientSettings are the client settings of the Gateway of the listener
+// named listener (ClientTrafficPolicy); the defaults when none has it.
+func clientSettings(cfg *config.Config, listener string) config.ClientSettings {
+	for i := range cfg.Gateways {
+		for _, l := range cfg.Gateways[i].Listeners {
+			if l.Name == listener {
+				return cfg.Gateways[i].Client
+			}
+		}
+	}
+	return config.ClientSettings{}
 }

@@ -66,11 +66,11 @@ func TestListenerSetReconcile(t *testing.T) {
 		return config.Listener{Name: "default/gw/c", Port: int32(pc), TLS: &config.ListenerTLS{Certificates: []config.CertificatePair{certificate(t, cn)}}}
 	}
 
-	require.NoError(t, set.reconcile(&config.Config{Listeners: []config.Listener{a}}))
+	require.NoError(t, set.reconcile(configOf([]config.Listener{a})))
 	require.NoError(t, plainOK(pa))
 
 	// Listeners added: a port's listeners share its server; HTTPS speaks h2.
-	require.NoError(t, set.reconcile(&config.Config{Listeners: []config.Listener{a, b, bOther, c("one")}}))
+	require.NoError(t, set.reconcile(configOf([]config.Listener{a, b, bOther, c("one")})))
 	require.NoError(t, plainOK(pa))
 	require.NoError(t, plainOK(pb))
 	require.Len(t, set.servers(), 3)
@@ -79,7 +79,7 @@ func TestListenerSetReconcile(t *testing.T) {
 	require.Equal(t, "h2", proto)
 
 	// a removed, c's certificate rotated: new handshakes get the new one.
-	require.NoError(t, set.reconcile(&config.Config{Listeners: []config.Listener{b, c("two")}}))
+	require.NoError(t, set.reconcile(configOf([]config.Listener{b, c("two")})))
 	require.Eventually(t, func() bool { return plainOK(pa) != nil }, 5*time.Second, 10*time.Millisecond, "the removed listener still accepts")
 	require.NoError(t, plainOK(pb))
 	cn, _ = peer(pc)
@@ -88,7 +88,7 @@ func TestListenerSetReconcile(t *testing.T) {
 	// HTTP and HTTPS on one port: refused, the rest keeps serving as it was.
 	mixed := c("three")
 	mixed.Port = int32(pb)
-	err := set.reconcile(&config.Config{Listeners: []config.Listener{b, mixed, c("two")}})
+	err := set.reconcile(configOf([]config.Listener{b, mixed, c("two")}))
 	require.ErrorContains(t, err, "share a port but not its protocol")
 	require.NoError(t, plainOK(pb))
 	cn, _ = peer(pc)
@@ -99,7 +99,7 @@ func TestListenerSetReconcile(t *testing.T) {
 	holder, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	busy := config.Listener{Name: "default/gw/busy", Port: int32(holder.Addr().(*net.TCPAddr).Port)}
-	err = set.reconcile(&config.Config{Listeners: []config.Listener{b, busy}})
+	err = set.reconcile(configOf([]config.Listener{b, busy}))
 	require.ErrorContains(t, err, "address already in use")
 	require.Contains(t, set.failures(), "default/gw/busy")
 	require.NoError(t, plainOK(pb))
@@ -113,7 +113,12 @@ func TestListenerSetReconcile(t *testing.T) {
 	require.False(t, tried, "nothing left to retry")
 
 	// Client settings changed: the listener starts again with them.
-	require.NoError(t, set.reconcile(&config.Config{Listeners: []config.Listener{b}, Client: config.ClientSettings{ConnectionLimit: 5}}))
+	require.NoError(t, set.reconcile(&config.Config{Gateways: []config.Gateway{{Name: "default/gw", Listeners: []config.Listener{b}, Client: config.ClientSettings{ConnectionLimit: 5}}}}))
 	require.Eventually(t, func() bool { return plainOK(pb) == nil }, 5*time.Second, 10*time.Millisecond)
 	require.Len(t, set.servers(), 1)
+}
+
+// configOf returns a configuration of one Gateway with listeners.
+func configOf(listeners []config.Listener) *config.Config {
+	return &config.Config{Gateways: []config.Gateway{{Name: "default/gw", Listeners: listeners}}}
 }

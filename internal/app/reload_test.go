@@ -19,7 +19,7 @@ import (
 
 func TestSummarize(t *testing.T) {
 	cfg := &config.Config{
-		Listeners: []config.Listener{{Name: "l"}},
+		Gateways: []config.Gateway{{Name: "default/gw", Listeners: []config.Listener{{Name: "l"}}}},
 		Routes: []config.Route{
 			{Name: "default/a", Rules: []config.Rule{
 				{Matches: []config.Match{{Headers: []config.HeaderMatch{

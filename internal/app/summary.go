@@ -27,7 +27,7 @@ type configSummary struct {
 
 // summarize counts what cfg serves.
 func summarize(cfg *config.Config) configSummary {
-	s := configSummary{Listeners: len(cfg.Listeners), Routes: len(cfg.Routes), Backends: len(cfg.Backends)}
+	s := configSummary{Listeners: len(cfg.Listeners()), Routes: len(cfg.Routes), Backends: len(cfg.Backends)}
 	pools := map[string]bool{}
 	for _, b := range cfg.Backends {
 		if b.Pool != nil {
@@ -91,10 +91,11 @@ func routeNames(cfg *config.Config) []string {
 // servedListeners are the listeners runGateway binds for cfg: its own, or
 // the default one on port 1975.
 func servedListeners(cfg *config.Config) []config.Listener {
-	if len(cfg.Listeners) == 0 {
+	listeners := cfg.Listeners()
+	if len(listeners) == 0 {
 		return []config.Listener{{Name: "default", Port: 1975}}
 	}
-	return cfg.Listeners
+	return listeners
 }
 
 // exposure is a gateway that lends its upstream credentials to whoever

@@ -15,14 +15,34 @@ const Version = "v1"
 type Config struct {
 	// Version is the contract version; see [Version].
 	Version string `json:"version"`
-	// Listeners are the addresses the gateway serves client traffic on.
-	Listeners []Listener `json:"listeners,omitempty"`
+	// Gateways are the Gateways served, each with its listeners and the
+	// settings of its policies; none means the data plane's default
+	// listener with default settings.
+	Gateways []Gateway `json:"gateways,omitempty"`
 	// Routes are the AI routes, in precedence order of their resources
 	// (oldest first, then namespace/name), as Gateway API orders routes.
 	Routes []Route `json:"routes,omitempty"`
 	// Backends are the upstreams referenced by route rules, keyed by Name.
 	Backends []Backend `json:"backends,omitempty"`
-	// RequestCosts are the gateway-wide costs (GatewayConfig
+}
+
+// Listeners returns the listeners of every Gateway, in order.
+func (c *Config) Listeners() []Listener {
+	var out []Listener
+	for i := range c.Gateways {
+		out = append(out, c.Gateways[i].Listeners...)
+	}
+	return out
+}
+
+// Gateway is one Gateway: its listeners, and what the policies that
+// target it set for every request it serves.
+type Gateway struct {
+	// Name is "namespace/name".
+	Name string `json:"name"`
+	// Listeners are the addresses the Gateway serves client traffic on.
+	Listeners []Listener `json:"listeners,omitempty"`
+	// RequestCosts are the Gateway's costs (its GatewayConfig's
 	// globalLLMRequestCosts); a route's cost with the same MetadataKey wins.
 	RequestCosts []RequestCost `json:"requestCosts,omitempty"`
 	// MaxRequestBodyBytes bounds the request body read by the gateway; zero
@@ -226,6 +246,9 @@ type Route struct {
 	// Hostnames restricts the route to these hosts (exact or "*.suffix");
 	// empty means every host.
 	Hostnames []string `json:"hostnames,omitempty"`
+	// Listeners are the names of the listeners the route is attached to;
+	// empty means every listener.
+	Listeners []string `json:"listeners,omitempty"`
 	// Rules are matched in precedence order; see the data plane's router.
 	Rules []Rule `json:"rules"`
 	// RequestCosts are the route's llmRequestCosts.

@@ -180,7 +180,7 @@ func (r *routerStream) requestBody(chunk []byte, eos bool) error {
 	if r.e == nil {
 		return unexpected("router level: request body before headers")
 	}
-	if limit := r.rt.MaxRequestBodyBytes(); int64(len(r.body)+len(chunk)) > limit {
+	if limit := r.e.s.MaxRequestBodyBytes(); int64(len(r.body)+len(chunk)) > limit {
 		return r.fail(apierror.BodyTooLarge(limit))
 	}
 	if !r.srv.budget.Charge(int64(len(chunk))) {

@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // against testdata/errors/<case>.golden.
 func TestErrorBodies(t *testing.T) {
 	up := newFakeOpenAI(t, "a")
-	cfg := &config.Config{Version: config.Version, MaxRequestBodyBytes: 64,
+	cfg := &config.Config{Version: config.Version, Gateways: []config.Gateway{{Name: "default/gw", MaxRequestBodyBytes: 64}},
 		Backends: []config.Backend{backendOf("default/a", up)},
 		Routes:   []config.Route{{Name: "default/r", Rules: []config.Rule{modelRule("m", ref("default/a", 0))}}},
 	}

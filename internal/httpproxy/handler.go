@@ -45,7 +45,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		remote = ap.Addr()
 	}
 	s := rc.Start(processor.RequestInfo{Method: r.Method, Path: r.URL.Path, URI: r.URL.RequestURI(), Host: r.Host, Header: r.Header,
-		Start: time.Now(), RemoteAddr: remote})
+		Start: time.Now(), RemoteAddr: remote, Listeners: listenersOf(r.Context())})
 	var bodyCharge int64
 	defer func() { g.budget.Release(bodyCharge) }()
 	defer func() { s.Finish(r.Context(), context.Cause(r.Context())) }()
@@ -64,7 +64,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeLocal(w, r, local)
 		return
 	}
-	body, charged, err := g.readBody(w, r, rc, s)
+	body, charged, err := g.readBody(w, r, s)
 	bodyCharge = charged
 	if err != nil {
 		fail(err)
@@ -129,13 +129,13 @@ func closeAfter(w http.ResponseWriter, r *http.Request) {
 // time limits, and returns it with what it holds of the budget (to release
 // when the request ends, also on error). A refused or timed-out body
 // closes the connection.
-func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, rc *runtimeConfig, s *processor.Session) ([]byte, int64, error) {
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, s *processor.Session) ([]byte, int64, error) {
 	if r.ContentLength != 0 && g.budget.Exhausted() {
 		closeAfter(w, r)
 		return nil, 0, apierror.Overloaded("the gateway holds too many request bodies; retry later")
 	}
-	rd := bodyRead{budget: g.budget, limit: rc.MaxRequestBodyBytes(), progress: max(g.limits.BodyReadTimeout, 0)}
-	if d := rc.RequestReceivedTimeout(); d > 0 {
+	rd := bodyRead{budget: g.budget, limit: s.MaxRequestBodyBytes(), progress: max(g.limits.BodyReadTimeout, 0)}
+	if d := s.RequestReceivedTimeout(); d > 0 {
 		rd.deadline = s.StartTime().Add(d)
 	}
 	body, charged, err := readBody(w, r, rd)
@@ -147,4 +147,22 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, rc *runtimeCo
 		return nil, charged, err
 	}
 	return body, charged, nil
+}
+
+// listenersKey is the context key of the listeners a server serves.
+type listenersKey struct{}
+
+// WithListeners returns ctx for the requests of a server that serves the
+// listeners names reports (by name: those of one address, told apart by
+// hostname). names is called per request, so it may follow reloads.
+func WithListeners(ctx context.Context, names func() []string) context.Context {
+	return context.WithValue(ctx, listenersKey{}, names)
+}
+
+// listenersOf returns the listeners of ctx's server; none when unknown.
+func listenersOf(ctx context.Context) []string {
+	if f, ok := ctx.Value(listenersKey{}).(func() []string); ok {
+		return f()
+	}
+	return nil
 }

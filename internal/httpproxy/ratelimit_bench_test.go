@@ -44,7 +44,7 @@ func BenchmarkClientPolicies(b *testing.B) {
 		}
 		if withPolicies {
 			rule.RateLimits = []config.RateLimitRule{budget}
-			cfg.ClientAuth = auth
+			cfg.Gateways = []config.Gateway{{Name: "default/gw", ClientAuth: auth}}
 		}
 		cfg.Routes[0].Rules = []config.Rule{rule}
 		return cfg

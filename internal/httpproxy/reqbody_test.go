@@ -93,7 +93,7 @@ func TestDeclaredLengthReservesNothing(t *testing.T) {
 func TestRequestReceivedTimeout(t *testing.T) {
 	up := newFakeOpenAI(t, "a")
 	cfg := chatConfig(up)
-	cfg.Client.RequestReceivedTimeout = config.Duration(400 * time.Millisecond)
+	cfg.Gateways = []config.Gateway{{Name: "default/gw", Client: config.ClientSettings{RequestReceivedTimeout: config.Duration(400 * time.Millisecond)}}}
 	_, _, addr := newLimitedGateway(t, cfg, Limits{BodyReadTimeout: time.Minute})
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func TestBodyBudget(t *testing.T) {
 func TestBodyOverLimitWhileArriving(t *testing.T) {
 	up := newFakeOpenAI(t, "a")
 	cfg := chatConfig(up)
-	cfg.MaxRequestBodyBytes = 1000
+	cfg.Gateways = []config.Gateway{{Name: "default/gw", MaxRequestBodyBytes: 1000}}
 	g, _, addr := newLimitedGateway(t, cfg, Limits{})
 	chunk := strings.Repeat("x", 600)
 	resp, _, _ := rawRequest(t, addr, fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", len(chunk), chunk, len(chunk), chunk))

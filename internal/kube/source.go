@@ -422,7 +422,11 @@ func (s *Source) Load(ctx context.Context) (*standalone.Result, error) {
 // closed is cfg without its routes and what only they use: its listeners
 // answer every request 404 and reach no upstream.
 func closed(cfg *config.Config) *config.Config {
-	return &config.Config{Version: cfg.Version, Listeners: cfg.Listeners, Client: cfg.Client, MaxRequestBodyBytes: cfg.MaxRequestBodyBytes}
+	out := &config.Config{Version: cfg.Version}
+	for _, g := range cfg.Gateways {
+		out.Gateways = append(out.Gateways, config.Gateway{Name: g.Name, Listeners: g.Listeners, Client: g.Client, MaxRequestBodyBytes: g.MaxRequestBodyBytes})
+	}
+	return out
 }
 
 // Serving tells the source that the data plane now runs cfg, a

@@ -92,7 +92,7 @@ func anthropicModels(models []router.Model, uri string) anthropicModelList {
 // model the client could not call. (The Gateway's policy, if any, was
 // checked already.)
 func (s *Session) visibleModels(models []router.Model) []router.Model {
-	if len(s.rt.routeAuth) == 0 {
+	if len(s.v.routeAuth) == 0 {
 		return models
 	}
 	passed := map[*clientauth.Checker]bool{}
@@ -100,7 +100,7 @@ func (s *Session) visibleModels(models []router.Model) []router.Model {
 		passed[s.checked] = true
 	}
 	callable := func(r *router.Route) bool {
-		c := s.rt.routeAuth[r]
+		c := s.v.routeAuth[r]
 		if c == nil {
 			return true
 		}
@@ -127,7 +127,7 @@ func (s *Session) models() (*LocalResponse, error) {
 	if s.info.Method != http.MethodGet && s.info.Method != http.MethodHead {
 		return nil, apierror.MethodNotAllowed(s.info.Method, "GET, HEAD")
 	}
-	models := s.visibleModels(s.rt.table.Models(s.info.Host))
+	models := s.visibleModels(s.v.table.Models(s.info.Host))
 	var v any
 	if s.info.Path == anthropicModelsPath {
 		v = anthropicModels(models, s.info.URI)

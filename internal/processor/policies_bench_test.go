@@ -36,7 +36,8 @@ func BenchmarkClientPolicyCost(b *testing.B) {
 					Endpoints: []config.Endpoint{{Host: "127.0.0.1", Port: 9}}}},
 				Routes: []config.Route{{Name: "default/r", RequestCosts: costs, Rules: []config.Rule{rule}}}}
 			if tc.on {
-				cfg.ClientAuth = &config.ClientAuth{Policy: "default/keys", APIKey: &config.APIKeyAuthentication{
+				cfg.Gateways = []config.Gateway{{Name: "default/gw"}}
+				cfg.Gateways[0].ClientAuth = &config.ClientAuth{Policy: "default/keys", APIKey: &config.APIKeyAuthentication{
 					Clients: []config.APIKeyClient{{ID: "team-a", Key: "sk-team-a"}, {ID: "team-b", Key: "sk-team-b"}, {ID: "team-c", Key: "sk-team-c"}},
 					Headers: []string{"Authorization"}, ForwardClientIDHeader: "x-team"}}
 				cfg.Routes[0].Rules[0].RateLimits = []config.RateLimitRule{{Name: "default/budget/global/0", Limit: 1 << 62,

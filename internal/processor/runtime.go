@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,9 +133,28 @@ func (p *Pipeline) Close() {
 type Runtime struct {
 	p        *Pipeline
 	source   *config.Config
-	table    *router.Table[*Backend]
 	costs    map[*router.Route]*costs.Calculator
 	backends []*Backend
+	// listeners are what each listener's requests see, by listener name;
+	// unknown serves a request whose listener the transport does not
+	// know (ext_proc, or a handler called directly).
+	listeners map[string]*listenerView
+	unknown   *listenerView
+	// none serves a request that matches no listener's hostname: no route.
+	none *listenerView
+	// limits are the compiled rate limits of the rules that have some;
+	// quotas the compiled quotas of the backends that have one.
+	limits map[*router.Rule[*Backend]][]*ratelimit.Rule
+	quotas map[*Backend]*backendQuota
+}
+
+// listenerView is what the requests of one listener see: the routes
+// attached to it and its Gateway's settings. Listeners with the same
+// routes and Gateway share one.
+type listenerView struct {
+	// hostname is the listener's (exact or "*.suffix"; empty for any).
+	hostname string
+	table    *router.Table[*Backend]
 	// gatewayAuth checks every request when the Gateway has a policy;
 	// routeAuth each route's requests (the route's policy or the
 	// Gateway's). routeOnly is true when some route has its own policy,
@@ -141,11 +162,7 @@ type Runtime struct {
 	gatewayAuth *clientauth.Checker
 	routeAuth   map[*router.Route]*clientauth.Checker
 	routeOnly   bool
-	// limits are the compiled rate limits of the rules that have some;
-	// quotas the compiled quotas of the backends that have one.
-	limits  map[*router.Rule[*Backend]][]*ratelimit.Rule
-	quotas  map[*Backend]*backendQuota
-	maxBody int64
+	maxBody     int64
 	// requestReceived bounds the time to receive a whole request; zero: no
 	// bound.
 	requestReceived time.Duration
@@ -243,13 +260,6 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	table, err := router.New(cfg, func(name string) (*Backend, bool) {
-		b, ok := byName[name]
-		return b, ok
-	})
-	if err != nil {
-		return nil, err
-	}
 	policies := map[configKey]bool{}
 	checker := func(a *config.ClientAuth) *clientauth.Checker {
 		c, key, err := p.clients.get(a)
@@ -260,47 +270,141 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		policies[key] = true
 		return c
 	}
-	gatewayAuth := checker(cfg.ClientAuth)
-	routeAuth := map[*router.Route]*clientauth.Checker{}
-	routeOnly := false
-	for _, r := range table.Routes() {
-		if r.ClientAuth != nil {
-			routeAuth[r] = checker(r.ClientAuth)
-			routeOnly = routeOnly || r.ClientAuth != cfg.ClientAuth
-		}
+	resolve := func(name string) (*Backend, bool) {
+		b, ok := byName[name]
+		return b, ok
+	}
+	views, unknown, err := compileViews(cfg, resolve, checker)
+	if err != nil {
+		return nil, err
+	}
+	var tables []*router.Table[*Backend]
+	for _, v := range uniqueViews(views, unknown) {
+		tables = append(tables, v.table)
 	}
 	limits := map[*router.Rule[*Backend]][]*ratelimit.Rule{}
-	for _, r := range table.Rules() {
-		if len(r.RateLimits) == 0 {
-			continue
+	calcs := map[*router.Route]*costs.Calculator{}
+	for _, table := range tables {
+		for _, r := range table.Rules() {
+			if len(r.RateLimits) == 0 {
+				continue
+			}
+			compiled, err := ratelimit.Compile(r.RateLimits)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: rule %s: %w", r.Route.Name, r.Name, err))
+				continue
+			}
+			limits[r] = compiled
 		}
-		compiled, err := ratelimit.Compile(r.RateLimits)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: rule %s: %w", r.Route.Name, r.Name, err))
-			continue
+		for _, r := range table.Routes() {
+			c, err := costs.New(r.RequestCosts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
+				continue
+			}
+			calcs[r] = c
 		}
-		limits[r] = compiled
-	}
-	calcs := make(map[*router.Route]*costs.Calculator, len(table.Routes()))
-	for _, r := range table.Routes() {
-		c, err := costs.New(r.RequestCosts)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
-			continue
-		}
-		calcs[r] = c
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	p.auth.retain(credentials)
 	p.clients.retain(policies)
-	maxBody := cfg.MaxRequestBodyBytes
-	if maxBody <= 0 {
-		maxBody = DefaultMaxRequestBodyBytes
+	none := &listenerView{table: router.Empty[*Backend](), maxBody: DefaultMaxRequestBodyBytes}
+	return &Runtime{p: p, source: cfg, costs: calcs, backends: backends, listeners: views, unknown: unknown, none: none, limits: limits, quotas: quotas}, nil
+}
+
+// compileViews compiles what each listener of cfg serves, and what a
+// request of an unknown listener does: with one Gateway at most, every
+// route with its settings; with more, nothing (no Gateway's policies could
+// be told to apply).
+func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), checker func(*config.ClientAuth) *clientauth.Checker) (map[string]*listenerView, *listenerView, error) {
+	type shape struct {
+		gateway int
+		routes  string // indexes of the attached routes
 	}
-	return &Runtime{p: p, source: cfg, table: table, costs: calcs, backends: backends, maxBody: maxBody,
-		requestReceived: cfg.Client.RequestReceivedTimeout.Std(), gatewayAuth: gatewayAuth, routeAuth: routeAuth, routeOnly: routeOnly, limits: limits, quotas: quotas}, nil
+	shared := map[shape]*listenerView{}
+	view := func(gi int, gw *config.Gateway, attached func(*config.Route) bool) (*listenerView, error) {
+		var routes []config.Route
+		var key strings.Builder
+		for i := range cfg.Routes {
+			if attached(&cfg.Routes[i]) {
+				routes = append(routes, cfg.Routes[i])
+				key.WriteString(strconv.Itoa(i))
+				key.WriteByte(',')
+			}
+		}
+		k := shape{gi, key.String()}
+		if v, ok := shared[k]; ok {
+			return v, nil
+		}
+		table, err := router.New(routes, gw, resolve)
+		if err != nil {
+			return nil, err
+		}
+		v := &listenerView{table: table, routeAuth: map[*router.Route]*clientauth.Checker{}, maxBody: DefaultMaxRequestBodyBytes}
+		if gw != nil {
+			v.gatewayAuth = checker(gw.ClientAuth)
+			if gw.MaxRequestBodyBytes > 0 {
+				v.maxBody = gw.MaxRequestBodyBytes
+			}
+			v.requestReceived = gw.Client.RequestReceivedTimeout.Std()
+		}
+		for _, r := range table.Routes() {
+			if r.ClientAuth != nil {
+				v.routeAuth[r] = checker(r.ClientAuth)
+				v.routeOnly = v.routeOnly || gw == nil || r.ClientAuth != gw.ClientAuth
+			}
+		}
+		shared[k] = v
+		return v, nil
+	}
+	views := map[string]*listenerView{}
+	var errs []error
+	for gi := range cfg.Gateways {
+		gw := &cfg.Gateways[gi]
+		for _, l := range gw.Listeners {
+			if _, dup := views[l.Name]; dup {
+				errs = append(errs, fmt.Errorf("listener %s: defined twice", l.Name))
+				continue
+			}
+			v, err := view(gi, gw, func(r *config.Route) bool { return len(r.Listeners) == 0 || slices.Contains(r.Listeners, l.Name) })
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			lv := *v // the same routes and settings, its own hostname
+			lv.hostname = strings.ToLower(l.Hostname)
+			views[l.Name] = &lv
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	var unknown *listenerView
+	var err error
+	switch len(cfg.Gateways) {
+	case 0:
+		unknown, err = view(-1, nil, func(*config.Route) bool { return true })
+	case 1:
+		unknown, err = view(0, &cfg.Gateways[0], func(*config.Route) bool { return true })
+	default:
+		unknown, err = view(-1, nil, func(*config.Route) bool { return false })
+	}
+	return views, unknown, err
+}
+
+// uniqueViews returns the distinct tables' views of views and extra.
+func uniqueViews(views map[string]*listenerView, extra *listenerView) []*listenerView {
+	seen := map[*router.Table[*Backend]]bool{}
+	var out []*listenerView
+	for _, v := range append(slices.Collect(maps.Values(views)), extra) {
+		if v != nil && !seen[v.table] {
+			seen[v.table] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // newBackend compiles a backend authenticated by auth.
@@ -335,12 +439,6 @@ func (rt *Runtime) Config() *config.Config { return rt.source }
 // Backends returns the compiled backends, in configuration order.
 func (rt *Runtime) Backends() []*Backend { return rt.backends }
 
-// MaxRequestBodyBytes is the largest request body accepted (413 beyond).
-func (rt *Runtime) MaxRequestBodyBytes() int64 { return rt.maxBody }
-
-// RequestReceivedTimeout bounds the time to receive a whole request (the
-// Gateway's ClientTrafficPolicy); zero means no bound.
-func (rt *Runtime) RequestReceivedTimeout() time.Duration { return rt.requestReceived }
 
 // SetPoolEndpoints replaces the ready endpoints of the InferencePool named
 // "namespace/name"; it reports whether the pool exists.

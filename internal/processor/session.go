@@ -44,6 +44,10 @@ type RequestInfo struct {
 	Method, Path, URI string
 	// Host is the request's authority.
 	Host string
+	// Listeners are the names of the listeners of the address the request
+	// came to (a Gateway's listeners of one port, told apart by Host);
+	// none when the transport does not know them.
+	Listeners []string
 	// Header are the request headers; the session owns and edits them
 	// (request ID, routing headers, dropped picker headers).
 	Header http.Header
@@ -63,7 +67,9 @@ type RequestInfo struct {
 // for concurrent use, except that Finish may follow a body read on another
 // goroutine once that read returned.
 type Session struct {
-	rt   *Runtime
+	rt *Runtime
+	// v is what the request's listener serves.
+	v    *listenerView
 	info RequestInfo
 	// RequestID is the request's ID (the client's X-Request-Id or a new one).
 	RequestID string
@@ -144,7 +150,7 @@ type Session struct {
 
 // Start begins a request's session on this configuration.
 func (rt *Runtime) Start(in RequestInfo) *Session {
-	s := &Session{rt: rt, info: in, RequestID: in.Header.Get(HeaderRequestID)}
+	s := &Session{rt: rt, v: rt.view(in.Listeners, in.Host), info: in, RequestID: in.Header.Get(HeaderRequestID)}
 	s.op, _ = OperationFor(in.Path)
 	if s.RequestID == "" {
 		s.RequestID = newRequestID()
@@ -153,6 +159,37 @@ func (rt *Runtime) Start(in RequestInfo) *Session {
 	s.startSpan()
 	return s
 }
+
+// view returns what a request for host, on one of listeners, sees: the
+// listener whose hostname host matches most specifically. A request that
+// matches none gets no route.
+func (rt *Runtime) view(listeners []string, host string) *listenerView {
+	if len(listeners) == 0 {
+		return rt.unknown
+	}
+	if len(listeners) == 1 && rt.listeners[listeners[0]] != nil && rt.listeners[listeners[0]].hostname == "" {
+		return rt.listeners[listeners[0]]
+	}
+	views := make([]*listenerView, 0, len(listeners))
+	hostnames := make([]string, 0, len(listeners))
+	for _, name := range listeners {
+		if v := rt.listeners[name]; v != nil {
+			views = append(views, v)
+			hostnames = append(hostnames, v.hostname)
+		}
+	}
+	if i := router.MostSpecificHostname(hostnames, host); i >= 0 {
+		return views[i]
+	}
+	return rt.none
+}
+
+// MaxRequestBodyBytes is the largest request body accepted (413 beyond).
+func (s *Session) MaxRequestBodyBytes() int64 { return s.v.maxBody }
+
+// RequestReceivedTimeout bounds the time to receive a whole request (the
+// Gateway's ClientTrafficPolicy); zero means no bound.
+func (s *Session) RequestReceivedTimeout() time.Duration { return s.v.requestReceived }
 
 // LocalResponse is an answer the gateway gives itself.
 type LocalResponse struct {
@@ -168,11 +205,11 @@ type LocalResponse struct {
 // the method. An error is the answer for the client ([Session.Fail]).
 // Otherwise the transport reads the body, if any, and calls RequestBody.
 func (s *Session) RequestHeaders() (*LocalResponse, error) {
-	t := s.rt.table
+	t := s.v.table
 	h := s.info.Header
 	modelRouted := t.HasModelRoutes()
 	models := (s.info.Path == "/v1/models" || s.info.Path == anthropicModelsPath) && (modelRouted || !s.hasPassThrough())
-	if c := s.rt.gatewayAuth; c != nil && (models || !s.rt.routeOnly) {
+	if c := s.v.gatewayAuth; c != nil && (models || !s.v.routeOnly) {
 		// The Gateway's policy, before the body is read (unless routes
 		// have their own: then once the route is known).
 		if err := s.authenticate(c); err != nil {
@@ -191,7 +228,7 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 	if s.op == "" || !modelRouted {
 		if rule, ok := t.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
 			s.passThrough = rule
-			return nil, s.authenticate(s.rt.routeAuth[rule.Route])
+			return nil, s.authenticate(s.v.routeAuth[rule.Route])
 		}
 		if s.op == "" {
 			return nil, apierror.UnsupportedPath(s.info.Path)
@@ -204,7 +241,7 @@ func (s *Session) RequestHeaders() (*LocalResponse, error) {
 }
 
 func (s *Session) hasPassThrough() bool {
-	_, ok := s.rt.table.MatchPassThrough(s.info.Path, s.info.Host, s.info.Header)
+	_, ok := s.v.table.MatchPassThrough(s.info.Path, s.info.Host, s.info.Header)
 	return ok
 }
 
@@ -229,18 +266,18 @@ func (s *Session) RequestBody(body []byte) error {
 	}
 	h := s.info.Header
 	h.Set(router.ModelHeader, req.Model) // never the client's value
-	rule, ok := s.rt.table.Match(req.Model, s.info.Host, h)
+	rule, ok := s.v.table.Match(req.Model, s.info.Host, h)
 	if !ok {
-		if rule, ok := s.rt.table.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
+		if rule, ok := s.v.table.MatchPassThrough(s.info.Path, s.info.Host, h); ok {
 			h.Del(router.ModelHeader)
-			if err := s.authenticate(s.rt.routeAuth[rule.Route]); err != nil {
+			if err := s.authenticate(s.v.routeAuth[rule.Route]); err != nil {
 				return err
 			}
 			return s.routePassThrough(rule, body)
 		}
 		return apierror.ModelNotFound(req.Model)
 	}
-	if err := s.authenticate(s.rt.routeAuth[rule.Route]); err != nil {
+	if err := s.authenticate(s.v.routeAuth[rule.Route]); err != nil {
 		return err
 	}
 	s.rule = rule

@@ -35,3 +35,27 @@ func wildcardOrExact(pattern, host string) bool {
 	}
 	return pattern == host
 }
+
+// MostSpecificHostname returns the index of the listener hostname that
+// host matches most specifically, as Gateway API picks among listeners of
+// one port: an exact name, else the longest "*.suffix", else an empty
+// hostname (any host); -1 when none matches.
+func MostSpecificHostname(hostnames []string, host string) int {
+	host = normalizeHost(host)
+	best, bestScore := -1, -1
+	for i, hn := range hostnames {
+		score := -1
+		switch {
+		case hn == "":
+			score = 0
+		case hn == host:
+			score = 1 << 30
+		case wildcardOrExact(hn, host):
+			score = len(hn)
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}

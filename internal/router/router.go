@@ -109,16 +109,24 @@ func (m headerMatcher) matches(h http.Header) bool {
 	return false
 }
 
-// New compiles cfg's routes. resolve maps a config.Backend name to the data
-// plane's handle; an error names the route, rule and reference.
-func New[B any](cfg *config.Config, resolve func(name string) (B, bool)) (*Table[B], error) {
-	globalCosts := cfg.RequestCosts
+// Empty returns a table without routes: every request matches nothing.
+func Empty[B any]() *Table[B] { return &Table[B]{byModel: map[string][]*candidate[B]{}} }
+
+// New compiles routes, served by gw (its costs and client policy are the
+// routes' defaults; nil for none). resolve maps a config.Backend name to
+// the data plane's handle; an error names the route, rule and reference.
+func New[B any](routes []config.Route, gw *config.Gateway, resolve func(name string) (B, bool)) (*Table[B], error) {
+	var globalCosts []config.RequestCost
+	var gatewayAuth *config.ClientAuth
+	if gw != nil {
+		globalCosts, gatewayAuth = gw.RequestCosts, gw.ClientAuth
+	}
 	t := &Table[B]{byModel: map[string][]*candidate[B]{}}
 	var errs []error
-	for ri := range cfg.Routes {
-		cr := &cfg.Routes[ri]
+	for ri := range routes {
+		cr := &routes[ri]
 		route := &Route{Name: cr.Name, Hostnames: lowerAll(cr.Hostnames), RequestCosts: mergeCosts(globalCosts, cr.RequestCosts),
-			ClientAuth: cmp.Or(cr.ClientAuth, cfg.ClientAuth)}
+			ClientAuth: cmp.Or(cr.ClientAuth, gatewayAuth)}
 		t.routes = append(t.routes, route)
 		if cr.PassThrough {
 			errs = append(errs, t.compilePassThrough(route, cr, ri, resolve)...)

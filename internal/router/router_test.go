@@ -20,7 +20,7 @@ func rule(name string, matches ...config.Match) config.Rule {
 }
 
 func table(t *testing.T, routes ...config.Route) *Table[string] {
-	tb, err := New(&config.Config{Routes: routes}, func(name string) (string, bool) { return name, name != "missing" })
+	tb, err := New(routes, nil, func(name string) (string, bool) { return name, name != "missing" })
 	require.NoError(t, err)
 	return tb
 }
@@ -74,7 +74,7 @@ func TestNoMatch(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	_, err := New(&config.Config{Routes: []config.Route{{Name: "r", Rules: []config.Rule{{Name: "x", BackendRefs: []config.BackendRef{{Backend: "missing", Weight: 1}}}}}}}, func(name string) (string, bool) { return "", false })
+	_, err := New([]config.Route{{Name: "r", Rules: []config.Rule{{Name: "x", BackendRefs: []config.BackendRef{{Backend: "missing", Weight: 1}}}}}}, nil, func(name string) (string, bool) { return "", false })
 	require.ErrorContains(t, err, `route r: rule x: backendRefs[0]: backend "missing" is not defined`)
 }
 
@@ -157,7 +157,7 @@ func BenchmarkMatch(b *testing.B) {
 			for i := range n {
 				rules = append(rules, rule(fmt.Sprint(i), exact(fmt.Sprintf("model-%d", i))))
 			}
-			tb, err := New(&config.Config{Routes: []config.Route{{Name: "r", Rules: rules}}}, func(name string) (string, bool) { return name, true })
+			tb, err := New([]config.Route{{Name: "r", Rules: rules}}, nil, func(name string) (string, bool) { return name, true })
 			if err != nil {
 				b.Fatal(err)
 			}

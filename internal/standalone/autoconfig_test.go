@@ -178,7 +178,7 @@ func TestAutoconfigListensOnLoopback(t *testing.T) {
 		res, err := (&Loader{LookupEnv: lookupIn(env)}).LoadBytes(context.Background(), "autoconfig", gen)
 		require.NoError(t, err)
 		require.Empty(t, res.Warnings)
-		require.Equal(t, []config.Listener{{Name: "default/aigw-run/http", Address: "127.0.0.1", Port: int32(tc.want)}}, res.Config.Listeners)
+		require.Equal(t, []config.Listener{{Name: "default/aigw-run/http", Address: "127.0.0.1", Port: int32(tc.want)}}, res.Config.Listeners())
 	}
 	for _, port := range []int{-1, 65536} {
 		_, err := Autoconfig(func(k string) string { return env[k] }, port)

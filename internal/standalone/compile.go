@@ -47,10 +47,12 @@ type compiler struct {
 	s *store
 	// pods are the Pod selectors read, for a control plane watching Pods.
 	pods PodSelection
-	// gateway is the one Gateway, or nil for the default listener.
-	gateway *resource[gwapiv1.Gateway]
-	// globalRequestCosts are the GatewayConfig's llmRequestCosts.
-	globalRequestCosts []config.RequestCost
+	// gatewayList are the Gateways served, in order; none for the default
+	// listener.
+	gatewayList []*resource[gwapiv1.Gateway]
+	// gatewayCostsOf are the llmRequestCosts of each Gateway's
+	// GatewayConfig.
+	gatewayCostsOf map[nsName][]config.RequestCost
 	// auth is the credential of each AIServiceBackend, by its name.
 	auth map[nsName]*config.Auth
 	// backends are the compiled AIServiceBackends; nil values failed.
@@ -88,10 +90,13 @@ func compile(d *diag, s *store) (*config.Config, PodSelection) {
 		usedServices: map[nsName]bool{},
 	}
 	cfg := &config.Config{Version: config.Version}
-	cfg.Listeners = c.listeners()
-	cfg.RequestCosts = c.globalCosts()
-	c.globalRequestCosts = cfg.RequestCosts
-	cfg.MaxRequestBodyBytes, cfg.Client = c.clientTrafficPolicies()
+	cfg.Gateways = c.gateways()
+	c.gatewayCostsOf = map[nsName][]config.RequestCost{}
+	for _, g := range cfg.Gateways {
+		ns, name, _ := strings.Cut(g.Name, "/")
+		c.gatewayCostsOf[nsName{ns, name}] = g.RequestCosts
+	}
+	c.unreferencedGatewayConfigs()
 	c.auth, c.poolAuth = c.securityPolicies()
 	c.tlsPolicies = c.indexTLSPolicies()
 	for _, b := range sortedValues(s.backends) {
@@ -101,7 +106,10 @@ func compile(d *diag, s *store) (*config.Config, PodSelection) {
 	}
 	c.traffic = c.trafficPolicies()
 	gatewayAuth, routeAuth := c.accessPolicies()
-	cfg.ClientAuth = gatewayAuth
+	for i := range cfg.Gateways {
+		ns, name, _ := strings.Cut(cfg.Gateways[i].Name, "/")
+		cfg.Gateways[i].ClientAuth = gatewayAuth[nsName{ns, name}]
+	}
 	cfg.Routes = c.routes()
 	for i := range cfg.Routes {
 		ns, name, _ := strings.Cut(cfg.Routes[i].Name, "/")
@@ -174,16 +182,20 @@ func (c *compiler) routes() []config.Route {
 // aiRoute compiles one AIGatewayRoute; false when it is invalid or not
 // attached to the Gateway.
 func (c *compiler) aiRoute(r *resource[aigv1b1.AIGatewayRoute]) (config.Route, bool) {
-	if r.invalid || !c.attached(r.src, r.obj.Spec.ParentRefs) {
+	if r.invalid {
 		return config.Route{}, false
 	}
-	route := config.Route{Name: r.key().String(), RequestCosts: costs(r.obj.Spec.LLMRequestCosts)}
+	at, ok := c.attached(r.src, r.obj.Spec.ParentRefs)
+	if !ok {
+		return config.Route{}, false
+	}
+	route := config.Route{Name: r.key().String(), Listeners: at.listeners, RequestCosts: costs(r.obj.Spec.LLMRequestCosts)}
 	for _, h := range r.obj.Spec.Hostnames {
 		route.Hostnames = append(route.Hostnames, string(h))
 	}
 	names := map[string]int{}
 	for i := range r.obj.Spec.Rules {
-		rule := c.rule(r, i)
+		rule := c.rule(r, i, at.gateway)
 		if j, dup := names[rule.Name]; dup {
 			c.d.errorf(r.src, field.NewPath("spec", "rules").Index(i),
 				"rule name %q (the default name of an unnamed rule is rule-<index>) is also the name of spec.rules[%d]", rule.Name, j)
@@ -191,7 +203,7 @@ func (c *compiler) aiRoute(r *resource[aigv1b1.AIGatewayRoute]) (config.Route, b
 		names[rule.Name] = i
 		route.Rules = append(route.Rules, rule)
 	}
-	c.checkRateLimitCosts(r.src, &route, c.globalRequestCosts)
+	c.checkRateLimitCosts(r.src, &route, c.gatewayCostsOf[at.gateway])
 	return route, true
 }
 
@@ -216,14 +228,25 @@ func (c *compiler) namedBackends() map[nsName]bool {
 	return out
 }
 
-// attached reports whether the route attaches to the gateway: with a Gateway
-// resource, a parentRef must name it; with none, every route attaches to the
-// default listener, with a warning when a parentRef names a Gateway (which
-// no file defines, then: a forgotten file, or a typo in a file's Gateway).
-func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) bool {
-	gw := c.gateway
+// attachment is where a route is served.
+type attachment struct {
+	// listeners are the names of the listeners; empty for the default
+	// listener.
+	listeners []string
+	// gateway is the first Gateway among them, whose BackendTrafficPolicy
+	// and GatewayConfig costs the route's rules take.
+	gateway nsName
+}
+
+// attached returns where a route with parentRefs is served: the listeners
+// its parentRefs name (a Gateway's, all or those its sectionName and port
+// select). With no Gateway resource, every route attaches to the default
+// listener, with a warning when a parentRef names a Gateway (which no file
+// defines, then: a forgotten file, or a typo in a file's Gateway). False
+// when it attaches to no Gateway served.
+func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) (attachment, bool) {
 	refs := field.NewPath("spec", "parentRefs")
-	if gw == nil {
+	if len(c.s.gateways) == 0 {
 		for i, pr := range parentRefs {
 			if (pr.Group != nil && *pr.Group != groupGatewayAPI) || (pr.Kind != nil && *pr.Kind != "Gateway") {
 				continue
@@ -235,46 +258,88 @@ func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) bo
 			c.d.warnf(src, refs.Index(i), "no file defines Gateway %s/%s: the route is served on the default listener (port %d)",
 				ns, pr.Name, defaultListenerPort)
 		}
-		return true
+		return attachment{gateway: nsName{defaultNamespace, defaultGatewayName}}, true
+	}
+	if len(c.gatewayList) == 0 {
+		return attachment{}, false // the Gateways failed: reported on them
 	}
 	if len(parentRefs) == 0 {
+		if len(c.s.gateways) > 1 {
+			c.d.errorf(src, refs, "empty: with several Gateways, a route names the ones it attaches to")
+			return attachment{}, false
+		}
+		gw := c.gatewayList[0]
 		c.d.warnf(src, refs, "empty: the route is attached to %s, the only Gateway", gw.src.ref())
-		return true
+		return attachment{listeners: c.listenerNames(gw, nil, nil), gateway: gw.key()}, true
 	}
+	var out attachment
 	matched := false
 	for i, pr := range parentRefs {
 		ns := src.Namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
-		if (pr.Group != nil && *pr.Group != groupGatewayAPI) || (pr.Kind != nil && *pr.Kind != "Gateway") ||
-			ns != gw.src.Namespace || string(pr.Name) != gw.src.Name {
+		if (pr.Group != nil && *pr.Group != groupGatewayAPI) || (pr.Kind != nil && *pr.Kind != "Gateway") {
 			continue
+		}
+		gw := c.gatewayByKey(nsName{ns, string(pr.Name)})
+		if gw == nil {
+			continue
+		}
+		if !matched {
+			out.gateway = gw.key()
 		}
 		matched = true
-		if pr.SectionName == nil && pr.Port == nil {
+		names := c.listenerNames(gw, pr.SectionName, pr.Port)
+		if len(names) == 0 {
+			c.d.errorReasonf(src, refs.Index(i), ReasonNoMatchingParent, "no listener of %s matches the sectionName and port", gw.src.ref())
 			continue
 		}
-		found := false
-		for _, l := range gw.obj.Spec.Listeners {
-			if (pr.SectionName == nil || l.Name == *pr.SectionName) && (pr.Port == nil || l.Port == *pr.Port) {
-				found = true
+		for _, n := range names {
+			if !slices.Contains(out.listeners, n) {
+				out.listeners = append(out.listeners, n)
 			}
-		}
-		if !found {
-			c.d.errorReasonf(src, refs.Index(i), ReasonNoMatchingParent, "no listener of %s matches the sectionName and port", gw.src.ref())
-		} else if len(gw.obj.Spec.Listeners) > 1 {
-			c.d.warnf(src, refs.Index(i), "sectionName and port are not honoured yet: the route is served on every listener")
 		}
 	}
 	if !matched {
-		c.d.errorf(src, refs, "no parentRef names %s, the only Gateway (standalone mode serves one Gateway)", gw.src.ref())
+		c.d.errorf(src, refs, "no parentRef names a Gateway served here (%s)", strings.Join(c.gatewayNames(), ", "))
 	}
-	return matched
+	return out, matched
 }
 
-// rule compiles rule i of route r.
-func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int) config.Rule {
+// gatewayByKey returns the served Gateway key, or nil.
+func (c *compiler) gatewayByKey(key nsName) *resource[gwapiv1.Gateway] {
+	for _, gw := range c.gatewayList {
+		if gw.key() == key {
+			return gw
+		}
+	}
+	return nil
+}
+
+// gatewayNames are the names of the Gateways served.
+func (c *compiler) gatewayNames() []string {
+	out := make([]string, 0, len(c.gatewayList))
+	for _, gw := range c.gatewayList {
+		out = append(out, gw.key().String())
+	}
+	return out
+}
+
+// listenerNames returns the names of gw's listeners that a parentRef's
+// sectionName and port select (nil: any).
+func (c *compiler) listenerNames(gw *resource[gwapiv1.Gateway], section *gwapiv1.SectionName, port *gwapiv1.PortNumber) []string {
+	var out []string
+	for _, l := range gw.obj.Spec.Listeners {
+		if (section == nil || l.Name == *section) && (port == nil || l.Port == *port) {
+			out = append(out, fmt.Sprintf("%s/%s/%s", gw.src.Namespace, gw.src.Name, l.Name))
+		}
+	}
+	return out
+}
+
+// rule compiles rule i of route r, served by gateway.
+func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int, gateway nsName) config.Rule {
 	src := r.src
 	p := field.NewPath("spec", "rules").Index(i)
 	in := &r.obj.Spec.Rules[i]
@@ -302,7 +367,7 @@ func (c *compiler) rule(r *resource[aigv1b1.AIGatewayRoute], i int) config.Rule 
 		c.d.warnf(src, p.Child("backendRefs"), "empty: requests matching this rule fail")
 	}
 
-	traffic := c.trafficFor(r.key(), out.Name)
+	traffic := c.trafficFor(r.key(), out.Name, gateway)
 	out.Timeouts.Request = config.Duration(defaultRequestTimeout)
 	switch {
 	case in.Timeouts != nil && in.Timeouts.Request != nil:
@@ -419,32 +484,42 @@ func costs(in []aigv1b1.LLMRequestCost) []config.RequestCost {
 	return out
 }
 
-// globalCosts returns the costs of the GatewayConfig the Gateway refers to,
-// and warns about GatewayConfigs no Gateway refers to.
-func (c *compiler) globalCosts() []config.RequestCost {
-	var ref *resource[aigv1b1.GatewayConfig]
-	if gw := c.gateway; gw != nil {
+// gatewayCosts returns the costs of the GatewayConfig gw refers to.
+func (c *compiler) gatewayCosts(gw *resource[gwapiv1.Gateway]) []config.RequestCost {
+	name, ok := gw.obj.Annotations[aigv1b1.GatewayConfigAnnotationKey]
+	if !ok {
+		return nil
+	}
+	key := nsName{gw.src.Namespace, name}
+	ref := c.s.gatewayConfigs[key]
+	if ref == nil {
+		c.d.errorf(gw.src, field.NewPath("metadata", "annotations").Key(aigv1b1.GatewayConfigAnnotationKey),
+			"GatewayConfig %s not found (it must be in the Gateway's namespace)", key)
+		return nil
+	}
+	if ref.invalid {
+		return nil
+	}
+	return costs(ref.obj.Spec.GlobalLLMRequestCosts)
+}
+
+// unreferencedGatewayConfigs warns about GatewayConfigs no Gateway served
+// refers to, and about what the others set that is not supported.
+func (c *compiler) unreferencedGatewayConfigs() {
+	referenced := map[nsName]bool{}
+	for _, gw := range c.gatewayList {
 		if name, ok := gw.obj.Annotations[aigv1b1.GatewayConfigAnnotationKey]; ok {
-			key := nsName{gw.src.Namespace, name}
-			ref = c.s.gatewayConfigs[key]
-			if ref == nil {
-				c.d.errorf(gw.src, field.NewPath("metadata", "annotations").Key(aigv1b1.GatewayConfigAnnotationKey),
-					"GatewayConfig %s not found (it must be in the Gateway's namespace)", key)
-			}
+			referenced[nsName{gw.src.Namespace, name}] = true
 		}
 	}
 	for _, g := range sortedValues(c.s.gatewayConfigs) {
-		if g != ref {
+		switch {
+		case !referenced[g.key()]:
 			c.d.warnf(g.src, nil, "ignored: no Gateway refers to it with the %s annotation", aigv1b1.GatewayConfigAnnotationKey)
+		case !g.invalid && g.obj.Spec.ForwardProxy != nil:
+			c.d.notSupported(g.src, field.NewPath("spec", "forwardProxy"), "forward proxies")
 		}
 	}
-	if ref == nil || ref.invalid {
-		return nil
-	}
-	if ref.obj.Spec.ForwardProxy != nil {
-		c.d.notSupported(ref.src, field.NewPath("spec", "forwardProxy"), "forward proxies")
-	}
-	return costs(ref.obj.Spec.GlobalLLMRequestCosts)
 }
 
 // mustDuration parses a Gateway API duration that validation accepted.

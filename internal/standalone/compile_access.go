@@ -23,7 +23,7 @@ const htpasswdKey = ".htpasswd"
 // target, a target that matches nothing and a field the gateway cannot
 // enforce are errors, never warnings: an ignored security policy would
 // leave the route open.
-func (c *compiler) accessPolicies() (*config.ClientAuth, map[nsName]*config.ClientAuth) {
+func (c *compiler) accessPolicies() (map[nsName]*config.ClientAuth, map[nsName]*config.ClientAuth) {
 	routes := map[nsName]bool{}
 	for _, r := range c.s.routes {
 		routes[r.key()] = true
@@ -31,8 +31,8 @@ func (c *compiler) accessPolicies() (*config.ClientAuth, map[nsName]*config.Clie
 	for _, r := range c.s.httpRoutes {
 		routes[r.key()] = true
 	}
-	var gateway *config.ClientAuth
-	var gatewayOwner nsName
+	gateways := map[nsName]*config.ClientAuth{}
+	gatewayOwner := map[nsName]nsName{}
 	out := map[nsName]*config.ClientAuth{}
 	owner := map[nsName]nsName{}
 	for _, pol := range byName(c.s.accessPolicies) {
@@ -53,15 +53,15 @@ func (c *compiler) accessPolicies() (*config.ClientAuth, map[nsName]*config.Clie
 			switch {
 			case t.ref.Group == groupGatewayAPI && t.ref.Kind == "Gateway":
 				gw := nsName{pol.src.Namespace, string(t.ref.Name)}
-				if c.gateway == nil || c.gateway.key() != gw {
+				if c.gatewayByKey(gw) == nil {
 					c.d.errorf(pol.src, t.path, "Gateway %s not found: the policy would protect nothing", gw)
 					continue
 				}
-				if gateway != nil {
-					c.d.errorf(pol.src, t.path, "Gateway %s is already targeted by SecurityPolicy %s", gw, gatewayOwner)
+				if other, dup := gatewayOwner[gw]; dup {
+					c.d.errorf(pol.src, t.path, "Gateway %s is already targeted by SecurityPolicy %s", gw, other)
 					continue
 				}
-				gateway, gatewayOwner = auth, pol.key()
+				gatewayOwner[gw], gateways[gw] = pol.key(), auth
 			case (t.ref.Group == groupGatewayAPI && t.ref.Kind == "HTTPRoute") || (t.ref.Group == groupAIGateway && t.ref.Kind == "AIGatewayRoute"):
 				key := nsName{pol.src.Namespace, string(t.ref.Name)}
 				if !routes[key] {
@@ -78,7 +78,7 @@ func (c *compiler) accessPolicies() (*config.ClientAuth, map[nsName]*config.Clie
 			}
 		}
 	}
-	return gateway, out
+	return gateways, out
 }
 
 // clientAuth compiles a SecurityPolicy's client authentication and

@@ -3,6 +3,8 @@ package standalone
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -18,25 +20,118 @@ const (
 	defaultListenerPort = 1975
 )
 
-// listeners compiles the one Gateway (Envoy AI Gateway's standalone mode
-// also allows only one) into listeners, or returns the default listener
-// when there is none. It sets c.gateway.
-func (c *compiler) listeners() []config.Listener {
+// gateways compiles the valid Gateways into listeners, or returns the
+// default Gateway with the default listener when there is none. It sets
+// c.gateways. Listeners of different Gateways may share an address and
+// port when their hostnames tell them apart, their protocols and client
+// settings agree; a listener that conflicts with an earlier Gateway's is
+// an error on its Gateway.
+func (c *compiler) gateways() []config.Gateway {
+	served := map[nsName]bool{}
+	for _, gw := range c.s.gateways {
+		if !gw.invalid {
+			served[gw.key()] = true
+		}
+	}
 	if len(c.s.gateways) == 0 {
-		return []config.Listener{{
-			Name: defaultNamespace + "/" + defaultGatewayName + "/" + defaultListenerName,
-			Port: defaultListenerPort,
+		def := nsName{defaultNamespace, defaultGatewayName}
+		cs := c.clientTrafficPolicies(map[nsName]bool{def: true})[def]
+		return []config.Gateway{{
+			Name: def.String(),
+			Listeners: []config.Listener{{
+				Name: def.String() + "/" + defaultListenerName,
+				Port: defaultListenerPort,
+			}},
+			MaxRequestBodyBytes: cs.bodyLimit,
+			Client:              cs.settings,
 		}}
 	}
-	gw := c.s.gateways[0]
-	for _, other := range c.s.gateways[1:] {
-		c.d.errorf(other.src, nil, "only one Gateway is supported in standalone mode; %s is defined at %s: document %d",
-			gw.src.ref(), gw.src.File, gw.src.Doc)
+	clients := c.clientTrafficPolicies(served)
+	type socket struct {
+		address string
+		port    int32
 	}
-	c.gateway = gw
-	if gw.invalid {
-		return nil
+	type occupant struct {
+		gateway  nsName
+		listener string
+		tls      bool
+		client   config.ClientSettings
 	}
+	sockets := map[socket][]occupant{}
+	hostnames := map[socket]map[string]string{} // hostname → "gateway listener"
+	var out []config.Gateway
+	for _, gw := range c.s.gateways {
+		if gw.invalid {
+			continue
+		}
+		cg := config.Gateway{Name: gw.key().String()}
+		cs := clients[gw.key()]
+		cg.MaxRequestBodyBytes, cg.Client = cs.bodyLimit, cs.settings
+		cg.RequestCosts = c.gatewayCosts(gw)
+		cg.Listeners = c.listeners(gw)
+		conflict := false
+		type claim struct {
+			at       socket
+			occupant occupant
+			hostname string
+		}
+		var claims []claim
+		for _, l := range cg.Listeners {
+			sk := socket{l.Address, l.Port}
+			p := listenerPath(gw, l)
+			for _, o := range sockets[sk] {
+				if o.tls != (l.TLS != nil) {
+					c.d.errorf(gw.src, p, "port %d is an %s listener of Gateway %s (%s)", l.Port, protocolName(o.tls), o.gateway, o.listener)
+				} else if o.client != cg.Client {
+					c.d.errorf(gw.src, p, "port %d is also served by Gateway %s, whose ClientTrafficPolicy differs: one port has one set of connection settings", l.Port, o.gateway)
+				} else {
+					continue
+				}
+				conflict = true
+				break
+			}
+			if other, taken := hostnames[sk][l.Hostname]; taken {
+				c.d.errorf(gw.src, p, "port %d and hostname %q are already those of %s: requests could not be told apart", l.Port, l.Hostname, other)
+				conflict = true
+			}
+			claims = append(claims, claim{sk, occupant{gw.key(), l.Name, l.TLS != nil, cg.Client}, l.Hostname})
+		}
+		if conflict {
+			continue
+		}
+		for _, cl := range claims {
+			sockets[cl.at] = append(sockets[cl.at], cl.occupant)
+			if hostnames[cl.at] == nil {
+				hostnames[cl.at] = map[string]string{}
+			}
+			hostnames[cl.at][cl.hostname] = cl.occupant.gateway.String() + " listener " + cl.occupant.listener[strings.LastIndexByte(cl.occupant.listener, '/')+1:]
+		}
+		c.gatewayList = append(c.gatewayList, gw)
+		out = append(out, cg)
+	}
+	return out
+}
+
+// listenerPath is the field path of the listener l of gw.
+func listenerPath(gw *resource[gwapiv1.Gateway], l config.Listener) *field.Path {
+	name := l.Name[strings.LastIndexByte(l.Name, '/')+1:]
+	for i, sl := range gw.obj.Spec.Listeners {
+		if string(sl.Name) == name {
+			return field.NewPath("spec", "listeners").Index(i)
+		}
+	}
+	return field.NewPath("spec", "listeners")
+}
+
+func protocolName(tls bool) string {
+	if tls {
+		return "HTTPS"
+	}
+	return "HTTP"
+}
+
+// listeners compiles the listeners of gw.
+func (c *compiler) listeners(gw *resource[gwapiv1.Gateway]) []config.Listener {
 	spec := field.NewPath("spec")
 	address := c.gatewayAddress(gw)
 	if gw.obj.Spec.TLS != nil {
@@ -116,45 +211,61 @@ func (c *compiler) listenerTLS(gw *resource[gwapiv1.Gateway], p *field.Path, t *
 	return out
 }
 
-// clientTrafficPolicies compiles the Envoy Gateway ClientTrafficPolicy
-// attached to the Gateway: connection.bufferLimit is the request body limit
-// (Envoy AI Gateway's autoconfig sets it to 50Mi so that large AI requests
-// fit), connection.connectionLimit.value bounds each listener's
-// connections, timeout.http.requestReceivedTimeout the time to receive a
-// whole request and timeout.http.idleTimeout a connection's idle time.
-func (c *compiler) clientTrafficPolicies() (int64, config.ClientSettings) {
-	gwName := nsName{defaultNamespace, defaultGatewayName}
-	if c.gateway != nil {
-		gwName = c.gateway.key()
-	}
-	var limit int64
-	var settings config.ClientSettings
-	var owner *resource[egv1a1.ClientTrafficPolicy]
+// clientSettings is what a ClientTrafficPolicy sets for its Gateways.
+type clientSettings struct {
+	bodyLimit int64
+	settings  config.ClientSettings
+}
+
+// clientTrafficPolicies compiles the Envoy Gateway ClientTrafficPolicies
+// by the Gateway (among gateways) they target: connection.bufferLimit is
+// the request body limit (Envoy AI Gateway's autoconfig sets it to 50Mi so
+// that large AI requests fit), connection.connectionLimit.value bounds each
+// listener's connections, timeout.http.requestReceivedTimeout the time to
+// receive a whole request and timeout.http.idleTimeout a connection's idle
+// time.
+func (c *compiler) clientTrafficPolicies(gateways map[nsName]bool) map[nsName]clientSettings {
+	out := map[nsName]clientSettings{}
+	owner := map[nsName]nsName{}
 	for _, p := range byName(c.s.clientPolicies) {
 		c.specFieldsIgnored(p.src, p.specKeys, "targetRef", "targetRefs", "targetSelectors", "connection", "timeout")
-		attached := false
+		var targets []nsName
 		for _, t := range policyTargets(p.obj.Spec.PolicyTargetReferences) {
-			if t.ref.Group != groupGatewayAPI || t.ref.Kind != "Gateway" || (nsName{p.src.Namespace, string(t.ref.Name)}) != gwName {
-				c.d.warnf(p.src, t.path, "ignored: only the Gateway %s can be targeted in standalone mode", gwName)
+			gw := nsName{p.src.Namespace, string(t.ref.Name)}
+			if t.ref.Group != groupGatewayAPI || t.ref.Kind != "Gateway" || !gateways[gw] {
+				c.d.warnf(p.src, t.path, "ignored: only the Gateways served (%s) can be targeted", strings.Join(sortedNames(gateways), ", "))
 				continue
 			}
-			attached = true
+			if other, dup := owner[gw]; dup {
+				c.d.errorf(p.src, t.path, "Gateway %s is already targeted by ClientTrafficPolicy %s", gw, other)
+				continue
+			}
+			targets = append(targets, gw)
 		}
 		if len(p.obj.Spec.TargetSelectors) > 0 {
 			c.d.ignored(p.src, field.NewPath("spec", "targetSelectors"), "not supported in standalone mode")
 		}
-		if !attached {
+		if len(targets) == 0 {
 			continue
 		}
-		if owner != nil {
-			c.d.errorf(p.src, nil, "Gateway %s is already targeted by ClientTrafficPolicy %s", gwName, owner.key())
-			continue
+		var cs clientSettings
+		cs.bodyLimit = c.clientConnection(p, &cs.settings)
+		c.clientTimeouts(p, &cs.settings)
+		for _, gw := range targets {
+			owner[gw], out[gw] = p.key(), cs
 		}
-		owner = p
-		limit = c.clientConnection(p, &settings)
-		c.clientTimeouts(p, &settings)
 	}
-	return limit, settings
+	return out
+}
+
+// sortedNames returns the names of set, sorted.
+func sortedNames(set map[nsName]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k.String())
+	}
+	slices.Sort(out)
+	return out
 }
 
 // clientConnection compiles a ClientTrafficPolicy's connection block and

@@ -39,16 +39,20 @@ func (c *compiler) httpRoutesToCompile() []*resource[gwapiv1.HTTPRoute] {
 // httpRoute compiles one HTTPRoute; false when it is invalid or not
 // attached to the Gateway.
 func (c *compiler) httpRoute(r *resource[gwapiv1.HTTPRoute]) (config.Route, bool) {
-	if r.invalid || !c.attached(r.src, r.obj.Spec.ParentRefs) {
+	if r.invalid {
 		return config.Route{}, false
 	}
-	route := config.Route{Name: r.key().String(), PassThrough: true}
+	at, ok := c.attached(r.src, r.obj.Spec.ParentRefs)
+	if !ok {
+		return config.Route{}, false
+	}
+	route := config.Route{Name: r.key().String(), Listeners: at.listeners, PassThrough: true}
 	for _, h := range r.obj.Spec.Hostnames {
 		route.Hostnames = append(route.Hostnames, string(h))
 	}
 	names := map[string]int{}
 	for i := range r.obj.Spec.Rules {
-		rule := c.httpRouteRule(r, i)
+		rule := c.httpRouteRule(r, i, at.gateway)
 		if j, dup := names[rule.Name]; dup {
 			c.d.errorf(r.src, field.NewPath("spec", "rules").Index(i),
 				"rule name %q (the default name of an unnamed rule is rule-<index>) is also the name of spec.rules[%d]", rule.Name, j)
@@ -56,14 +60,14 @@ func (c *compiler) httpRoute(r *resource[gwapiv1.HTTPRoute]) (config.Route, bool
 		names[rule.Name] = i
 		route.Rules = append(route.Rules, rule)
 	}
-	c.checkRateLimitCosts(r.src, &route, c.globalRequestCosts)
+	c.checkRateLimitCosts(r.src, &route, c.gatewayCostsOf[at.gateway])
 	return route, true
 }
 
 // httpRouteRule compiles rule i of an HTTPRoute. Timeouts and retries
 // follow the same defaults and BackendTrafficPolicies as AIGatewayRoute
 // rules.
-func (c *compiler) httpRouteRule(r *resource[gwapiv1.HTTPRoute], i int) config.Rule {
+func (c *compiler) httpRouteRule(r *resource[gwapiv1.HTTPRoute], i int, gateway nsName) config.Rule {
 	src := r.src
 	p := field.NewPath("spec", "rules").Index(i)
 	in := &r.obj.Spec.Rules[i]
@@ -96,7 +100,7 @@ func (c *compiler) httpRouteRule(r *resource[gwapiv1.HTTPRoute], i int) config.R
 		c.d.ignored(src, p.Child("sessionPersistence"), "not supported in standalone mode")
 	}
 
-	traffic := c.trafficFor(r.key(), out.Name)
+	traffic := c.trafficFor(r.key(), out.Name, gateway)
 	out.Timeouts.Request = config.Duration(defaultRequestTimeout)
 	switch {
 	case in.Timeouts != nil && in.Timeouts.Request != nil:

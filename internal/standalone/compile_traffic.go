@@ -22,7 +22,7 @@ const (
 // (gateway set), an HTTPRoute or an AIGatewayRoute (as the HTTPRoute Envoy
 // AI Gateway generates with its name), or one rule of it (sectionName).
 type trafficTarget struct {
-	gateway bool
+	gateway nsName
 	route   nsName
 	rule    string
 }
@@ -69,11 +69,11 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 				}
 			case t.ref.Group == groupGatewayAPI && t.ref.Kind == "Gateway":
 				gw := nsName{pol.src.Namespace, string(t.ref.Name)}
-				if c.gateway == nil || c.gateway.key() != gw {
+				if c.gatewayByKey(gw) == nil {
 					c.d.warnf(pol.src, t.path, "ignored: Gateway %s not found", gw)
 					continue
 				}
-				target = trafficTarget{gateway: true}
+				target = trafficTarget{gateway: gw}
 			default:
 				c.d.warnf(pol.src, t.path, "ignored: only HTTPRoute (an HTTPRoute's or an AIGatewayRoute's name) and Gateway targets are supported in standalone mode")
 				continue
@@ -90,9 +90,11 @@ func (c *compiler) trafficPolicies() map[trafficTarget]*compiledTraffic {
 }
 
 // trafficFor returns the policy of a route rule: the rule's own, else the
-// route's, else the Gateway's (the most specific wins, as in Envoy Gateway).
-func (c *compiler) trafficFor(route nsName, rule string) *compiledTraffic {
-	for _, t := range []trafficTarget{{route: route, rule: rule}, {route: route}, {gateway: true}} {
+// route's, else its Gateway's (the most specific wins, as in Envoy
+// Gateway). A route attached to several Gateways takes the policy of the
+// first it names.
+func (c *compiler) trafficFor(route nsName, rule string, gateway nsName) *compiledTraffic {
+	for _, t := range []trafficTarget{{route: route, rule: rule}, {route: route}, {gateway: gateway}} {
 		if ct, ok := c.traffic[t]; ok {
 			return ct
 		}

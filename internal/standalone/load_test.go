@@ -325,7 +325,7 @@ func TestParentRefToUndefinedGateway(t *testing.T) {
 	res, err := testLoader().LoadBytes(context.Background(), "r.yaml", []byte(route+"---\n"+minimalBackend))
 	require.NoError(t, err)
 	require.Len(t, res.Config.Routes, 1)
-	require.Equal(t, int32(1975), res.Config.Listeners[0].Port)
+	require.Equal(t, int32(1975), res.Config.Listeners()[0].Port)
 	var got []string
 	for _, w := range res.Warnings {
 		got = append(got, w.String())
