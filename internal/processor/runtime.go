@@ -439,7 +439,6 @@ func (rt *Runtime) Config() *config.Config { return rt.source }
 // Backends returns the compiled backends, in configuration order.
 func (rt *Runtime) Backends() []*Backend { return rt.backends }
 
-
 // SetPoolEndpoints replaces the ready endpoints of the InferencePool named
 // "namespace/name"; it reports whether the pool exists.
 func (rt *Runtime) SetPoolEndpoints(name string, eps []config.PoolEndpoint) bool {
