@@ -382,8 +382,10 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 		routesOf := func(listener string) int32 {
 			return attached[[3]string{gw.Namespace, gw.Name, ""}] + attached[[3]string{gw.Namespace, gw.Name, listener}]
 		}
-		served := res.Config != nil && st.src.closedConfig.Load() != res.Config
-		if err := st.setGatewayStatus(ctx, gw, problems["Gateway "+gw.Namespace+"/"+gw.Name], served, routesOf, unbound); err != nil {
+		gwProblems := problems["Gateway "+gw.Namespace+"/"+gw.Name]
+		// A Gateway with errors was left out of the configuration served.
+		served := res.Config != nil && st.src.closedConfig.Load() != res.Config && len(gwProblems) == 0
+		if err := st.setGatewayStatus(ctx, gw, gwProblems, served, routesOf, unbound); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -429,7 +431,11 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	if len(problems) > 0 {
 		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(strings.Join(problems, "; "))
 	}
-	if !served {
+	switch {
+	case !served && len(problems) > 0:
+		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
+			"not served: the Gateway is not accepted"
+	case !served:
 		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
 			rejectedMessage
 	}
