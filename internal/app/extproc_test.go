@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/processor"
 	"github.com/aigw-dev/aigw/internal/standalone"
 	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
@@ -106,4 +108,18 @@ func TestExtProcCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("extproc did not stop")
 	}
+}
+
+// TestExtprocServesOneGateway: a configuration of several Gateways is
+// refused (Envoy does not tell the processor which listener a request
+// came to), and the one in force stays.
+func TestExtprocServesOneGateway(t *testing.T) {
+	pipeline := processor.New(processor.Options{})
+	defer pipeline.Close()
+	rts := &runtimes{pipeline: pipeline}
+	one := &config.Config{Version: config.Version, Gateways: []config.Gateway{{Name: "default/a"}}}
+	require.NoError(t, rts.Apply(one))
+	two := &config.Config{Version: config.Version, Gateways: []config.Gateway{{Name: "default/a"}, {Name: "default/b"}}}
+	require.ErrorContains(t, rts.Apply(two), "serves one Gateway")
+	require.Same(t, one, rts.Config())
 }

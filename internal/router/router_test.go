@@ -232,3 +232,22 @@ func TestPlanExclude(t *testing.T) {
 	require.ElementsMatch(t, []string{"p0a", "p0b"}, got[:2], "each tier-0 backend once")
 	require.Equal(t, []string{"p1", "p1"}, got[2:], "then the next tier, though the first had attempts left, within the attempt budget")
 }
+
+func TestMostSpecificHostname(t *testing.T) {
+	listeners := []string{"", "*.example.com", "*.api.example.com", "a.api.example.com"}
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"a.api.example.com", 3},
+		{"A.API.example.com:8443", 3},
+		{"b.api.example.com", 2},
+		{"x.example.com", 1},
+		{"example.com", 0},
+		{"other.org.", 0},
+	} {
+		require.Equal(t, tc.want, MostSpecificHostname(listeners, tc.host), tc.host)
+	}
+	require.Equal(t, -1, MostSpecificHostname([]string{"a.example.com", "*.svc"}, "b.example.com"), "no listener for the host")
+	require.Equal(t, -1, MostSpecificHostname(nil, "a"))
+}
