@@ -93,10 +93,9 @@ func TestSeveralGateways(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(severalGatewaysConfig(publicPort, internalPort, sims[0])), 0o600))
 	g := startGateway(t, path, publicPort)
 
-	call := func(port int, host, key, m string) (int, string) {
+	send := func(method string, port int, host, key, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", port),
-			strings.NewReader(`{"model":"`+m+`","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}`))
+		req, err := http.NewRequestWithContext(context.Background(), method, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), strings.NewReader(body))
 		require.NoError(t, err)
 		req.Host = host
 		req.Header.Set("Content-Type", "application/json")
@@ -106,8 +105,11 @@ func TestSeveralGateways(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	call := func(port int, host, key, m string) (int, string) {
+		return send(http.MethodPost, port, host, key, "/v1/chat/completions", `{"model":"`+m+`","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}`)
 	}
 	for _, tc := range []struct {
 		name       string
@@ -135,17 +137,8 @@ func TestSeveralGateways(t *testing.T) {
 
 	// /v1/models lists what the listener serves.
 	models := func(port int, host, key string) string {
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/models", port), nil)
-		require.NoError(t, err)
-		req.Host = host
-		if key != "" {
-			req.Header.Set("Authorization", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
+		_, body := send(http.MethodGet, port, host, key, "/v1/models", "")
+		return body
 	}
 	a := models(internalPort, "a.internal", "")
 	require.Contains(t, a, `"m-a"`)
