@@ -167,21 +167,21 @@ func (rt *Runtime) view(listeners []string, host string) *listenerView {
 	if len(listeners) == 0 {
 		return rt.unknown
 	}
-	if len(listeners) == 1 && rt.listeners[listeners[0]] != nil && rt.listeners[listeners[0]].hostname == "" {
-		return rt.listeners[listeners[0]]
-	}
-	views := make([]*listenerView, 0, len(listeners))
-	hostnames := make([]string, 0, len(listeners))
-	for _, name := range listeners {
-		if v := rt.listeners[name]; v != nil {
-			views = append(views, v)
-			hostnames = append(hostnames, v.hostname)
+	if len(listeners) == 1 {
+		if v := rt.listeners[listeners[0]]; v != nil && v.hostname == "" {
+			return v
 		}
 	}
-	if i := router.MostSpecificHostname(hostnames, host); i >= 0 {
-		return views[i]
+	host = router.NormalizeHost(host)
+	best, bestScore := rt.none, -1
+	for _, name := range listeners {
+		if v := rt.listeners[name]; v != nil {
+			if score := router.HostnameSpecificity(v.hostname, host); score > bestScore {
+				best, bestScore = v, score
+			}
+		}
 	}
-	return rt.none
+	return best
 }
 
 // MaxRequestBodyBytes is the largest request body accepted (413 beyond).

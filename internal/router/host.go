@@ -41,21 +41,31 @@ func wildcardOrExact(pattern, host string) bool {
 // one port: an exact name, else the longest "*.suffix", else an empty
 // hostname (any host); -1 when none matches.
 func MostSpecificHostname(hostnames []string, host string) int {
-	host = normalizeHost(host)
+	host = NormalizeHost(host)
 	best, bestScore := -1, -1
 	for i, hn := range hostnames {
-		score := -1
-		switch {
-		case hn == "":
-			score = 0
-		case hn == host:
-			score = 1 << 30
-		case wildcardOrExact(hn, host):
-			score = len(hn)
-		}
-		if score > bestScore {
+		if score := HostnameSpecificity(hn, host); score > bestScore {
 			best, bestScore = i, score
 		}
 	}
 	return best
+}
+
+// NormalizeHost lower-cases a request's host and strips its port, for
+// [HostnameSpecificity].
+func NormalizeHost(host string) string { return normalizeHost(host) }
+
+// HostnameSpecificity scores how specifically a listener hostname matches
+// a normalized host: higher is more specific, -1 is no match (see
+// [MostSpecificHostname]).
+func HostnameSpecificity(hostname, host string) int {
+	switch {
+	case hostname == "":
+		return 0
+	case hostname == host:
+		return 1 << 30
+	case wildcardOrExact(hostname, host):
+		return len(hostname)
+	}
+	return -1
 }
