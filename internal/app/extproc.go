@@ -219,7 +219,7 @@ func serveExtProc(ctx context.Context, o extprocOptions, p extprocParams) error 
 	if o.watch {
 		guard := newTruncationGuard(p.initial)
 		w, err := newWatcher(p.initial.Files, p.logger, func(ctx context.Context) {
-			applyReload(ctx, p.logger, p.load, guard, rts)
+			applyReload(ctx, p.logger, p.load, guard, rts, nil)
 		})
 		if err != nil {
 			p.logger.Warn("hot reload disabled", "error", err)

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/cli"
+	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/kube"
 	"github.com/aigw-dev/aigw/internal/metrics"
 	"github.com/aigw-dev/aigw/internal/standalone"
@@ -134,6 +136,7 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	var changes <-chan struct{}
 	var src *kube.Source
 	var status *kube.Status
+	var loaded atomic.Pointer[standalone.Result] // the last compilation the data plane was handed
 	if len(o.gateways) > 0 && !o.kubernetes {
 		return cli.Usagef("--gateway narrows the Gateways --kubernetes serves; files say which they serve")
 	}
@@ -149,7 +152,11 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		}
 		load = func(ctx context.Context) (*standalone.Result, error) {
 			res, err := src.Load(ctx)
-			status.Report(res)
+			if err != nil || res.Config == nil {
+				status.Report(res) // nothing to apply: why is the status
+			} else {
+				loaded.Store(res) // reported once the data plane took or refused it
+			}
 			return res, err
 		}
 		changes = src.Changes()
@@ -202,8 +209,21 @@ func runCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 	}
 	if src != nil {
 		// Pod changes that only move pools' endpoints skip compilation.
-		p.applied, p.endpointChanges, p.poolEndpoints = src.Serving, src.EndpointChanges(), src.PoolEndpoints
+		p.endpointChanges, p.poolEndpoints = src.EndpointChanges(), src.PoolEndpoints
 		p.listenerFailures = status.ListenerFailures
+		p.applied = func(cfg *config.Config) {
+			src.Serving(cfg)
+			if res := loaded.Load(); res != nil && res.Config == cfg {
+				status.Report(res)
+			}
+		}
+		p.refused = func(err error) bool {
+			if src.Refuse(ctx, err) {
+				return true // the next load leaves it out, and its status says why
+			}
+			status.Refused(loaded.Load(), err)
+			return false
+		}
 	}
 	return runGateway(ctx, p)
 }

@@ -46,6 +46,11 @@ type gatewayParams struct {
 	changes    <-chan struct{}
 	// applied, when set, is told each configuration the gateway takes.
 	applied func(*config.Config)
+	// refused, when set, is told why the gateway refused a configuration
+	// it loaded; it reports whether a reload would leave out what was
+	// refused (then the gateway also loads again at start, instead of
+	// exiting).
+	refused func(error) bool
 	// listenerFailures, when set, is told after each configuration which
 	// listeners could not be started or updated (by name: why), and the
 	// gateway starts with the others rather than exiting.
@@ -89,8 +94,21 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 	gw := httpproxy.New(httpproxy.Options{Logger: p.logger, AccessLog: p.accessLog, Metrics: rec, Limits: p.limits.gatewayLimits(),
 		Tracing: tp, TraceContent: tp.Content, RateLimiter: limiter})
 	defer gw.Close()
-	if err := gw.Apply(p.initial); err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
+	for {
+		err := gw.Apply(p.initial)
+		if err == nil {
+			break
+		}
+		if p.refused == nil || p.reload == nil || !p.refused(err) {
+			return fmt.Errorf("invalid configuration: %w", err)
+		}
+		// Each round leaves out at least one more resource: it ends.
+		p.logger.Error("configuration refused: loading it again without what was refused", "error", err.Error())
+		res, lerr := p.reload(ctx)
+		if lerr != nil {
+			return fmt.Errorf("invalid configuration: %w", lerr)
+		}
+		p.initial = res.Config
 	}
 	if p.applied != nil {
 		p.applied(p.initial)
@@ -270,7 +288,7 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 // to other hosts.
 func reloadConfig(ctx context.Context, p gatewayParams, gw *httpproxy.Gateway, listeners *listenerSet) {
 	running := gw.Config()
-	next, ok := applyReload(ctx, p.logger, p.reload, p.guard, gw)
+	next, ok := applyReload(ctx, p.logger, p.reload, p.guard, gw, p.refused)
 	if !ok {
 		return
 	}
@@ -315,9 +333,11 @@ type configured interface {
 
 // applyReload loads the configuration again and applies it to target
 // (guard, when set, first rejects a truncated file), or logs why not and
-// keeps the running one. It logs the summary of what now runs and warns
-// when the reload removed every route.
-func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Context) (*standalone.Result, error), guard *truncationGuard, target configured) (*config.Config, bool) {
+// keeps the running one (and tells refused, when set, why target refused
+// it). It logs the summary of what now runs and warns when the reload
+// removed every route.
+func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Context) (*standalone.Result, error), guard *truncationGuard, target configured,
+	refused func(error) bool) (*config.Config, bool) {
 	res, err := load(ctx)
 	logWarnings(logger, res)
 	running := target.Config()
@@ -325,7 +345,10 @@ func applyReload(ctx context.Context, logger *slog.Logger, load func(context.Con
 		err = guard.check(res)
 	}
 	if err == nil {
-		err = target.Apply(res.Config)
+		if err = target.Apply(res.Config); err != nil && refused != nil && refused(err) {
+			logger.Error("configuration refused: loading it again without what was refused", "error", err.Error())
+			return nil, false
+		}
 	}
 	if err != nil {
 		logger.Error("configuration rejected: keeping the running configuration", "error", err.Error())

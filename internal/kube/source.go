@@ -119,6 +119,113 @@ type Source struct {
 	// closedConfig is the routeless configuration served when the first
 	// load had a client policy it cannot enforce.
 	closedConfig atomic.Pointer[config.Config]
+	// refused are the resources whose part of a configuration the data
+	// plane refused (Refuse), left out of the loads until they change.
+	refusedMu sync.Mutex
+	refused   map[objectRef]refused
+	// credentialEpoch counts the changes of Secrets and ConfigMaps, which
+	// a refused resource may have been refused for.
+	credentialEpoch atomic.Int64
+}
+
+// objectRef names an object of a kind.
+type objectRef struct{ kind, namespace, name string }
+
+// refused is a resource the data plane refused: at a generation (its
+// status writes leave it), while no Secret or ConfigMap changed.
+type refused struct {
+	generation, credentialEpoch int64
+	err                         error
+}
+
+// refusable maps a part of a configuration a data plane may refuse to the
+// kinds of the resources it is compiled from.
+var refusable = map[string][]string{
+	config.PartRoute:         {"AIGatewayRoute", "HTTPRoute"},
+	config.PartBackend:       {"AIServiceBackend"},
+	config.PartBackendPolicy: {"BackendSecurityPolicy"},
+	config.PartClientPolicy:  {"SecurityPolicy"},
+}
+
+// Refuse tells the source that the data plane refused a configuration it
+// loaded, for err. The resources the parts named in err's
+// [config.PartError]s were compiled from are left out of the next loads
+// (reported with err in their status) until they, or any Secret or
+// ConfigMap, change, and a new load is signalled. It reports whether it left out anything new: if not,
+// loading again would be refused again.
+func (s *Source) Refuse(ctx context.Context, err error) bool {
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	added := false
+	for _, pe := range config.PartErrors(err) {
+		namespace, name, ok := strings.Cut(pe.Name, "/")
+		if !ok || strings.Contains(name, "/") {
+			continue // a backend of a direct reference: no resource of its own
+		}
+		for _, kind := range refusable[pe.Part] {
+			o, gerr := s.objectOf(ctx, kind)
+			if gerr != nil || s.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, o) != nil {
+				continue
+			}
+			ref := objectRef{kind, namespace, name}
+			if _, seen := s.refused[ref]; !seen {
+				added = true
+			}
+			if s.refused == nil {
+				s.refused = map[objectRef]refused{}
+			}
+			s.refused[ref] = refused{o.GetGeneration(), s.credentialEpoch.Load(), fmt.Errorf("refused by the data plane: %w", pe.Err)}
+			break
+		}
+	}
+	if added {
+		s.poke()
+	}
+	return added
+}
+
+// objectOf returns an empty object of kind, among the kinds watched.
+func (s *Source) objectOf(ctx context.Context, kind string) (client.Object, error) {
+	for _, l := range s.lists {
+		o, err := itemOf(s.scheme, l)
+		if err != nil {
+			return nil, err
+		}
+		gvk, err := apiutil.GVKForObject(o, s.scheme)
+		if err == nil && gvk.Kind == kind {
+			return o, nil
+		}
+	}
+	return nil, fmt.Errorf("kind %s is not watched", kind)
+}
+
+// refuse files the refusals that still hold for objs in set, and forgets
+// those of objects that changed or are gone.
+func (s *Source) refuse(set *standalone.Set, objs []client.Object) {
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	if len(s.refused) == 0 {
+		return
+	}
+	current := map[objectRef]int64{}
+	for _, o := range objs {
+		gvk, err := apiutil.GVKForObject(o, s.scheme)
+		if err != nil {
+			continue
+		}
+		ref := objectRef{gvk.Kind, o.GetNamespace(), o.GetName()}
+		if _, ok := s.refused[ref]; ok {
+			current[ref] = o.GetGeneration()
+		}
+	}
+	epoch := s.credentialEpoch.Load()
+	for ref, r := range s.refused {
+		if g, ok := current[ref]; !ok || g != r.generation || epoch != r.credentialEpoch {
+			delete(s.refused, ref) // changed, gone, or its Secrets may have: try it again
+			continue
+		}
+		set.Refuse(ref.kind, ref.namespace, ref.name, r.err)
+	}
 }
 
 // New returns a source on the API server cfg reaches. Kinds the server
@@ -206,8 +313,11 @@ func (s *Source) Start(ctx context.Context) error {
 			return fmt.Errorf("kubernetes informer: %w", err)
 		}
 		var handler toolscache.ResourceEventHandler = notify
-		if _, ok := obj.(*corev1.Pod); ok {
+		switch obj.(type) {
+		case *corev1.Pod:
 			handler = s.podHandler()
+		case *corev1.Secret, *corev1.ConfigMap:
+			handler = credentialHandler(notify, &s.credentialEpoch)
 		}
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("kubernetes informer: %w", err)
@@ -220,6 +330,28 @@ func (s *Source) Start(ctx context.Context) error {
 	s.opts.Logger.Info("kubernetes: caches synced", "kinds", len(s.lists), "informers_after", informed.Round(time.Millisecond), "synced_after", time.Since(began).Round(time.Millisecond))
 	go s.debounce(ctx)
 	return nil
+}
+
+// credentialHandler is notify that also counts the changes in epoch.
+func credentialHandler(notify toolscache.ResourceEventHandlerDetailedFuncs, epoch *atomic.Int64) toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(o any, initialList bool) {
+			if !initialList {
+				epoch.Add(1)
+			}
+			notify.AddFunc(o, initialList)
+		},
+		UpdateFunc: func(o, n any) {
+			if compiledChange(o, n) {
+				epoch.Add(1)
+			}
+			notify.UpdateFunc(o, n)
+		},
+		DeleteFunc: func(o any) {
+			epoch.Add(1)
+			notify.DeleteFunc(o)
+		},
+	}
 }
 
 // compiledChange reports whether an update may change what the compiler
@@ -541,6 +673,7 @@ func (s *Source) fill(ctx context.Context, set *standalone.Set) error {
 			served[[2]string{gw.Namespace, gw.Name}] = true
 		}
 	}
+	s.refuse(set, objs)
 	for _, o := range objs {
 		switch r := o.(type) {
 		case *gwapiv1.HTTPRoute:

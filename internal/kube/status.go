@@ -60,6 +60,9 @@ type Status struct {
 	// unbound are the listeners the data plane could not serve, by name
 	// ("namespace/gateway/listener"): why.
 	unbound map[string]string
+	// refusal is why the data plane refused last's configuration; nil
+	// when it serves it.
+	refusal error
 	wake    chan struct{}
 }
 
@@ -145,10 +148,21 @@ func (s *Source) StartStatus(ctx context.Context, cfg *rest.Config, opts StatusO
 	return st, nil
 }
 
-// Report hands the status writer a compilation's result.
+// Report hands the status writer a compilation's result, which the data
+// plane serves (or, without a configuration, could not load).
 func (st *Status) Report(res *standalone.Result) {
 	st.mu.Lock()
-	st.last = res
+	st.last, st.refusal = res, nil
+	st.mu.Unlock()
+	st.poke()
+}
+
+// Refused hands the status writer a compilation's result that the data
+// plane refused for err, naming no resource the source could leave out:
+// the Gateways are reported not Programmed, with err.
+func (st *Status) Refused(res *standalone.Result, err error) {
+	st.mu.Lock()
+	st.last, st.refusal = res, err
 	st.mu.Unlock()
 	st.poke()
 }
@@ -182,12 +196,12 @@ func (st *Status) run(ctx context.Context) {
 		case <-st.wake:
 		}
 		st.mu.Lock()
-		res, unbound := st.last, st.unbound
+		res, unbound, refusal := st.last, st.unbound, st.refusal
 		st.mu.Unlock()
 		if res == nil || !st.leading.Load() {
 			continue
 		}
-		if err := st.write(ctx, res, unbound); err != nil && ctx.Err() == nil {
+		if err := st.write(ctx, res, unbound, refusal); err != nil && ctx.Err() == nil {
 			level := slog.LevelWarn
 			if apierrors.IsConflict(err) {
 				level = slog.LevelDebug // another writer's update came first: the usual race
@@ -200,7 +214,7 @@ func (st *Status) run(ctx context.Context) {
 
 // write sets the condition of every resource of the kinds with status
 // that res speaks of.
-func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map[string]string) error {
+func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map[string]string, refusal error) error {
 	problems := map[string][]string{} // "Kind ns/name" → its errors
 	noParent := map[string]bool{}     // HTTPRoutes ("ns/name") naming no listener of their Gateway
 	for _, err := range res.Skipped {
@@ -385,7 +399,16 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 		gwProblems := problems["Gateway "+gw.Namespace+"/"+gw.Name]
 		// A Gateway with errors was left out of the configuration served.
 		served := res.Config != nil && st.src.closedConfig.Load() != res.Config && len(gwProblems) == 0
-		if err := st.setGatewayStatus(ctx, gw, gwProblems, served, routesOf, unbound); err != nil {
+		notServed := ""
+		switch {
+		case refusal != nil:
+			served, notServed = false, "the data plane refused the configuration ("+refusal.Error()+"): it serves the previous one"
+		case len(gwProblems) > 0:
+			notServed = "not served: the Gateway is not accepted"
+		case !served:
+			notServed = rejectedMessage
+		}
+		if err := st.setGatewayStatus(ctx, gw, gwProblems, served, notServed, routesOf, unbound); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -422,7 +445,7 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 }
 
 // setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
-func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, routesOf func(listener string) int32,
+func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, notServed string, routesOf func(listener string) int32,
 	unbound map[string]string) error {
 	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.GatewayReasonAccepted), Message: "accepted by " + st.src.opts.ControllerName, ObservedGeneration: gw.Generation}
@@ -431,13 +454,8 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, pro
 	if len(problems) > 0 {
 		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(strings.Join(problems, "; "))
 	}
-	switch {
-	case !served && len(problems) > 0:
-		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
-			"not served: the Gateway is not accepted"
-	case !served:
-		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid),
-			rejectedMessage
+	if !served {
+		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(notServed)
 	}
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)

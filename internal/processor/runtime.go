@@ -232,18 +232,18 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	for i := range cfg.Backends {
 		cb := &cfg.Backends[i]
 		if _, dup := byName[cb.Name]; dup {
-			errs = append(errs, fmt.Errorf("backend %s: defined twice", cb.Name))
+			errs = append(errs, &config.PartError{Part: config.PartBackend, Name: cb.Name, Err: fmt.Errorf("backend %s: defined twice", cb.Name)})
 			continue
 		}
 		auth, key, err := p.auth.get(cb.Auth)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+			errs = append(errs, &config.PartError{Part: config.PartBackendPolicy, Name: cb.Auth.Policy, Err: fmt.Errorf("backend %s: %w", cb.Name, err)})
 			continue
 		}
 		credentials[key] = true
 		b, err := p.newBackend(cb, auth)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+			errs = append(errs, &config.PartError{Part: config.PartBackend, Name: cb.Name, Err: fmt.Errorf("backend %s: %w", cb.Name, err)})
 			continue
 		}
 		byName[cb.Name] = b
@@ -251,7 +251,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		if cb.Quota != nil {
 			q, err := compileQuota(cb.Name, cb.Quota)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("backend %s: %w", cb.Name, err))
+				errs = append(errs, &config.PartError{Part: config.PartBackend, Name: cb.Name, Err: fmt.Errorf("backend %s: %w", cb.Name, err)})
 				continue
 			}
 			quotas[b] = q
@@ -264,7 +264,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 	checker := func(a *config.ClientAuth) *clientauth.Checker {
 		c, key, err := p.clients.get(a)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &config.PartError{Part: config.PartClientPolicy, Name: a.Policy, Err: err})
 			return nil
 		}
 		policies[key] = true
@@ -291,7 +291,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 			}
 			compiled, err := ratelimit.Compile(r.RateLimits)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: rule %s: %w", r.Route.Name, r.Name, err))
+				errs = append(errs, &config.PartError{Part: config.PartRoute, Name: r.Route.Name, Err: fmt.Errorf("route %s: rule %s: %w", r.Route.Name, r.Name, err)})
 				continue
 			}
 			limits[r] = compiled
@@ -299,7 +299,7 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		for _, r := range table.Routes() {
 			c, err := costs.New(r.RequestCosts)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err))
+				errs = append(errs, &config.PartError{Part: config.PartRoute, Name: r.Name, Err: fmt.Errorf("route %s: llmRequestCosts: %w", r.Name, err)})
 				continue
 			}
 			calcs[r] = c

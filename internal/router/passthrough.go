@@ -88,7 +88,7 @@ func (t *Table[B]) compilePassThrough(route *Route, cr *config.Route, ri int, re
 		cu := &cr.Rules[ui]
 		rule, err := compileRule(route, cu, resolve)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: rule %s: %w", cr.Name, cu.Name, err))
+			errs = append(errs, &config.PartError{Part: config.PartRoute, Name: cr.Name, Err: fmt.Errorf("route %s: rule %s: %w", cr.Name, cu.Name, err)})
 			continue
 		}
 		rule.PassThrough = true
@@ -100,12 +100,12 @@ func (t *Table[B]) compilePassThrough(route *Route, cr *config.Route, ri int, re
 		for mi, m := range matches {
 			pm, err := compilePath(m.Path)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err))
+				errs = append(errs, &config.PartError{Part: config.PartRoute, Name: cr.Name, Err: fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err)})
 				continue
 			}
 			hc, _, err := compileMatch(rule, route, config.Match{Headers: m.Headers})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err))
+				errs = append(errs, &config.PartError{Part: config.PartRoute, Name: cr.Name, Err: fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err)})
 				continue
 			}
 			kind, plen := pm.specificity()

@@ -136,7 +136,7 @@ func New[B any](routes []config.Route, gw *config.Gateway, resolve func(name str
 			cu := &cr.Rules[ui]
 			rule, err := compileRule(route, cu, resolve)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("route %s: rule %s: %w", cr.Name, cu.Name, err))
+				errs = append(errs, &config.PartError{Part: config.PartRoute, Name: cr.Name, Err: fmt.Errorf("route %s: rule %s: %w", cr.Name, cu.Name, err)})
 				continue
 			}
 			t.rules = append(t.rules, rule)
@@ -147,7 +147,7 @@ func New[B any](routes []config.Route, gw *config.Gateway, resolve func(name str
 			for mi := range matches {
 				c, model, err := compileMatch(rule, route, matches[mi])
 				if err != nil {
-					errs = append(errs, fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err))
+					errs = append(errs, &config.PartError{Part: config.PartRoute, Name: cr.Name, Err: fmt.Errorf("route %s: rule %s: matches[%d]: %w", cr.Name, cu.Name, mi, err)})
 					continue
 				}
 				c.precedence = [3]int{-len(c.headers), ri, ui}

@@ -30,6 +30,15 @@ type Set struct {
 	secretHook func(Source, *corev1.Secret)
 	// pods is what the last compilation read of Pods.
 	pods PodSelection
+	// refused are the resources a data plane refused ([Set.Refuse]).
+	refused []refusal
+}
+
+// refusal is a resource a data plane refused, and why.
+type refusal struct {
+	kind string
+	key  nsName
+	err  error
 }
 
 // NewSet returns an empty set.
@@ -115,12 +124,26 @@ func (s *Set) CompileValid() (cfg *config.Config, warnings []Warning, skipped []
 // parsed, compiles them.
 func (s *Set) compile() *config.Config {
 	s.validate()
+	for _, r := range s.refused {
+		if src, ok := s.store.invalidate(r.kind, r.key); ok {
+			s.d.err(src, nil, r.err)
+		}
+	}
 	if s.unparsed {
 		return nil
 	}
 	cfg, pods := compile(s.d, s.store)
 	s.pods = pods
 	return cfg
+}
+
+// Refuse leaves the resource of kind (AIGatewayRoute, HTTPRoute,
+// AIServiceBackend, BackendSecurityPolicy or SecurityPolicy) namespace/name
+// out of the compilation, with err as its error: a data plane refused the
+// part of an earlier configuration compiled from it. Call it before
+// compiling; a resource the set does not hold is ignored.
+func (s *Set) Refuse(kind, namespace, name string, err error) {
+	s.refused = append(s.refused, refusal{kind, nsName{namespace, name}, err})
 }
 
 // PodSelection is which Pods the last compilation read; see

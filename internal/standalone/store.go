@@ -510,3 +510,35 @@ func referencesPoolOrService(js []byte) bool {
 	}
 	return false
 }
+
+// invalidate marks the resource of kind key invalid, and returns its
+// source; false when the store holds no such resource of a kind a data
+// plane can refuse.
+func (s *store) invalidate(kind string, key nsName) (Source, bool) {
+	switch kind {
+	case "AIGatewayRoute":
+		return invalidateIn(s.routes, key)
+	case "HTTPRoute":
+		return invalidateIn(s.httpRoutes, key)
+	case "AIServiceBackend":
+		if r := s.backends[key]; r != nil {
+			r.invalid = true
+			return r.src, true
+		}
+	case "BackendSecurityPolicy":
+		return invalidateIn(s.securityPolicies, key)
+	case "SecurityPolicy":
+		return invalidateIn(s.accessPolicies, key)
+	}
+	return Source{}, false
+}
+
+func invalidateIn[T any](list []*resource[T], key nsName) (Source, bool) {
+	for _, r := range list {
+		if r.key() == key {
+			r.invalid = true
+			return r.src, true
+		}
+	}
+	return Source{}, false
+}
