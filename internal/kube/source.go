@@ -254,10 +254,10 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 	}
 	// The cache holds every watched object of the cluster: it keeps only
 	// what the compiler reads (no managed fields; of a Pod, its labels,
-	// container ports and readiness).
+	// container ports and readiness; of Helm's release Secrets, no data).
 	c, err := cache.New(cfg, cache.Options{Scheme: scheme, Mapper: mapper, HTTPClient: hc,
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}}})
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}, &corev1.Secret{}: {Transform: trimSecret}}})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes cache: %w", err)
 	}
@@ -739,6 +739,25 @@ func itemOf(scheme *runtime.Scheme, l client.ObjectList) (client.Object, error) 
 		return nil, err
 	}
 	return o.(client.Object), nil
+}
+
+// helmReleaseSecret is the type of the Secrets Helm keeps each release's
+// manifests in: the largest Secrets of most clusters (up to 1 MiB each,
+// one per revision), and never a credential.
+const helmReleaseSecret corev1.SecretType = "helm.sh/release.v1"
+
+// trimSecret drops the managed fields of a Secret, and the data of Helm's
+// release Secrets.
+func trimSecret(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil
+	}
+	s.ManagedFields = nil
+	if s.Type == helmReleaseSecret {
+		s.Data, s.StringData = nil, nil
+	}
+	return s, nil
 }
 
 // trimPod keeps of a Pod what the compiler and the endpoint fast path
