@@ -217,12 +217,18 @@ func (st *Status) run(ctx context.Context) {
 func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map[string]string, refusal error) error {
 	problems := map[string][]string{} // "Kind ns/name" → its errors
 	noParent := map[string]bool{}     // HTTPRoutes ("ns/name") naming no listener of their Gateway
+	conflicts := map[string][]listenerConflict{}
 	for _, err := range res.Skipped {
 		var e *standalone.Error
 		if !errors.As(err, &e) || e.Source.Kind == "" {
 			continue
 		}
 		key := e.Source.Kind + " " + e.Source.Namespace + "/" + e.Source.Name
+		if e.Source.Kind == "Gateway" && (e.Reason == standalone.ReasonHostnameConflict || e.Reason == standalone.ReasonProtocolConflict) {
+			// One listener left out; the Gateway's others are served.
+			conflicts[key] = append(conflicts[key], listenerConflict{field: e.Field, reason: gwapiv1.ListenerConditionReason(e.Reason), message: e.Err.Error()})
+			continue
+		}
 		if e.Source.Kind == "HTTPRoute" && e.Reason == standalone.ReasonNoMatchingParent {
 			noParent[e.Source.Namespace+"/"+e.Source.Name] = true
 		}
@@ -408,7 +414,7 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 		case !served:
 			notServed = rejectedMessage
 		}
-		if err := st.setGatewayStatus(ctx, gw, gwProblems, served, notServed, routesOf, unbound); err != nil {
+		if err := st.setGatewayStatus(ctx, gw, gatewayVerdict{gwProblems, conflicts["Gateway "+gw.Namespace+"/"+gw.Name], served, notServed}, routesOf, unbound); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -445,21 +451,42 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 }
 
 // setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
-func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, problems []string, served bool, notServed string, routesOf func(listener string) int32,
+// listenerConflict is a listener the compiler left out for a conflict:
+// field names it ("spec.listeners[i]").
+type listenerConflict struct {
+	field   string
+	reason  gwapiv1.ListenerConditionReason
+	message string
+}
+
+// gatewayVerdict is what a Gateway's status says: its errors, its
+// listeners left out for conflicts, and whether it is served (else why
+// not).
+type gatewayVerdict struct {
+	problems  []string
+	conflicts []listenerConflict
+	served    bool
+	notServed string
+}
+
+func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, v gatewayVerdict, routesOf func(listener string) int32,
 	unbound map[string]string) error {
 	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.GatewayReasonAccepted), Message: "accepted by " + st.src.opts.ControllerName, ObservedGeneration: gw.Generation}
 	programmed := metav1.Condition{Type: string(gwapiv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.GatewayReasonProgrammed), Message: "served", ObservedGeneration: gw.Generation}
-	if len(problems) > 0 {
-		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(strings.Join(problems, "; "))
+	switch {
+	case len(v.problems) > 0:
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(strings.Join(v.problems, "; "))
+	case len(v.conflicts) > 0:
+		accepted.Reason, accepted.Message = string(gwapiv1.GatewayReasonListenersNotValid), "accepted; conflicting listeners are not served (see their status)"
 	}
-	if !served {
-		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(notServed)
+	if !v.served {
+		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(v.notServed)
 	}
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)
-	next.Status.Listeners = listenerStatus(gw, served, routesOf, unbound)
+	next.Status.Listeners = listenerStatus(gw, v.served, v.conflicts, routesOf, unbound)
 	next.Status.Addresses = st.src.addressesOf(gw)
 	if equality.Semantic.DeepEqual(next.Status, gw.Status) {
 		return nil
@@ -505,10 +532,11 @@ func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) {
 // defines it: the route kinds it takes, the routes attached to it, and
 // Accepted (False for a protocol the gateway does not serve, and
 // PortUnavailable for one the data plane could not bind, named in
-// unbound), Programmed and ResolvedRefs.
-func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener string) int32, unbound map[string]string) []gwapiv1.ListenerStatus {
+// unbound), Programmed, Conflicted (True for one left out for a conflict)
+// and ResolvedRefs.
+func listenerStatus(gw *gwapiv1.Gateway, served bool, conflicts []listenerConflict, routesOf func(listener string) int32, unbound map[string]string) []gwapiv1.ListenerStatus {
 	out := make([]gwapiv1.ListenerStatus, 0, len(gw.Spec.Listeners))
-	for _, l := range gw.Spec.Listeners {
+	for i, l := range gw.Spec.Listeners {
 		ls := gwapiv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwapiv1.RouteGroupKind{}}
 		for _, old := range gw.Status.Listeners {
 			if old.Name == l.Name {
@@ -539,7 +567,14 @@ func listenerStatus(gw *gwapiv1.Gateway, served bool, routesOf func(listener str
 			accepted = cond(gwapiv1.ListenerConditionAccepted, false, gwapiv1.ListenerReasonPortUnavailable, bound(why))
 			programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "not served: "+bound(why))
 		}
-		setConditions(&ls.Conditions, accepted, programmed,
+		conflicted := cond(gwapiv1.ListenerConditionConflicted, false, gwapiv1.ListenerReasonNoConflicts, "no conflicts")
+		for _, c := range conflicts {
+			if c.field == fmt.Sprintf("spec.listeners[%d]", i) {
+				conflicted = cond(gwapiv1.ListenerConditionConflicted, true, c.reason, bound(c.message))
+				programmed = cond(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "not served: conflicted")
+			}
+		}
+		setConditions(&ls.Conditions, accepted, programmed, conflicted,
 			cond(gwapiv1.ListenerConditionResolvedRefs, true, gwapiv1.ListenerReasonResolvedRefs, "every reference resolved"))
 		out = append(out, ls)
 	}

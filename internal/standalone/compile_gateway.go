@@ -24,8 +24,9 @@ const (
 // default Gateway with the default listener when there is none. It sets
 // c.gateways. Listeners of different Gateways may share an address and
 // port when their hostnames tell them apart, their protocols and client
-// settings agree; a listener that conflicts with an earlier Gateway's is
-// an error on its Gateway.
+// settings agree; a listener that conflicts with an earlier one (of its
+// Gateway or another) is left out, with an error on its Gateway that
+// names it (ReasonHostnameConflict or ReasonProtocolConflict).
 func (c *compiler) gateways() []config.Gateway {
 	served := map[nsName]bool{}
 	for _, gw := range c.s.gateways {
@@ -68,43 +69,34 @@ func (c *compiler) gateways() []config.Gateway {
 		cs := clients[gw.key()]
 		cg.MaxRequestBodyBytes, cg.Client = cs.bodyLimit, cs.settings
 		cg.RequestCosts = c.gatewayCosts(gw)
-		cg.Listeners = c.listeners(gw)
-		conflict := false
-		type claim struct {
-			at       socket
-			occupant occupant
-			hostname string
-		}
-		var claims []claim
-		for _, l := range cg.Listeners {
+		for _, l := range c.listeners(gw) {
 			sk := socket{l.Address, l.Port}
 			p := listenerPath(gw, l)
+			conflict := false
 			for _, o := range sockets[sk] {
 				if o.tls != (l.TLS != nil) {
-					c.d.errorf(gw.src, p, "port %d is an %s listener of Gateway %s (%s)", l.Port, protocolName(o.tls), o.gateway, o.listener)
+					c.d.errorReasonf(gw.src, p, ReasonProtocolConflict, "port %d is an %s listener of %s (%s)", l.Port, protocolName(o.tls), o.gateway, o.listener)
 				} else if o.client != cg.Client {
-					c.d.errorf(gw.src, p, "port %d is also served by Gateway %s, whose ClientTrafficPolicy differs: one port has one set of connection settings", l.Port, o.gateway)
+					c.d.errorReasonf(gw.src, p, ReasonProtocolConflict, "port %d is also served by %s, whose ClientTrafficPolicy differs: one port has one set of connection settings", l.Port, o.gateway)
 				} else {
 					continue
 				}
 				conflict = true
 				break
 			}
-			if other, taken := hostnames[sk][l.Hostname]; taken {
-				c.d.errorf(gw.src, p, "port %d and hostname %q are already those of %s: requests could not be told apart", l.Port, l.Hostname, other)
+			if other, taken := hostnames[sk][l.Hostname]; taken && !conflict {
+				c.d.errorReasonf(gw.src, p, ReasonHostnameConflict, "port %d and hostname %q are already those of %s: requests could not be told apart", l.Port, l.Hostname, other)
 				conflict = true
 			}
-			claims = append(claims, claim{sk, occupant{gw.key(), l.Name, l.TLS != nil, cg.Client}, l.Hostname})
-		}
-		if conflict {
-			continue
-		}
-		for _, cl := range claims {
-			sockets[cl.at] = append(sockets[cl.at], cl.occupant)
-			if hostnames[cl.at] == nil {
-				hostnames[cl.at] = map[string]string{}
+			if conflict {
+				continue // the Gateway's other listeners are served
 			}
-			hostnames[cl.at][cl.hostname] = cl.occupant.gateway.String() + " listener " + cl.occupant.listener[strings.LastIndexByte(cl.occupant.listener, '/')+1:]
+			sockets[sk] = append(sockets[sk], occupant{gw.key(), l.Name, l.TLS != nil, cg.Client})
+			if hostnames[sk] == nil {
+				hostnames[sk] = map[string]string{}
+			}
+			hostnames[sk][l.Hostname] = gw.key().String() + " listener " + l.Name[strings.LastIndexByte(l.Name, '/')+1:]
+			cg.Listeners = append(cg.Listeners, l)
 		}
 		c.gatewayList = append(c.gatewayList, gw)
 		out = append(out, cg)

@@ -116,6 +116,12 @@ const (
 	// ReasonNoMatchingParent: a route's parentRef names no listener of
 	// the Gateway (sectionName, port).
 	ReasonNoMatchingParent = "NoMatchingParent"
+	// ReasonHostnameConflict: a Gateway listener's port and hostname are
+	// another listener's (the Error's Field names the listener).
+	ReasonHostnameConflict = "HostnameConflict"
+	// ReasonProtocolConflict: a Gateway listener shares its port with one
+	// of another protocol or other connection settings.
+	ReasonProtocolConflict = "ProtocolConflict"
 )
 
 // String formats w like an [Error].

@@ -195,19 +195,41 @@ func TestKubernetesModeSeveralGateways(t *testing.T) {
 		return a != nil && a.Status == metav1.ConditionTrue && b != nil && b.Status == metav1.ConditionTrue
 	}, 15*time.Second, 50*time.Millisecond, "both Gateways Programmed")
 
-	// A third Gateway on the first one's port, without a hostname:
-	// requests could not be told apart. It is refused; the others serve.
+	// A third Gateway with a listener on the first one's port, without a
+	// hostname (requests could not be told apart), and one of its own:
+	// the first is Conflicted and left out, the second served.
+	const third = 18702
 	clash := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "aigw",
-		Listeners: []gwapiv1.Listener{{Name: "http", Protocol: gwapiv1.HTTPProtocolType, Port: first}}}}
+		Listeners: []gwapiv1.Listener{{Name: "taken", Protocol: gwapiv1.HTTPProtocolType, Port: first}, {Name: "own", Protocol: gwapiv1.HTTPProtocolType, Port: third}}}}
 	require.NoError(t, c.Create(ctx, clash))
+	require.NoError(t, c.Create(ctx, &aigv1b1.AIGatewayRoute{ObjectMeta: metav1.ObjectMeta{Name: "clash-chat", Namespace: "default"}, Spec: aigv1b1.AIGatewayRouteSpec{
+		ParentRefs: []gwapiv1.ParentReference{{Name: "clash"}},
+		Rules:      []aigv1b1.AIGatewayRouteRule{modelRule("clash-model", model)}}}))
+	listener := func(gw *gwapiv1.Gateway, name string) []metav1.Condition {
+		for _, l := range gw.Status.Listeners {
+			if string(l.Name) == name {
+				return l.Conditions
+			}
+		}
+		return nil
+	}
 	require.Eventually(t, func() bool {
 		gw := &gwapiv1.Gateway{}
 		if c.Get(ctx, client.ObjectKeyFromObject(clash), gw) != nil {
 			return false
 		}
-		cond := meta.FindStatusCondition(gw.Status.Conditions, string(gwapiv1.GatewayConditionAccepted))
-		return cond != nil && cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "requests could not be told apart")
-	}, 15*time.Second, 50*time.Millisecond, "the clashing Gateway is not refused:\n%s", stderr)
+		accepted := meta.FindStatusCondition(gw.Status.Conditions, string(gwapiv1.GatewayConditionAccepted))
+		conflicted := meta.FindStatusCondition(listener(gw, "taken"), string(gwapiv1.ListenerConditionConflicted))
+		return accepted != nil && accepted.Status == metav1.ConditionTrue && accepted.Reason == string(gwapiv1.GatewayReasonListenersNotValid) &&
+			conflicted != nil && conflicted.Status == metav1.ConditionTrue && conflicted.Reason == string(gwapiv1.ListenerReasonHostnameConflict) &&
+			strings.Contains(conflicted.Message, "requests could not be told apart") &&
+			meta.IsStatusConditionFalse(listener(gw, "taken"), string(gwapiv1.ListenerConditionProgrammed)) &&
+			meta.IsStatusConditionTrue(listener(gw, "own"), string(gwapiv1.ListenerConditionProgrammed)) &&
+			meta.IsStatusConditionFalse(listener(gw, "own"), string(gwapiv1.ListenerConditionConflicted))
+	}, 15*time.Second, 50*time.Millisecond, "the conflicting listener is not reported:\n%s", stderr)
+	require.Eventually(t, func() bool { return chat(third, "clash-model") == nil }, 15*time.Second, 50*time.Millisecond,
+		"the listener without conflict is not served:\n%s", stderr)
+	require.Error(t, chat(first, "clash-model"), "the conflicting listener is not served")
 	require.NoError(t, chat(first, model))
 	require.NoError(t, chat(second, "edge-model"))
 }
