@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -105,8 +106,8 @@ func runGateway(ctx context.Context, p gatewayParams) error {
 		// Each round leaves out at least one more resource: it ends.
 		p.logger.Error("configuration refused: loading it again without what was refused", "error", err.Error())
 		res, lerr := p.reload(ctx)
-		if lerr != nil {
-			return fmt.Errorf("invalid configuration: %w", lerr)
+		if lerr != nil || res.Config == nil {
+			return fmt.Errorf("invalid configuration: %w", cmp.Or(lerr, err))
 		}
 		p.initial = res.Config
 	}

@@ -151,8 +151,8 @@ var refusable = map[string][]string{
 // loaded, for err. The resources the parts named in err's
 // [config.PartError]s were compiled from are left out of the next loads
 // (reported with err in their status) until they, or any Secret or
-// ConfigMap, change, and a new load is signalled. It reports whether it left out anything new: if not,
-// loading again would be refused again.
+// ConfigMap, change, and a new load is signalled. It reports whether it
+// left out anything new: if not, loading again would be refused again.
 func (s *Source) Refuse(ctx context.Context, err error) bool {
 	s.refusedMu.Lock()
 	defer s.refusedMu.Unlock()
@@ -163,7 +163,7 @@ func (s *Source) Refuse(ctx context.Context, err error) bool {
 			continue // a backend of a direct reference: no resource of its own
 		}
 		for _, kind := range refusable[pe.Part] {
-			o, gerr := s.objectOf(ctx, kind)
+			o, gerr := s.objectOf(kind)
 			if gerr != nil || s.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, o) != nil {
 				continue
 			}
@@ -185,7 +185,7 @@ func (s *Source) Refuse(ctx context.Context, err error) bool {
 }
 
 // objectOf returns an empty object of kind, among the kinds watched.
-func (s *Source) objectOf(ctx context.Context, kind string) (client.Object, error) {
+func (s *Source) objectOf(kind string) (client.Object, error) {
 	for _, l := range s.lists {
 		o, err := itemOf(s.scheme, l)
 		if err != nil {

@@ -261,7 +261,8 @@ func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) (a
 		return attachment{gateway: nsName{defaultNamespace, defaultGatewayName}}, true
 	}
 	if len(c.gatewayList) == 0 {
-		return attachment{}, false // the Gateways failed: reported on them
+		c.d.errorf(src, refs, "no Gateway is served: see the Gateways' errors")
+		return attachment{}, false
 	}
 	if len(parentRefs) == 0 {
 		if len(c.s.gateways) > 1 {
