@@ -372,6 +372,17 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 			errs = append(errs, err)
 		}
 	}
+	var gatewayClasses gwapiv1.GatewayClassList
+	if err := st.src.cache.List(ctx, &gatewayClasses); err != nil {
+		errs = append(errs, err)
+	}
+	for i := range gatewayClasses.Items {
+		if gc := &gatewayClasses.Items[i]; classes[gc.Name] {
+			if err := st.setGatewayClassStatus(ctx, gc); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	// Routes attached to each listener: HTTPRoutes, and AIGatewayRoutes (as
 	// the HTTPRoutes Envoy AI Gateway generates for them).
 	attached := map[[3]string]int32{}
@@ -451,6 +462,18 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 }
 
 // setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
+// setGatewayClassStatus accepts a GatewayClass that names our controller,
+// unless it already says so.
+func (st *Status) setGatewayClassStatus(ctx context.Context, gc *gwapiv1.GatewayClass) error {
+	next := gc.DeepCopy()
+	setConditions(&next.Status.Conditions, metav1.Condition{Type: string(gwapiv1.GatewayClassConditionStatusAccepted), Status: metav1.ConditionTrue,
+		Reason: string(gwapiv1.GatewayClassReasonAccepted), Message: "handled by " + st.src.opts.ControllerName, ObservedGeneration: gc.Generation})
+	if equality.Semantic.DeepEqual(next.Status, gc.Status) {
+		return nil
+	}
+	return st.client.Status().Patch(ctx, next, client.MergeFrom(gc))
+}
+
 // listenerConflict is a listener the compiler left out for a conflict:
 // field names it ("spec.listeners[i]").
 type listenerConflict struct {

@@ -27,6 +27,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -230,6 +231,10 @@ func TestHelmCharts(t *testing.T) {
 		}
 		return route.Status.Conditions[0].Type == "Accepted"
 	}, 30*time.Second, 100*time.Millisecond, "status written as the ServiceAccount:\n%s", stderr)
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Name: "aigw"}, &class) == nil &&
+			meta.IsStatusConditionTrue(class.Status.Conditions, string(gwapiv1.GatewayClassConditionStatusAccepted))
+	}, 30*time.Second, 100*time.Millisecond, "the chart's GatewayClass accepted: %+v", class.Status.Conditions)
 	var lease coordinationv1.Lease
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw-status"}, &lease))
 	require.Equal(t, "aigw-0", *lease.Spec.HolderIdentity)
