@@ -215,8 +215,8 @@ func (st *Status) run(ctx context.Context) {
 // write sets the condition of every resource of the kinds with status
 // that res speaks of.
 func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map[string]string, refusal error) error {
-	problems := map[string][]string{} // "Kind ns/name" → its errors
-	noParent := map[string]bool{}     // HTTPRoutes ("ns/name") naming no listener of their Gateway
+	problems := map[string][]string{}          // "Kind ns/name" → its errors
+	noParent := map[string]map[string]string{} // HTTPRoutes ("ns/name"): their parentRefs naming no listener (field: why)
 	conflicts := map[string][]listenerConflict{}
 	for _, err := range res.Skipped {
 		var e *standalone.Error
@@ -230,7 +230,13 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 			continue
 		}
 		if e.Source.Kind == "HTTPRoute" && e.Reason == standalone.ReasonNoMatchingParent {
-			noParent[e.Source.Namespace+"/"+e.Source.Name] = true
+			// That parent's condition; the route may be served by others.
+			route := e.Source.Namespace + "/" + e.Source.Name
+			if noParent[route] == nil {
+				noParent[route] = map[string]string{}
+			}
+			noParent[route][e.Field] = e.Err.Error()
+			continue
 		}
 		msg := e.Err.Error()
 		if e.Field != "" {
@@ -618,12 +624,13 @@ var (
 	}
 )
 
-// routeVerdict is what the compiler said of an HTTPRoute: its errors
-// (noParent when one is that a parentRef names no listener), and its
-// backend references that do not resolve, with the reason to report.
+// routeVerdict is what the compiler said of an HTTPRoute: its errors, its
+// parentRefs that name no listener (by field, "spec.parentRefs[i]": why),
+// and its backend references that do not resolve, with the reason to
+// report.
 type routeVerdict struct {
 	problems   []string
-	noParent   bool
+	noParent   map[string]string
 	unresolved []string
 	reason     gwapiv1.RouteConditionReason
 }
@@ -646,11 +653,7 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 	accepted := metav1.Condition{Type: string(gwapiv1.RouteConditionAccepted), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.RouteReasonAccepted), Message: "accepted", ObservedGeneration: r.Generation}
 	if len(otherProblems) > 0 {
-		reason := gwapiv1.RouteReasonUnsupportedValue
-		if v.noParent {
-			reason = gwapiv1.RouteReasonNoMatchingParent
-		}
-		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(reason), bound(strings.Join(otherProblems, "; "))
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonUnsupportedValue), bound(strings.Join(otherProblems, "; "))
 	}
 	resolved := metav1.Condition{Type: string(gwapiv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue,
 		Reason: string(gwapiv1.RouteReasonResolvedRefs), Message: "every reference resolved", ObservedGeneration: r.Generation}
@@ -673,13 +676,17 @@ func (st *Status) setRouteParents(ctx context.Context, r *gwapiv1.HTTPRoute, ser
 			parents = append(parents, ps) // another controller's, or replicas serving other Gateways
 		}
 	}
-	for _, ref := range r.Spec.ParentRefs {
+	for i, ref := range r.Spec.ParentRefs {
 		ns := r.Namespace
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
 		if !served[[2]string{ns, string(ref.Name)}] || (ref.Kind != nil && *ref.Kind != "Gateway") {
 			continue
+		}
+		accepted := accepted
+		if why, ok := v.noParent[fmt.Sprintf("spec.parentRefs[%d]", i)]; ok {
+			accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, string(gwapiv1.RouteReasonNoMatchingParent), bound(why)
 		}
 		ps := gwapiv1.RouteParentStatus{ParentRef: ref, ControllerName: controller}
 		for _, old := range r.Status.Parents {

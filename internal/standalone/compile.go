@@ -305,7 +305,9 @@ func (c *compiler) attached(src Source, parentRefs []gwapiv1.ParentReference) (a
 	if !matched {
 		c.d.errorf(src, refs, "no parentRef names a Gateway served here (%s)", strings.Join(c.gatewayNames(), ", "))
 	}
-	return out, matched
+	// No listener (each parentRef's was reported): not attached, and not
+	// to every listener, which an empty list would mean.
+	return out, len(out.listeners) > 0
 }
 
 // gatewayByKey returns the served Gateway key, or nil.
