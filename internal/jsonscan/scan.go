@@ -211,16 +211,18 @@ var internedKeys = func() map[string]string {
 type scanner struct {
 	b []byte
 	i int
+	// escaped is set when a string scanned had an escape; object clears
+	// it before each key, so that a key's member callback can tell
+	// (keyEscaped) without looking at the key again.
+	escaped, keyEscaped bool
 }
 
+// space marks JSON's whitespace bytes.
+var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+	for s.i < len(s.b) && space[s.b[s.i]] {
+		s.i++
 	}
 }
 
@@ -253,10 +255,12 @@ func (s *scanner) object(depth int, member func(key []byte, start int) error) er
 			return s.unexpected("looking for beginning of object key string")
 		}
 		start := s.i
+		s.escaped = false
 		if err := s.str(); err != nil {
 			return err
 		}
 		key := s.b[start+1 : s.i-1]
+		keyEscaped := s.escaped
 		s.ws()
 		if s.i >= len(s.b) {
 			return s.eof()
@@ -269,6 +273,7 @@ func (s *scanner) object(depth int, member func(key []byte, start int) error) er
 		if s.i >= len(s.b) {
 			return s.eof()
 		}
+		s.keyEscaped = keyEscaped
 		if err := member(key, start); err != nil {
 			return err
 		}
@@ -479,6 +484,7 @@ func special8(x uint64) uint64 {
 // escape validates one escape sequence at s.i (the backslash).
 func (s *scanner) escape() error {
 	b := s.b
+	s.escaped = true
 	s.i++
 	if s.i >= len(b) {
 		return s.eof()

@@ -40,6 +40,12 @@ func (s *scanner) visit(depth int, fn func(v Value) error) error {
 	if err := fn(Value{s: s, depth: depth}); err != nil {
 		return err
 	}
+	return s.skipUntaken(start, depth)
+}
+
+// skipUntaken skips the value at start when a callback left it (the
+// scanner has not moved): the callback neither descended nor took it.
+func (s *scanner) skipUntaken(start, depth int) error {
 	if s.i == start {
 		return s.value(depth)
 	}
@@ -62,8 +68,16 @@ func (v Value) Object(member func(key []byte, v Value) error) error {
 		}
 		return ErrNotObject
 	}
-	return s.object(v.depth+1, func(key []byte, _ int) error {
-		return s.visit(v.depth+1, func(val Value) error { return member(resolveKey(key), val) })
+	depth := v.depth + 1
+	return s.object(depth, func(key []byte, _ int) error {
+		if s.keyEscaped {
+			key = resolveKey(key)
+		}
+		start := s.i
+		if err := member(key, Value{s: s, depth: depth}); err != nil {
+			return err
+		}
+		return s.skipUntaken(start, depth)
 	})
 }
 
@@ -78,7 +92,13 @@ func (v Value) Array(element func(v Value) error) error {
 		return ErrNotArray
 	}
 	depth := v.depth + 1
-	return s.eachElement(depth, func() error { return s.visit(depth, element) })
+	return s.eachElement(depth, func() error {
+		start := s.i
+		if err := element(Value{s: s, depth: depth}); err != nil {
+			return err
+		}
+		return s.skipUntaken(start, depth)
+	})
 }
 
 // Raw returns the value's bytes, validated.

@@ -126,7 +126,7 @@ func (t *openAIToGemini) Request(req *llm.Request) (*Upstream, error) {
 		}
 		gc.ThinkingConfig = &gemini.ThinkingConfig{ThinkingBudget: &budget, IncludeThoughts: true}
 	}
-	if enc, _ := json.Marshal(gc); string(enc) != "{}" {
+	if !gc.Empty() {
 		out.GenerationConfig = gc
 	}
 	if in.User != "" && labelValue(in.User) {

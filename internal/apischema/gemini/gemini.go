@@ -109,6 +109,13 @@ type GenerationConfig struct {
 	ThinkingConfig     *ThinkingConfig `json:"thinkingConfig,omitempty"`
 }
 
+// Empty reports whether g encodes to {}: every field is omitted.
+func (g *GenerationConfig) Empty() bool {
+	return g.Temperature == nil && g.TopP == nil && g.CandidateCount == nil && g.MaxOutputTokens == nil && len(g.StopSequences) == 0 &&
+		g.PresencePenalty == nil && g.FrequencyPenalty == nil && g.Seed == nil && !g.ResponseLogprobs && g.Logprobs == nil &&
+		g.ResponseMimeType == "" && len(g.ResponseJSONSchema) == 0 && g.ThinkingConfig == nil
+}
+
 // ThinkingConfig sets a thinking budget in tokens and asks for thought
 // summaries.
 type ThinkingConfig struct {
