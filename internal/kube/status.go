@@ -419,19 +419,17 @@ func (st *Status) write(ctx context.Context, res *standalone.Result, unbound map
 		routesOf := func(listener string) int32 {
 			return attached[[3]string{gw.Namespace, gw.Name, ""}] + attached[[3]string{gw.Namespace, gw.Name, listener}]
 		}
-		gwProblems := problems["Gateway "+gw.Namespace+"/"+gw.Name]
-		// A Gateway with errors was left out of the configuration served.
-		served := res.Config != nil && st.src.closedConfig.Load() != res.Config && len(gwProblems) == 0
-		notServed := ""
+		key := "Gateway " + gw.Namespace + "/" + gw.Name
+		v := gatewayVerdict{problems: problems[key], conflicts: conflicts[key]}
 		switch {
 		case refusal != nil:
-			served, notServed = false, "the data plane refused the configuration ("+refusal.Error()+"): it serves the previous one"
-		case len(gwProblems) > 0:
-			notServed = "not served: the Gateway is not accepted"
-		case !served:
-			notServed = rejectedMessage
+			v.notServed = "the data plane refused the configuration (" + refusal.Error() + "): it serves the previous one"
+		case len(v.problems) > 0: // left out of the configuration served
+			v.notServed = "not served: the Gateway is not accepted"
+		case res.Config == nil || st.src.closedConfig.Load() == res.Config:
+			v.notServed = rejectedMessage
 		}
-		if err := st.setGatewayStatus(ctx, gw, gatewayVerdict{gwProblems, conflicts["Gateway "+gw.Namespace+"/"+gw.Name], served, notServed}, routesOf, unbound); err != nil {
+		if err := st.setGatewayStatus(ctx, gw, v, routesOf, unbound); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -467,7 +465,6 @@ func conditionsOf(o client.Object) *[]metav1.Condition {
 	return nil
 }
 
-// setGatewayStatus sets a Gateway's Accepted and Programmed conditions.
 // setGatewayClassStatus accepts a GatewayClass that names our controller,
 // unless it already says so.
 func (st *Status) setGatewayClassStatus(ctx context.Context, gc *gwapiv1.GatewayClass) error {
@@ -489,15 +486,16 @@ type listenerConflict struct {
 }
 
 // gatewayVerdict is what a Gateway's status says: its errors, its
-// listeners left out for conflicts, and whether it is served (else why
-// not).
+// listeners left out for conflicts, and why it is not served (empty when
+// it is).
 type gatewayVerdict struct {
 	problems  []string
 	conflicts []listenerConflict
-	served    bool
 	notServed string
 }
 
+// setGatewayStatus sets a Gateway's Accepted and Programmed conditions,
+// its listeners' and its addresses.
 func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, v gatewayVerdict, routesOf func(listener string) int32,
 	unbound map[string]string) error {
 	accepted := metav1.Condition{Type: string(gwapiv1.GatewayConditionAccepted), Status: metav1.ConditionTrue,
@@ -510,12 +508,13 @@ func (st *Status) setGatewayStatus(ctx context.Context, gw *gwapiv1.Gateway, v g
 	case len(v.conflicts) > 0:
 		accepted.Reason, accepted.Message = string(gwapiv1.GatewayReasonListenersNotValid), "accepted; conflicting listeners are not served (see their status)"
 	}
-	if !v.served {
+	served := v.notServed == ""
+	if !served {
 		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwapiv1.GatewayReasonInvalid), bound(v.notServed)
 	}
 	next := gw.DeepCopy()
 	setConditions(&next.Status.Conditions, accepted, programmed)
-	next.Status.Listeners = listenerStatus(gw, v.served, v.conflicts, routesOf, unbound)
+	next.Status.Listeners = listenerStatus(gw, served, v.conflicts, routesOf, unbound)
 	next.Status.Addresses = st.src.addressesOf(gw)
 	if equality.Semantic.DeepEqual(next.Status, gw.Status) {
 		return nil

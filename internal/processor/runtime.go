@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -274,13 +273,9 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 		b, ok := byName[name]
 		return b, ok
 	}
-	views, unknown, err := compileViews(cfg, resolve, checker)
+	views, unknown, tables, err := compileViews(cfg, resolve, checker)
 	if err != nil {
 		return nil, err
-	}
-	var tables []*router.Table[*Backend]
-	for _, v := range uniqueViews(views, unknown) {
-		tables = append(tables, v.table)
 	}
 	limits := map[*router.Rule[*Backend]][]*ratelimit.Rule{}
 	calcs := map[*router.Route]*costs.Calculator{}
@@ -317,19 +312,20 @@ func (p *Pipeline) Compile(cfg *config.Config) (*Runtime, error) {
 // compileViews compiles what each listener of cfg serves, and what a
 // request of an unknown listener does: with one Gateway at most, every
 // route with its settings; with more, nothing (no Gateway's policies could
-// be told to apply).
-func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), checker func(*config.ClientAuth) *clientauth.Checker) (map[string]*listenerView, *listenerView, error) {
+// be told to apply). tables are the distinct router tables compiled.
+func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), checker func(*config.ClientAuth) *clientauth.Checker) (
+	views map[string]*listenerView, unknown *listenerView, tables []*router.Table[*Backend], err error) {
 	type shape struct {
 		gateway int
 		routes  string // indexes of the attached routes
 	}
 	shared := map[shape]*listenerView{}
 	view := func(gi int, gw *config.Gateway, attached func(*config.Route) bool) (*listenerView, error) {
-		var routes []config.Route
+		var indexes []int
 		var key strings.Builder
 		for i := range cfg.Routes {
 			if attached(&cfg.Routes[i]) {
-				routes = append(routes, cfg.Routes[i])
+				indexes = append(indexes, i)
 				key.WriteString(strconv.Itoa(i))
 				key.WriteByte(',')
 			}
@@ -337,6 +333,10 @@ func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), che
 		k := shape{gi, key.String()}
 		if v, ok := shared[k]; ok {
 			return v, nil
+		}
+		routes := make([]config.Route, len(indexes))
+		for j, i := range indexes {
+			routes[j] = cfg.Routes[i]
 		}
 		table, err := router.New(routes, gw, resolve)
 		if err != nil {
@@ -357,9 +357,10 @@ func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), che
 			}
 		}
 		shared[k] = v
+		tables = append(tables, table)
 		return v, nil
 	}
-	views := map[string]*listenerView{}
+	views = map[string]*listenerView{}
 	var errs []error
 	for gi := range cfg.Gateways {
 		gw := &cfg.Gateways[gi]
@@ -379,10 +380,8 @@ func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), che
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, nil, nil, errors.Join(errs...)
 	}
-	var unknown *listenerView
-	var err error
 	switch len(cfg.Gateways) {
 	case 0:
 		unknown, err = view(-1, nil, func(*config.Route) bool { return true })
@@ -391,20 +390,7 @@ func compileViews(cfg *config.Config, resolve func(string) (*Backend, bool), che
 	default:
 		unknown, err = view(-1, nil, func(*config.Route) bool { return false })
 	}
-	return views, unknown, err
-}
-
-// uniqueViews returns the distinct tables' views of views and extra.
-func uniqueViews(views map[string]*listenerView, extra *listenerView) []*listenerView {
-	seen := map[*router.Table[*Backend]]bool{}
-	var out []*listenerView
-	for _, v := range append(slices.Collect(maps.Values(views)), extra) {
-		if v != nil && !seen[v.table] {
-			seen[v.table] = true
-			out = append(out, v)
-		}
-	}
-	return out
+	return views, unknown, tables, err
 }
 
 // newBackend compiles a backend authenticated by auth.

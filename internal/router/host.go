@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// normalizeHost lower-cases host and strips a port.
-func normalizeHost(host string) string {
+// NormalizeHost lower-cases a request's host and strips its port, as the
+// router compares hosts (see [HostnameSpecificity]).
+func NormalizeHost(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -36,28 +37,10 @@ func wildcardOrExact(pattern, host string) bool {
 	return pattern == host
 }
 
-// MostSpecificHostname returns the index of the listener hostname that
-// host matches most specifically, as Gateway API picks among listeners of
-// one port: an exact name, else the longest "*.suffix", else an empty
-// hostname (any host); -1 when none matches.
-func MostSpecificHostname(hostnames []string, host string) int {
-	host = NormalizeHost(host)
-	best, bestScore := -1, -1
-	for i, hn := range hostnames {
-		if score := HostnameSpecificity(hn, host); score > bestScore {
-			best, bestScore = i, score
-		}
-	}
-	return best
-}
-
-// NormalizeHost lower-cases a request's host and strips its port, for
-// [HostnameSpecificity].
-func NormalizeHost(host string) string { return normalizeHost(host) }
-
 // HostnameSpecificity scores how specifically a listener hostname matches
-// a normalized host: higher is more specific, -1 is no match (see
-// [MostSpecificHostname]).
+// a normalized host, as Gateway API picks among listeners of one port: an
+// exact name highest, then the longest "*.suffix", then an empty hostname
+// (any host); -1 is no match.
 func HostnameSpecificity(hostname, host string) int {
 	switch {
 	case hostname == "":

@@ -136,7 +136,7 @@ func (t *Table[B]) HasModelRoutes() bool { return len(t.byModel) > 0 || len(t.ge
 // MatchPassThrough returns the HTTPRoute rule for a request path, host and
 // headers, in Gateway API precedence, or false.
 func (t *Table[B]) MatchPassThrough(path, host string, h http.Header) (*Rule[B], bool) {
-	host = normalizeHost(host)
+	host = NormalizeHost(host)
 	for _, c := range t.passThrough {
 		if hostMatches(c.route.Hostnames, host) && c.path.matches(path) && allMatch(c.headers, h) {
 			return c.rule, true

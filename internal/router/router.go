@@ -252,7 +252,7 @@ func (t *Table[B]) Match(model, host string, h http.Header) (*Rule[B], bool) {
 	if !ok {
 		list = t.generic
 	}
-	host = normalizeHost(host)
+	host = NormalizeHost(host)
 	for _, c := range list {
 		if hostMatches(c.route.Hostnames, host) && allMatch(c.headers, h) {
 			return c.rule, true
@@ -280,7 +280,7 @@ func (t *Table[B]) Rules() []*Rule[B] { return t.rules }
 
 // Models lists the models served to host, per the /v1/models rules.
 func (t *Table[B]) Models(host string) []Model {
-	return t.models.list(normalizeHost(host))
+	return t.models.list(NormalizeHost(host))
 }
 
 func lowerAll(in []string) []string {

@@ -246,8 +246,21 @@ func TestMostSpecificHostname(t *testing.T) {
 		{"example.com", 0},
 		{"other.org.", 0},
 	} {
-		require.Equal(t, tc.want, MostSpecificHostname(listeners, tc.host), tc.host)
+		require.Equal(t, tc.want, mostSpecificHostname(listeners, tc.host), tc.host)
 	}
-	require.Equal(t, -1, MostSpecificHostname([]string{"a.example.com", "*.svc"}, "b.example.com"), "no listener for the host")
-	require.Equal(t, -1, MostSpecificHostname(nil, "a"))
+	require.Equal(t, -1, mostSpecificHostname([]string{"a.example.com", "*.svc"}, "b.example.com"), "no listener for the host")
+	require.Equal(t, -1, mostSpecificHostname(nil, "a"))
+}
+
+// mostSpecificHostname returns the index of the listener hostname that
+// host matches most specifically (HostnameSpecificity), -1 for none.
+func mostSpecificHostname(hostnames []string, host string) int {
+	host = NormalizeHost(host)
+	best, bestScore := -1, -1
+	for i, hn := range hostnames {
+		if score := HostnameSpecificity(hn, host); score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
 }
