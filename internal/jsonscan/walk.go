@@ -92,13 +92,7 @@ func (v Value) Array(element func(v Value) error) error {
 		return ErrNotArray
 	}
 	depth := v.depth + 1
-	return s.eachElement(depth, func() error {
-		start := s.i
-		if err := element(Value{s: s, depth: depth}); err != nil {
-			return err
-		}
-		return s.skipUntaken(start, depth)
-	})
+	return s.eachElement(depth, func() error { return s.visit(depth, element) })
 }
 
 // Raw returns the value's bytes, validated.
