@@ -77,7 +77,9 @@ bench: ## side-by-side load benchmark: direct vs httputil.ReverseProxy vs gatewa
 	$(GO) run ./tools/bench
 	$(GO) test ./internal/httpproxy ./internal/router -run '^$$' -bench . -benchtime 2s
 
-bench-providers: ## each provider schema's CPU per request as a ratio to passthrough (interleaved rounds, upstreams in their own processes), and the translations alone
+bench-providers: ## each provider schema's CPU per request as a ratio to passthrough: end to end (aigw run between a load generator and fake providers streaming event by event, then each stream written at once), in process (interleaved rounds), and the translations alone
+	$(GO) run ./tools/providerbench
+	$(GO) run ./tools/providerbench -burst
 	$(GO) test ./internal/httpproxy -run '^$$' -bench 'ProviderCPU' -benchtime 60x -count 3
 	$(GO) test ./internal/translator -run '^$$' -bench 'Translation' -count 3
 
