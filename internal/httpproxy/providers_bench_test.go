@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -32,30 +33,16 @@ func providerBody() string {
 
 // providerCases sets up the gateways of the provider benchmarks: OpenAI
 // passthrough, Anthropic, Bedrock's Converse signed with SigV4 and Vertex
-// AI's Gemini, each upstream answering 20 text events from its own process
-// (the CPU time measured is the gateway's and its in-process client's).
+// AI's Gemini, each upstream answering providertest's chat stream (20
+// words) from its own process (the CPU time measured is the gateway's and
+// its in-process client's).
 func providerCases(b *testing.B) []providerCase {
-	openAIStream := strings.Repeat(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"word "}}]}`+"\n\n", 20) +
-		`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
-	anthropicStream := `event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":900,"output_tokens":1}}}` + "\n\n" +
-		`event: content_block_start` + "\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}` + "\n\n" +
-		strings.Repeat(`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word "}}`+"\n\n", 20) +
-		`event: content_block_stop` + "\n" + `data: {"type":"content_block_stop","index":0}` + "\n\n" +
-		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
-		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n"
-	converse := []providertest.AWSEvent{{Event: "messageStart", Payload: []byte(`{"role":"assistant"}`)}}
-	for range 20 {
-		converse = append(converse, providertest.AWSEvent{Event: "contentBlockDelta", Payload: []byte(`{"delta":{"text":"word "},"contentBlockIndex":0}`)})
-	}
-	converse = append(converse, providertest.AWSEvent{Event: "contentBlockStop", Payload: []byte(`{"contentBlockIndex":0}`)},
-		providertest.AWSEvent{Event: "messageStop", Payload: []byte(`{"stopReason":"end_turn"}`)},
-		providertest.AWSEvent{Event: "metadata", Payload: []byte(`{"usage":{"inputTokens":900,"outputTokens":20,"totalTokens":920},"metrics":{"latencyMs":100}}`)})
-	converseStream, err := providertest.EncodeAWSEvents(converse)
+	streams, err := providertest.NewChatStreams()
 	if err != nil {
 		b.Fatal(err)
 	}
-	geminiStream := strings.Repeat(`data: {"candidates": [{"content": {"role": "model","parts": [{"text": "word "}]},"index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 5,"totalTokenCount": 905},"modelVersion": "gemini-2.5-flash","responseId": "r1"}`+"\n\n", 20) +
-		`data: {"candidates": [{"content": {"role": "model","parts": [{"text": ""}]},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 20,"totalTokenCount": 920},"modelVersion": "gemini-2.5-flash","responseId": "r1"}` + "\n\n"
+	join := func(events [][]byte) string { return string(bytes.Join(events, nil)) }
+	openAIStream, anthropicStream, converseStream, geminiStream := join(streams.OpenAI), join(streams.Anthropic), join(streams.Converse), join(streams.Gemini)
 	awsAuth := &config.Auth{Policy: "default/aws", Type: config.AuthAWSCredentials, AWS: &config.AWSCredentials{Region: "us-east-1",
 		CredentialsFile: "[default]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n"}}
 	// A Google token that is already cached: the benchmark measures the
@@ -72,7 +59,7 @@ func providerCases(b *testing.B) []providerCase {
 	}{
 		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, nil, "text/event-stream", openAIStream},
 		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, nil, "text/event-stream", anthropicStream},
-		{"bedrock-converse-sigv4", config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, "application/vnd.amazon.eventstream", string(converseStream)},
+		{"bedrock-converse-sigv4", config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, "application/vnd.amazon.eventstream", converseStream},
 		{"gcp-gemini", config.Schema{Name: config.SchemaGCPVertexAI}, gcpAuth, "text/event-stream", geminiStream},
 	} {
 		host, port := hostPortOf(startUpstreamProcess(b, c.contentType, []byte(c.stream)))

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/providertest"
 	"github.com/aigw-dev/aigw/tools/internal/procstat"
 )
 
@@ -161,7 +162,7 @@ func run() error {
 	if *burst {
 		fmt.Printf("each stream written at once\n\n")
 	} else {
-		fmt.Printf("%d events per stream, %s apart\n\n", words+2, *gap)
+		fmt.Printf("%d events per stream, %s apart\n\n", providertest.StreamWords+2, *gap)
 	}
 	// A warm-up round, not counted.
 	for _, s := range schemas {
