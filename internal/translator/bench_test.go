@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,8 +25,8 @@ func chatBody4K(stream bool) []byte {
 		stream, turn, turn, turn, turn, turn)
 }
 
-// BenchmarkTranslation measures one request and its streamed response (20
-// events) through each translation: OpenAI passthrough as the baseline,
+// BenchmarkTranslation measures one request and its streamed response
+// (providertest's chat streams, 20 words) through each translation: OpenAI passthrough as the baseline,
 // Azure OpenAI (a path), Anthropic (both bodies rewritten), Bedrock's
 // Converse and Claude on Bedrock (event-stream frames).
 func BenchmarkTranslation(b *testing.B) {
@@ -34,35 +35,22 @@ func BenchmarkTranslation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	openAIStream := []byte(strings.Repeat(`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"word "}}]}`+"\n\n", 20) +
-		`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":900,"completion_tokens":20,"total_tokens":920}}` + "\n\ndata: [DONE]\n\n")
-	anthropicStream := []byte(`event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg","model":"m","usage":{"input_tokens":900,"output_tokens":1}}}` + "\n\n" +
-		strings.Repeat(`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word "}}`+"\n\n", 20) +
-		`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n" +
-		`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n")
-	converse := []providertest.AWSEvent{{Event: "messageStart", Payload: []byte(`{"role":"assistant"}`)}}
+	streams, err := providertest.NewChatStreams()
+	if err != nil {
+		b.Fatal(err)
+	}
+	openAIStream, anthropicStream := bytes.Join(streams.OpenAIUsage, nil), bytes.Join(streams.Anthropic, nil)
+	converseStream, geminiStream := bytes.Join(streams.Converse, nil), bytes.Join(streams.Gemini, nil)
 	var claudeOnBedrock []providertest.AWSEvent
 	sp := sse.Splitter{Limit: 1 << 20}
 	_ = sp.Feed(anthropicStream, func(ev []byte) {
 		payload, _ := json.Marshal(map[string][]byte{"bytes": sse.Data(ev)})
 		claudeOnBedrock = append(claudeOnBedrock, providertest.AWSEvent{Event: "chunk", Payload: payload})
 	})
-	for range 20 {
-		converse = append(converse, providertest.AWSEvent{Event: "contentBlockDelta", Payload: []byte(`{"delta":{"text":"word "},"contentBlockIndex":0}`)})
-	}
-	converse = append(converse, providertest.AWSEvent{Event: "contentBlockStop", Payload: []byte(`{"contentBlockIndex":0}`)},
-		providertest.AWSEvent{Event: "messageStop", Payload: []byte(`{"stopReason":"end_turn"}`)},
-		providertest.AWSEvent{Event: "metadata", Payload: []byte(`{"usage":{"inputTokens":900,"outputTokens":20,"totalTokens":920},"metrics":{"latencyMs":100}}`)})
-	converseStream, err := providertest.EncodeAWSEvents(converse)
-	if err != nil {
-		b.Fatal(err)
-	}
 	claudeStream, err := providertest.EncodeAWSEvents(claudeOnBedrock)
 	if err != nil {
 		b.Fatal(err)
 	}
-	geminiStream := []byte(strings.Repeat(`data: {"candidates": [{"content": {"role": "model","parts": [{"text": "word "}]},"index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 5,"totalTokenCount": 905},"modelVersion": "gemini-2.5-flash","responseId": "r1"}`+"\n\n", 20) +
-		`data: {"candidates": [{"content": {"role": "model","parts": [{"text": ""}]},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 900,"candidatesTokenCount": 20,"totalTokenCount": 920},"modelVersion": "gemini-2.5-flash","responseId": "r1"}` + "\n\n")
 	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
 	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
 	headerBlocks := NewHeaderBlocks() // as the pipeline shares them
@@ -100,5 +88,23 @@ func BenchmarkTranslation(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGeminiEvent measures reading one streamed Gemini event (a text
+// delta with its usage), the most frequent work of a Gemini stream.
+func BenchmarkGeminiEvent(b *testing.B) {
+	streams, err := providertest.NewChatStreams()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := sse.Data(bytes.TrimRight(streams.Gemini[3], "\r\n"))
+	var e geminiEvent
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.read(data); err != nil || len(e.candidates) != 1 {
+			b.Fatal(err)
+		}
 	}
 }
