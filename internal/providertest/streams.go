@@ -1,6 +1,8 @@
 package providertest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 )
 
@@ -20,6 +22,10 @@ type ChatStreams struct {
 	OpenAI, OpenAIUsage [][]byte
 	// Anthropic is the Messages API's typed events.
 	Anthropic [][]byte
+	// AnthropicOnBedrock is Claude's InvokeModelWithResponseStream on
+	// Bedrock: event-stream "chunk" messages, each carrying one of
+	// Anthropic's events (its data) base64-encoded.
+	AnthropicOnBedrock [][]byte
 	// Converse is Bedrock's ConverseStream: event-stream messages, each
 	// with the "p" padding field Bedrock adds to hide the text's length.
 	Converse [][]byte
@@ -54,6 +60,19 @@ func NewChatStreams() (*ChatStreams, error) {
 		anthropic("content_block_stop", `{"type":"content_block_stop","index":0}`),
 		anthropic("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":20}}`),
 		anthropic("message_stop", `{"type":"message_stop"}`))
+
+	for _, ev := range s.Anthropic {
+		_, data, _ := bytes.Cut(bytes.TrimSuffix(ev, []byte("\n\n")), []byte("\ndata: "))
+		payload, err := json.Marshal(map[string][]byte{"bytes": data})
+		if err != nil {
+			return nil, err
+		}
+		f, err := EncodeAWSEvents([]AWSEvent{{Event: "chunk", Payload: payload}})
+		if err != nil {
+			return nil, err
+		}
+		s.AnthropicOnBedrock = append(s.AnthropicOnBedrock, f)
+	}
 
 	converse := []AWSEvent{{Event: "messageStart", Payload: []byte(`{"p":"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS","role":"assistant"}`)}}
 	for range StreamWords {

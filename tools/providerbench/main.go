@@ -95,17 +95,37 @@ func child(args []string) error {
 	return fmt.Errorf("unknown child %q", args)
 }
 
-// schema is one route of the benchmark: its model and what its stream
-// must end with.
+// Client endpoints the benchmark calls, each with its own passthrough
+// baseline.
+const (
+	frontChat     = "/v1/chat/completions"
+	frontMessages = "/anthropic/v1/messages"
+)
+
+// schema is one route of the benchmark: a client endpoint, the model that
+// routes it to a backend, and the backend.
 type schema struct {
-	name, model, end string
+	name, front, model, backend string
 }
 
-var schemas = []schema{
-	{"openai-passthrough", "gpt-bench", "data: [DONE]\n\n"},
-	{"anthropic", "claude-bench", "data: [DONE]\n\n"},
-	{"bedrock-converse-sigv4", "bedrock-bench", "data: [DONE]\n\n"},
-	{"gcp-gemini", "gemini-bench", "data: [DONE]\n\n"},
+// allSchemas are the routes measured: each endpoint's passthrough first
+// (its baseline), then its translations.
+func allSchemas() []schema {
+	return []schema{
+		{"openai-passthrough", frontChat, "gpt-bench", "openai"},
+		{"anthropic", frontChat, "claude-bench", "anthropic"},
+		{"bedrock-converse-sigv4", frontChat, "bedrock-bench", "bedrock"},
+		{"gcp-gemini", frontChat, "gemini-bench", "gemini"},
+		{"anthropic-passthrough", frontMessages, "msg-claude-bench", "anthropic"},
+		{"aws-anthropic-sigv4", frontMessages, "msg-aws-claude-bench", "aws-anthropic"},
+		{"bedrock-converse-sigv4", frontMessages, "msg-bedrock-bench", "bedrock"},
+		{"openai", frontMessages, "msg-gpt-bench", "openai"},
+	}
+}
+
+// baseline returns the index of the passthrough schema of s's endpoint.
+func baseline(schemas []schema, s schema) int {
+	return slices.IndexFunc(schemas, func(b schema) bool { return b.front == s.front })
 }
 
 func run() error {
@@ -115,12 +135,14 @@ func run() error {
 	ttfbRequests := flag.Int("ttfb-requests", 25, "requests per schema per round while the time to first byte is measured")
 	gap := flag.Duration("event-gap", time.Millisecond, "time between two events of a stream")
 	burst := flag.Bool("burst", false, "write each stream whole at once")
-	only := flag.String("schemas", "", "comma-separated schemas to measure (passthrough is always measured)")
+	only := flag.String("schemas", "", "comma-separated schemas to measure, as the report names them (each endpoint's passthrough is always measured)")
 	profile := flag.String("cpuprofile", "", "write the gateway's CPU profile to this file")
 	flag.Parse()
-	if *only != "" {
-		keep := strings.Split(*only, ",")
-		schemas = slices.DeleteFunc(schemas, func(s schema) bool { return s.name != schemas[0].name && !slices.Contains(keep, s.name) })
+	all, schemas := allSchemas(), []schema(nil)
+	for i, s := range all {
+		if *only == "" || baseline(all, s) == i || slices.Contains(strings.Split(*only, ","), s.name) {
+			schemas = append(schemas, s)
+		}
 	}
 	if *profile != "" {
 		os.Setenv(profileEnv, *profile)
@@ -141,7 +163,7 @@ func run() error {
 		return err
 	}
 	defer up.stop()
-	cfg, err := benchConfig(gwPort, upPort)
+	cfg, err := benchConfig(gwPort, upPort, all)
 	if err != nil {
 		return err
 	}
@@ -155,12 +177,12 @@ func run() error {
 	}
 	defer gw.stop()
 
-	url := "http://127.0.0.1:" + strconv.Itoa(gwPort) + "/v1/chat/completions"
+	url := "http://127.0.0.1:" + strconv.Itoa(gwPort)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
-	if err := waitReady(client, url); err != nil {
+	if err := waitReady(client, url, schemas); err != nil {
 		return err
 	}
-	fmt.Printf("aigw provider benchmark: %d CPUs, %d rounds of %d streamed 4 KB chat requests per schema, concurrency %d, ", procstat.NumCPU(), *rounds, *requests, *concurrency)
+	fmt.Printf("aigw provider benchmark: %d CPUs, %d rounds of %d streamed 4 KB requests per schema, concurrency %d, ", procstat.NumCPU(), *rounds, *requests, *concurrency)
 	if *burst {
 		fmt.Printf("each stream written at once\n\n")
 	} else {
@@ -199,18 +221,16 @@ func run() error {
 		}
 	}
 	n := time.Duration(*rounds * *requests)
-	fmt.Printf("   %-24s %16s %21s   %-26s\n", "schema", "gateway CPU/req", "ratio to passthrough", fmt.Sprintf("TTFB p50 / p99 (%d streams)", ttfbConcurrency))
 	for i, s := range schemas {
+		b := baseline(schemas, s)
+		if b == i {
+			fmt.Printf("   %-32s %16s %21s   %-26s %s\n", s.front, "gateway CPU/req", "ratio to passthrough", fmt.Sprintf("TTFB p50 / p99 (%d streams)", ttfbConcurrency), "TTFB p50 over passthrough")
+		}
 		slices.Sort(ttfb[i])
-		fmt.Printf("   %-24s %14.1fµs %21.3f   %.3f / %.3f ms\n", s.name, float64((cpu[i]/n).Nanoseconds())/1000,
-			float64(cpu[i])/float64(max(cpu[0], 1)), ms(pct(ttfb[i], 50)), ms(pct(ttfb[i], 99)))
+		fmt.Printf("   %-32s %14.1fµs %21.3f   %-26s %+.3f ms\n", s.name, float64((cpu[i]/n).Nanoseconds())/1000,
+			float64(cpu[i])/float64(max(cpu[b], 1)), fmt.Sprintf("%.3f / %.3f ms", ms(pct(ttfb[i], 50)), ms(pct(ttfb[i], 99))),
+			ms(pct(ttfb[i], 50)-pct(ttfb[b], 50)))
 	}
-	p50 := pct(ttfb[0], 50)
-	fmt.Printf("\n   TTFB p50 over passthrough:")
-	for i, s := range schemas[1:] {
-		fmt.Printf(" %s %+.3f ms;", s.name, ms(pct(ttfb[i+1], 50)-p50))
-	}
-	fmt.Println()
 	return nil
 }
 
@@ -221,7 +241,10 @@ const ttfbConcurrency = 4
 // batch sends n streamed requests for s, c at a time, reads each stream
 // whole and checks its end; it returns their times to first byte.
 func batch(client *http.Client, url string, s schema, n, c int) ([]time.Duration, error) {
-	body := chatBody(s.model)
+	body, end := chatBody(s.model), []byte("data: [DONE]\n\n")
+	if s.front == frontMessages {
+		body, end = messagesBody(s.model), []byte(`{"type":"message_stop"}`+"\n\n")
+	}
 	lat := make([]time.Duration, n)
 	errs := make([]error, c)
 	var next sync.Mutex
@@ -239,7 +262,16 @@ func batch(client *http.Client, url string, s schema, n, c int) ([]time.Duration
 					return
 				}
 				start := time.Now()
-				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+				req, err := http.NewRequest(http.MethodPost, url+s.front, bytes.NewReader(body))
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				if s.front == frontMessages {
+					req.Header.Set("Anthropic-Version", "2023-06-01")
+				}
+				resp, err := client.Do(req)
 				if err != nil {
 					errs[w] = err
 					return
@@ -247,7 +279,7 @@ func batch(client *http.Client, url string, s schema, n, c int) ([]time.Duration
 				got, first, err := readAll(resp.Body, buf)
 				resp.Body.Close()
 				lat[k] = first.Sub(start)
-				if err != nil || resp.StatusCode != http.StatusOK || !bytes.HasSuffix(got, []byte(s.end)) {
+				if err != nil || resp.StatusCode != http.StatusOK || !bytes.HasSuffix(got, end) {
 					errs[w] = fmt.Errorf("status %d, %v: %.300s", resp.StatusCode, err, got)
 					return
 				}
@@ -281,25 +313,40 @@ func readAll(r io.Reader, buf []byte) ([]byte, time.Time, error) {
 	}
 }
 
+// turn is one turn of the 4 KB conversation, about 800 bytes.
+var turn = strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+
 // chatBody is the 4 KB streamed chat request: a system prompt and five
-// turns of about 800 bytes.
+// turns.
 func chatBody(model string) []byte {
-	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
 	return fmt.Appendf(nil, `{"model":%q,"stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
 		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
 		model, turn, turn, turn, turn, turn)
 }
 
-func waitReady(client *http.Client, url string) error {
+// messagesBody is the same conversation as an Anthropic Messages request.
+func messagesBody(model string) []byte {
+	return fmt.Appendf(nil, `{"model":%q,"stream":true,"max_tokens":256,"system":"You are a helpful assistant.","messages":[`+
+		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
+		model, turn, turn, turn, turn, turn)
+}
+
+// waitReady waits until the gateway serves every schema.
+func waitReady(client *http.Client, url string, schemas []schema) error {
 	deadline := time.Now().Add(30 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		if _, last = batch(client, url, schemas[len(schemas)-1], 1, 1); last == nil {
-			return nil
+	for _, s := range schemas {
+		for {
+			_, err := batch(client, url, s, 1, 1)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the gateway did not serve %s%s: %w", s.name, s.front, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("the gateway did not serve: %w", last)
+	return nil
 }
 
 func pct(d []time.Duration, p int) time.Duration {
@@ -344,7 +391,7 @@ func (c *childProc) stop() {
 // benchConfig is the gateway's configuration: a route per schema, AWS keys
 // in a credentials file and a Google service-account key whose token
 // endpoint is the fake providers'.
-func benchConfig(port, upstreamPort int) (string, error) {
+func benchConfig(port, upstreamPort int, schemas []schema) (string, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return "", err
@@ -385,12 +432,11 @@ spec:
     - {metadataKey: llm_output_token, type: OutputToken}
   rules:
 `, port)
-	backends := map[string]string{"gpt-bench": "openai", "claude-bench": "anthropic", "bedrock-bench": "bedrock", "gemini-bench": "gemini"}
 	for _, s := range schemas {
-		fmt.Fprintf(&b, "    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: %s}]}]\n      backendRefs: [{name: %s}]\n", s.model, backends[s.model])
+		fmt.Fprintf(&b, "    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: %s}]}]\n      backendRefs: [{name: %s}]\n", s.model, s.backend)
 	}
 	for _, be := range []struct{ name, schema string }{{"openai", "{name: OpenAI, prefix: v1}"}, {"anthropic", "{name: Anthropic, prefix: v1}"},
-		{"bedrock", "{name: AWSBedrock}"}, {"gemini", "{name: GCPVertexAI}"}} {
+		{"bedrock", "{name: AWSBedrock}"}, {"aws-anthropic", "{name: AWSAnthropic}"}, {"gemini", "{name: GCPVertexAI}"}} {
 		fmt.Fprintf(&b, `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIServiceBackend
@@ -411,7 +457,9 @@ apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata: {name: bedrock}
 spec:
-  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: bedrock}]
+  targetRefs:
+    - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: bedrock}
+    - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: aws-anthropic}
   type: AWSCredentials
   awsCredentials: {region: us-east-1, credentialsFile: {secretRef: {name: aws}}}
 ---

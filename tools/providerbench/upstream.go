@@ -45,8 +45,11 @@ func serveUpstream(port string, gap time.Duration, burst bool) error {
 			}
 		case strings.HasSuffix(p, "/messages"):
 			events = s.Anthropic
-		case strings.HasSuffix(p, "/converse-stream"):
+		case strings.HasSuffix(p, "/converse-stream"), strings.HasSuffix(p, "/invoke-with-response-stream"):
 			events, contentType = s.Converse, "application/vnd.amazon.eventstream"
+			if strings.HasSuffix(p, "/invoke-with-response-stream") {
+				events = s.AnthropicOnBedrock
+			}
 			if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
 				http.Error(w, "unsigned", http.StatusForbidden)
 				return
