@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/aigw-dev/aigw/internal/apierror"
@@ -471,6 +472,17 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		t.finish()
 		return
 	}
+	if t.started {
+		if text, ok := chatTextDelta(data); ok {
+			if len(text) > len(`""`) {
+				if t.open != "text" {
+					t.openBlock("text", map[string]any{"type": "text", "text": ""})
+				}
+				t.textDelta(text)
+			}
+			return
+		}
+	}
 	var c struct {
 		ID      string `json:"id"`
 		Model   string `json:"model"`
@@ -541,6 +553,74 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 			t.stop = stopReason(*ch.FinishReason)
 		}
 	}
+}
+
+// textDelta writes the content_block_delta of text (its JSON string) to
+// the open text block, the most frequent event, without decoding or
+// encoding the text.
+func (t *anthropicToOpenAI) textDelta(text json.RawMessage) {
+	t.out = append(t.out, `event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":`...)
+	t.out = strconv.AppendInt(t.out, int64(t.block-1), 10)
+	t.out = append(t.out, `,"delta":{"type":"text_delta","text":`...)
+	t.out = append(t.out, text...)
+	t.out = append(t.out, "}}\n\n"...)
+}
+
+// chatTextDelta reads a chat.completion.chunk whose only news is text, in
+// one pass: one choice, its delta's content (a JSON string, returned as it
+// is) and nothing else but a role, no finish reason, no usage. It reports
+// false for any other chunk (a member it does not know in a choice or a
+// delta included), which encoding/json then reads.
+func chatTextDelta(data []byte) (json.RawMessage, bool) {
+	var text json.RawMessage
+	choices, other := 0, false
+	isNull := func(v jsonscan.Value) error {
+		raw, err := v.Raw()
+		if string(raw) != "null" {
+			other = true
+		}
+		return err
+	}
+	err := jsonscan.Walk(data, func(v jsonscan.Value) error {
+		return v.Object(func(k []byte, v jsonscan.Value) error {
+			switch string(k) {
+			case "choices":
+				return v.Array(func(v jsonscan.Value) error {
+					choices++
+					return v.Object(func(k []byte, v jsonscan.Value) error {
+						switch string(k) {
+						case "delta":
+							return v.Object(func(k []byte, v jsonscan.Value) error {
+								raw, err := v.Raw()
+								switch {
+								case string(k) == "content" && len(raw) > 0 && raw[0] == '"':
+									text = raw
+								case string(k) != "role":
+									other = true
+								}
+								return err
+							})
+						case "finish_reason", "logprobs":
+							return isNull(v)
+						case "index":
+							return nil
+						}
+						other = true
+						return nil
+					})
+				})
+			}
+			// encoding/json matches names regardless of case.
+			switch {
+			case bytes.EqualFold(k, []byte("usage")):
+				return isNull(v)
+			case bytes.EqualFold(k, []byte("choices")):
+				other = true
+			}
+			return nil // id, object, created, model, system_fingerprint, …
+		})
+	})
+	return text, err == nil && !other && choices == 1 && text != nil
 }
 
 // openBlock closes the open content block and starts the next.

@@ -169,3 +169,66 @@ func FuzzMessagesFromOpenAIStream(f *testing.F) {
 		}
 	})
 }
+
+// TestChatTextDelta: the one-pass read takes text-only chunks and leaves
+// every other chunk to encoding/json.
+func TestChatTextDelta(t *testing.T) {
+	for _, c := range []struct {
+		chunk, text string
+	}{
+		{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi \"you\""},"logprobs":null,"finish_reason":null}]}`, `"Hi \"you\""`},
+		{`{"choices":[{"delta":{"role":"assistant","content":""}}],"usage":null}`, `""`},
+		{` { "choices" : [ { "delta" : { "content" : "x" } } ] } `, `"x"`},
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}`, ""},
+		{`{"choices":[{"delta":{"content":"x"},"logprobs":{"content":[]}}]}`, ""},
+		{`{"choices":[{"delta":{"content":"x","reasoning_content":"r"}}]}`, ""},
+		{`{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}`, ""},
+		{`{"choices":[{"delta":{"content":null}}]}`, ""},
+		{`{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}`, ""},
+		{`{"choices":[],"usage":{"prompt_tokens":1}}`, ""},
+		{`{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}`, ""},
+		{`{"choices":[{"delta":{"content":"x"}}]`, ""},
+		{`{"choices":[{"delta":{"content":"x\u"}}]}`, ""},
+	} {
+		text, ok := chatTextDelta([]byte(c.chunk))
+		require.Equal(t, c.text != "", ok, c.chunk)
+		if ok {
+			require.Equal(t, c.text, string(text), c.chunk)
+		}
+	}
+}
+
+// FuzzChatTextDelta checks the one-pass read against encoding/json: a
+// chunk it takes has one choice whose delta is the text alone (and maybe a
+// role), no finish reason and no usage.
+func FuzzChatTextDelta(f *testing.F) {
+	f.Add([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}`))
+	f.Add([]byte(`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}],"usage":null}`))
+	f.Fuzz(func(t *testing.T, chunk []byte) {
+		text, ok := chatTextDelta(chunk)
+		if !ok {
+			return
+		}
+		var c struct {
+			Choices []struct {
+				Delta        map[string]json.RawMessage `json:"delta"`
+				FinishReason *string                    `json:"finish_reason"`
+				Logprobs     json.RawMessage            `json:"logprobs"`
+			} `json:"choices"`
+			Usage json.RawMessage `json:"usage"`
+		}
+		require.NoError(t, json.Unmarshal(chunk, &c), "%q", chunk)
+		require.Len(t, c.Choices, 1)
+		ch := c.Choices[0]
+		require.Nil(t, ch.FinishReason)
+		require.True(t, ch.Logprobs == nil || string(ch.Logprobs) == "null")
+		require.True(t, c.Usage == nil || string(c.Usage) == "null")
+		var want, got string
+		require.NoError(t, json.Unmarshal(ch.Delta["content"], &want))
+		require.NoError(t, json.Unmarshal(text, &got))
+		require.Equal(t, want, got)
+		for k := range ch.Delta {
+			require.Contains(t, []string{"content", "role"}, k)
+		}
+	})
+}
