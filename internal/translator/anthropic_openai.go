@@ -3,6 +3,7 @@ package translator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -75,18 +76,72 @@ type messagesMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
+// decodeMessagesRequest decodes a Messages request whose members obj holds:
+// its messages in one pass of the scanner (each one's content raw, not
+// read), the other members with encoding/json. A messages member the
+// scanner does not take as it is (a message that is not an object of a
+// string role and a content, a name that only encoding/json's
+// case-insensitive match would take) is decoded with the whole body by
+// encoding/json, whose errors name the field.
+func decodeMessagesRequest(body []byte, obj *jsonobj.Object) (messagesRequest, error) {
+	var in messagesRequest
+	rest := &jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
+	var msgs json.RawMessage
+	simple := true
+	for _, m := range obj.Members {
+		switch {
+		case m.Key == "messages":
+			msgs = m.Value // the last duplicate wins, as with encoding/json
+		case strings.EqualFold(m.Key, "messages"):
+			simple = false
+		default:
+			rest.Members = append(rest.Members, m)
+		}
+	}
+	if simple && msgs != nil && !isNullOr(msgs) {
+		in.Messages = []messagesMessage{} // an empty array is not null
+		simple = jsonscan.Elements(msgs, func(el []byte) error {
+			var m messagesMessage
+			err := jsonscan.Members(el, func(k string, v []byte) error {
+				switch {
+				case k == "content":
+					m.Content = v
+				case k == "role" && len(v) > 0 && v[0] == '"':
+					var err error
+					m.Role, err = jsonscan.Unquote(v)
+					return err
+				default:
+					return errNotSimple
+				}
+				return nil
+			})
+			in.Messages = append(in.Messages, m)
+			return err
+		}) == nil
+	}
+	if !simple {
+		err := json.Unmarshal(body, &in)
+		return in, err
+	}
+	err := json.Unmarshal(rest.Bytes(), &in)
+	return in, err
+}
+
+// errNotSimple ends a one-pass read that leaves the value to encoding/json.
+var errNotSimple = errors.New("not read in one pass")
+
 // Request implements [Translator.Request].
 func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
-	var in messagesRequest
-	if err := json.Unmarshal(req.Body, &in); err != nil {
-		return nil, invalid("", "request body does not match the Messages schema: "+err.Error())
-	}
 	obj := t.opts.Parsed
 	if obj == nil {
 		var err error
 		if obj, err = jsonobj.Parse(req.Body); err != nil {
 			return nil, invalid("", "request body is not a JSON object")
 		}
+	}
+	in, err := decodeMessagesRequest(req.Body, obj)
+	if err != nil {
+		return nil, invalid("", "request body does not match the Messages schema: "+err.Error())
 	}
 	var extras []jsonobj.Member
 	for _, m := range obj.Members {
@@ -136,11 +191,22 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	out["messages"] = msgs
-	body, err := json.Marshal(out)
+	tail, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the chat request: %w", err)
 	}
+	size := len(tail) + 16
+	for _, m := range msgs {
+		size += len(m) + 1
+	}
+	body := append(make([]byte, 0, size), `{"messages":[`...)
+	for i, m := range msgs {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, m...)
+	}
+	body = appendTail(append(body, ']'), tail)
 	if body, err = withExtras(body, extras); err != nil {
 		return nil, err
 	}
@@ -184,16 +250,34 @@ func openAITools(in *messagesRequest, out map[string]any) error {
 // openAIMessages translates the system prompt and the turns: a user turn's
 // tool results become tool messages, in order, before its other content;
 // an assistant turn's tool uses become its tool calls.
-func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, error) {
-	var out []map[string]any
-	if len(in.System) > 0 && !isNullOr(in.System) {
+func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	add := func(msg map[string]any) error {
+		b, err := json.Marshal(msg)
+		out = append(out, b)
+		return err
+	}
+	// A turn of text alone, the usual one, is copied as it is (valid JSON).
+	plain := func(role string, content json.RawMessage) bool {
+		if len(content) <= len(`""`) || content[0] != '"' {
+			return false
+		}
+		out = append(out, append(append(appendRole(nil, role, `,"content":`), content...), '}'))
+		return true
+	}
+	if len(in.System) > 0 && !isNullOr(in.System) && !plain("system", in.System) {
 		text, err := blocksText("system", in.System)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, map[string]any{"role": "system", "content": text})
+		if err := add(map[string]any{"role": "system", "content": text}); err != nil {
+			return nil, err
+		}
 	}
 	for i, m := range in.Messages {
+		if (m.Role == "user" || m.Role == "assistant") && plain(m.Role, m.Content) {
+			continue
+		}
 		field := messageField(i)
 		blocks, err := contentBlocks(field, m.Content)
 		if err != nil {
@@ -210,7 +294,9 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, err
 					if err != nil {
 						return nil, err
 					}
-					out = append(out, map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": text})
+					if err := add(map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": text}); err != nil {
+						return nil, err
+					}
 				case "text":
 					part := map[string]any{"type": "text", "text": b.text}
 					if extensions && !isNullOr(b.CacheControl) {
@@ -228,7 +314,9 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, err
 				}
 			}
 			if len(parts) > 0 {
-				out = append(out, map[string]any{"role": "user", "content": parts})
+				if err := add(map[string]any{"role": "user", "content": parts}); err != nil {
+					return nil, err
+				}
 			}
 		case "assistant":
 			msg := map[string]any{"role": "assistant"}
@@ -260,7 +348,9 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]map[string]any, err
 			if len(thinking) > 0 {
 				msg["thinking_blocks"] = thinking
 			}
-			out = append(out, msg)
+			if err := add(msg); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, invalid(field+".role", fmt.Sprintf("must be user or assistant, not %q", m.Role))
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigw-dev/aigw/internal/config"
+	"github.com/aigw-dev/aigw/internal/jsonobj"
 	"github.com/aigw-dev/aigw/internal/llm"
 )
 
@@ -229,6 +230,41 @@ func FuzzChatTextDelta(f *testing.F) {
 		require.Equal(t, want, got)
 		for k := range ch.Delta {
 			require.Contains(t, []string{"content", "role"}, k)
+		}
+	})
+}
+
+// TestMessagesToOpenAIPlainText: turns of text alone (strings) reach the
+// chat completion as they came, escapes and all.
+func TestMessagesToOpenAIPlainText(t *testing.T) {
+	body := `{"model":"claude","max_tokens":10,"system":"Be \"brief\".","messages":[{"role":"user","content":"Hi\n<there>"},` +
+		`{"role":"assistant","content":"Hello \u00e9"},{"role":"user","content":""},{"role":"user","content":[{"type":"text","text":"Bye"}]}]}`
+	tr, err := New(llm.OperationMessages, config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, Options{})
+	require.NoError(t, err)
+	up, err := tr.Request(&llm.Request{Operation: llm.OperationMessages, Body: []byte(body), Model: "claude"})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"model":"claude","max_tokens":10,"messages":[{"role":"system","content":"Be \"brief\"."},{"role":"user","content":"Hi\n<there>"},
+		{"role":"assistant","content":"Hello é"},{"role":"user","content":[{"type":"text","text":""}]},{"role":"user","content":[{"type":"text","text":"Bye"}]}]}`, string(up.Body))
+	require.Contains(t, string(up.Body), `"content":"Hello \u00e9"`) // copied, not re-encoded
+}
+
+// FuzzDecodeMessagesRequest checks the one-pass decoding of a Messages
+// request against encoding/json's.
+func FuzzDecodeMessagesRequest(f *testing.F) {
+	f.Add([]byte(`{"model":"m","max_tokens":5,"system":"s","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"text","text":"x"}]}]}`))
+	f.Add([]byte(`{"messages":[{"role":"user","Content":"hi"}],"Messages":[]}`))
+	f.Add([]byte(`{"messages":[{"role":1}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		obj, err := jsonobj.Parse(body)
+		if err != nil {
+			return
+		}
+		got, gotErr := decodeMessagesRequest(body, obj)
+		var want messagesRequest
+		wantErr := json.Unmarshal(body, &want)
+		require.Equal(t, wantErr == nil, gotErr == nil, "%q: %v / %v", body, wantErr, gotErr)
+		if wantErr == nil {
+			require.Equal(t, want, got, "%q", body)
 		}
 	})
 }
