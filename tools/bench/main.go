@@ -252,16 +252,7 @@ func startChild(self, url string, args ...string) (*childProc, error) {
 	return nil, fmt.Errorf("%s did not come up on %s", args[0], url)
 }
 
-func (c *childProc) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-	}
-}
+func (c *childProc) stop() { procstat.Stop(c.cmd) }
 
 func benchConfig(port, upstreamPort int) string {
 	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1

@@ -221,17 +221,7 @@ func startChild(self string, port int, kind, arg string) (*childProc, error) {
 	return nil, fmt.Errorf("%s did not come up", kind)
 }
 
-func (c *childProc) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
-}
+func (c *childProc) stop() { procstat.Stop(c.cmd) }
 
 type result struct {
 	lat      []time.Duration

@@ -378,14 +378,7 @@ func startChild(self string, args ...string) (*childProc, error) {
 
 func (c *childProc) stop() {
 	_ = c.stdin.Close()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-	}
+	procstat.Stop(c.cmd)
 }
 
 // benchConfig is the gateway's configuration: a route per schema, AWS keys

@@ -1,14 +1,16 @@
 // Package procstat reads what the benchmark tools report of a process from
-// Linux's /proc (CPU time, resident memory, CPU count) and finds free
-// loopback ports for the processes they start.
+// Linux's /proc (CPU time, resident memory, CPU count), finds free
+// loopback ports for the processes they start, and stops them.
 package procstat
 
 import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -60,4 +62,18 @@ func FreePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Stop asks a child process to end (SIGTERM) and waits for it, killing it
+// when it has not ended within 10 s.
+func Stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
