@@ -563,30 +563,20 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		return
 	}
 	if t.started {
-		if text, ok := chatTextDelta(data); ok {
-			if len(text) > len(`""`) {
+		if c, ok := readPlainChunk(data); ok {
+			if len(c.text) > len(`""`) {
 				if t.open != "text" {
-					t.openBlock("text", map[string]any{"type": "text", "text": ""})
+					t.openTextBlock()
 				}
-				t.textDelta(text)
+				t.textDelta(c.text)
+			}
+			if c.finish != "" {
+				t.stop = stopReason(c.finish)
 			}
 			return
 		}
 	}
-	var c struct {
-		ID      string `json:"id"`
-		Model   string `json:"model"`
-		Choices []struct {
-			Delta struct {
-				Content          *string                `json:"content"`
-				ReasoningContent string                 `json:"reasoning_content"`
-				ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
-				ToolCalls        []openai.ToolCall      `json:"tool_calls"`
-			} `json:"delta"`
-			FinishReason *string `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *openai.Usage `json:"usage"`
-	}
+	var c chatChunk
 	if json.Unmarshal(data, &c) != nil {
 		return
 	}
@@ -617,7 +607,7 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		}
 		if s := ch.Delta.Content; s != nil && *s != "" {
 			if t.open != "text" {
-				t.openBlock("text", map[string]any{"type": "text", "text": ""})
+				t.openTextBlock()
 			}
 			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
 				"delta": map[string]string{"type": "text_delta", "text": *s}})
@@ -656,61 +646,113 @@ func (t *anthropicToOpenAI) textDelta(text json.RawMessage) {
 	t.out = append(t.out, "}}\n\n"...)
 }
 
-// chatTextDelta reads a chat.completion.chunk whose only news is text, in
-// one pass: one choice, its delta's content (a JSON string, returned as it
-// is) and nothing else but a role, no finish reason, no usage. It reports
-// false for any other chunk (a member it does not know in a choice or a
-// delta included), which encoding/json then reads.
-func chatTextDelta(data []byte) (json.RawMessage, bool) {
-	var text json.RawMessage
+// chatChunk is what the Messages events are made of in a
+// chat.completion.chunk.
+type chatChunk struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Delta struct {
+			Content          *string                `json:"content"`
+			ReasoningContent string                 `json:"reasoning_content"`
+			ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
+			ToolCalls        []openai.ToolCall      `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *openai.Usage `json:"usage"`
+}
+
+// plainChunk is a chat.completion.chunk read in one pass: its choice's
+// text (a JSON string, as it came) and finish reason.
+type plainChunk struct {
+	text   json.RawMessage
+	finish string
+}
+
+// readPlainChunk reads a chat.completion.chunk whose only news is text or
+// a finish reason, in one pass: no choice, or one whose delta holds a
+// content string and a role at most, with null logprobs, and null usage. It
+// reports false for any other chunk (a member it does not know in a choice
+// or a delta, or one encoding/json would refuse to decode into chatChunk,
+// included), which encoding/json then reads as chatChunk.
+func readPlainChunk(data []byte) (plainChunk, bool) {
+	var c plainChunk
 	choices, other := 0, false
-	isNull := func(v jsonscan.Value) error {
-		raw, err := v.Raw()
-		if string(raw) != "null" {
-			other = true
-		}
-		return err
-	}
 	err := jsonscan.Walk(data, func(v jsonscan.Value) error {
 		return v.Object(func(k []byte, v jsonscan.Value) error {
-			switch string(k) {
-			case "choices":
-				return v.Array(func(v jsonscan.Value) error {
-					choices++
-					return v.Object(func(k []byte, v jsonscan.Value) error {
-						switch string(k) {
-						case "delta":
-							return v.Object(func(k []byte, v jsonscan.Value) error {
-								raw, err := v.Raw()
-								switch {
-								case string(k) == "content" && len(raw) > 0 && raw[0] == '"':
-									text = raw
-								case string(k) != "role":
-									other = true
-								}
-								return err
-							})
-						case "finish_reason", "logprobs":
-							return isNull(v)
-						case "index":
+			if string(k) != "choices" {
+				// What encoding/json would decode into chatChunk, names
+				// matched regardless of case.
+				switch {
+				case bytes.EqualFold(k, []byte("id")), bytes.EqualFold(k, []byte("model")):
+					raw, err := v.Raw()
+					if err != nil {
+						return err
+					}
+					other = other || (raw[0] != '"' && string(raw) != "null")
+				case bytes.EqualFold(k, []byte("usage")):
+					raw, err := v.Raw()
+					if err != nil {
+						return err
+					}
+					other = other || string(raw) != "null"
+				case bytes.EqualFold(k, []byte("choices")):
+					other = true
+				}
+				return nil // object, created, system_fingerprint, …
+			}
+			c, choices = plainChunk{}, 0 // a later "choices" replaces an earlier one
+			return v.Array(func(v jsonscan.Value) error {
+				choices++
+				return v.Object(func(k []byte, v jsonscan.Value) error {
+					raw, err := v.Raw()
+					if err != nil {
+						return err
+					}
+					switch string(k) {
+					case "delta":
+						return jsonscan.Members(raw, func(k string, v []byte) error {
+							switch {
+							case k == "content" && len(v) > 0 && v[0] == '"':
+								c.text = v
+							case k != "role":
+								other = true
+							}
 							return nil
+						})
+					case "finish_reason":
+						switch {
+						case string(raw) == "null":
+							c.finish = ""
+						case raw[0] == '"':
+							c.finish, err = jsonscan.Unquote(raw)
+						default:
+							other = true
 						}
+						return err
+					case "logprobs":
+						other = other || string(raw) != "null"
+					case "index":
+					default:
 						other = true
-						return nil
-					})
+					}
+					return nil
 				})
-			}
-			// encoding/json matches names regardless of case.
-			switch {
-			case bytes.EqualFold(k, []byte("usage")):
-				return isNull(v)
-			case bytes.EqualFold(k, []byte("choices")):
-				other = true
-			}
-			return nil // id, object, created, model, system_fingerprint, …
+			})
 		})
 	})
-	return text, err == nil && !other && choices == 1 && text != nil
+	return c, err == nil && !other && choices <= 1
+}
+
+// openTextBlock closes the open content block and starts a text block.
+func (t *anthropicToOpenAI) openTextBlock() {
+	t.closeBlock()
+	t.out = append(t.out, `event: content_block_start`+"\n"+`data: {"type":"content_block_start","index":`...)
+	t.out = strconv.AppendInt(t.out, int64(t.block), 10)
+	t.out = append(t.out, `,"content_block":{"type":"text","text":""}}`+"\n\n"...)
+	t.block++
+	t.open = "text"
 }
 
 // openBlock closes the open content block and starts the next.
@@ -723,7 +765,9 @@ func (t *anthropicToOpenAI) openBlock(typ string, content map[string]any) {
 
 func (t *anthropicToOpenAI) closeBlock() {
 	if t.open != "" {
-		t.emit("content_block_stop", map[string]any{"type": "content_block_stop", "index": t.block - 1})
+		t.out = append(t.out, `event: content_block_stop`+"\n"+`data: {"type":"content_block_stop","index":`...)
+		t.out = strconv.AppendInt(t.out, int64(t.block-1), 10)
+		t.out = append(t.out, "}\n\n"...)
 		t.open = ""
 	}
 }
@@ -740,9 +784,17 @@ func (t *anthropicToOpenAI) finish() {
 		t.stop = "end_turn"
 	}
 	u := t.anthropicUsage()
-	t.emit("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": t.stop, "stop_sequence": nil},
-		"usage": map[string]int64{"input_tokens": u.InputTokens, "output_tokens": u.OutputTokens, "cache_read_input_tokens": u.CacheReadInputTokens}})
-	t.emit("message_stop", map[string]any{"type": "message_stop"})
+	// Written by hand: the stop reason is one of stopReason's.
+	t.out = append(t.out, `event: message_delta`+"\n"+`data: {"type":"message_delta","delta":{"stop_reason":"`...)
+	t.out = append(t.out, t.stop...)
+	t.out = append(t.out, `","stop_sequence":null},"usage":{"input_tokens":`...)
+	t.out = strconv.AppendInt(t.out, u.InputTokens, 10)
+	t.out = append(t.out, `,"output_tokens":`...)
+	t.out = strconv.AppendInt(t.out, u.OutputTokens, 10)
+	t.out = append(t.out, `,"cache_read_input_tokens":`...)
+	t.out = strconv.AppendInt(t.out, u.CacheReadInputTokens, 10)
+	t.out = append(t.out, "}}\n\n"...)
+	t.out = append(t.out, `event: message_stop`+"\n"+`data: {"type":"message_stop"}`+"\n\n"...)
 	t.complete = true
 }
 

@@ -171,66 +171,82 @@ func FuzzMessagesFromOpenAIStream(f *testing.F) {
 	})
 }
 
-// TestChatTextDelta: the one-pass read takes text-only chunks and leaves
-// every other chunk to encoding/json.
-func TestChatTextDelta(t *testing.T) {
+// TestReadPlainChunk: the one-pass read takes chunks of text, a finish
+// reason or nothing, and leaves every other chunk to encoding/json.
+func TestReadPlainChunk(t *testing.T) {
 	for _, c := range []struct {
-		chunk, text string
+		chunk, text, finish string
+		ok                  bool
 	}{
-		{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi \"you\""},"logprobs":null,"finish_reason":null}]}`, `"Hi \"you\""`},
-		{`{"choices":[{"delta":{"role":"assistant","content":""}}],"usage":null}`, `""`},
-		{` { "choices" : [ { "delta" : { "content" : "x" } } ] } `, `"x"`},
-		{`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}`, ""},
-		{`{"choices":[{"delta":{"content":"x"},"logprobs":{"content":[]}}]}`, ""},
-		{`{"choices":[{"delta":{"content":"x","reasoning_content":"r"}}]}`, ""},
-		{`{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}`, ""},
-		{`{"choices":[{"delta":{"content":null}}]}`, ""},
-		{`{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}`, ""},
-		{`{"choices":[],"usage":{"prompt_tokens":1}}`, ""},
-		{`{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}`, ""},
-		{`{"choices":[{"delta":{"content":"x"}}]`, ""},
-		{`{"choices":[{"delta":{"content":"x\u"}}]}`, ""},
+		{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi \"you\""},"logprobs":null,"finish_reason":null}]}`, `"Hi \"you\""`, "", true},
+		{`{"choices":[{"delta":{"role":"assistant","content":""}}],"usage":null}`, `""`, "", true},
+		{` { "choices" : [ { "delta" : { "content" : "x" } } ] } `, `"x"`, "", true},
+		{`{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`, "", "stop", true},
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":"length"}]}`, `"x"`, "length", true},
+		{`{"id":"c","choices":[]}`, "", "", true},
+		{`{"choices":[],"usage":{"prompt_tokens":1}}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":5}]}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x"},"logprobs":{"content":[]}}]}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x","reasoning_content":"r"}}]}`, "", "", false},
+		{`{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}`, "", "", false},
+		{`{"choices":[{"delta":{"content":null}}]}`, "", "", false},
+		{`{"choices":[{"delta":null}]}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}`, "", "", false},
+		{`{"ID":5,"choices":[{"delta":{"content":"x"}}]}`, "", "", false},
+		{`{"Choices":[],"choices":[{"delta":{"content":"x"}}]}`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x"}}]`, "", "", false},
+		{`{"choices":[{"delta":{"content":"x\u"}}]}`, "", "", false},
+		// The last of duplicate members wins, as with encoding/json.
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop","finish_reason":null}],"choices":[{"delta":{"content":"y"}}]}`, `"y"`, "", true},
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop","finish_reason":null}]}`, `"x"`, "", true},
 	} {
-		text, ok := chatTextDelta([]byte(c.chunk))
-		require.Equal(t, c.text != "", ok, c.chunk)
+		got, ok := readPlainChunk([]byte(c.chunk))
+		require.Equal(t, c.ok, ok, c.chunk)
 		if ok {
-			require.Equal(t, c.text, string(text), c.chunk)
+			require.Equal(t, c.text, string(got.text), c.chunk)
+			require.Equal(t, c.finish, got.finish, c.chunk)
 		}
 	}
 }
 
-// FuzzChatTextDelta checks the one-pass read against encoding/json: a
-// chunk it takes has one choice whose delta is the text alone (and maybe a
-// role), no finish reason and no usage.
-func FuzzChatTextDelta(f *testing.F) {
+// FuzzReadPlainChunk checks the one-pass read against encoding/json's
+// reading of chatChunk: a chunk it takes decodes, has no choice or one
+// whose delta is the text alone, and the same text and finish reason.
+func FuzzReadPlainChunk(f *testing.F) {
 	f.Add([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}`))
 	f.Add([]byte(`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}],"usage":null}`))
+	f.Add([]byte(`{"Model":null,"choices":[]}`))
 	f.Fuzz(func(t *testing.T, chunk []byte) {
-		text, ok := chatTextDelta(chunk)
+		got, ok := readPlainChunk(chunk)
 		if !ok {
 			return
 		}
-		var c struct {
-			Choices []struct {
-				Delta        map[string]json.RawMessage `json:"delta"`
-				FinishReason *string                    `json:"finish_reason"`
-				Logprobs     json.RawMessage            `json:"logprobs"`
-			} `json:"choices"`
-			Usage json.RawMessage `json:"usage"`
-		}
+		var c chatChunk
 		require.NoError(t, json.Unmarshal(chunk, &c), "%q", chunk)
-		require.Len(t, c.Choices, 1)
-		ch := c.Choices[0]
-		require.Nil(t, ch.FinishReason)
-		require.True(t, ch.Logprobs == nil || string(ch.Logprobs) == "null")
-		require.True(t, c.Usage == nil || string(c.Usage) == "null")
-		var want, got string
-		require.NoError(t, json.Unmarshal(ch.Delta["content"], &want))
-		require.NoError(t, json.Unmarshal(text, &got))
-		require.Equal(t, want, got)
-		for k := range ch.Delta {
-			require.Contains(t, []string{"content", "role"}, k)
+		require.Nil(t, c.Usage)
+		require.LessOrEqual(t, len(c.Choices), 1)
+		if len(c.Choices) == 0 {
+			require.Nil(t, got.text)
+			require.Empty(t, got.finish)
+			return
 		}
+		ch := c.Choices[0]
+		require.Empty(t, ch.Delta.ReasoningContent)
+		require.Empty(t, ch.Delta.ThinkingBlocks)
+		require.Empty(t, ch.Delta.ToolCalls)
+		if ch.FinishReason == nil {
+			require.Empty(t, got.finish)
+		} else {
+			require.Equal(t, *ch.FinishReason, got.finish)
+		}
+		if ch.Delta.Content == nil {
+			require.Nil(t, got.text)
+			return
+		}
+		var text string
+		require.NoError(t, json.Unmarshal(got.text, &text))
+		require.Equal(t, *ch.Delta.Content, text)
 	})
 }
 
