@@ -106,10 +106,8 @@ func decodeMessagesRequest(body []byte, obj *jsonobj.Object) (messagesRequest, e
 				switch {
 				case k == "content":
 					m.Content = v
-				case k == "role" && len(v) > 0 && v[0] == '"':
-					var err error
-					m.Role, err = jsonscan.Unquote(v)
-					return err
+				case k == "role":
+					return stringValue(v, &m.Role) // another kind: encoding/json names it
 				default:
 					return errNotSimple
 				}
@@ -681,68 +679,72 @@ func readPlainChunk(data []byte) (plainChunk, bool) {
 	choices, other := 0, false
 	err := jsonscan.Walk(data, func(v jsonscan.Value) error {
 		return v.Object(func(k []byte, v jsonscan.Value) error {
-			if string(k) != "choices" {
-				// What encoding/json would decode into chatChunk, names
-				// matched regardless of case.
-				switch {
-				case bytes.EqualFold(k, []byte("id")), bytes.EqualFold(k, []byte("model")):
-					raw, err := v.Raw()
-					if err != nil {
-						return err
-					}
-					other = other || (raw[0] != '"' && string(raw) != "null")
-				case bytes.EqualFold(k, []byte("usage")):
-					raw, err := v.Raw()
-					if err != nil {
-						return err
-					}
-					other = other || string(raw) != "null"
-				case bytes.EqualFold(k, []byte("choices")):
-					other = true
-				}
-				return nil // object, created, system_fingerprint, …
-			}
-			c, choices = plainChunk{}, 0 // a later "choices" replaces an earlier one
-			return v.Array(func(v jsonscan.Value) error {
-				choices++
-				return v.Object(func(k []byte, v jsonscan.Value) error {
-					raw, err := v.Raw()
-					if err != nil {
-						return err
-					}
-					switch string(k) {
-					case "delta":
-						return jsonscan.Members(raw, func(k string, v []byte) error {
-							switch {
-							case k == "content" && len(v) > 0 && v[0] == '"':
-								c.text = v
-							case k != "role":
-								other = true
-							}
-							return nil
-						})
-					case "finish_reason":
-						switch {
-						case string(raw) == "null":
-							c.finish = ""
-						case raw[0] == '"':
-							c.finish, err = jsonscan.Unquote(raw)
-						default:
-							other = true
-						}
-						return err
-					case "logprobs":
-						other = other || string(raw) != "null"
-					case "index":
-					default:
-						other = true
-					}
-					return nil
+			if string(k) == "choices" {
+				c, choices = plainChunk{}, 0 // a later "choices" replaces an earlier one
+				return v.Array(func(v jsonscan.Value) error {
+					choices++
+					return c.readChoice(v, &other)
 				})
-			})
+			}
+			// What encoding/json would decode into chatChunk, names
+			// matched regardless of case.
+			switch {
+			case bytes.EqualFold(k, []byte("id")), bytes.EqualFold(k, []byte("model")):
+				raw, err := v.Raw()
+				other = other || err == nil && raw[0] != '"' && !isNull(raw)
+				return err
+			case bytes.EqualFold(k, []byte("usage")):
+				raw, err := v.Raw()
+				other = other || err == nil && !isNull(raw)
+				return err
+			case bytes.EqualFold(k, []byte("choices")):
+				other = true
+			}
+			return nil // object, created, system_fingerprint, …
 		})
 	})
 	return c, err == nil && !other && choices <= 1
+}
+
+// readChoice reads a choice of a chunk into c, setting other when it holds
+// more than text and a finish reason.
+func (c *plainChunk) readChoice(v jsonscan.Value, other *bool) error {
+	return v.Object(func(k []byte, v jsonscan.Value) error {
+		if string(k) == "delta" {
+			return v.Object(func(k []byte, v jsonscan.Value) error {
+				raw, err := v.Raw()
+				switch {
+				case err != nil:
+				case string(k) == "content" && raw[0] == '"':
+					c.text = raw
+				case string(k) != "role":
+					*other = true
+				}
+				return err
+			})
+		}
+		raw, err := v.Raw()
+		if err != nil {
+			return err
+		}
+		switch string(k) {
+		case "finish_reason":
+			switch {
+			case isNull(raw):
+				c.finish = ""
+			case raw[0] == '"':
+				c.finish, err = jsonscan.Unquote(raw)
+			default:
+				*other = true
+			}
+		case "logprobs":
+			*other = *other || !isNull(raw)
+		case "index":
+		default:
+			*other = true
+		}
+		return err
+	})
 }
 
 // openTextBlock closes the open content block and starts a text block.

@@ -2,7 +2,6 @@ package translator
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -26,9 +25,10 @@ func chatBody4K(stream bool) []byte {
 }
 
 // BenchmarkTranslation measures one request and its streamed response
-// (providertest's chat streams, 20 words) through each translation: OpenAI passthrough as the baseline,
-// Azure OpenAI (a path), Anthropic (both bodies rewritten), Bedrock's
-// Converse and Claude on Bedrock (event-stream frames).
+// (providertest's chat streams, 20 words) through each translation: OpenAI
+// passthrough as the baseline, Azure OpenAI (a path), Anthropic (both
+// bodies rewritten), Bedrock's Converse and Claude on Bedrock (event-stream
+// frames).
 func BenchmarkTranslation(b *testing.B) {
 	body := chatBody4K(true)
 	parsed, err := jsonobj.Parse(body)
@@ -41,16 +41,7 @@ func BenchmarkTranslation(b *testing.B) {
 	}
 	openAIStream, anthropicStream := bytes.Join(streams.OpenAIUsage, nil), bytes.Join(streams.Anthropic, nil)
 	converseStream, geminiStream := bytes.Join(streams.Converse, nil), bytes.Join(streams.Gemini, nil)
-	var claudeOnBedrock []providertest.AWSEvent
-	sp := sse.Splitter{Limit: 1 << 20}
-	_ = sp.Feed(anthropicStream, func(ev []byte) {
-		payload, _ := json.Marshal(map[string][]byte{"bytes": sse.Data(ev)})
-		claudeOnBedrock = append(claudeOnBedrock, providertest.AWSEvent{Event: "chunk", Payload: payload})
-	})
-	claudeStream, err := providertest.EncodeAWSEvents(claudeOnBedrock)
-	if err != nil {
-		b.Fatal(err)
-	}
+	claudeStream := bytes.Join(streams.AnthropicOnBedrock, nil)
 	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
 	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
 	headerBlocks := NewHeaderBlocks() // as the pipeline shares them

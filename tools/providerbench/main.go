@@ -51,9 +51,6 @@ import (
 // profileEnv names the file the gateway child writes its CPU profile to.
 const profileEnv = "AIGW_PROVIDERBENCH_CPUPROFILE"
 
-// stdin is the child's standard input, whose end stops it.
-var stdin io.Reader = os.Stdin
-
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "child" {
 		if err := child(os.Args[2:]); err != nil {
