@@ -37,6 +37,9 @@ type anthropicToOpenAI struct {
 	splitter sse.Splitter
 	out      []byte
 	complete bool
+	// sunk records that the inner translation hands its streamed chunks
+	// to the chatSink methods instead of writing them.
+	sunk bool
 
 	// Stream state.
 	started    bool
@@ -449,11 +452,25 @@ func (t *anthropicToOpenAI) ResponseHeaders(status int, h http.Header) error {
 	}
 	t.status = status
 	t.stream = rewrittenHeaders(status, h, t.stream)
+	if s, ok := t.inner.(streamsTo); ok && t.stream {
+		// The inner translation's chunks come as values: none is
+		// written only to be read back.
+		s.streamTo(t)
+		t.sunk = true
+	}
 	return nil
 }
 
 // ResponseBody implements [Translator.ResponseBody].
 func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if t.sunk {
+		t.out = outputFor(t.out, len(chunk))
+		_, err := t.inner.ResponseBody(chunk, eos) // its chunks reach the sink methods
+		if err == nil && eos && !t.complete {
+			err = fmt.Errorf("the upstream's stream ended before [DONE]")
+		}
+		return t.out, err
+	}
 	chat, innerErr := t.inner.ResponseBody(chunk, eos)
 	if t.stream {
 		t.out = outputFor(t.out, len(chunk))
@@ -579,59 +596,100 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		return
 	}
 	if !t.started {
-		t.started, t.id, t.model = true, c.ID, c.Model
-		t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
-			ID: c.ID, Type: "message", Role: "assistant", Model: c.Model, Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
+		t.chatStart(c.ID, c.Model)
 	}
-	for _, ch := range c.Choices {
-		if r := ch.Delta.ReasoningContent; r != "" {
+	for i := range c.Choices {
+		t.choice(&c.Choices[i].Delta, c.Choices[i].FinishReason)
+	}
+}
+
+// choice translates a choice's delta and finish reason into events.
+func (t *anthropicToOpenAI) choice(d *chunkDelta, finish *string) {
+	if r := d.ReasoningContent; r != "" {
+		if t.open != "thinking" {
+			t.openBlock("thinking", map[string]any{"type": "thinking", "thinking": ""})
+		}
+		t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
+			"delta": map[string]string{"type": "thinking_delta", "thinking": r}})
+	}
+	for _, tb := range d.ThinkingBlocks {
+		switch {
+		case tb.Type == "redacted_thinking":
+			t.openBlock("redacted_thinking", map[string]any{"type": "redacted_thinking", "data": tb.Data})
+		case tb.Signature != "":
 			if t.open != "thinking" {
 				t.openBlock("thinking", map[string]any{"type": "thinking", "thinking": ""})
 			}
 			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
-				"delta": map[string]string{"type": "thinking_delta", "thinking": r}})
-		}
-		for _, tb := range ch.Delta.ThinkingBlocks {
-			switch {
-			case tb.Type == "redacted_thinking":
-				t.openBlock("redacted_thinking", map[string]any{"type": "redacted_thinking", "data": tb.Data})
-			case tb.Signature != "":
-				if t.open != "thinking" {
-					t.openBlock("thinking", map[string]any{"type": "thinking", "thinking": ""})
-				}
-				t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
-					"delta": map[string]string{"type": "signature_delta", "signature": tb.Signature}})
-			}
-		}
-		if s := ch.Delta.Content; s != nil && *s != "" {
-			if t.open != "text" {
-				t.openTextBlock()
-			}
-			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
-				"delta": map[string]string{"type": "text_delta", "text": *s}})
-		}
-		for _, tc := range ch.Delta.ToolCalls {
-			idx := 0
-			if tc.Index != nil {
-				idx = *tc.Index
-			}
-			if _, seen := t.toolBlocks[idx]; !seen {
-				if t.toolBlocks == nil {
-					t.toolBlocks = map[int]int{}
-				}
-				t.openBlock("tool_use", map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": map[string]any{}})
-				t.toolBlocks[idx] = t.block - 1
-			}
-			if tc.Function.Arguments != "" {
-				t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.toolBlocks[idx],
-					"delta": map[string]string{"type": "input_json_delta", "partial_json": tc.Function.Arguments}})
-			}
-		}
-		if ch.FinishReason != nil && *ch.FinishReason != "" {
-			t.stop = stopReason(*ch.FinishReason)
+				"delta": map[string]string{"type": "signature_delta", "signature": tb.Signature}})
 		}
 	}
+	if s := d.Content; s != nil && *s != "" {
+		if t.open != "text" {
+			t.openTextBlock()
+		}
+		t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.block - 1,
+			"delta": map[string]string{"type": "text_delta", "text": *s}})
+	}
+	for _, tc := range d.ToolCalls {
+		idx := 0
+		if tc.Index != nil {
+			idx = *tc.Index
+		}
+		if _, seen := t.toolBlocks[idx]; !seen {
+			if t.toolBlocks == nil {
+				t.toolBlocks = map[int]int{}
+			}
+			t.openBlock("tool_use", map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": map[string]any{}})
+			t.toolBlocks[idx] = t.block - 1
+		}
+		if tc.Function.Arguments != "" {
+			t.emit("content_block_delta", map[string]any{"type": "content_block_delta", "index": t.toolBlocks[idx],
+				"delta": map[string]string{"type": "input_json_delta", "partial_json": tc.Function.Arguments}})
+		}
+	}
+	if finish != nil && *finish != "" {
+		t.stop = stopReason(*finish)
+	}
 }
+
+// chatStart implements [chatSink]: the message starts.
+func (t *anthropicToOpenAI) chatStart(id, model string) {
+	t.started, t.id, t.model = true, id, model
+	t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
+		ID: id, Type: "message", Role: "assistant", Model: model, Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
+}
+
+// chatText implements [chatSink].
+func (t *anthropicToOpenAI) chatText(text json.RawMessage) {
+	if len(text) > len(`""`) {
+		if t.open != "text" {
+			t.openTextBlock()
+		}
+		t.textDelta(text)
+	}
+}
+
+// chatFinish implements [chatSink].
+func (t *anthropicToOpenAI) chatFinish(reason string) {
+	if reason != "" {
+		t.stop = stopReason(reason)
+	}
+}
+
+// chatChunk implements [chatSink].
+func (t *anthropicToOpenAI) chatChunk(c *openai.ChatCompletion) {
+	for _, ch := range c.Choices {
+		var d chunkDelta
+		if m := ch.Delta; m != nil {
+			d = chunkDelta{Content: m.Content, ReasoningContent: m.ReasoningContent, ThinkingBlocks: m.ThinkingBlocks, ToolCalls: m.ToolCalls}
+		}
+		t.choice(&d, ch.FinishReason)
+	}
+}
+
+// chatDone implements [chatSink].
+func (t *anthropicToOpenAI) chatDone() { t.finish() }
 
 // textDelta writes the content_block_delta of text (its JSON string) to
 // the open text block, the most frequent event, without decoding or
@@ -650,15 +708,18 @@ type chatChunk struct {
 	ID      string `json:"id"`
 	Model   string `json:"model"`
 	Choices []struct {
-		Delta struct {
-			Content          *string                `json:"content"`
-			ReasoningContent string                 `json:"reasoning_content"`
-			ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
-			ToolCalls        []openai.ToolCall      `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason *string `json:"finish_reason"`
+		Delta        chunkDelta `json:"delta"`
+		FinishReason *string    `json:"finish_reason"`
 	} `json:"choices"`
 	Usage *openai.Usage `json:"usage"`
+}
+
+// chunkDelta is what the Messages events are made of in a chunk's delta.
+type chunkDelta struct {
+	Content          *string                `json:"content"`
+	ReasoningContent string                 `json:"reasoning_content"`
+	ThinkingBlocks   []openai.ThinkingBlock `json:"thinking_blocks"`
+	ToolCalls        []openai.ToolCall      `json:"tool_calls"`
 }
 
 // plainChunk is a chat.completion.chunk read in one pass: its choice's

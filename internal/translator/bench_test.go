@@ -99,3 +99,84 @@ func BenchmarkGeminiEvent(b *testing.B) {
 		}
 	}
 }
+
+// messagesBody4K is a 4 KB Messages request: a system prompt, a few turns
+// and a tool, as chatBody4K.
+func messagesBody4K(stream bool) []byte {
+	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+	return fmt.Appendf(nil, `{"model":"m","stream":%t,"max_tokens":256,"system":"You are a helpful assistant.","messages":[`+
+		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}],`+
+		`"tools":[{"name":"weather","description":"Weather of a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]}`,
+		stream, turn, turn, turn, turn, turn)
+}
+
+// BenchmarkMessagesTranslation measures the Messages front door as
+// BenchmarkTranslation measures chat: a 4 KB request and its streamed
+// response, to Anthropic (the baseline: the body goes as it came) and to
+// each schema it is translated to. The request and response
+// sub-benchmarks measure each half alone.
+func BenchmarkMessagesTranslation(b *testing.B) {
+	body := messagesBody4K(true)
+	parsed, err := jsonobj.Parse(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	streams, err := providertest.NewChatStreams()
+	if err != nil {
+		b.Fatal(err)
+	}
+	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
+	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
+	headerBlocks := NewHeaderBlocks()
+	for _, c := range []struct {
+		name    string
+		schema  config.Schema
+		headers http.Header
+		stream  []byte
+	}{
+		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, sseStream, bytes.Join(streams.Anthropic, nil)},
+		{"aws-anthropic", config.Schema{Name: config.SchemaAWSAnthropic}, eventStream, bytes.Join(streams.AnthropicOnBedrock, nil)},
+		{"bedrock-converse", config.Schema{Name: config.SchemaAWSBedrock}, eventStream, bytes.Join(streams.Converse, nil)},
+		{"gcp-gemini", config.Schema{Name: config.SchemaGCPVertexAI}, sseStream, bytes.Join(streams.Gemini, nil)},
+		{"openai", config.Schema{Name: config.SchemaOpenAI}, sseStream, bytes.Join(streams.OpenAIUsage, nil)},
+	} {
+		newRequest := func(b *testing.B) Translator {
+			tr, err := New(llm.OperationMessages, c.schema, Options{Parsed: parsed, HeaderBlocks: headerBlocks, ForceUsage: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tr.Request(&llm.Request{Operation: llm.OperationMessages, Body: body, Model: "m", Stream: true}); err != nil {
+				b.Fatal(err)
+			}
+			return tr
+		}
+		respond := func(b *testing.B, tr Translator) {
+			if err := tr.ResponseHeaders(200, c.headers.Clone()); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < len(c.stream); i += 512 {
+				if _, err := tr.ResponseBody(c.stream[i:min(i+512, len(c.stream))], i+512 >= len(c.stream)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !tr.Complete() {
+				b.Fatal("the stream did not complete")
+			}
+		}
+		b.Run(c.name+"/request", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				newRequest(b)
+			}
+		})
+		b.Run(c.name+"/response", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				tr := newRequest(b)
+				b.StartTimer()
+				respond(b, tr)
+			}
+		})
+	}
+}

@@ -9,7 +9,8 @@ import (
 
 // chatChunks writes the chat.completion.chunk events of a translated
 // stream: the frequent ones (text deltas, role and finish) by hand from a
-// head computed once, the others with encoding/json.
+// head computed once, the others with encoding/json. With a sink, it
+// writes nothing and hands the sink each chunk as values instead.
 type chatChunks struct {
 	out     []byte
 	id      string
@@ -18,6 +19,79 @@ type chatChunks struct {
 	// head is the start of every chunk of the stream (id, object, created,
 	// model), once known.
 	head []byte
+	// sink, when set, takes the chunks instead of out; sinkStarted
+	// records that it has had the stream's ID and model.
+	sink        chatSink
+	sinkStarted bool
+}
+
+// chatSink takes a translated stream's chunks as values rather than
+// encoded: the Messages front door, which would otherwise read back every
+// chunk the chat translation under it wrote. Each call comes after
+// chatStart, once.
+type chatSink interface {
+	// chatStart starts the stream with its chunks' ID and model.
+	chatStart(id, model string)
+	// chatText is a text delta of the first choice: its JSON string.
+	chatText(text json.RawMessage)
+	// chatFinish is the first choice's finish reason.
+	chatFinish(reason string)
+	// chatChunk is any other chunk with choices.
+	chatChunk(chunk *openai.ChatCompletion)
+	// chatDone ends the stream ([DONE]).
+	chatDone()
+}
+
+// streamsTo is implemented by the chat translations that can hand their
+// streamed chunks to a sink.
+type streamsTo interface {
+	// streamTo makes the stream's chunks go to sink: ResponseBody then
+	// returns no bytes for them.
+	streamTo(sink chatSink)
+}
+
+// streamTo implements [streamsTo].
+func (c *chatChunks) streamTo(sink chatSink) { c.sink = sink }
+
+// toSink reports whether the chunks go to the sink, starting it first.
+func (c *chatChunks) toSink() bool {
+	if c.sink == nil {
+		return false
+	}
+	if !c.sinkStarted {
+		c.sinkStarted = true
+		c.sink.chatStart(c.id, c.model)
+	}
+	return true
+}
+
+// resetOutput empties the output for the translation of a chunk of n
+// upstream bytes.
+func (c *chatChunks) resetOutput(n int) {
+	if c.sink != nil {
+		c.out = c.out[:0] // nothing is written to it
+		return
+	}
+	c.out = outputFor(c.out, n)
+}
+
+// roleChunk writes the stream's first chunk: the assistant's role and
+// empty content.
+func (c *chatChunks) roleChunk() {
+	if c.toSink() {
+		return // it tells nothing more than the start
+	}
+	c.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
+}
+
+// finishChunk writes the first choice's finish reason, one of OpenAI's
+// (written as it is).
+func (c *chatChunks) finishChunk(reason string) {
+	if c.toSink() {
+		c.sink.chatFinish(reason)
+		return
+	}
+	c.headChunk(`{},"finish_reason":"` + reason + `"`)
 }
 
 // headChunk writes a chunk with one choice: delta and finish reason as
@@ -46,6 +120,10 @@ func (c *chatChunks) startHead() {
 // textChunk writes the chunk of a text delta (its JSON string), the most
 // frequent one, without decoding or encoding the text.
 func (c *chatChunks) textChunk(text json.RawMessage) {
+	if c.toSink() {
+		c.sink.chatText(text)
+		return
+	}
 	c.startHead()
 	c.out = append(c.out, c.head...)
 	c.out = append(c.out, `,"choices":[{"index":0,"delta":{"content":`...)
@@ -61,6 +139,10 @@ func (c *chatChunks) chunk(delta *openai.ResponseMessage, finish *string) {
 
 // write writes one chunk, encoded.
 func (c *chatChunks) write(chunk *openai.ChatCompletion) {
+	if c.toSink() {
+		c.sink.chatChunk(chunk)
+		return
+	}
 	b, err := json.Marshal(chunk)
 	if err != nil {
 		return
@@ -73,12 +155,19 @@ func (c *chatChunks) write(chunk *openai.ChatCompletion) {
 // usageChunk writes the usage-only chunk of a stream whose client asked
 // for usage.
 func (c *chatChunks) usageChunk(u *openai.Usage) {
+	if c.toSink() {
+		return // the sink reads the translation's usage
+	}
 	c.write(&openai.ChatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
 		Choices: []openai.Choice{}, Usage: u})
 }
 
 // done writes the stream's end.
 func (c *chatChunks) done() {
+	if c.toSink() {
+		c.sink.chatDone()
+		return
+	}
 	c.out = append(c.out, "data: [DONE]\n\n"...)
 }
 

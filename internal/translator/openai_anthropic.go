@@ -640,7 +640,7 @@ func (t *openAIToAnthropic) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = outputFor(t.out, len(chunk))
+		t.resetOutput(len(chunk))
 		var err error
 		if t.bedrock != nil {
 			err = t.bedrock.frames.feed(chunk, func(m eventstream.Message) error { return t.bedrock.event(m, t.data) })
@@ -788,7 +788,7 @@ func (t *openAIToAnthropic) data(data []byte) {
 			t.id, t.created = m.ID, t.now().Unix()
 			t.observe(&m.Usage, m.Model)
 		}
-		t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
+		t.roleChunk()
 	case "content_block_start":
 		if b := e.ContentBlock; b != nil && b.Type == "redacted_thinking" {
 			t.chunk(&openai.ResponseMessage{ThinkingBlocks: []openai.ThinkingBlock{{Type: "redacted_thinking", Data: b.Data}}}, nil)
@@ -840,7 +840,7 @@ func (t *openAIToAnthropic) data(data []byte) {
 	case "message_delta":
 		t.observe(e.Usage, "")
 		if d := e.Delta; d != nil && d.StopReason != "" {
-			t.headChunk(`{},"finish_reason":"` + t.finishReason(d.StopReason) + `"`)
+			t.finishChunk(t.finishReason(d.StopReason))
 		}
 	case "error":
 		if e.Error != nil {

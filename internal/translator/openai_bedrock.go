@@ -556,7 +556,7 @@ func eventStreamHeaders(status int, h http.Header, stream bool) bool {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = outputFor(t.out, len(chunk))
+		t.resetOutput(len(chunk))
 		err := t.frames.feed(chunk, t.message)
 		if err == nil && eos && !t.complete {
 			if t.stopped && !t.frames.pending() {
@@ -701,7 +701,7 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 		if stop, ok := converseStopReason(m.Payload); ok {
 			t.start()
 			t.stopped = true
-			t.headChunk(`{},"finish_reason":"` + t.finishReason(stop) + `"`)
+			t.finishChunk(t.finishReason(stop))
 			return nil
 		}
 	case bedrock.EventMetadata:
@@ -768,7 +768,7 @@ func (t *openAIToBedrock) message(m eventstream.Message) error {
 	case bedrock.EventMessageStop:
 		t.start()
 		t.stopped = true
-		t.headChunk(`{},"finish_reason":"` + t.finishReason(e.StopReason) + `"`)
+		t.finishChunk(t.finishReason(e.StopReason))
 	case bedrock.EventMetadata:
 		t.observe(e.Usage)
 		if t.stopped {
@@ -867,7 +867,7 @@ func (t *openAIToBedrock) start() {
 	}
 	t.started = true
 	t.id, t.created = t.completionID(), t.now().Unix()
-	t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
+	t.roleChunk()
 }
 
 // end ends the stream: the usage chunk when the client asked for it, then

@@ -507,7 +507,7 @@ func (t *openAIToGemini) ResponseHeaders(status int, h http.Header) error {
 // ResponseBody implements [Translator.ResponseBody].
 func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if t.stream {
-		t.out = outputFor(t.out, len(chunk))
+		t.resetOutput(len(chunk))
 		var err error
 		if t.array {
 			err = t.elements.feed(chunk, t.data)
@@ -711,7 +711,7 @@ func (t *openAIToGemini) data(data []byte) {
 	if !t.started {
 		t.started = true
 		t.id, t.created = t.completionID(e.responseID), t.now().Unix()
-		t.headChunk(`{"role":"assistant","content":""},"finish_reason":null`)
+		t.roleChunk()
 	}
 	if len(e.candidates) == 0 && e.blockReason != "" {
 		t.finish(0, "content_filter")
@@ -759,7 +759,7 @@ func (t *openAIToGemini) finish(index int, reason string) {
 	}
 	t.finished[index] = true
 	if index == 0 {
-		t.headChunk(`{},"finish_reason":"` + reason + `"`)
+		t.finishChunk(reason)
 		return
 	}
 	t.write(&openai.ChatCompletion{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model,
