@@ -133,8 +133,21 @@ func (t *anthropicToAnthropic) event(ev []byte) {
 	data := sse.Data(ev)
 	switch {
 	case bytes.Contains(data, messageStopType):
+		t.typedEvent("message_stop", data)
+	case bytes.Contains(data, messageStartType):
+		t.typedEvent("message_start", data)
+	case bytes.Contains(data, messageDeltaType):
+		t.typedEvent("message_delta", data)
+	}
+}
+
+// typedEvent reads the usage of an event whose type is known, from its
+// data.
+func (t *anthropicToAnthropic) typedEvent(typ string, data []byte) {
+	switch typ {
+	case "message_stop":
 		t.complete = true
-	case bytes.Contains(data, messageStartType), bytes.Contains(data, messageDeltaType):
+	case "message_start", "message_delta":
 		var e anthropic.Event
 		if readAnthropicEvent(data, &e) != nil {
 			return

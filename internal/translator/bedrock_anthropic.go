@@ -208,13 +208,13 @@ func (t *messagesToBedrock) event(data []byte) {
 	if typ == "" {
 		return
 	}
-	start := len(t.out)
+	data = bytes.TrimSpace(data)
 	t.out = append(t.out, "event: "...)
 	t.out = append(t.out, typ...)
 	t.out = append(t.out, "\ndata: "...)
-	t.out = append(t.out, bytes.TrimSpace(data)...)
+	t.out = append(t.out, data...)
 	t.out = append(t.out, '\n', '\n')
-	t.usage.event(t.out[start:])
+	t.usage.typedEvent(typ, data)
 }
 
 // Usage implements [Translator.Usage].
