@@ -103,14 +103,26 @@ func lfEventEnd(b []byte, from int) int {
 // before it are known to hold none that ends an event). Lines end in "\n",
 // "\r\n" or "\r".
 func eventEnd(b []byte, from int) int {
-	for i := from; i < len(b); i++ {
-		c := b[i]
-		if c != '\n' && c != '\r' {
-			continue
+	// The next "\n" and "\r" at or after i, found by vectorised searches
+	// (-1: none left), each searched again only once passed.
+	nextLF, nextCR := -2, -2
+	for i := from; i < len(b); {
+		if nextLF != -1 && nextLF < i {
+			nextLF = indexFrom(b, i, '\n')
+		}
+		if nextCR != -1 && nextCR < i {
+			nextCR = indexFrom(b, i, '\r')
+		}
+		i = nextLF
+		if nextCR >= 0 && (i < 0 || nextCR < i) {
+			i = nextCR
+		}
+		if i < 0 {
+			return -1
 		}
 		// End of a line at i; see whether the next line is empty.
 		j := i + 1
-		if c == '\r' && j < len(b) && b[j] == '\n' {
+		if b[i] == '\r' && j < len(b) && b[j] == '\n' {
 			j++
 		}
 		if j >= len(b) {
@@ -128,7 +140,15 @@ func eventEnd(b []byte, from int) int {
 			}
 			return j + 1
 		}
-		i = j - 1
+		i = j
+	}
+	return -1
+}
+
+// indexFrom returns the index of the first c in b at or after from, or -1.
+func indexFrom(b []byte, from int, c byte) int {
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
 	}
 	return -1
 }

@@ -154,3 +154,49 @@ func BenchmarkSplitterLargeEvent(b *testing.B) {
 		})
 	}
 }
+
+// eventEndByteByByte is eventEnd as the specification reads: a scan of one
+// byte at a time for line ends.
+func eventEndByteByByte(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		c := b[i]
+		if c != '\n' && c != '\r' {
+			continue
+		}
+		j := i + 1
+		if c == '\r' && j < len(b) && b[j] == '\n' {
+			j++
+		}
+		if j >= len(b) {
+			return -1
+		}
+		switch b[j] {
+		case '\n':
+			return j + 1
+		case '\r':
+			if j+1 < len(b) && b[j+1] == '\n' {
+				return j + 2
+			}
+			if j+1 >= len(b) {
+				return -1
+			}
+			return j + 1
+		}
+		i = j - 1
+	}
+	return -1
+}
+
+// FuzzEventEnd: eventEnd's vectorised searches find the event end a scan
+// of one byte at a time finds, for any bytes and starting point.
+func FuzzEventEnd(f *testing.F) {
+	f.Add([]byte("data: a\r\n\r\ndata: b\n\n"), 0)
+	f.Add([]byte("data: a\rb\r\r"), 2)
+	f.Add([]byte("x\r\ny\n\r\n"), 1)
+	f.Fuzz(func(t *testing.T, b []byte, from int) {
+		if from < 0 || from > len(b) {
+			from = 0
+		}
+		require.Equal(t, eventEndByteByByte(b, from), eventEnd(b, from))
+	})
+}
