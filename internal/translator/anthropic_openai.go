@@ -155,44 +155,32 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 			extras = append(extras, m) // e.g. top_k, which vLLM reads
 		}
 	}
-	out := map[string]any{"model": req.Model} // the inner translation applies the override
-	if in.MaxTokens != nil {
-		out["max_tokens"] = *in.MaxTokens
-	}
-	if len(in.StopSequences) > 0 {
-		out["stop"] = in.StopSequences
-	}
-	if in.Temperature != nil {
-		out["temperature"] = *in.Temperature
-	}
-	if in.TopP != nil {
-		out["top_p"] = *in.TopP
-	}
+	out := chatTail{Model: req.Model, MaxTokens: in.MaxTokens, Stop: in.StopSequences, Temperature: in.Temperature, TopP: in.TopP} // the inner translation applies the override
 	if in.Stream {
-		out["stream"] = true
-		out["stream_options"] = map[string]bool{"include_usage": true} // Anthropic's events carry usage
+		out.Stream = true
+		out.StreamOptions = &openai.StreamOptions{IncludeUsage: true} // Anthropic's events carry usage
 	}
-	if in.Metadata != nil && in.Metadata.UserID != "" {
-		out["user"] = in.Metadata.UserID
+	if in.Metadata != nil {
+		out.User = in.Metadata.UserID
 	}
 	if th := in.Thinking; th != nil && th.Type == "enabled" {
 		switch {
 		case th.BudgetTokens <= 1024:
-			out["reasoning_effort"] = "low"
+			out.ReasoningEffort = "low"
 		case th.BudgetTokens <= 8192:
-			out["reasoning_effort"] = "medium"
+			out.ReasoningEffort = "medium"
 		default:
-			out["reasoning_effort"] = "high"
+			out.ReasoningEffort = "high"
 		}
 	}
-	if err := openAITools(&in, out); err != nil {
+	if err := openAITools(&in, &out); err != nil {
 		return nil, err
 	}
 	msgs, err := openAIMessages(&in, t.extensions)
 	if err != nil {
 		return nil, err
 	}
-	tail, err := json.Marshal(out)
+	tail, err := json.Marshal(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the chat request: %w", err)
 	}
@@ -216,41 +204,51 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 		Model: req.Model, Stream: in.Stream, IncludeUsage: in.Stream})
 }
 
+// chatTail is the chat request's members other than its messages, in the
+// order of their names.
+type chatTail struct {
+	MaxTokens         *int64                `json:"max_tokens,omitempty"`
+	Model             string                `json:"model"`
+	ParallelToolCalls *bool                 `json:"parallel_tool_calls,omitempty"`
+	ReasoningEffort   string                `json:"reasoning_effort,omitempty"`
+	Stop              []string              `json:"stop,omitempty"`
+	Stream            bool                  `json:"stream,omitempty"`
+	StreamOptions     *openai.StreamOptions `json:"stream_options,omitempty"`
+	Temperature       *float64              `json:"temperature,omitempty"`
+	ToolChoice        any                   `json:"tool_choice,omitempty"`
+	Tools             []openai.Tool         `json:"tools,omitempty"`
+	TopP              *float64              `json:"top_p,omitempty"`
+	User              string                `json:"user,omitempty"`
+}
+
 // openAITools translates tools and tool_choice.
-func openAITools(in *messagesRequest, out map[string]any) error {
-	var tools []openai.Tool
+func openAITools(in *messagesRequest, out *chatTail) error {
 	for i, tool := range in.Tools {
 		if len(tool.InputSchema) == 0 {
 			return invalid(fmt.Sprintf("tools[%d].input_schema", i), "required (server tools have no OpenAI equivalent)")
 		}
-		tools = append(tools, openai.Tool{Type: "function", Function: openai.Function{Name: tool.Name, Description: tool.Description, Parameters: tool.InputSchema}})
-	}
-	if len(tools) > 0 {
-		out["tools"] = tools
+		out.Tools = append(out.Tools, openai.Tool{Type: "function", Function: openai.Function{Name: tool.Name, Description: tool.Description, Parameters: tool.InputSchema}})
 	}
 	if c := in.ToolChoice; c != nil {
 		switch c.Type {
 		case "auto":
-			out["tool_choice"] = "auto"
+			out.ToolChoice = "auto"
 		case "any":
-			out["tool_choice"] = "required"
+			out.ToolChoice = "required"
 		case "none":
-			out["tool_choice"] = "none"
+			out.ToolChoice = "none"
 		case "tool":
-			out["tool_choice"] = map[string]any{"type": "function", "function": map[string]string{"name": c.Name}}
+			out.ToolChoice = map[string]any{"type": "function", "function": map[string]string{"name": c.Name}}
 		default:
 			return invalid("tool_choice.type", fmt.Sprintf("unknown type %q", c.Type))
 		}
-		if c.DisableParallelToolUse && len(tools) > 0 {
-			out["parallel_tool_calls"] = false
+		if c.DisableParallelToolUse && len(out.Tools) > 0 {
+			out.ParallelToolCalls = new(false)
 		}
 	}
 	return nil
 }
 
-// openAIMessages translates the system prompt and the turns: a user turn's
-// tool results become tool messages, in order, before its other content;
-// an assistant turn's tool uses become its tool calls.
 func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	add := func(msg map[string]any) error {
