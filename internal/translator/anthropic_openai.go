@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,53 +80,161 @@ type messagesMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// decodeMessagesRequest decodes a Messages request whose members obj holds:
-// its messages in one pass of the scanner (each one's content raw, not
-// read), the other members with encoding/json. A messages member the
-// scanner does not take as it is (a message that is not an object of a
-// string role and a content, a name that only encoding/json's
-// case-insensitive match would take) is decoded with the whole body by
+// decodeMessagesRequest decodes a Messages request whose members obj holds,
+// in one pass of the scanner (readMessagesMembers) when it can: anything
+// that pass does not take as it is is decoded with the whole body by
 // encoding/json, whose errors name the field.
 func decodeMessagesRequest(body []byte, obj *jsonobj.Object) (messagesRequest, error) {
 	var in messagesRequest
-	rest := &jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
-	var msgs json.RawMessage
-	simple := true
-	for _, m := range obj.Members {
-		switch {
-		case m.Key == "messages":
-			msgs = m.Value // the last duplicate wins, as with encoding/json
-		case strings.EqualFold(m.Key, "messages"):
-			simple = false
-		default:
-			rest.Members = append(rest.Members, m)
-		}
-	}
-	if simple && msgs != nil && !isNullOr(msgs) {
-		in.Messages = []messagesMessage{} // an empty array is not null
-		simple = jsonscan.Elements(msgs, func(el []byte) error {
-			var m messagesMessage
-			err := jsonscan.Members(el, func(k string, v []byte) error {
-				switch {
-				case k == "content":
-					m.Content = v
-				case k == "role":
-					return stringValue(v, &m.Role) // another kind: encoding/json names it
-				default:
-					return errNotSimple
-				}
-				return nil
-			})
-			in.Messages = append(in.Messages, m)
-			return err
-		}) == nil
-	}
-	if !simple {
+	if readMessagesMembers(obj.Members, &in) != nil {
+		in = messagesRequest{}
 		err := json.Unmarshal(body, &in)
 		return in, err
 	}
-	err := json.Unmarshal(rest.Bytes(), &in)
-	return in, err
+	return in, nil
+}
+
+// messagesMemberNames are the members of a Messages request
+// readMessagesMembers reads.
+var messagesMemberNames = []string{"model", "max_tokens", "system", "messages", "stop_sequences", "temperature", "top_p", "stream",
+	"tools", "tool_choice", "metadata", "thinking"}
+
+// readMessagesMembers reads a Messages request's members into in as
+// encoding/json would decode them into messagesRequest: the messages and
+// tools in one pass of the scanner (contents and input schemas left raw),
+// the scalars by hand, tool_choice, metadata and thinking (small objects)
+// with encoding/json. It fails for anything it does not take as it is: a
+// value of another kind, a name that only encoding/json's case-insensitive
+// match takes, a member given twice (encoding/json decodes the second
+// into what the first left).
+func readMessagesMembers(members []jsonobj.Member, in *messagesRequest) error {
+	var seen uint32
+	for _, m := range members {
+		i := slices.Index(messagesMemberNames, m.Key)
+		if i < 0 {
+			if slices.ContainsFunc(messagesMemberNames, func(name string) bool { return strings.EqualFold(m.Key, name) }) {
+				return errNotSimple
+			}
+			continue // a member the translation does not read
+		}
+		if seen&(1<<i) != 0 {
+			return errNotSimple
+		}
+		seen |= 1 << i
+		if err := readMessagesMember(m.Key, m.Value, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readMessagesMember reads one of messagesMemberNames.
+func readMessagesMember(key string, v []byte, in *messagesRequest) error {
+	switch key {
+	case "model":
+		return stringValue(v, &in.Model)
+	case "max_tokens":
+		return optionalInt(v, &in.MaxTokens)
+	case "system":
+		in.System = v
+		return nil
+	case "messages":
+		return readMessagesArray(v, &in.Messages)
+	case "stop_sequences":
+		return stringsValue(v, &in.StopSequences)
+	case "temperature":
+		return optionalFloat(v, &in.Temperature)
+	case "top_p":
+		return optionalFloat(v, &in.TopP)
+	case "stream":
+		return boolValue(v, &in.Stream)
+	case "tools":
+		return readAnthropicTools(v, &in.Tools)
+	case "tool_choice":
+		return json.Unmarshal(v, &in.ToolChoice)
+	case "metadata":
+		return json.Unmarshal(v, &in.Metadata)
+	default: // thinking
+		return json.Unmarshal(v, &in.Thinking)
+	}
+}
+
+// readMessagesArray reads the messages, each an object of a string role
+// and a content left raw.
+func readMessagesArray(v []byte, msgs *[]messagesMessage) error {
+	if isNull(v) {
+		*msgs = nil
+		return nil
+	}
+	*msgs = []messagesMessage{} // an empty array is not null
+	return elements(v, func(el []byte) error {
+		var m messagesMessage
+		err := jsonscan.Members(el, func(k string, v []byte) error {
+			switch k {
+			case "content":
+				m.Content = v
+			case "role":
+				return stringValue(v, &m.Role)
+			default:
+				return errNotSimple
+			}
+			return nil
+		})
+		*msgs = append(*msgs, m)
+		return err
+	})
+}
+
+// readAnthropicTools reads the tools, each an object whose input schema
+// stays raw.
+func readAnthropicTools(v []byte, tools *[]anthropic.Tool) error {
+	if isNull(v) {
+		*tools = nil
+		return nil
+	}
+	*tools = []anthropic.Tool{}
+	return elements(v, func(el []byte) error {
+		var tool anthropic.Tool
+		if !isNull(el) {
+			err := members(el, func(k string, v []byte) error {
+				switch k {
+				case "name":
+					return stringValue(v, &tool.Name)
+				case "description":
+					return stringValue(v, &tool.Description)
+				case "input_schema":
+					tool.InputSchema = v
+				default:
+					if strings.EqualFold(k, "name") || strings.EqualFold(k, "description") || strings.EqualFold(k, "input_schema") {
+						return errNotSimple
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		*tools = append(*tools, tool)
+		return nil
+	})
+}
+
+// stringsValue decodes a JSON array of strings into s; null makes it nil.
+func stringsValue(v []byte, s *[]string) error {
+	if isNull(v) {
+		*s = nil
+		return nil
+	}
+	*s = []string{}
+	return elements(v, func(el []byte) error {
+		var str string
+		if err := stringValue(el, &str); err != nil {
+			return err
+		}
+		*s = append(*s, str)
+		return nil
+	})
 }
 
 // errNotSimple ends a one-pass read that leaves the value to encoding/json.

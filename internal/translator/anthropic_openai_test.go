@@ -270,6 +270,11 @@ func FuzzDecodeMessagesRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"m","max_tokens":5,"system":"s","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"text","text":"x"}]}]}`))
 	f.Add([]byte(`{"messages":[{"role":"user","Content":"hi"}],"Messages":[]}`))
 	f.Add([]byte(`{"messages":[{"role":1}]}`))
+	f.Add([]byte(`{"model":"m","max_tokens":5,"stop_sequences":["a",null],"temperature":0.5,"top_p":null,"stream":true,"metadata":{"user_id":"u"},` +
+		`"thinking":{"type":"enabled","budget_tokens":2048},"tools":[{"name":"f","description":"d","input_schema":{"type":"object"},"cache_control":null},null],` +
+		`"tool_choice":{"type":"tool","name":"f"},"messages":[{"role":"user","content":"hi"}]}`))
+	f.Add([]byte(`{"tools":[{"name":"a","description":"x"}],"tools":[{"name":"b"}],"messages":[]}`))
+	f.Add([]byte(`{"Tools":[{"NAME":"a"}],"max_tokens":1.5,"temperature":1e400,"system":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		obj, err := jsonobj.Parse(body)
 		if err != nil {

@@ -19,6 +19,7 @@ var (
 	errNotNumber  = errors.New("must be a number")
 	errNotBool    = errors.New("must be true or false")
 	errNotObject  = errors.New("must be an object")
+	errNotArray   = errors.New("must be an array")
 )
 
 // intoPointer decodes v into *p as encoding/json decodes into a pointer:
@@ -41,6 +42,14 @@ func members(v []byte, member func(k string, v []byte) error) error {
 		return errNotObject
 	}
 	return jsonscan.Members(v, member)
+}
+
+// elements walks an array's elements; any other value is errNotArray.
+func elements(v []byte, element func(v []byte) error) error {
+	if len(v) == 0 || v[0] != '[' {
+		return errNotArray
+	}
+	return jsonscan.Elements(v, element)
 }
 
 // stringValue decodes the JSON string v into s; null leaves s as it is.
