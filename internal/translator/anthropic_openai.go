@@ -289,28 +289,38 @@ func (t *anthropicToOpenAI) Request(req *llm.Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.stream = in.Stream
+	chatReq := &llm.Request{Operation: llm.OperationChat, Method: req.Method, Path: req.Path, Model: req.Model, Stream: in.Stream, IncludeUsage: in.Stream}
+	if inner, ok := t.inner.(takesChat); ok {
+		// The chat request as the inner translation would read its JSON.
+		chat, err := out.chatRequest(msgs)
+		if err != nil {
+			return nil, err
+		}
+		return inner.chatRequest(chatReq, chat, extras)
+	}
 	tail, err := json.Marshal(&out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the chat request: %w", err)
 	}
 	size := len(tail) + 16
 	for _, m := range msgs {
-		size += len(m) + 1
+		size += len(m.Content) + 32
 	}
 	body := append(make([]byte, 0, size), `{"messages":[`...)
-	for i, m := range msgs {
+	for i := range msgs {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, m...)
+		if body, err = appendChatMessage(body, &msgs[i]); err != nil {
+			return nil, err
+		}
 	}
 	body = appendTail(append(body, ']'), tail)
-	if body, err = withExtras(body, extras); err != nil {
+	if chatReq.Body, err = withExtras(body, extras); err != nil {
 		return nil, err
 	}
-	t.stream = in.Stream
-	return t.inner.Request(&llm.Request{Operation: llm.OperationChat, Method: req.Method, Path: req.Path, Body: body,
-		Model: req.Model, Stream: in.Stream, IncludeUsage: in.Stream})
+	return t.inner.Request(chatReq)
 }
 
 // chatTail is the chat request's members other than its messages, in the
@@ -328,6 +338,26 @@ type chatTail struct {
 	Tools             []openai.Tool         `json:"tools,omitempty"`
 	TopP              *float64              `json:"top_p,omitempty"`
 	User              string                `json:"user,omitempty"`
+}
+
+// chatRequest is the chat request of msgs and these members, as readChat
+// reads it from their JSON.
+func (c *chatTail) chatRequest(msgs []openai.Message) (*openai.ChatRequest, error) {
+	in := &openai.ChatRequest{Model: c.Model, Messages: msgs, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP,
+		Stream: c.Stream, StreamOptions: c.StreamOptions, Tools: c.Tools, ParallelToolCalls: c.ParallelToolCalls, User: c.User,
+		ReasoningEffort: c.ReasoningEffort}
+	var err error
+	if len(c.Stop) > 0 {
+		if in.Stop, err = json.Marshal(c.Stop); err != nil {
+			return nil, fmt.Errorf("encoding the stop sequences: %w", err)
+		}
+	}
+	if c.ToolChoice != nil {
+		if in.ToolChoice, err = json.Marshal(c.ToolChoice); err != nil {
+			return nil, fmt.Errorf("encoding the tool choice: %w", err)
+		}
+	}
+	return in, nil
 }
 
 // openAITools translates tools and tool_choice.
@@ -358,19 +388,14 @@ func openAITools(in *messagesRequest, out *chatTail) error {
 	return nil
 }
 
-func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	add := func(msg map[string]any) error {
-		b, err := json.Marshal(msg)
-		out = append(out, b)
-		return err
-	}
+func openAIMessages(in *messagesRequest, extensions bool) ([]openai.Message, error) {
+	out := make([]openai.Message, 0, len(in.Messages)+1)
 	// A turn of text alone, the usual one, is copied as it is (valid JSON).
 	plain := func(role string, content json.RawMessage) bool {
 		if len(content) <= len(`""`) || content[0] != '"' {
 			return false
 		}
-		out = append(out, append(append(appendRole(nil, role, `,"content":`), content...), '}'))
+		out = append(out, openai.Message{Role: role, Content: content})
 		return true
 	}
 	if len(in.System) > 0 && !isNullOr(in.System) && !plain("system", in.System) {
@@ -378,9 +403,7 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, er
 		if err != nil {
 			return nil, err
 		}
-		if err := add(map[string]any{"role": "system", "content": text}); err != nil {
-			return nil, err
-		}
+		out = append(out, openai.Message{Role: "system", Content: jsonString(text)})
 	}
 	for i, m := range in.Messages {
 		if (m.Role == "user" || m.Role == "assistant") && plain(m.Role, m.Content) {
@@ -402,9 +425,7 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, er
 					if err != nil {
 						return nil, err
 					}
-					if err := add(map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": text}); err != nil {
-						return nil, err
-					}
+					out = append(out, openai.Message{Role: "tool", ToolCallID: b.ToolUseID, Content: jsonString(text)})
 				case "text":
 					part := map[string]any{"type": "text", "text": b.text}
 					if extensions && !isNullOr(b.CacheControl) {
@@ -422,48 +443,75 @@ func openAIMessages(in *messagesRequest, extensions bool) ([]json.RawMessage, er
 				}
 			}
 			if len(parts) > 0 {
-				if err := add(map[string]any{"role": "user", "content": parts}); err != nil {
-					return nil, err
+				content, err := json.Marshal(parts)
+				if err != nil {
+					return nil, fmt.Errorf("encoding %s: %w", field, err)
 				}
+				out = append(out, openai.Message{Role: "user", Content: content})
 			}
 		case "assistant":
-			msg := map[string]any{"role": "assistant"}
+			msg := openai.Message{Role: "assistant"}
 			var text strings.Builder
-			var calls []openai.ToolCall
-			var thinking []openai.ThinkingBlock
 			for j, b := range blocks {
 				switch b.Type {
 				case "text":
 					text.WriteString(b.text)
 				case "tool_use":
-					calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
+					msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: string(orEmptyObject(b.Input))}})
 				case "thinking", "redacted_thinking":
 					// The model's past reasoning: chat completions take none
 					// back, but translations to providers that sign it do.
 					if extensions {
-						thinking = append(thinking, openai.ThinkingBlock{Type: b.Type, Thinking: b.Thinking, Signature: b.Signature, Data: b.Data})
+						msg.ThinkingBlocks = append(msg.ThinkingBlocks, openai.ThinkingBlock{Type: b.Type, Thinking: b.Thinking, Signature: b.Signature, Data: b.Data})
 					}
 				default:
 					return nil, unsupported(fmt.Sprintf("%s.content[%d].type", field, j), fmt.Sprintf("%q content has no OpenAI equivalent", b.Type))
 				}
 			}
 			if text.Len() > 0 {
-				msg["content"] = text.String()
+				msg.Content = jsonString(text.String())
 			}
-			if len(calls) > 0 {
-				msg["tool_calls"] = calls
-			}
-			if len(thinking) > 0 {
-				msg["thinking_blocks"] = thinking
-			}
-			if err := add(msg); err != nil {
-				return nil, err
-			}
+			out = append(out, msg)
 		default:
 			return nil, invalid(field+".role", fmt.Sprintf("must be user or assistant, not %q", m.Role))
 		}
 	}
 	return out, nil
+}
+
+// appendMarshaled writes the member key of an object, its value v encoded
+// with encoding/json.
+func appendMarshaled(buf []byte, key string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the chat request's %s: %w", key, err)
+	}
+	buf = append(append(append(buf, ',', '"'), key...), '"', ':')
+	return append(buf, b...), nil
+}
+
+// appendChatMessage writes a message of openAIMessages as chat JSON: its
+// content as it is (valid JSON), its other members when set.
+func appendChatMessage(buf []byte, m *openai.Message) ([]byte, error) {
+	buf = appendRole(buf, m.Role, "")
+	if m.Content != nil {
+		buf = append(append(buf, `,"content":`...), m.Content...)
+	}
+	if m.ToolCallID != "" {
+		buf = append(append(buf, `,"tool_call_id":`...), jsonString(m.ToolCallID)...)
+	}
+	var err error
+	if len(m.ToolCalls) > 0 {
+		if buf, err = appendMarshaled(buf, "tool_calls", m.ToolCalls); err != nil {
+			return nil, err
+		}
+	}
+	if len(m.ThinkingBlocks) > 0 {
+		if buf, err = appendMarshaled(buf, "thinking_blocks", m.ThinkingBlocks); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
 }
 
 // block is a decoded Messages content block; a tool result's content (a

@@ -35,27 +35,21 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 	}
 	var in openai.ChatRequest
 	var messages, tools []byte
-	var extras []jsonobj.Member
-	small := jsonobj.Object{Members: make([]jsonobj.Member, 0, len(obj.Members))}
+	rest := make([]jsonobj.Member, 0, len(obj.Members))
 	for _, m := range obj.Members {
-		switch ok, known := openAIOnly[m.Key]; {
-		case m.Key == "messages":
+		switch m.Key {
+		case "messages":
 			messages = m.Value
-		case m.Key == "tools":
+		case "tools":
 			tools = m.Value
-		case translated[m.Key] || slices.Contains(also, m.Key):
-			small.Members = append(small.Members, m)
-		case known && !ok(m.Value):
-			return nil, nil, unsupported(m.Key, provider+" has no equivalent")
-		case known:
 		default:
-			extras = append(extras, m) // a vendor field
+			rest = append(rest, m)
 		}
 	}
-	if err := readSmall(small.Members, &in); err != nil {
+	extras, err := readChatMembers(rest, &in, provider, also...)
+	if err != nil {
 		return nil, nil, err
 	}
-	var err error
 	if in.Tools, err = readTools(tools); err != nil {
 		return nil, nil, err
 	}
@@ -68,6 +62,35 @@ func readChat(req *llm.Request, parsed *jsonobj.Object, provider string, also ..
 		}
 	}
 	return &in, extras, nil
+}
+
+// readChatMembers reads into in a chat request's members other than its
+// messages and tools, as readChat does, and returns the vendor fields among
+// them.
+func readChatMembers(members []jsonobj.Member, in *openai.ChatRequest, provider string, also ...string) ([]jsonobj.Member, error) {
+	var extras []jsonobj.Member
+	small := make([]jsonobj.Member, 0, len(members))
+	for _, m := range members {
+		switch ok, known := openAIOnly[m.Key]; {
+		case translated[m.Key] || slices.Contains(also, m.Key):
+			small = append(small, m)
+		case known && !ok(m.Value):
+			return nil, unsupported(m.Key, provider+" has no equivalent")
+		case known:
+		default:
+			extras = append(extras, m) // a vendor field
+		}
+	}
+	return extras, readSmall(small, in)
+}
+
+// takesChat is implemented by the chat translations that can take a chat
+// request already read: the Messages front door hands over the one it
+// builds rather than its JSON, which they would parse again.
+type takesChat interface {
+	// chatRequest is Request for in, the request read, and its other
+	// members, read as readChat reads them.
+	chatRequest(req *llm.Request, in *openai.ChatRequest, members []jsonobj.Member) (*Upstream, error)
 }
 
 // readTools reads the tools array, a member of a validated parse, as

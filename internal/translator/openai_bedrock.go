@@ -69,10 +69,28 @@ func newOpenAIToBedrock(op llm.Operation, schema config.Schema, opts Options) (T
 
 // Request implements [Translator.Request].
 func (t *openAIToBedrock) Request(req *llm.Request) (*Upstream, error) {
-	in, extras, err := readChat(req, t.opts.Parsed, "Bedrock's Converse API")
+	in, extras, err := readChat(req, t.opts.Parsed, converseProvider)
 	if err != nil {
 		return nil, err
 	}
+	return t.request(req, in, extras)
+}
+
+// converseProvider names Converse in the errors of what it cannot do.
+const converseProvider = "Bedrock's Converse API"
+
+// chatRequest implements [takesChat].
+func (t *openAIToBedrock) chatRequest(req *llm.Request, in *openai.ChatRequest, members []jsonobj.Member) (*Upstream, error) {
+	extras, err := readChatMembers(members, in, converseProvider)
+	if err != nil {
+		return nil, err
+	}
+	return t.request(req, in, extras)
+}
+
+// request translates a chat request read, with its vendor fields.
+func (t *openAIToBedrock) request(req *llm.Request, in *openai.ChatRequest, extras []jsonobj.Member) (*Upstream, error) {
+	var err error
 	t.model = req.Model
 	if t.opts.ModelOverride != "" {
 		t.model = t.opts.ModelOverride

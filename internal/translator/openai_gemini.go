@@ -85,6 +85,21 @@ func (t *openAIToGemini) Request(req *llm.Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.request(req, in, extras)
+}
+
+// chatRequest implements [takesChat].
+func (t *openAIToGemini) chatRequest(req *llm.Request, in *openai.ChatRequest, members []jsonobj.Member) (*Upstream, error) {
+	extras, err := readChatMembers(members, in, "Gemini", geminiTranslated...)
+	if err != nil {
+		return nil, err
+	}
+	return t.request(req, in, extras)
+}
+
+// request translates a chat request read, with its vendor fields.
+func (t *openAIToGemini) request(req *llm.Request, in *openai.ChatRequest, extras []jsonobj.Member) (*Upstream, error) {
+	var err error
 	t.model = req.Model
 	if t.opts.ModelOverride != "" {
 		t.model = t.opts.ModelOverride
