@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,25 +18,43 @@ import (
 )
 
 // providerCase is one schema of the provider benchmarks: a gateway whose
-// only route goes to an upstream answering that schema's stream.
+// only route goes to an upstream answering that schema's stream, called on
+// one of the client endpoints.
 type providerCase struct {
 	name string
 	g    *Gateway
+	// front is the client endpoint: /v1/chat/completions or the Messages
+	// front door.
+	front string
 }
 
-// providerBody is the benchmarks' streamed 4 KB chat request.
-func providerBody() string {
+// Client endpoints of the provider benchmarks, each with its own
+// passthrough baseline.
+const (
+	chatEndpoint     = "/v1/chat/completions"
+	messagesEndpoint = "/anthropic/v1/messages"
+)
+
+// providerBody is the benchmarks' streamed 4 KB request to front.
+func providerBody(front string) string {
 	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+	if front == messagesEndpoint {
+		return fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"system":"You are a helpful assistant.","messages":[`+
+			`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
+			turn, turn, turn, turn, turn)
+	}
 	return fmt.Sprintf(`{"model":"m","stream":true,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
 		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}]}`,
 		turn, turn, turn, turn, turn)
 }
 
-// providerCases sets up the gateways of the provider benchmarks: OpenAI
-// passthrough, Anthropic, Bedrock's Converse signed with SigV4 and Vertex
-// AI's Gemini, each upstream answering providertest's chat stream (20
-// words) from its own process (the CPU time measured is the gateway's and
-// its in-process client's).
+// providerCases sets up the gateways of the provider benchmarks: for chat
+// completions, OpenAI passthrough (the baseline), Anthropic, Bedrock's
+// Converse signed with SigV4 and Vertex AI's Gemini; for the Messages front
+// door, Anthropic passthrough (its baseline), Claude on Bedrock, Converse
+// and an OpenAI-compatible server. Each upstream answers providertest's
+// stream (20 words) from its own process (the CPU time measured is the
+// gateway's and its in-process client's).
 func providerCases(b *testing.B) []providerCase {
 	streams, err := providertest.NewChatStreams()
 	if err != nil {
@@ -43,6 +62,7 @@ func providerCases(b *testing.B) []providerCase {
 	}
 	join := func(events [][]byte) string { return string(bytes.Join(events, nil)) }
 	openAIStream, anthropicStream, converseStream, geminiStream := join(streams.OpenAI), join(streams.Anthropic), join(streams.Converse), join(streams.Gemini)
+	claudeOnBedrockStream, openAIUsageStream := join(streams.AnthropicOnBedrock), join(streams.OpenAIUsage)
 	awsAuth := &config.Auth{Policy: "default/aws", Type: config.AuthAWSCredentials, AWS: &config.AWSCredentials{Region: "us-east-1",
 		CredentialsFile: "[default]\naws_access_key_id = AKIDBENCH\naws_secret_access_key = bench-secret\n"}}
 	// A Google token that is already cached: the benchmark measures the
@@ -50,17 +70,22 @@ func providerCases(b *testing.B) []providerCase {
 	gcpAuth := &config.Auth{Policy: "default/gcp", Type: config.AuthGCPCredentials, GCP: &config.GCPCredentials{ProjectName: "p", Region: "r"},
 		Override: &config.CredentialOverride{Header: "x-aigw-gcp-access-token"}}
 	var cases []providerCase
+	const sse, eventStream = "text/event-stream", "application/vnd.amazon.eventstream"
 	for _, c := range []struct {
-		name        string
+		name, front string
 		schema      config.Schema
 		auth        *config.Auth
 		contentType string
 		stream      string
 	}{
-		{"openai-passthrough", config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, nil, "text/event-stream", openAIStream},
-		{"anthropic", config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, nil, "text/event-stream", anthropicStream},
-		{"bedrock-converse-sigv4", config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, "application/vnd.amazon.eventstream", converseStream},
-		{"gcp-gemini", config.Schema{Name: config.SchemaGCPVertexAI}, gcpAuth, "text/event-stream", geminiStream},
+		{"openai-passthrough", chatEndpoint, config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, nil, sse, openAIStream},
+		{"anthropic", chatEndpoint, config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, nil, sse, anthropicStream},
+		{"bedrock-converse-sigv4", chatEndpoint, config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, eventStream, converseStream},
+		{"gcp-gemini", chatEndpoint, config.Schema{Name: config.SchemaGCPVertexAI}, gcpAuth, sse, geminiStream},
+		{"messages-anthropic-passthrough", messagesEndpoint, config.Schema{Name: config.SchemaAnthropic, Prefix: "v1"}, nil, sse, anthropicStream},
+		{"messages-aws-anthropic-sigv4", messagesEndpoint, config.Schema{Name: config.SchemaAWSAnthropic}, awsAuth, eventStream, claudeOnBedrockStream},
+		{"messages-bedrock-converse-sigv4", messagesEndpoint, config.Schema{Name: config.SchemaAWSBedrock}, awsAuth, eventStream, converseStream},
+		{"messages-openai", messagesEndpoint, config.Schema{Name: config.SchemaOpenAI, Prefix: "v1"}, nil, sse, openAIUsageStream},
 	} {
 		host, port := hostPortOf(startUpstreamProcess(b, c.contentType, []byte(c.stream)))
 		cfg := &config.Config{Version: config.Version,
@@ -72,41 +97,46 @@ func providerCases(b *testing.B) []providerCase {
 		if err := g.Apply(cfg); err != nil {
 			b.Fatal(err)
 		}
-		cases = append(cases, providerCase{c.name, g})
+		cases = append(cases, providerCase{c.name, g, c.front})
 	}
 	return cases
 }
 
-// serveProviderRequest sends the benchmark's request through g.
-func serveProviderRequest(g *Gateway, body string) error {
-	req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+// serveProviderRequest sends the benchmark's request (body, to c's
+// endpoint) through c's gateway.
+func serveProviderRequest(c providerCase, body string) error {
+	req := httptest.NewRequest(http.MethodPost, c.front, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Aigw-Gcp-Access-Token", "ya29.bench")
 	w := httptest.NewRecorder()
-	g.ServeHTTP(w, req)
-	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "[DONE]") {
+	c.g.ServeHTTP(w, req)
+	end := "[DONE]"
+	if c.front == messagesEndpoint {
+		end = "message_stop"
+	}
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), end) {
 		return fmt.Errorf("status %d: %s", w.Code, w.Body)
 	}
 	return nil
 }
 
-// BenchmarkProviders measures a streamed 4 KB chat request through the
-// gateway to each schema's upstream (see providerCases), one schema after
-// the other; the ratio to passthrough is the translation's cost per
-// request. cpu-µs/op is the process's CPU time (user and system: the
+// BenchmarkProviders measures a streamed 4 KB request through the gateway
+// to each schema's upstream (see providerCases), one schema after the
+// other; the ratio to its endpoint's passthrough is the translation's cost
+// per request. cpu-µs/op is the process's CPU time (user and system: the
 // gateway and its in-process client; the upstreams run apart) per request: the wall time per op of a
 // parallel run that waits on sockets is not CPU. BenchmarkProviderCPU
 // gives the ratios on a noisy machine.
 func BenchmarkProviders(b *testing.B) {
-	body := providerBody()
 	for _, c := range providerCases(b) {
+		body := providerBody(c.front)
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			cpuBefore := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := serveProviderRequest(c.g, body); err != nil {
+					if err := serveProviderRequest(c, body); err != nil {
 						b.Error(err)
 						return
 					}
@@ -121,10 +151,11 @@ func BenchmarkProviders(b *testing.B) {
 // iteration sends a round of requests (two clients in parallel) to every
 // schema in turn and charges each round's process CPU time to its schema,
 // so that a noisy neighbour weighs on all of them alike. It reports each
-// translated schema's CPU per request as a ratio to passthrough's.
+// translated schema's CPU per request as a ratio to its endpoint's
+// passthrough (the first case of the endpoint).
 func BenchmarkProviderCPU(b *testing.B) {
 	const round = 100
-	body := providerBody()
+	bodies := map[string]string{chatEndpoint: providerBody(chatEndpoint), messagesEndpoint: providerBody(messagesEndpoint)}
 	cases := providerCases(b)
 	cpu := make([]time.Duration, len(cases))
 	for b.Loop() {
@@ -137,7 +168,7 @@ func BenchmarkProviderCPU(b *testing.B) {
 				for range 2 {
 					wg.Go(func() {
 						for range round / 2 {
-							if err := serveProviderRequest(c.g, body); err != nil {
+							if err := serveProviderRequest(c, bodies[c.front]); err != nil {
 								b.Error(err)
 								return
 							}
@@ -151,8 +182,8 @@ func BenchmarkProviderCPU(b *testing.B) {
 	}
 	for i, c := range cases {
 		b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N*round), c.name+"-cpu-µs/req")
-		if i > 0 {
-			b.ReportMetric(float64(cpu[i])/float64(cpu[0]), c.name+"-cpu-ratio")
+		if base := slices.IndexFunc(cases, func(p providerCase) bool { return p.front == c.front }); base != i {
+			b.ReportMetric(float64(cpu[i])/float64(cpu[base]), c.name+"-cpu-ratio")
 		}
 	}
 }
