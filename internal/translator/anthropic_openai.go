@@ -732,19 +732,13 @@ func (t *anthropicToOpenAI) event(ev []byte) {
 		t.finish()
 		return
 	}
-	if t.started {
-		if c, ok := readPlainChunk(data); ok {
-			if len(c.text) > len(`""`) {
-				if t.open != "text" {
-					t.openTextBlock()
-				}
-				t.textDelta(c.text)
-			}
-			if c.finish != "" {
-				t.stop = stopReason(c.finish)
-			}
-			return
+	if c, ok := readPlainChunk(data); ok {
+		if !t.started {
+			t.chatStart(c.id, c.model)
 		}
+		t.chatText(c.text)
+		t.chatFinish(c.finish)
+		return
 	}
 	var c chatChunk
 	if json.Unmarshal(data, &c) != nil {
@@ -877,11 +871,12 @@ type chunkDelta struct {
 	ToolCalls        []openai.ToolCall      `json:"tool_calls"`
 }
 
-// plainChunk is a chat.completion.chunk read in one pass: its choice's
-// text (a JSON string, as it came) and finish reason.
+// plainChunk is a chat.completion.chunk read in one pass: its ID and
+// model, its choice's text (a JSON string, as it came) and finish reason.
 type plainChunk struct {
-	text   json.RawMessage
-	finish string
+	id, model string
+	text      json.RawMessage
+	finish    string
 }
 
 // readPlainChunk reads a chat.completion.chunk whose only news is text or
@@ -895,20 +890,24 @@ func readPlainChunk(data []byte) (plainChunk, bool) {
 	choices, other := 0, false
 	err := jsonscan.Walk(data, func(v jsonscan.Value) error {
 		return v.Object(func(k []byte, v jsonscan.Value) error {
-			if string(k) == "choices" {
-				c, choices = plainChunk{}, 0 // a later "choices" replaces an earlier one
+			switch string(k) {
+			case "choices":
+				c.text, c.finish, choices = nil, "", 0 // a later "choices" replaces an earlier one
 				return v.Array(func(v jsonscan.Value) error {
 					choices++
 					return c.readChoice(v, &other)
 				})
+			case "id":
+				return plainString(v, &c.id, &other)
+			case "model":
+				return plainString(v, &c.model, &other)
 			}
 			// What encoding/json would decode into chatChunk, names
 			// matched regardless of case.
 			switch {
 			case bytes.EqualFold(k, []byte("id")), bytes.EqualFold(k, []byte("model")):
-				raw, err := v.Raw()
-				other = other || err == nil && raw[0] != '"' && !isNull(raw)
-				return err
+				other = true
+				return nil
 			case bytes.EqualFold(k, []byte("usage")):
 				raw, err := v.Raw()
 				other = other || err == nil && !isNull(raw)
@@ -920,6 +919,21 @@ func readPlainChunk(data []byte) (plainChunk, bool) {
 		})
 	})
 	return c, err == nil && !other && choices <= 1
+}
+
+// plainString reads a string member into s as encoding/json would: null
+// leaves it as it is; another kind of value sets other.
+func plainString(v jsonscan.Value, s *string, other *bool) error {
+	raw, err := v.Raw()
+	switch {
+	case err != nil:
+		return err
+	case raw[0] == '"':
+		*s, err = jsonscan.Unquote(raw)
+	case !isNull(raw):
+		*other = true
+	}
+	return err
 }
 
 // readChoice reads a choice of a chunk into c, setting other when it holds

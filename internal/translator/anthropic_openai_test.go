@@ -194,6 +194,8 @@ func TestReadPlainChunk(t *testing.T) {
 		{`{"choices":[{"delta":null}]}`, "", "", false},
 		{`{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}`, "", "", false},
 		{`{"ID":5,"choices":[{"delta":{"content":"x"}}]}`, "", "", false},
+		{`{"ID":"c","choices":[{"delta":{"content":"x"}}]}`, "", "", false},
+		{`{"id":5,"choices":[{"delta":{"content":"x"}}]}`, "", "", false},
 		{`{"Choices":[],"choices":[{"delta":{"content":"x"}}]}`, "", "", false},
 		{`{"choices":[{"delta":{"content":"x"}}]`, "", "", false},
 		{`{"choices":[{"delta":{"content":"x\u"}}]}`, "", "", false},
@@ -208,6 +210,10 @@ func TestReadPlainChunk(t *testing.T) {
 			require.Equal(t, c.finish, got.finish, c.chunk)
 		}
 	}
+	// The ID and model, escapes resolved; null leaves them as they were.
+	got, ok := readPlainChunk([]byte(`{"id":"a\u00e9","id":null,"model":"m","choices":[{"delta":{"role":"assistant","content":""}}]}`))
+	require.True(t, ok)
+	require.Equal(t, plainChunk{id: "aé", model: "m", text: json.RawMessage(`""`)}, got)
 }
 
 // FuzzReadPlainChunk checks the one-pass read against encoding/json's
@@ -217,6 +223,7 @@ func FuzzReadPlainChunk(f *testing.F) {
 	f.Add([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}`))
 	f.Add([]byte(`{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}],"usage":null}`))
 	f.Add([]byte(`{"Model":null,"choices":[]}`))
+	f.Add([]byte(`{"id":"a\u00e9","id":null,"model":"m","model":"n","choices":[]}`))
 	f.Fuzz(func(t *testing.T, chunk []byte) {
 		got, ok := readPlainChunk(chunk)
 		if !ok {
@@ -224,6 +231,8 @@ func FuzzReadPlainChunk(f *testing.F) {
 		}
 		var c chatChunk
 		require.NoError(t, json.Unmarshal(chunk, &c), "%q", chunk)
+		require.Equal(t, c.ID, got.id)
+		require.Equal(t, c.Model, got.model)
 		require.Nil(t, c.Usage)
 		require.LessOrEqual(t, len(c.Choices), 1)
 		if len(c.Choices) == 0 {
