@@ -388,6 +388,10 @@ func openAITools(in *messagesRequest, out *chatTail) error {
 	return nil
 }
 
+// openAIMessages translates the system prompt and the turns: a user turn's
+// tool results become tool messages, in order, before its other content;
+// an assistant turn's tool uses become its tool calls. A turn of text
+// alone keeps its content as it came.
 func openAIMessages(in *messagesRequest, extensions bool) ([]openai.Message, error) {
 	out := make([]openai.Message, 0, len(in.Messages)+1)
 	// A turn of text alone, the usual one, is copied as it is (valid JSON).
