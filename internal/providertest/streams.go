@@ -18,7 +18,8 @@ const StreamWords = 20
 type ChatStreams struct {
 	// OpenAI is an OpenAI-compatible server's (vLLM's, OpenAI's)
 	// chat.completion.chunk events, ending with [DONE]; OpenAIUsage the
-	// same with the usage-only chunk stream_options.include_usage asks for.
+	// same as stream_options.include_usage makes them: a null usage in each
+	// chunk, then the usage-only chunk.
 	OpenAI, OpenAIUsage [][]byte
 	// Anthropic is the Messages API's typed events.
 	Anthropic [][]byte
@@ -36,15 +37,24 @@ type ChatStreams struct {
 // NewChatStreams returns the streams, model named as the client asked.
 func NewChatStreams() (*ChatStreams, error) {
 	s := &ChatStreams{}
-	chunk := func(delta, finish string) []byte {
-		return fmt.Appendf(nil, `data: {"id":"chatcmpl-5e1b9a3c8f7d4e2a9b6c1d0e","object":"chat.completion.chunk","created":1765150000,"model":"m","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}`+"\n\n", delta, finish)
+	chunk := func(delta, finish, usage string) []byte {
+		return fmt.Appendf(nil, `data: {"id":"chatcmpl-5e1b9a3c8f7d4e2a9b6c1d0e","object":"chat.completion.chunk","created":1765150000,"model":"m","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]%s}`+"\n\n", delta, finish, usage)
 	}
-	s.OpenAI = append(s.OpenAI, chunk(`{"role":"assistant","content":""}`, "null"))
-	for range StreamWords {
-		s.OpenAI = append(s.OpenAI, chunk(`{"content":"word "}`, "null"))
+	// With usage asked for, every chunk has a null usage, as OpenAI sends
+	// it, before the usage-only chunk.
+	for _, usage := range []string{"", `,"usage":null`} {
+		chunks := [][]byte{chunk(`{"role":"assistant","content":""}`, "null", usage)}
+		for range StreamWords {
+			chunks = append(chunks, chunk(`{"content":"word "}`, "null", usage))
+		}
+		chunks = append(chunks, chunk(`{}`, `"stop"`, usage))
+		if usage == "" {
+			s.OpenAI = chunks
+		} else {
+			s.OpenAIUsage = chunks
+		}
 	}
-	s.OpenAI = append(s.OpenAI, chunk(`{}`, `"stop"`))
-	s.OpenAIUsage = append(append([][]byte(nil), s.OpenAI...),
+	s.OpenAIUsage = append(s.OpenAIUsage,
 		[]byte(`data: {"id":"chatcmpl-5e1b9a3c8f7d4e2a9b6c1d0e","object":"chat.completion.chunk","created":1765150000,"model":"m","choices":[],"usage":{"prompt_tokens":900,"completion_tokens":20,"total_tokens":920}}`+"\n\n"))
 	s.OpenAI = append(s.OpenAI, []byte("data: [DONE]\n\n"))
 	s.OpenAIUsage = append(s.OpenAIUsage, []byte("data: [DONE]\n\n"))

@@ -184,7 +184,7 @@ func (t *openAIEndpoint) event(ev []byte) {
 			t.complete = true
 		}
 	}
-	if bytes.Contains(data, usageKey) {
+	if hasUsage(data) {
 		t.observe(data)
 	}
 }

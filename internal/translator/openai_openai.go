@@ -181,12 +181,34 @@ var (
 	doneEvent = []byte("[DONE]")
 )
 
+// hasUsage reports whether data, a JSON object, may hold usage: a "usage"
+// member whose value is not null. OpenAI's stream has "usage":null in
+// every chunk when usage is asked for, and the usage in the last: only
+// that one needs decoding.
+func hasUsage(data []byte) bool {
+	for rest := data; ; {
+		i := bytes.Index(rest, usageKey)
+		if i < 0 {
+			return false
+		}
+		rest = bytes.TrimLeft(rest[i+len(usageKey):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue // a string value, not a member's name
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if !bytes.HasPrefix(rest, []byte("null")) {
+			return true
+		}
+		rest = rest[len("null"):]
+	}
+}
+
 func (t *openAIToOpenAI) event(ev []byte) {
 	data := sse.Data(ev)
 	if bytes.Equal(data, doneEvent) {
 		t.complete = true
 	}
-	if len(data) == 0 || data[0] != '{' || (t.model != "" && !bytes.Contains(data, usageKey)) {
+	if len(data) == 0 || data[0] != '{' || (t.model != "" && !hasUsage(data)) {
 		t.out = append(t.out, ev...)
 		return
 	}
