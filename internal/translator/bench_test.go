@@ -14,14 +14,35 @@ import (
 	"github.com/aigw-dev/aigw/internal/sse"
 )
 
+// benchTurns are the five turns of the benchmarks' 4 KB requests, as JSON
+// strings: user, assistant, user, assistant, user.
+func benchTurns() []any {
+	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
+	return []any{turn, turn, turn, turn, turn}
+}
+
 // chatBody4K is a 4 KB chat request: a system prompt, a few turns and a
 // tool.
 func chatBody4K(stream bool) []byte {
-	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
 	return fmt.Appendf(nil, `{"model":"m","stream":%t,"max_tokens":256,"messages":[{"role":"system","content":"You are a helpful assistant."},`+
 		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}],`+
 		`"tools":[{"type":"function","function":{"name":"weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]}`,
-		stream, turn, turn, turn, turn, turn)
+		append([]any{stream}, benchTurns()...)...)
+}
+
+// benchInputs are a benchmark's request, parsed as the pipeline parses it,
+// and providertest's streams.
+func benchInputs(b *testing.B, body []byte) (*jsonobj.Object, *providertest.ChatStreams) {
+	b.Helper()
+	parsed, err := jsonobj.Parse(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	streams, err := providertest.NewChatStreams()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return parsed, streams
 }
 
 // BenchmarkTranslation measures one request and its streamed response
@@ -31,14 +52,7 @@ func chatBody4K(stream bool) []byte {
 // frames).
 func BenchmarkTranslation(b *testing.B) {
 	body := chatBody4K(true)
-	parsed, err := jsonobj.Parse(body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	streams, err := providertest.NewChatStreams()
-	if err != nil {
-		b.Fatal(err)
-	}
+	parsed, streams := benchInputs(b, body)
 	openAIStream, anthropicStream := bytes.Join(streams.OpenAIUsage, nil), bytes.Join(streams.Anthropic, nil)
 	converseStream, geminiStream := bytes.Join(streams.Converse, nil), bytes.Join(streams.Gemini, nil)
 	claudeStream := bytes.Join(streams.AnthropicOnBedrock, nil)
@@ -103,11 +117,10 @@ func BenchmarkGeminiEvent(b *testing.B) {
 // messagesBody4K is a 4 KB Messages request: a system prompt, a few turns
 // and a tool, as chatBody4K.
 func messagesBody4K(stream bool) []byte {
-	turn := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 18)
 	return fmt.Appendf(nil, `{"model":"m","stream":%t,"max_tokens":256,"system":"You are a helpful assistant.","messages":[`+
 		`{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q},{"role":"assistant","content":%q},{"role":"user","content":%q}],`+
 		`"tools":[{"name":"weather","description":"Weather of a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]}`,
-		stream, turn, turn, turn, turn, turn)
+		append([]any{stream}, benchTurns()...)...)
 }
 
 // BenchmarkMessagesTranslation measures the Messages front door as
@@ -117,14 +130,7 @@ func messagesBody4K(stream bool) []byte {
 // the request alone, the stream ones the request and its response.
 func BenchmarkMessagesTranslation(b *testing.B) {
 	body := messagesBody4K(true)
-	parsed, err := jsonobj.Parse(body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	streams, err := providertest.NewChatStreams()
-	if err != nil {
-		b.Fatal(err)
-	}
+	parsed, streams := benchInputs(b, body)
 	eventStream := http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}}
 	sseStream := http.Header{"Content-Type": {"text/event-stream"}}
 	headerBlocks := NewHeaderBlocks()
