@@ -3,6 +3,8 @@ package eppserver
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 )
 
 // maxUsageTail bounds what the usage scanner keeps of a non-streamed
@@ -52,7 +54,7 @@ func (u *usageScanner) feed(chunk []byte, eos bool) {
 		}
 		line := bytes.TrimSpace(data[:nl])
 		data = data[nl+1:]
-		if payload, ok := bytes.CutPrefix(line, []byte("data:")); ok && bytes.Contains(payload, []byte(`"usage"`)) {
+		if payload, ok := bytes.CutPrefix(line, []byte("data:")); ok && jsonscan.MayHaveMember(payload, "usage") {
 			var o usageObject
 			if json.Unmarshal(payload, &o) == nil && o.Usage != nil {
 				u.prompt, u.completion = o.Usage.PromptTokens, o.Usage.CompletionTokens

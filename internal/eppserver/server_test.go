@@ -423,7 +423,7 @@ func TestModelRewriteAndResponsePhase(t *testing.T) {
 		if _, err := s.Recv(); err != nil {
 			t.Fatal(err)
 		}
-		for i, ev := range []string{`data: {"model":"mistral","choices":[{"text":"a"}]}` + "\n\n", `data: {"model":"mistral","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}` + "\n\ndata: [DONE]\n\n"} {
+		for i, ev := range []string{`data: {"model":"mistral","choices":[{"text":"a"}],"usage":null}` + "\n\n", `data: {"model":"mistral","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}` + "\n\ndata: [DONE]\n\n"} {
 			if err := s.Send(respBodyMsg(ev, i == 1)); err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/sse"
 )
@@ -184,7 +185,7 @@ func (t *openAIEndpoint) event(ev []byte) {
 			t.complete = true
 		}
 	}
-	if hasUsage(data) {
+	if jsonscan.MayHaveMember(data, "usage") {
 		t.observe(data)
 	}
 }

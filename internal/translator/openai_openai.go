@@ -11,6 +11,7 @@ import (
 	"github.com/aigw-dev/aigw/internal/apischema/openai"
 	"github.com/aigw-dev/aigw/internal/config"
 	"github.com/aigw-dev/aigw/internal/jsonobj"
+	"github.com/aigw-dev/aigw/internal/jsonscan"
 	"github.com/aigw-dev/aigw/internal/llm"
 	"github.com/aigw-dev/aigw/internal/sse"
 )
@@ -176,39 +177,16 @@ func (t *openAIToOpenAI) streamBody(chunk []byte, endOfStream bool) ([]byte, err
 	return t.out, nil
 }
 
-var (
-	usageKey  = []byte(`"usage"`)
-	doneEvent = []byte("[DONE]")
-)
-
-// hasUsage reports whether data, a JSON object, may hold usage: a "usage"
-// member whose value is not null. OpenAI's stream has "usage":null in
-// every chunk when usage is asked for, and the usage in the last: only
-// that one needs decoding.
-func hasUsage(data []byte) bool {
-	for rest := data; ; {
-		i := bytes.Index(rest, usageKey)
-		if i < 0 {
-			return false
-		}
-		rest = bytes.TrimLeft(rest[i+len(usageKey):], " \t\r\n")
-		if len(rest) == 0 || rest[0] != ':' {
-			continue // a string value, not a member's name
-		}
-		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-		if !bytes.HasPrefix(rest, []byte("null")) {
-			return true
-		}
-		rest = rest[len("null"):]
-	}
-}
+var doneEvent = []byte("[DONE]")
 
 func (t *openAIToOpenAI) event(ev []byte) {
 	data := sse.Data(ev)
 	if bytes.Equal(data, doneEvent) {
 		t.complete = true
 	}
-	if len(data) == 0 || data[0] != '{' || (t.model != "" && !hasUsage(data)) {
+	// OpenAI's stream has "usage":null in every chunk once usage is asked
+	// for, and the usage in the last: only that one is decoded.
+	if len(data) == 0 || data[0] != '{' || (t.model != "" && !jsonscan.MayHaveMember(data, "usage")) {
 		t.out = append(t.out, ev...)
 		return
 	}

@@ -200,19 +200,3 @@ func FuzzOpenAIStream(f *testing.F) {
 		_ = json.Valid(out)
 	})
 }
-
-// TestHasUsage: only a usage member that is not null needs decoding.
-func TestHasUsage(t *testing.T) {
-	for data, want := range map[string]bool{
-		`{"choices":[]}`:              false,
-		`{"choices":[],"usage":null}`: false,
-		`{"usage" : null,"choices":[{"delta":{"content":"usage"}}]}`: false,
-		`{"choices":[{"delta":{"content":"\"usage\":1"}}]}`:          false,
-		`{"usage":{"prompt_tokens":1}}`:                              true,
-		`{"usage":null,"x":{"usage":{}}}`:                            true,
-		`{"usage":5}`:                                                true,
-		"{\"usage\"\n:\tnull}":                                       false,
-	} {
-		require.Equal(t, want, hasUsage([]byte(data)), data)
-	}
-}
