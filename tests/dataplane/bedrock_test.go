@@ -241,9 +241,9 @@ func TestBedrock(t *testing.T) {
 			port := freePort(t)
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			cfg := fmt.Sprintf(bedrockConfig, port) +
-				schemaBackendDocs("bedrock", "{name: AWSBedrock}", bedrockAddr) +
-				schemaBackendDocs("aws-claude", "{name: AWSAnthropic}", bedrockAddr) +
-				schemaBackendDocs("claude", "{name: Anthropic}", claudeAddr) +
+				providertest.BackendDocs("bedrock", "{name: AWSBedrock}", bedrockAddr) +
+				providertest.BackendDocs("aws-claude", "{name: AWSAnthropic}", bedrockAddr) +
+				providertest.BackendDocs("claude", "{name: Anthropic}", claudeAddr) +
 				awsPolicyDocs("bedrock", "bedrock", "aws-claude") +
 				keyPolicyDocs("claude", "AnthropicAPIKey", "anthropicAPIKey", "sk-ant-test")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))

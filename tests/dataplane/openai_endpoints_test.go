@@ -17,6 +17,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigw-dev/aigw/internal/providertest"
 )
 
 // fakeOpenAIEndpoints answers OpenAI's Responses, image, speech and
@@ -208,7 +210,7 @@ spec:
 		t.Run(tr.name, func(t *testing.T) {
 			port := freePort(t)
 			path := filepath.Join(t.TempDir(), "config.yaml")
-			cfg := fmt.Sprintf(config, port) + schemaBackendDocs("cohere", "{name: Cohere}", strings.TrimPrefix(srv.URL, "http://")) +
+			cfg := fmt.Sprintf(config, port) + providertest.BackendDocs("cohere", "{name: Cohere}", strings.TrimPrefix(srv.URL, "http://")) +
 				keyPolicyDocs("cohere", "APIKey", "apiKey", "co-secret")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 			url, _ := tr.start(t, path, port)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/aigw-dev/aigw/internal/app"
+	"github.com/aigw-dev/aigw/internal/providertest"
 	"github.com/aigw-dev/aigw/internal/standalone"
 	"github.com/aigw-dev/aigw/internal/syncbuf"
 )
@@ -134,27 +134,7 @@ stringData: {apiKey: %[4]s}
 // backendDocs are an AIServiceBackend of schema OpenAI and its Backend at
 // host:port.
 func backendDocs(name, hostPort string) string {
-	return schemaBackendDocs(name, "{name: OpenAI}", hostPort)
-}
-
-// schemaBackendDocs are an AIServiceBackend of the schema and its Backend
-// at host:port.
-func schemaBackendDocs(name, schema, hostPort string) string {
-	host, port, _ := net.SplitHostPort(hostPort)
-	return fmt.Sprintf(`---
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: %[1]s}
-spec:
-  schema: %[4]s
-  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: %[1]s}
-spec:
-  endpoints: [{ip: {address: %[2]s, port: %[3]s}}]
-`, name, host, port, schema)
+	return providertest.BackendDocs(name, "{name: OpenAI}", hostPort)
 }
 
 // transport starts the gateway on the configuration at path (whose
@@ -425,8 +405,8 @@ func TestTransports(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			cfg := fmt.Sprintf(transportConfig, port) + backendDocs("primary", primaryAddr) + backendDocs("fallback", fallbackAddr) +
 				backendDocs("broken", brokenAddr) + backendDocs("html", htmlAddr) +
-				schemaBackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr) +
-				schemaBackendDocs("claude", "{name: Anthropic}", claudeAddr) +
+				providertest.BackendDocs("azure", "{name: AzureOpenAI, version: 2024-10-21}", azureAddr) +
+				providertest.BackendDocs("claude", "{name: Anthropic}", claudeAddr) +
 				keyPolicyDocs("primary", "APIKey", "apiKey", "sk-primary") + keyPolicyDocs("azure", "AzureAPIKey", "azureAPIKey", "azure-secret") +
 				keyPolicyDocs("claude", "AnthropicAPIKey", "anthropicAPIKey", "sk-ant-test")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))

@@ -166,8 +166,8 @@ func TestVertex(t *testing.T) {
 			port := freePort(t)
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			cfg := fmt.Sprintf(vertexConfig, port) +
-				schemaBackendDocs("gemini", "{name: GCPVertexAI}", vertexAddr) +
-				schemaBackendDocs("vertex-claude", "{name: GCPAnthropic}", vertexAddr) +
+				providertest.BackendDocs("gemini", "{name: GCPVertexAI}", vertexAddr) +
+				providertest.BackendDocs("vertex-claude", "{name: GCPAnthropic}", vertexAddr) +
 				gcpPolicyDocs(tokens.ServiceAccountJSON(), "gemini", "vertex-claude")
 			require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 			url, metadata := tr.start(t, path, port)
@@ -229,8 +229,8 @@ func TestCrossProviderFallback(t *testing.T) {
 	port := freePort(t)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := fmt.Sprintf(crossProviderConfig, port, model, simPort) +
-		schemaBackendDocs("bedrock", "{name: AWSBedrock}", bedrockAddr) +
-		schemaBackendDocs("gemini", "{name: GCPVertexAI}", vertexAddr) +
+		providertest.BackendDocs("bedrock", "{name: AWSBedrock}", bedrockAddr) +
+		providertest.BackendDocs("gemini", "{name: GCPVertexAI}", vertexAddr) +
 		awsPolicyDocs("bedrock", "bedrock") + gcpPolicyDocs(tokens.ServiceAccountJSON(), "gemini")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	g := startGateway(t, path, port)

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -427,20 +428,7 @@ spec:
 	}
 	for _, be := range []struct{ name, schema string }{{"openai", "{name: OpenAI, prefix: v1}"}, {"anthropic", "{name: Anthropic, prefix: v1}"},
 		{"bedrock", "{name: AWSBedrock}"}, {"aws-anthropic", "{name: AWSAnthropic}"}, {"gemini", "{name: GCPVertexAI}"}} {
-		fmt.Fprintf(&b, `---
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: %[1]s}
-spec:
-  schema: %[2]s
-  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: %[1]s}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: %[3]d}}]
-`, be.name, be.schema, upstreamPort)
+		b.WriteString(providertest.BackendDocs(be.name, be.schema, net.JoinHostPort("127.0.0.1", strconv.Itoa(upstreamPort))))
 	}
 	fmt.Fprintf(&b, `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
