@@ -44,7 +44,6 @@ type anthropicToOpenAI struct {
 
 	// Stream state.
 	started    bool
-	id, model  string
 	block      int    // index of the next content block
 	open       string // type of the open block: "", "thinking", "text" or "tool_use"
 	toolBlocks map[int]int
@@ -808,7 +807,7 @@ func (t *anthropicToOpenAI) choice(d *chunkDelta, finish *string) {
 
 // chatStart implements [chatSink]: the message starts.
 func (t *anthropicToOpenAI) chatStart(id, model string) {
-	t.started, t.id, t.model = true, id, model
+	t.started = true
 	t.emit("message_start", map[string]any{"type": "message_start", "message": anthropic.Response{
 		ID: id, Type: "message", Role: "assistant", Model: model, Content: []anthropic.Block{}, Usage: t.anthropicUsage()}})
 }
